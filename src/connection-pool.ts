@@ -1,0 +1,221 @@
+import { InvalidArgumentError, PoolClosedError } from './errors.js';
+import { compileHostPattern } from './host-pattern.js';
+import { AcquireCancelled, HostPool } from './host-pool.js';
+import type { HostPoolContext } from './host-pool.js';
+import { pickPoolConfig, resolvePoolConfig, validatePoolConfig, validatePoolOptions } from './pool-config.js';
+import type { ResolvedPoolConfig } from './pool-config.js';
+import { PoolMetricsRecorder } from './pool-metrics-recorder.js';
+import type { ChannelOutcome } from './run-channel.js';
+import type { CommandLog, CommandRequest } from './ssh-command.js';
+import { SSHLease } from './ssh-lease.js';
+import { normalizeTarget } from './ssh-target.js';
+import type { NormalizedTarget } from './ssh-target.js';
+import { TypedEventEmitter } from './typed-event-emitter.js';
+import type {
+  ConnectionCounts,
+  GetConnectionOptions,
+  PoolConfig,
+  PoolEventListener,
+  PoolEventName,
+  PoolMetrics,
+  PoolStats,
+  SSHConnectionPoolOptions,
+  SSHTarget,
+} from './types.js';
+
+interface HostRule {
+  readonly matches: (host: string) => boolean;
+  readonly config: PoolConfig;
+}
+
+/** Printing settings shared by the commands of the executor (`$.verbose`). */
+export const commandLog: CommandLog = {
+  verbose: false,
+  write(stream, text) {
+    (stream === 'stdout' ? process.stdout : process.stderr).write(text);
+  },
+};
+
+/**
+ * A registry of host pools, one per pool key (`username@host:port` + credential), with
+ * instance-wide defaults, per-host rules, events, live stats and cumulative metrics.
+ */
+export class SSHConnectionPool {
+  static #global: SSHConnectionPool | undefined;
+
+  /** The pool `$.ssh()` uses when a target names none. */
+  static getInstance(): SSHConnectionPool {
+    SSHConnectionPool.#global ??= new SSHConnectionPool();
+    return SSHConnectionPool.#global;
+  }
+
+  readonly #defaults: PoolConfig;
+  readonly #options: SSHConnectionPoolOptions;
+  readonly #hostPools = new Map<string, HostPool>();
+  readonly #namesInUse = new Map<string, number>();
+  readonly #rules: HostRule[] = [];
+  readonly #events = new TypedEventEmitter();
+  readonly #metrics = new PoolMetricsRecorder();
+  readonly #context: HostPoolContext = { events: this.#events, metrics: this.#metrics };
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: SSHConnectionPoolOptions = {}) {
+    validatePoolOptions(options);
+    this.#options = { ...options };
+    this.#defaults = pickPoolConfig(options);
+    resolvePoolConfig(this.#defaults);
+  }
+
+  /** Instance-wide options as given (with per-key defaults among them). */
+  get options(): Readonly<SSHConnectionPoolOptions> {
+    return this.#options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Settings for hosts matching `pattern` (RegExp, or glob on the host name). Resolution order:
+   * the target's own `poolConfig`, then the most recently added matching rule, then defaults.
+   * Applies to pool keys created afterwards.
+   */
+  configureHost(pattern: RegExp | string, config: PoolConfig): this {
+    validatePoolConfig(config, 'configureHost() config');
+    this.#rules.unshift({ matches: compileHostPattern(pattern), config: { ...config } });
+    return this;
+  }
+
+  on<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+  once<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+  off<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  /** Live counts, computed from the connections and queues as they are now. */
+  getStats(): PoolStats {
+    const hosts: Record<string, ConnectionCounts> = {};
+    let activeConnections = 0;
+    let idleConnections = 0;
+    let pendingRequests = 0;
+    let openChannels = 0;
+    for (const hostPool of this.#hostPools.values()) {
+      const counts = hostPool.stats();
+      hosts[hostPool.name] = counts;
+      activeConnections += counts.activeConnections;
+      idleConnections += counts.idleConnections;
+      pendingRequests += counts.pendingRequests;
+      openChannels += counts.openChannels;
+    }
+    return {
+      activeConnections,
+      idleConnections,
+      totalConnections: activeConnections + idleConnections,
+      pendingRequests,
+      openChannels,
+      hosts,
+    };
+  }
+
+  /** Totals since this instance was created. */
+  getMetrics(): PoolMetrics {
+    return this.#metrics.snapshot();
+  }
+
+  /** Closes every connection that carries nothing right now. */
+  async closeIdleConnections(): Promise<void> {
+    await Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.closeIdle()));
+  }
+
+  /**
+   * Stops taking commands (they reject with `PoolClosedError`), lets every command already
+   * accepted finish, then closes all connections. Idempotent.
+   */
+  closeAll(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.close())).then(() => {
+      if (SSHConnectionPool.#global === this) SSHConnectionPool.#global = undefined;
+    });
+    return this.#closing;
+  }
+
+  /** Holds one channel slot on one connection until the lease is released. */
+  async getConnection(target: SSHTarget, options: GetConnectionOptions = {}): Promise<SSHLease> {
+    const hostPool = this.#hostPoolFor(normalizeTarget(target));
+    const priority = options.priority ?? 0;
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+      throw new InvalidArgumentError('getConnection() options.priority must be a finite number');
+    }
+    const cancel = new AbortController();
+    const onAbort = (): void => cancel.abort('aborted');
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const slot = await hostPool.acquire({ priority, cancel: cancel.signal });
+      return new SSHLease(hostPool, slot, commandLog);
+    } catch (error) {
+      if (error instanceof AcquireCancelled) {
+        throw options.signal?.reason instanceof Error ? options.signal.reason : new DOMException('getConnection() was aborted', 'AbortError');
+      }
+      throw error;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Opens connections for `target` until `count` are open (capped at its `maxConnections`). */
+  async warmUp(target: SSHTarget, count: number): Promise<void> {
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
+      throw new InvalidArgumentError(`warmUp() count must be a non-negative integer, got ${String(count)}`);
+    }
+    await this.#hostPoolFor(normalizeTarget(target)).warmUp(count);
+  }
+
+  /** @internal Runs one command for `$.ssh()`; not part of the public API. */
+  execute(target: NormalizedTarget, request: CommandRequest, cancel: AbortSignal): Promise<ChannelOutcome> {
+    const hostPool = this.#hostPoolFor(target);
+    return hostPool.execute(request, { priority: request.priority, cancel }).then((outcome) => outcome.channel);
+  }
+
+  #hostPoolFor(target: NormalizedTarget): HostPool {
+    if (this.#closed) throw new PoolClosedError('The connection pool is closed');
+    const existing = this.#hostPools.get(target.identity);
+    if (existing) return existing;
+    const config = this.#configFor(target);
+    const seen = (this.#namesInUse.get(target.endpoint) ?? 0) + 1;
+    this.#namesInUse.set(target.endpoint, seen);
+    const name = seen === 1 ? target.endpoint : `${target.endpoint}#${seen}`;
+    const hostPool = new HostPool(
+      name,
+      {
+        poolName: name,
+        host: target.host,
+        port: target.port,
+        username: target.username,
+        credentials: target.credentials,
+        hostKey: target.hostKey,
+        connectionTimeout: config.connectionTimeout,
+        keepAliveInterval: config.keepAliveInterval,
+        keepAliveCountMax: config.keepAliveCountMax,
+        maxChannels: config.maxChannelsPerConnection,
+      },
+      config,
+      this.#context,
+    );
+    this.#hostPools.set(target.identity, hostPool);
+    return hostPool;
+  }
+
+  #configFor(target: NormalizedTarget): ResolvedPoolConfig {
+    const rule = this.#rules.find((candidate) => candidate.matches(target.host));
+    return resolvePoolConfig(this.#defaults, rule?.config, target.poolConfig);
+  }
+}

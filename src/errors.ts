@@ -1,0 +1,180 @@
+import type { CommandResult } from './types.js';
+
+/**
+ * Base class of every error sshpool throws. `code` is stable across releases and is what
+ * programs should branch on; messages may be reworded.
+ */
+export abstract class SSHPoolError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An option, target or interpolated value was rejected before anything was sent. */
+export class InvalidArgumentError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_INVALID_ARGUMENT';
+}
+
+/** Details shared by every error about one remote endpoint. Never holds a credential. */
+export interface EndpointInfo {
+  /** `username@host:port` (with `#N` when one endpoint is reached with several credentials). */
+  readonly poolName: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Opening a connection failed: TCP refused or reset, DNS failure, handshake failure. */
+export class ConnectError extends SSHPoolError {
+  readonly code: string = 'ERR_SSHPOOL_CONNECT';
+  readonly host: string;
+  readonly port: number;
+  readonly poolName: string;
+  /**
+   * Whether trying again may help (refused, reset, timed out). Authentication and host-key
+   * failures are permanent: retrying them only locks accounts and hides attacks.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, endpoint: EndpointInfo, transient: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.host = endpoint.host;
+    this.port = endpoint.port;
+    this.poolName = endpoint.poolName;
+    this.transient = transient;
+  }
+}
+
+/** The server rejected every offered credential. Never retried. */
+export class AuthenticationError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_AUTH';
+
+  constructor(message: string, endpoint: EndpointInfo, options?: { cause?: unknown }) {
+    super(message, endpoint, false, options);
+  }
+}
+
+/** Why a host key was not accepted. */
+export type HostKeyRejection = 'unknown' | 'mismatch' | 'revoked' | 'not-pinned';
+
+/** The server's host key did not pass the configured verification policy. Never retried. */
+export class HostKeyError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_HOST_KEY';
+  /** `SHA256:<base64>` of the key the server presented, as `ssh-keygen -lf` prints it. */
+  readonly fingerprint: string;
+  readonly keyType: string;
+  readonly reason: HostKeyRejection;
+
+  constructor(
+    message: string,
+    endpoint: EndpointInfo,
+    details: { fingerprint: string; keyType: string; reason: HostKeyRejection },
+  ) {
+    super(message, endpoint, false);
+    this.fingerprint = details.fingerprint;
+    this.keyType = details.keyType;
+    this.reason = details.reason;
+  }
+}
+
+/** TCP connect, handshake and authentication together took longer than `connectionTimeout`. */
+export class ConnectTimeoutError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_CONNECT_TIMEOUT';
+  readonly timeoutMs: number;
+
+  constructor(message: string, endpoint: EndpointInfo, timeoutMs: number, options?: { cause?: unknown }) {
+    super(message, endpoint, true, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * No channel slot became free within `acquireTimeout`. `cause` is the last error met while
+ * opening a connection for this pool, when there was one: "timed out" alone rarely explains.
+ */
+export class AcquireTimeoutError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_ACQUIRE_TIMEOUT';
+  readonly poolName: string;
+  readonly timeoutMs: number;
+
+  constructor(message: string, poolName: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.poolName = poolName;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The pool was closed (`closeAll()`) before the command could start. */
+export class PoolClosedError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_POOL_CLOSED';
+}
+
+/** The server kept refusing to open a session channel, on every connection tried. */
+export class ChannelRefusedError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_CHANNEL_REFUSED';
+  readonly poolName: string;
+
+  constructor(message: string, poolName: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.poolName = poolName;
+  }
+}
+
+/** Base of the errors that describe how a started command ended. Carries the result. */
+export abstract class CommandError extends SSHPoolError {
+  readonly result: CommandResult;
+
+  constructor(message: string, result: CommandResult, options?: { cause?: unknown }) {
+    super(message, options);
+    this.result = result;
+  }
+
+  get exitCode(): number | null {
+    return this.result.exitCode;
+  }
+  get stdout(): string {
+    return this.result.stdout;
+  }
+  get stderr(): string {
+    return this.result.stderr;
+  }
+}
+
+/** The remote command exited with a non-zero status, was killed by a signal, or reported neither. */
+export class CommandFailedError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_COMMAND_FAILED';
+}
+
+/** The command ran longer than its `.timeout(ms)`; its channel was closed, others went on. */
+export class CommandTimeoutError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_COMMAND_TIMEOUT';
+  readonly timeoutMs: number;
+
+  constructor(message: string, result: CommandResult, timeoutMs: number) {
+    super(message, result);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The command's AbortSignal fired; its channel (or its place in the queue) was given up. */
+export class AbortedError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_ABORTED';
+}
+
+/** The connection carrying the command died before the command finished. */
+export class ConnectionLostError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_CONNECTION_LOST';
+}
+
+/** The command wrote more than `maxBuffer` bytes to stdout or stderr; its channel was closed. */
+export class OutputLimitError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_OUTPUT_LIMIT';
+  readonly limitBytes: number;
+
+  constructor(message: string, result: CommandResult, limitBytes: number) {
+    super(message, result);
+    this.limitBytes = limitBytes;
+  }
+}

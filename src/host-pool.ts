@@ -1,0 +1,548 @@
+import { performance } from 'node:perf_hooks';
+import genericPool from 'generic-pool';
+import type { Pool } from 'generic-pool';
+import { backoffDelay, sleep } from './backoff.js';
+import { AcquireTimeoutError, ChannelRefusedError, ConnectError, PoolClosedError } from './errors.js';
+import type { PoolMetricsRecorder } from './pool-metrics-recorder.js';
+import type { ResolvedPoolConfig } from './pool-config.js';
+import { runChannel } from './run-channel.js';
+import type { CancelReason, ChannelOutcome, RunningChannel } from './run-channel.js';
+import { Semaphore } from './semaphore.js';
+import { ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
+import type { ConnectionSettings } from './ssh-connection.js';
+import type { TypedEventEmitter } from './typed-event-emitter.js';
+import type { CloseReason, ConnectionCounts, ConnectionEventDetails } from './types.js';
+
+/** What a host pool needs from the pool instance that owns it. */
+export interface HostPoolContext {
+  readonly events: TypedEventEmitter;
+  readonly metrics: PoolMetricsRecorder;
+}
+
+export type AcquireOutcome = 'reused' | 'created';
+
+/** One channel slot on one connection, held by one command or lease. */
+export interface Slot {
+  readonly connection: SSHConnection;
+  readonly outcome: AcquireOutcome;
+  readonly waitMs: number;
+}
+
+export interface AcquireRequest {
+  /** Higher first; equal priorities in arrival order. */
+  readonly priority: number;
+  /** Fires with a `CancelReason` when the caller gives up. */
+  readonly cancel?: AbortSignal | undefined;
+}
+
+/** Rejection of an acquire whose caller gave up (timeout or abort) while it waited. */
+export class AcquireCancelled extends Error {
+  override readonly name = 'AcquireCancelled';
+  constructor(readonly reason: CancelReason) {
+    super(`acquire cancelled: ${reason}`);
+  }
+}
+
+/** A spec of one command on one channel. */
+export interface ChannelSpec {
+  readonly command: string;
+  readonly stdin: string | Buffer | undefined;
+  readonly maxBuffer: number;
+}
+
+export interface ExecOutcome {
+  readonly channel: ChannelOutcome;
+  readonly slot: Slot;
+}
+
+/**
+ * generic-pool retries a rejected create in a tight loop while the acquire that caused it
+ * stays pending forever. So create never rejects: a failed open is delivered as this
+ * placeholder, which the host pool destroys at once after failing its waiters.
+ */
+class ConnectFailure {
+  readonly at = performance.now();
+  constructor(readonly error: ConnectError) {}
+}
+
+type PooledResource = SSHConnection | ConnectFailure;
+
+interface Waiter {
+  readonly priority: number;
+  readonly seq: number;
+  readonly enqueuedAt: number;
+  resolve(slot: Slot): void;
+  reject(error: Error): void;
+}
+
+export const MAX_CHANNEL_ATTEMPTS = 10;
+// A failure placeholder older than this was made for someone who has gone; make a new attempt.
+const FAILURE_FRESHNESS_MS = 1_000;
+
+let nextWaiterSeq = 0;
+
+/**
+ * The connections of one pool key. generic-pool owns their lifecycle (create, validate,
+ * idle eviction, destroy); this class lends *channel slots* on the connections it has
+ * borrowed from generic-pool. Invariants:
+ * - a connection is borrowed from generic-pool exactly while it carries a slot, or while
+ *   it is being handed to waiters;
+ * - `borrowed.size + borrowsInFlight <= config.maxConnections`;
+ * - waiters are served highest priority first, FIFO within a priority.
+ */
+export class HostPool {
+  readonly name: string;
+  readonly settings: ConnectionSettings;
+  readonly config: ResolvedPoolConfig;
+
+  #context: HostPoolContext;
+  #pool: Pool<PooledResource>;
+  #live = new Set<SSHConnection>();
+  #borrowed = new Set<SSHConnection>();
+  #unclaimed = new Set<SSHConnection>();
+  #retireReasons = new WeakMap<SSHConnection, CloseReason>();
+  #waiters: Waiter[] = [];
+  #borrowsInFlight = 0;
+  #consecutiveFailures = 0;
+  #lastConnectError: ConnectError | undefined;
+  #lastRefusal: Error | undefined;
+  #connectGate: Semaphore;
+  #closing = false;
+  #saturated = false;
+  #drainWatchers: Array<() => void> = [];
+
+  constructor(name: string, settings: ConnectionSettings, config: ResolvedPoolConfig, context: HostPoolContext) {
+    this.name = name;
+    this.settings = settings;
+    this.config = config;
+    this.#context = context;
+    this.#connectGate = new Semaphore(config.maxConcurrentConnects);
+    const idleTimeout = config.idleTimeout;
+    this.#pool = genericPool.createPool<PooledResource>(
+      {
+        create: () => this.#create(),
+        destroy: (resource) => this.#destroy(resource),
+        validate: (resource) => Promise.resolve(this.#isLendable(resource)),
+      },
+      {
+        max: config.maxConnections,
+        min: config.warmUpConnections,
+        // Every lend is validated: a connection that died while idle is never handed out.
+        testOnBorrow: true,
+        // Most recently used first, so surplus connections stay idle long enough to expire.
+        fifo: false,
+        // The soft timeout keeps `min` warm connections; the hard one is disabled on purpose.
+        idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
+        softIdleTimeoutMillis: idleTimeout > 0 ? idleTimeout : -1,
+        // generic-pool only evicts on this timer: without it idleTimeout would be inert.
+        evictionRunIntervalMillis: idleTimeout > 0 ? Math.max(10, Math.min(1_000, Math.floor(idleTimeout / 4))) : 0,
+        numTestsPerEvictionRun: config.maxConnections,
+        autostart: true,
+      },
+    );
+  }
+
+  get details(): ConnectionEventDetails {
+    return { poolName: this.name, host: this.settings.host, port: this.settings.port, username: this.settings.username };
+  }
+
+  get lastConnectError(): ConnectError | undefined {
+    return this.#lastConnectError;
+  }
+
+  /** Live counts, computed now. */
+  stats(): ConnectionCounts {
+    let active = 0;
+    let idle = 0;
+    let channels = 0;
+    for (const connection of this.#live) {
+      if (connection.state !== 'ready') continue;
+      if (this.#borrowed.has(connection)) active++;
+      else idle++;
+      channels += connection.openChannels;
+    }
+    return {
+      activeConnections: active,
+      idleConnections: idle,
+      totalConnections: active + idle,
+      pendingRequests: this.#waiters.length,
+      openChannels: channels,
+    };
+  }
+
+  /** Takes a channel slot: on a borrowed connection with room, else on another one, else waits. */
+  acquire(request: AcquireRequest, front = false): Promise<Slot> {
+    if (this.#closing) return Promise.reject(new PoolClosedError(`The pool for ${this.name} is closed`));
+    if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
+    if (this.#waiters.length === 0 || front) {
+      const connection = this.#pickConnection();
+      if (connection) return Promise.resolve(this.#grant(connection, 0));
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const enqueuedAt = performance.now();
+      const cancel = request.cancel;
+      const settleWith = (settle: () => void): void => {
+        clearTimeout(timer);
+        cancel?.removeEventListener('abort', onCancel);
+        settle();
+      };
+      const waiter: Waiter = {
+        priority: request.priority,
+        seq: front ? -++nextWaiterSeq : ++nextWaiterSeq,
+        enqueuedAt,
+        resolve: (slot) => settleWith(() => resolve(slot)),
+        reject: (error) => settleWith(() => reject(error)),
+      };
+      const timer = setTimeout(() => {
+        if (!this.#removeWaiter(waiter)) return;
+        const cause = this.#lastConnectError;
+        const because = cause ? `; last connection error: ${cause.message}` : '';
+        waiter.reject(new AcquireTimeoutError(
+          `No channel to ${this.name} became free within ${this.config.acquireTimeout} ms${because}`,
+          this.name,
+          this.config.acquireTimeout,
+          cause ? { cause } : undefined,
+        ));
+      }, this.config.acquireTimeout);
+      timer.unref();
+      const onCancel = (): void => {
+        if (this.#removeWaiter(waiter)) waiter.reject(new AcquireCancelled(cancel?.reason as CancelReason));
+      };
+      cancel?.addEventListener('abort', onCancel, { once: true });
+      this.#enqueue(waiter);
+      this.#grow();
+    });
+  }
+
+  /**
+   * Runs one command on a slot of its own. A refused channel lowers that connection's limit
+   * and the command tries again at the head of the queue, so a server's `MaxSessions` is
+   * learned instead of surfacing as failures.
+   */
+  async execute(spec: ChannelSpec, request: AcquireRequest & { cancel: AbortSignal }): Promise<ExecOutcome> {
+    for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
+      const slot = await this.acquire(request, attempt > 1);
+      const running = await this.openOnSlot(slot, spec, request.cancel);
+      if (running !== 'refused') {
+        void running.freed.then(() => this.releaseSlot(slot.connection));
+        return { channel: await running.outcome, slot };
+      }
+      this.releaseSlot(slot.connection);
+      await this.pauseAfterRefusal(attempt);
+    }
+    throw this.refusedTooOften();
+  }
+
+  /** The server frees a session slot a little after the close; give it that moment. */
+  pauseAfterRefusal(attempt: number): Promise<void> {
+    return sleep(Math.min(500, 5 * 2 ** attempt));
+  }
+
+  refusedTooOften(): ChannelRefusedError {
+    const cause = this.#lastRefusal;
+    return new ChannelRefusedError(
+      `The server ${this.name} refused a session channel ${MAX_CHANNEL_ATTEMPTS} times in a row`,
+      this.name,
+      cause ? { cause } : undefined,
+    );
+  }
+
+  /** Opens a channel on a held slot and starts the command. The caller releases the slot. */
+  async openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal): Promise<RunningChannel | 'refused'> {
+    const { connection } = slot;
+    try {
+      return await connection.openChannel(spec.command, (channel) =>
+        runChannel(connection, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel }));
+    } catch (error) {
+      this.#lastRefusal = error as Error;
+      if (error instanceof ChannelOpenRefusal) {
+        // Every other channel open right now was accepted: that is what this server allows.
+        connection.lowerChannelLimit(connection.openChannels - 1);
+        this.#context.metrics.channelRefused();
+      }
+      return 'refused';
+    }
+  }
+
+  /** Gives a slot back; a connection left with no channel returns to generic-pool. */
+  releaseSlot(connection: SSHConnection): void {
+    connection.releaseSlot();
+    if (!this.#borrowed.has(connection)) return;
+    if (connection.state === 'ready') this.#serveWaiters();
+    if (connection.openChannels === 0) this.#giveBack(connection);
+    this.#checkDrained();
+  }
+
+  /**
+   * Opens connections until `count` are open (at most `maxConnections`), then leaves them idle.
+   * Rejects with the connect error when one could not be opened.
+   */
+  async warmUp(count: number): Promise<void> {
+    if (this.#closing) throw new PoolClosedError(`The pool for ${this.name} is closed`);
+    // Borrowing every connection not already lent makes generic-pool create the missing ones.
+    const wanted = Math.min(count, this.config.maxConnections) - this.#borrowed.size;
+    if (wanted <= 0) return;
+    const resources = await Promise.all(Array.from({ length: wanted }, () => this.#pool.acquire()));
+    let failure: ConnectError | undefined;
+    for (const resource of resources) {
+      if (resource instanceof ConnectFailure) {
+        failure ??= resource.error;
+        void this.#pool.destroy(resource);
+      } else {
+        void this.#pool.release(resource).catch(() => {});
+      }
+    }
+    this.#grow();
+    if (failure) throw failure;
+  }
+
+  /** Closes every idle connection of this pool key now. */
+  async closeIdle(): Promise<void> {
+    const idle = [...this.#live].filter((c) => !this.#borrowed.has(c) && c.state === 'ready');
+    await Promise.all(idle.map((connection) => this.#closeIdleConnection(connection)));
+  }
+
+  /**
+   * Refuses new acquires, lets queued and running commands finish, then closes every
+   * connection with reason `shutdown`.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await new Promise<void>((resolve) => {
+      this.#drainWatchers.push(resolve);
+      this.#checkDrained();
+    });
+    await this.#pool.drain();
+    await this.#pool.clear();
+    for (const connection of this.#live) connection.close('shutdown');
+    await Promise.all([...this.#live].map((c) => new Promise<void>((resolve) => {
+      if (c.state === 'closed') resolve();
+      else c.onClose(() => resolve());
+    })));
+  }
+
+  #isDrained(): boolean {
+    if (this.#waiters.length > 0 || this.#borrowsInFlight > 0) return false;
+    for (const connection of this.#borrowed) if (connection.openChannels > 0) return false;
+    return true;
+  }
+
+  #checkDrained(): void {
+    if (!this.#closing || this.#drainWatchers.length === 0 || !this.#isDrained()) return;
+    for (const resolve of this.#drainWatchers.splice(0)) resolve();
+  }
+
+  #pickConnection(): SSHConnection | undefined {
+    let best: SSHConnection | undefined;
+    for (const connection of this.#borrowed) {
+      if (connection.freeSlots === 0) continue;
+      if (!best || connection.openChannels < best.openChannels) best = connection;
+    }
+    return best;
+  }
+
+  #grant(connection: SSHConnection, waitMs: number): Slot {
+    const created = this.#unclaimed.delete(connection);
+    connection.reserveSlot();
+    if (created) {
+      return { connection, outcome: 'created', waitMs };
+    }
+    this.#context.metrics.connectionReused();
+    this.#context.events.emit('connection:reused', this.settings.host, { ...this.details, connectionId: connection.id });
+    return { connection, outcome: 'reused', waitMs };
+  }
+
+  #enqueue(waiter: Waiter): void {
+    // Insertion keeps the queue sorted: priority descending, then sequence ascending.
+    let index = this.#waiters.length;
+    while (index > 0) {
+      const before = this.#waiters[index - 1]!;
+      if (before.priority > waiter.priority || (before.priority === waiter.priority && before.seq < waiter.seq)) break;
+      index--;
+    }
+    this.#waiters.splice(index, 0, waiter);
+  }
+
+  #removeWaiter(waiter: Waiter): boolean {
+    const index = this.#waiters.indexOf(waiter);
+    if (index === -1) return false;
+    this.#waiters.splice(index, 1);
+    if (this.#waiters.length === 0) this.#saturated = false;
+    this.#checkDrained();
+    return true;
+  }
+
+  #serveWaiters(): void {
+    while (this.#waiters.length > 0) {
+      const connection = this.#pickConnection();
+      if (!connection) break;
+      const waiter = this.#waiters.shift()!;
+      waiter.resolve(this.#grant(connection, performance.now() - waiter.enqueuedAt));
+    }
+    if (this.#waiters.length === 0) this.#saturated = false;
+  }
+
+  /** Borrows more connections while queued demand exceeds what is on its way. */
+  #grow(): void {
+    if (this.#waiters.length === 0) return;
+    const perConnection = this.config.maxChannelsPerConnection;
+    let uncovered = this.#waiters.length - this.#borrowsInFlight * perConnection;
+    while (uncovered > 0 && this.#borrowed.size + this.#borrowsInFlight < this.config.maxConnections) {
+      this.#borrow();
+      uncovered -= perConnection;
+    }
+    if (uncovered > 0 && !this.#saturated) {
+      this.#saturated = true;
+      this.#context.events.emit('pool:full', this.settings.host, this.details);
+    }
+  }
+
+  #borrow(): void {
+    this.#borrowsInFlight++;
+    const startedAt = performance.now();
+    this.#pool.acquire().then(
+      (resource) => {
+        this.#borrowsInFlight--;
+        if (resource instanceof ConnectFailure) {
+          void this.#pool.destroy(resource);
+          this.#onConnectFailure(resource.error);
+          return;
+        }
+        const connection = resource;
+        this.#borrowed.add(connection);
+        // Opened for this borrow: its first slot is a "created" acquire; anything else was idle.
+        if (connection.createdAt >= startedAt) this.#unclaimed.add(connection);
+        else if (connection.idleSince !== undefined) {
+          this.#context.metrics.idlePeriodEnded(performance.now() - connection.idleSince);
+        }
+        this.#serveWaiters();
+        if (connection.openChannels === 0) this.#giveBack(connection);
+        this.#grow();
+        this.#checkDrained();
+      },
+      (error: Error) => {
+        // generic-pool rejects only when it is draining; nothing is owed to anyone then.
+        this.#borrowsInFlight--;
+        this.#failWaiters(error);
+      },
+    );
+  }
+
+  #giveBack(connection: SSHConnection): void {
+    this.#borrowed.delete(connection);
+    this.#unclaimed.delete(connection);
+    const retire = this.#closing ? 'shutdown' : this.#isExpired(connection) ? 'expired' : undefined;
+    if (retire) {
+      this.#retireReasons.set(connection, retire);
+      void this.#pool.destroy(connection).catch(() => {});
+    } else {
+      void this.#pool.release(connection).catch(() => {});
+    }
+  }
+
+  #onConnectFailure(error: ConnectError): void {
+    // A permanent failure (auth, host key) will fail every waiter the same way: say so now.
+    // A transient one only fails them when nothing else can serve them.
+    const noOtherHope = this.#borrowsInFlight === 0 && this.#borrowed.size === 0;
+    if (!error.transient || noOtherHope) this.#failWaiters(error);
+    else this.#grow();
+  }
+
+  #failWaiters(error: Error): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    this.#saturated = false;
+    this.#checkDrained();
+  }
+
+  #isExpired(connection: SSHConnection): boolean {
+    return this.config.maxLifetime > 0 && performance.now() - connection.createdAt >= this.config.maxLifetime;
+  }
+
+  #isLendable(resource: PooledResource): boolean {
+    if (resource instanceof ConnectFailure) return performance.now() - resource.at < FAILURE_FRESHNESS_MS;
+    if (resource.state !== 'ready') return false;
+    if (this.#isExpired(resource)) {
+      this.#retireReasons.set(resource, 'expired');
+      return false;
+    }
+    return true;
+  }
+
+  async #create(): Promise<PooledResource> {
+    await this.#connectGate.acquire();
+    try {
+      let lastError: ConnectError | undefined;
+      for (let attempt = 0; attempt <= this.config.maxRetries; attempt++) {
+        // Back off across creates too, so that a dead server is not hammered by each new command.
+        const failuresSoFar = this.#consecutiveFailures;
+        if (failuresSoFar > 0) await sleep(backoffDelay(failuresSoFar, this.config.reconnect));
+        if (this.#closing && this.#waiters.length === 0) {
+          lastError ??= new ConnectError(`The pool for ${this.name} closed while connecting`, this.settings, false);
+          break;
+        }
+        try {
+          const connection = await SSHConnection.open(this.settings);
+          this.#consecutiveFailures = 0;
+          this.#adopt(connection);
+          return connection;
+        } catch (error) {
+          const connectError = error instanceof ConnectError
+            ? error
+            : new ConnectError(`Cannot connect to ${this.name}: ${(error as Error).message}`, this.settings, true, { cause: error });
+          lastError = connectError;
+          this.#consecutiveFailures++;
+          this.#lastConnectError = connectError;
+          this.#context.metrics.connectionFailed();
+          this.#context.events.emit('connection:failed', this.settings.host, connectError, this.details);
+          if (!connectError.transient) break;
+        }
+      }
+      return new ConnectFailure(lastError ?? new ConnectError(`Cannot connect to ${this.name}`, this.settings, false));
+    } finally {
+      this.#connectGate.release();
+    }
+  }
+
+  #adopt(connection: SSHConnection): void {
+    this.#live.add(connection);
+    this.#context.metrics.connectionCreated(connection.connectDurationMs);
+    const details = { ...this.details, connectionId: connection.id };
+    this.#context.events.emit('connection:created', this.settings.host, connection.connectDurationMs, details);
+    connection.onClose((reason, error) => {
+      this.#live.delete(connection);
+      this.#unclaimed.delete(connection);
+      if (this.#borrowed.delete(connection)) void this.#pool.destroy(connection).catch(() => {});
+      if (reason === 'error' && error) this.#context.events.emit('connection:error', this.settings.host, error, details);
+      this.#context.events.emit('connection:closed', this.settings.host, reason, details);
+      this.#grow();
+      this.#checkDrained();
+    });
+  }
+
+  async #destroy(resource: PooledResource): Promise<void> {
+    if (resource instanceof ConnectFailure) return;
+    if (resource.state === 'ready') {
+      const reason = this.#retireReasons.get(resource) ?? (this.#closing ? 'shutdown' : 'idle');
+      if (reason === 'idle') this.#noteIdleClose(resource);
+      resource.close(reason);
+    }
+    await waitForClose(resource);
+  }
+
+  async #closeIdleConnection(connection: SSHConnection): Promise<void> {
+    this.#noteIdleClose(connection);
+    connection.close('idle');
+    await waitForClose(connection);
+  }
+
+  #noteIdleClose(connection: SSHConnection): void {
+    const idleMs = connection.idleSince === undefined ? 0 : performance.now() - connection.idleSince;
+    this.#context.metrics.idlePeriodEnded(idleMs);
+    this.#context.events.emit('connection:idle', this.settings.host, idleMs, { ...this.details, connectionId: connection.id });
+  }
+}
+
+function waitForClose(connection: SSHConnection): Promise<void> {
+  if (connection.state === 'closed') return Promise.resolve();
+  return new Promise((resolve) => connection.onClose(() => resolve()));
+}

@@ -1,0 +1,233 @@
+import { InvalidArgumentError } from './errors.js';
+import type { HealthCheckConfig, PoolConfig, ReconnectConfig, SSHConnectionPoolOptions, TelemetryConfig } from './types.js';
+
+/** A pool key's settings with every default filled in. */
+export interface ResolvedPoolConfig {
+  readonly maxConnections: number;
+  readonly maxChannelsPerConnection: number;
+  readonly warmUpConnections: number;
+  readonly idleTimeout: number;
+  readonly maxLifetime: number;
+  readonly keepAliveInterval: number;
+  readonly keepAliveCountMax: number;
+  readonly connectionTimeout: number;
+  readonly acquireTimeout: number;
+  readonly maxRetries: number;
+  readonly maxConcurrentConnects: number;
+  readonly healthCheck: Required<HealthCheckConfig>;
+  readonly reconnect: Required<ReconnectConfig>;
+  readonly telemetry: Required<TelemetryConfig>;
+}
+
+export const DEFAULT_POOL_CONFIG: ResolvedPoolConfig = Object.freeze({
+  maxConnections: 10,
+  maxChannelsPerConnection: 5,
+  warmUpConnections: 0,
+  idleTimeout: 60_000,
+  maxLifetime: 0,
+  keepAliveInterval: 15_000,
+  keepAliveCountMax: 3,
+  connectionTimeout: 10_000,
+  acquireTimeout: 30_000,
+  maxRetries: 2,
+  maxConcurrentConnects: 4,
+  healthCheck: Object.freeze({ enabled: false, interval: 30_000, timeout: 5_000, command: 'true' }),
+  reconnect: Object.freeze({
+    enabled: true,
+    maxRetries: 5,
+    initialDelay: 200,
+    maxDelay: 10_000,
+    backoff: 'exponential' as const,
+    jitter: true,
+  }),
+  telemetry: Object.freeze({ acquireSpans: 'all' as const, captureCommand: false }),
+});
+
+// Node's timers overflow to 1 ms above 2^31-1; a larger "timeout" would fire at once.
+const MAX_TIMER_MS = 2_147_483_647;
+
+type Check = (value: unknown, path: string) => void;
+
+const integer = (min: number, max: number): Check => (value, path) => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${path} must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+};
+const duration = (min: number): Check => integer(min, MAX_TIMER_MS);
+const boolean: Check = (value, path) => {
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${path} must be a boolean, got ${describe(value)}`);
+};
+const oneOf = (...allowed: string[]): Check => (value, path) => {
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    throw new InvalidArgumentError(`${path} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+  }
+};
+const nonEmptyString: Check = (value, path) => {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InvalidArgumentError(`${path} must be a non-empty string, got ${describe(value)}`);
+  }
+};
+
+const HEALTH_CHECK_SCHEMA: Record<keyof HealthCheckConfig, Check> = {
+  enabled: boolean,
+  interval: duration(1),
+  timeout: duration(1),
+  command: nonEmptyString,
+};
+const RECONNECT_SCHEMA: Record<keyof ReconnectConfig, Check> = {
+  enabled: boolean,
+  maxRetries: integer(0, 1000),
+  initialDelay: duration(0),
+  maxDelay: duration(0),
+  backoff: oneOf('exponential', 'linear', 'fixed'),
+  jitter: boolean,
+};
+const TELEMETRY_SCHEMA: Record<keyof TelemetryConfig, Check> = {
+  acquireSpans: oneOf('all', 'non-reused', 'none'),
+  captureCommand: boolean,
+};
+
+const nested = (schema: Record<string, Check>): Check => (value, path) => {
+  if (!isPlainObject(value)) throw new InvalidArgumentError(`${path} must be an object, got ${describe(value)}`);
+  checkObject(value, schema, path);
+};
+
+const POOL_CONFIG_SCHEMA: Record<keyof PoolConfig, Check> = {
+  maxConnections: integer(1, 10_000),
+  maxChannelsPerConnection: integer(1, 1_000),
+  warmUpConnections: integer(0, 10_000),
+  idleTimeout: duration(0),
+  maxLifetime: duration(0),
+  keepAliveInterval: duration(0),
+  keepAliveCountMax: integer(1, 1_000),
+  connectionTimeout: duration(1),
+  acquireTimeout: duration(1),
+  maxRetries: integer(0, 100),
+  maxConcurrentConnects: integer(1, 1_000),
+  healthCheck: nested(HEALTH_CHECK_SCHEMA),
+  reconnect: nested(RECONNECT_SCHEMA),
+  telemetry: nested(TELEMETRY_SCHEMA),
+};
+
+const POOL_OPTIONS_SCHEMA: Record<string, Check> = {
+  ...POOL_CONFIG_SCHEMA,
+  maxTotalConnections: integer(0, 1_000_000),
+  tracerProvider: (value, path) => {
+    if (!isObjectWithMethod(value, 'getTracer')) throw new InvalidArgumentError(`${path} must be a TracerProvider`);
+  },
+  meterProvider: (value, path) => {
+    if (!isObjectWithMethod(value, 'getMeter')) throw new InvalidArgumentError(`${path} must be a MeterProvider`);
+  },
+};
+
+/** Throws `InvalidArgumentError` naming the first unknown key or impossible value. */
+export function validatePoolConfig(config: unknown, path = 'poolConfig'): asserts config is PoolConfig {
+  if (!isPlainObject(config)) throw new InvalidArgumentError(`${path} must be an object, got ${describe(config)}`);
+  checkObject(config, POOL_CONFIG_SCHEMA, path);
+  checkRelations(config as PoolConfig, path);
+}
+
+export function validatePoolOptions(options: unknown): asserts options is SSHConnectionPoolOptions {
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`options must be an object, got ${describe(options)}`);
+  checkObject(options, POOL_OPTIONS_SCHEMA, 'options');
+  checkRelations(options as PoolConfig, 'options');
+}
+
+/** Later layers win field by field; nested objects merge rather than replace. */
+export function resolvePoolConfig(...layers: ReadonlyArray<PoolConfig | undefined>): ResolvedPoolConfig {
+  let merged: ResolvedPoolConfig = DEFAULT_POOL_CONFIG;
+  for (const layer of layers) {
+    if (!layer) continue;
+    merged = {
+      maxConnections: layer.maxConnections ?? merged.maxConnections,
+      maxChannelsPerConnection: layer.maxChannelsPerConnection ?? merged.maxChannelsPerConnection,
+      warmUpConnections: layer.warmUpConnections ?? merged.warmUpConnections,
+      idleTimeout: layer.idleTimeout ?? merged.idleTimeout,
+      maxLifetime: layer.maxLifetime ?? merged.maxLifetime,
+      keepAliveInterval: layer.keepAliveInterval ?? merged.keepAliveInterval,
+      keepAliveCountMax: layer.keepAliveCountMax ?? merged.keepAliveCountMax,
+      connectionTimeout: layer.connectionTimeout ?? merged.connectionTimeout,
+      acquireTimeout: layer.acquireTimeout ?? merged.acquireTimeout,
+      maxRetries: layer.maxRetries ?? merged.maxRetries,
+      maxConcurrentConnects: layer.maxConcurrentConnects ?? merged.maxConcurrentConnects,
+      healthCheck: { ...merged.healthCheck, ...stripUndefined(layer.healthCheck) },
+      reconnect: { ...merged.reconnect, ...stripUndefined(layer.reconnect) },
+      telemetry: { ...merged.telemetry, ...stripUndefined(layer.telemetry) },
+    };
+  }
+  if (merged.warmUpConnections > merged.maxConnections) {
+    throw new InvalidArgumentError(
+      `warmUpConnections (${merged.warmUpConnections}) cannot exceed maxConnections (${merged.maxConnections})`,
+    );
+  }
+  return merged;
+}
+
+/** Only the keys of a pool config, e.g. to split pool-wide options from per-key defaults. */
+export function pickPoolConfig(options: SSHConnectionPoolOptions): PoolConfig {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(POOL_CONFIG_SCHEMA)) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) picked[key] = value;
+  }
+  return picked as PoolConfig;
+}
+
+function checkObject(value: Record<string, unknown>, schema: Record<string, Check>, path: string): void {
+  for (const [key, field] of Object.entries(value)) {
+    const check = schema[key];
+    if (!check) {
+      const known = Object.keys(schema).join(', ');
+      throw new InvalidArgumentError(`${path}.${key} is not a known option (known: ${known})`);
+    }
+    if (field !== undefined) check(field, `${path}.${key}`);
+  }
+}
+
+function checkRelations(config: PoolConfig, path: string): void {
+  const { warmUpConnections, maxConnections, reconnect } = config;
+  if (warmUpConnections !== undefined && maxConnections !== undefined && warmUpConnections > maxConnections) {
+    throw new InvalidArgumentError(
+      `${path}.warmUpConnections (${warmUpConnections}) cannot exceed ${path}.maxConnections (${maxConnections})`,
+    );
+  }
+  if (reconnect?.initialDelay !== undefined && reconnect.maxDelay !== undefined && reconnect.initialDelay > reconnect.maxDelay) {
+    throw new InvalidArgumentError(
+      `${path}.reconnect.initialDelay (${reconnect.initialDelay}) cannot exceed ${path}.reconnect.maxDelay (${reconnect.maxDelay})`,
+    );
+  }
+}
+
+function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function isObjectWithMethod(value: unknown, method: string): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
+}
+
+/** A short, secret-free rendering of a rejected value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  switch (typeof value) {
+    case 'string':
+      return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return String(value);
+    case 'function':
+      return 'a function';
+    default:
+      return `an object`;
+  }
+}

@@ -1,0 +1,110 @@
+import type { ClientChannel } from 'ssh2';
+import type { SSHConnection } from './ssh-connection.js';
+
+/** How a channel's life ended, as far as the command is concerned. */
+export type ChannelEnding = 'closed' | 'timeout' | 'aborted' | 'output-limit' | 'connection-lost';
+
+/** Why the caller gave up on a command early. Carried as the reason of the cancel signal. */
+export type CancelReason = 'timeout' | 'aborted';
+
+export interface ChannelOutcome {
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly ending: ChannelEnding;
+}
+
+export interface ChannelRequest {
+  readonly stdin: string | Buffer | undefined;
+  /** Bytes allowed per stream before the channel is closed. */
+  readonly maxBuffer: number;
+  /** Fires (with a `CancelReason`) when the command must stop early. */
+  readonly cancel: AbortSignal;
+}
+
+export interface RunningChannel {
+  /** Settles as soon as the command's fate is known. Never rejects. */
+  readonly outcome: Promise<ChannelOutcome>;
+  /**
+   * Settles when the server has freed the channel (or the connection is gone): only then may
+   * its slot be reused, or a busy server refuses the next channel.
+   */
+  readonly freed: Promise<void>;
+}
+
+/** Feeds stdin, gathers output, and reports one command's exit. */
+export function runChannel(connection: SSHConnection, channel: ClientChannel, request: ChannelRequest): RunningChannel {
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  let stdoutBytes = 0;
+  let stderrBytes = 0;
+  let exitCode: number | null = null;
+  let signal: string | null = null;
+  let settle!: (outcome: ChannelOutcome) => void;
+  let markFreed!: () => void;
+  let settled = false;
+
+  const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
+  const freed = new Promise<void>((resolve) => (markFreed = resolve));
+
+  const finish = (ending: ChannelEnding): void => {
+    if (settled) return;
+    settled = true;
+    request.cancel.removeEventListener('abort', onCancel);
+    settle({ stdout: Buffer.concat(stdout, stdoutBytes), stderr: Buffer.concat(stderr, stderrBytes), exitCode, signal, ending });
+  };
+
+  const stopEarly = (ending: ChannelEnding): void => {
+    finish(ending);
+    try {
+      // OpenSSH >= 7.9 delivers signals to the session's process; without it only the
+      // channel closes and the remote process learns of it at its next write.
+      channel.signal('KILL');
+    } catch {
+      // The channel may already be closing; the close below is what matters.
+    }
+    channel.close();
+  };
+
+  const onCancel = (): void => stopEarly(request.cancel.reason === 'aborted' ? 'aborted' : 'timeout');
+
+  channel.on('data', (chunk: Buffer) => {
+    if (settled) return;
+    stdoutBytes += chunk.length;
+    if (stdoutBytes > request.maxBuffer) return stopEarly('output-limit');
+    stdout.push(chunk);
+  });
+  channel.stderr.on('data', (chunk: Buffer) => {
+    if (settled) return;
+    stderrBytes += chunk.length;
+    if (stderrBytes > request.maxBuffer) return stopEarly('output-limit');
+    stderr.push(chunk);
+  });
+  channel.on('exit', (code: number | null, signalName?: string) => {
+    exitCode = typeof code === 'number' ? code : null;
+    signal = typeof signalName === 'string' ? signalName : null;
+  });
+  // Writes racing a closing channel surface here; the close event tells the real story.
+  channel.on('error', () => {});
+  channel.stderr.on('error', () => {});
+  const stopWatchingConnection = connection.onClose(() => {
+    finish('connection-lost');
+    markFreed();
+  });
+  channel.once('close', () => {
+    stopWatchingConnection();
+    finish(connection.state === 'ready' ? 'closed' : 'connection-lost');
+    markFreed();
+  });
+
+  if (request.cancel.aborted) onCancel();
+  else request.cancel.addEventListener('abort', onCancel, { once: true });
+
+  // EOF right after stdin: a command that reads its input (cat, sh -s) must not wait forever.
+  if (!settled) {
+    if (request.stdin === undefined) channel.end();
+    else channel.end(request.stdin);
+  }
+  return { outcome, freed };
+}

@@ -1,0 +1,266 @@
+import { performance } from 'node:perf_hooks';
+import { RemoteCommandResult } from './command-result.js';
+import {
+  AbortedError,
+  CommandError,
+  CommandFailedError,
+  CommandTimeoutError,
+  ConnectionLostError,
+  InvalidArgumentError,
+  OutputLimitError,
+} from './errors.js';
+import { AcquireCancelled } from './host-pool.js';
+import type { ChannelSpec } from './host-pool.js';
+import { describe, isPlainObject } from './pool-config.js';
+import type { CancelReason, ChannelOutcome } from './run-channel.js';
+import { quote } from './shell-quote.js';
+import type { BuiltCommand } from './shell-quote.js';
+import type { CommandResult } from './types.js';
+
+/** Default cap on each of stdout and stderr: large enough for real output, small enough to survive a runaway. */
+export const DEFAULT_MAX_BUFFER = 128 * 1024 * 1024;
+
+/** What a command asks of whoever runs it. */
+export interface CommandRequest extends ChannelSpec {
+  readonly priority: number;
+  readonly built: BuiltCommand;
+}
+
+/** Runs a channel for a command; rejects for failures that leave no result (connect, acquire). */
+export type CommandRunner = (request: CommandRequest, cancel: AbortSignal) => Promise<ChannelOutcome>;
+
+/** Where printing goes when verbose; swappable for tests. */
+export interface CommandLog {
+  verbose: boolean;
+  write(stream: 'stdout' | 'stderr', text: string): void;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A remote command. Nothing is sent until it is awaited (or `.then` is called); modifiers
+ * configure it before that and throw afterwards, because they could no longer take effect.
+ */
+export class SSHCommand implements PromiseLike<CommandResult> {
+  readonly #built: BuiltCommand;
+  readonly #host: string;
+  readonly #run: CommandRunner;
+  readonly #log: CommandLog;
+  #promise: Promise<CommandResult> | undefined;
+  #nothrow = false;
+  #quiet = false;
+  #timeoutMs: number | undefined;
+  #signal: AbortSignal | undefined;
+  #env: Record<string, string> = {};
+  #cwd: string | undefined;
+  #stdin: string | Buffer | undefined;
+  #maxBuffer = DEFAULT_MAX_BUFFER;
+  #priority = 0;
+
+  constructor(built: BuiltCommand, host: string, run: CommandRunner, log: CommandLog) {
+    this.#built = built;
+    this.#host = host;
+    this.#run = run;
+    this.#log = log;
+  }
+
+  /** The command text with every interpolated value masked as `?`. */
+  get template(): string {
+    return this.#built.template;
+  }
+
+  /** Resolve with the result instead of rejecting when the command does not succeed. */
+  nothrow(): this {
+    this.#assertNotStarted('nothrow');
+    this.#nothrow = true;
+    return this;
+  }
+
+  /** Do not print this command's output even when `$.verbose` is on. */
+  quiet(): this {
+    this.#assertNotStarted('quiet');
+    this.#quiet = true;
+    return this;
+  }
+
+  /** End the command (and only its channel) after `ms` milliseconds, waiting for a slot included. */
+  timeout(ms: number): this {
+    this.#assertNotStarted('timeout');
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > 2_147_483_647) {
+      throw new InvalidArgumentError(`timeout(ms) takes an integer from 1 to 2147483647, got ${describe(ms)}`);
+    }
+    this.#timeoutMs = ms;
+    return this;
+  }
+
+  /** End the command (and only its channel) when `signal` aborts. */
+  signal(signal: AbortSignal): this {
+    this.#assertNotStarted('signal');
+    if (!(signal instanceof AbortSignal)) throw new InvalidArgumentError(`signal() takes an AbortSignal, got ${describe(signal)}`);
+    this.#signal = signal;
+    return this;
+  }
+
+  /** Export these variables to the command (sent as shell assignments: servers ignore SSH env requests by default). */
+  env(variables: Record<string, string | number>): this {
+    this.#assertNotStarted('env');
+    if (!isPlainObject(variables)) throw new InvalidArgumentError(`env() takes an object, got ${describe(variables)}`);
+    for (const [name, value] of Object.entries(variables)) {
+      if (!ENV_NAME.test(name)) throw new InvalidArgumentError(`env(): ${JSON.stringify(name)} is not a valid variable name`);
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new InvalidArgumentError(`env(): the value of ${name} must be a string or number, got ${describe(value)}`);
+      }
+      this.#env[name] = String(value);
+    }
+    return this;
+  }
+
+  /** Run in this directory; a missing directory fails the command instead of running it in `$HOME`. */
+  cwd(directory: string): this {
+    this.#assertNotStarted('cwd');
+    if (typeof directory !== 'string' || directory === '') {
+      throw new InvalidArgumentError(`cwd() takes a non-empty path, got ${describe(directory)}`);
+    }
+    this.#cwd = directory;
+    return this;
+  }
+
+  /** Feed this to the command's standard input, then close it. */
+  stdin(data: string | Buffer | Uint8Array): this {
+    this.#assertNotStarted('stdin');
+    if (typeof data === 'string' || Buffer.isBuffer(data)) this.#stdin = data;
+    else if (data instanceof Uint8Array) this.#stdin = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    else throw new InvalidArgumentError(`stdin() takes a string or bytes, got ${describe(data)}`);
+    return this;
+  }
+
+  /** Bytes kept per stream (stdout, stderr) before the command is ended with `OutputLimitError`. */
+  maxBuffer(bytes: number): this {
+    this.#assertNotStarted('maxBuffer');
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
+      throw new InvalidArgumentError(`maxBuffer(bytes) takes a positive integer, got ${describe(bytes)}`);
+    }
+    this.#maxBuffer = bytes;
+    return this;
+  }
+
+  /** Position among commands waiting for a slot: higher goes first. @default 0 */
+  priority(priority: number): this {
+    this.#assertNotStarted('priority');
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+      throw new InvalidArgumentError(`priority() takes a finite number, got ${describe(priority)}`);
+    }
+    this.#priority = priority;
+    return this;
+  }
+
+  then<R1 = CommandResult, R2 = never>(
+    onFulfilled?: ((value: CommandResult) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#start().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<CommandResult | R> {
+    return this.#start().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<CommandResult> {
+    return this.#start().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'SSHCommand';
+  }
+
+  #assertNotStarted(method: string): void {
+    if (this.#promise) throw new InvalidArgumentError(`${method}() cannot change a command that has already started`);
+  }
+
+  #start(): Promise<CommandResult> {
+    this.#promise ??= this.#execute();
+    return this.#promise;
+  }
+
+  /** Shell lines that set up the environment and directory before the user's command. */
+  #scriptText(): string {
+    const prelude: string[] = [];
+    for (const [name, value] of Object.entries(this.#env)) prelude.push(`export ${name}=${quote(value)}`);
+    if (this.#cwd !== undefined) prelude.push(`cd -- ${quote(this.#cwd)} || exit 1`);
+    return prelude.length === 0 ? this.#built.text : `${prelude.join('\n')}\n${this.#built.text}`;
+  }
+
+  async #execute(): Promise<CommandResult> {
+    const startedAt = performance.now();
+    const cancel = new AbortController();
+    const giveUp = (reason: CancelReason): void => {
+      if (!cancel.signal.aborted) cancel.abort(reason);
+    };
+    const timer = this.#timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), this.#timeoutMs);
+    timer?.unref();
+    const onAbort = (): void => giveUp('aborted');
+    if (this.#signal?.aborted) giveUp('aborted');
+    else this.#signal?.addEventListener('abort', onAbort, { once: true });
+
+    const verbose = this.#log.verbose && !this.#quiet;
+    if (verbose) this.#log.write('stderr', `$ ${this.#built.text}\n`);
+
+    let outcome: ChannelOutcome;
+    try {
+      outcome = await this.#run(
+        { command: this.#scriptText(), stdin: this.#stdin, maxBuffer: this.#maxBuffer, priority: this.#priority, built: this.#built },
+        cancel.signal,
+      );
+    } catch (error) {
+      if (!(error instanceof AcquireCancelled)) throw error;
+      // Given up while still waiting for a slot: nothing ran remotely.
+      outcome = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: null, signal: null, ending: error.reason };
+    } finally {
+      clearTimeout(timer);
+      this.#signal?.removeEventListener('abort', onAbort);
+    }
+
+    const result = new RemoteCommandResult({
+      stdout: outcome.stdout.toString('utf8'),
+      stderr: outcome.stderr.toString('utf8'),
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      ok: outcome.ending === 'closed' && outcome.exitCode === 0,
+      durationMs: performance.now() - startedAt,
+      host: this.#host,
+      command: this.#built.text,
+    });
+    if (verbose) {
+      if (result.stdout) this.#log.write('stdout', result.stdout);
+      if (result.stderr) this.#log.write('stderr', result.stderr);
+    }
+    if (result.ok) return result;
+    const error = this.#errorFor(outcome, result);
+    if (this.#nothrow) return result;
+    throw error;
+  }
+
+  #errorFor(outcome: ChannelOutcome, result: CommandResult): CommandError {
+    const what = `Command \`${this.#built.template}\` on ${this.#host}`;
+    switch (outcome.ending) {
+      case 'timeout':
+        return new CommandTimeoutError(`${what} timed out after ${this.#timeoutMs} ms`, result, this.#timeoutMs ?? 0);
+      case 'aborted':
+        return new AbortedError(`${what} was aborted`, result, { cause: this.#signal?.reason });
+      case 'output-limit':
+        return new OutputLimitError(`${what} wrote more than ${this.#maxBuffer} bytes to one stream`, result, this.#maxBuffer);
+      case 'connection-lost':
+        return new ConnectionLostError(`${what} lost its connection before finishing`, result);
+      default: {
+        const ended = result.exitCode !== null
+          ? `exited with code ${result.exitCode}`
+          : result.signal !== null
+            ? `was killed by ${result.signal}`
+            : 'ended without reporting an exit status';
+        const stderr = result.stderr.trim();
+        const tail = stderr ? `: ${stderr.length > 300 ? `…${stderr.slice(-300)}` : stderr}` : '';
+        return new CommandFailedError(`${what} ${ended}${tail}`, result);
+      }
+    }
+  }
+}

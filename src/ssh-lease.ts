@@ -1,0 +1,90 @@
+import { isRemoteCommandResult } from './command-result.js';
+import { InvalidArgumentError } from './errors.js';
+import type { HostPool, Slot } from './host-pool.js';
+import type { ChannelOutcome } from './run-channel.js';
+import { buildCommand } from './shell-quote.js';
+import { SSHCommand } from './ssh-command.js';
+import type { CommandLog, CommandRunner } from './ssh-command.js';
+import { MAX_CHANNEL_ATTEMPTS } from './host-pool.js';
+
+const LOST: ChannelOutcome = Object.freeze({
+  stdout: Buffer.alloc(0),
+  stderr: Buffer.alloc(0),
+  exitCode: null,
+  signal: null,
+  ending: 'connection-lost',
+});
+
+/**
+ * One channel slot on one connection, held until `release()`. Commands run through the lease
+ * go to that same connection, one after another, in the order they were awaited.
+ */
+export class SSHLease {
+  readonly host: string;
+  readonly poolName: string;
+  readonly #hostPool: HostPool;
+  readonly #slot: Slot;
+  readonly #log: CommandLog;
+  #released = false;
+  // Completes when the previous command's channel has been freed by the server.
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(hostPool: HostPool, slot: Slot, log: CommandLog) {
+    this.#hostPool = hostPool;
+    this.#slot = slot;
+    this.#log = log;
+    this.host = hostPool.settings.host;
+    this.poolName = hostPool.name;
+  }
+
+  /** Identifier of the leased connection, as in event details. */
+  get connectionId(): number {
+    return this.#slot.connection.id;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** A command on the leased connection, as a tagged template. */
+  exec = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
+    if (this.#released) throw new InvalidArgumentError('this lease has been released');
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), this.host, this.#runner, this.#log);
+  };
+
+  /** Returns the slot to the pool once the lease's last command is done. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    void this.#tail.then(() => this.#hostPool.releaseSlot(this.#slot.connection));
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  #runner: CommandRunner = async (request, cancel) => {
+    if (this.#released) throw new InvalidArgumentError('this lease has been released');
+    const previous = this.#tail;
+    let markFreed!: () => void;
+    this.#tail = new Promise<void>((resolve) => (markFreed = resolve));
+    let handedOver = false;
+    try {
+      await previous;
+      for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
+        if (this.#slot.connection.state !== 'ready') return LOST;
+        const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel);
+        if (running === 'refused') {
+          await this.#hostPool.pauseAfterRefusal(attempt);
+          continue;
+        }
+        handedOver = true;
+        void running.freed.then(markFreed);
+        return await running.outcome;
+      }
+      throw this.#hostPool.refusedTooOften();
+    } finally {
+      if (!handedOver) markFreed();
+    }
+  };
+}

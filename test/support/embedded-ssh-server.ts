@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { timingSafeEqual } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Server, utils } from 'ssh2';
+import type { Connection, ServerChannel } from 'ssh2';
+
+/** Options of an in-process SSH server used for fast fault-injection tests. */
+export interface EmbeddedServerOptions {
+  /** Sessions one connection may have open at once; more are refused like OpenSSH `MaxSessions`. */
+  maxSessions?: number;
+  /** Accepted password for `username`. */
+  password?: string;
+  username?: string;
+  /** Milliseconds to stall before answering authentication (to test connect timeouts). */
+  authDelayMs?: number;
+}
+
+/**
+ * A real SSH protocol server (ssh2's) on 127.0.0.1 that runs exec requests with /bin/sh.
+ * Not OpenSSH: it lets tests inject faults OpenSSH cannot be asked for, such as dropping
+ * every socket at once or stalling authentication.
+ */
+export class EmbeddedSshServer {
+  readonly username: string;
+  readonly password: string;
+  readonly privateKey: string;
+  readonly hostPublicKey: Buffer;
+  port = 0;
+  readonly host = '127.0.0.1';
+
+  #server: Server;
+  #sockets = new Set<Socket>();
+  #home = mkdtempSync(join(tmpdir(), 'sshpool-embedded-'));
+  #options: EmbeddedServerOptions;
+  connectionsAccepted = 0;
+  sessionsRefused = 0;
+
+  constructor(options: EmbeddedServerOptions = {}) {
+    this.#options = options;
+    this.username = options.username ?? 'tester';
+    this.password = options.password ?? 'embedded-password';
+    const hostKey = utils.generateKeyPairSync('ed25519');
+    const clientKey = utils.generateKeyPairSync('ed25519');
+    this.privateKey = clientKey.private;
+    const allowed = utils.parseKey(clientKey.public);
+    const hostParsed = utils.parseKey(hostKey.private);
+    if (allowed instanceof Error || hostParsed instanceof Error) throw new Error('key generation failed');
+    this.hostPublicKey = hostParsed.getPublicSSH();
+
+    this.#server = new Server({ hostKeys: [hostKey.private] }, (client) => this.#onClient(client, allowed));
+    // ssh2's own 'connection' event carries its Connection object; the raw sockets are on
+    // the wrapped net.Server, and only they can be cut abruptly.
+    const netServer = (this.#server as unknown as { _srv: import('node:net').Server })._srv;
+    netServer.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  async start(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.#server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** Number of TCP connections open right now. */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
+  /** Cuts every client socket at once, as a crashed server would. */
+  dropAllConnections(): void {
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  async stop(): Promise<void> {
+    this.dropAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    rmSync(this.#home, { recursive: true, force: true });
+  }
+
+  #onClient(client: Connection, allowed: ReturnType<typeof utils.parseKey> & object): void {
+    this.connectionsAccepted++;
+    client.on('error', () => {});
+    client.on('authentication', (ctx) => {
+      const decide = (): void => {
+        if (ctx.username !== this.username) return ctx.reject();
+        if (ctx.method === 'password') {
+          const given = Buffer.from(ctx.password);
+          const expected = Buffer.from(this.password);
+          return given.length === expected.length && timingSafeEqual(given, expected) ? ctx.accept() : ctx.reject();
+        }
+        if (ctx.method === 'publickey' && 'getPublicSSH' in allowed) {
+          if (!ctx.key.data.equals(allowed.getPublicSSH())) return ctx.reject();
+          if (!ctx.signature) return ctx.accept();
+          return allowed.verify(ctx.blob!, ctx.signature, ctx.key.algo) ? ctx.accept() : ctx.reject();
+        }
+        ctx.reject(['publickey', 'password']);
+      };
+      if (this.#options.authDelayMs) setTimeout(decide, this.#options.authDelayMs);
+      else decide();
+    });
+    let sessions = 0;
+    client.on('session', (accept, reject) => {
+      if (this.#options.maxSessions !== undefined && sessions >= this.#options.maxSessions) {
+        this.sessionsRefused++;
+        reject();
+        return;
+      }
+      sessions++;
+      const session = accept();
+      let child: ReturnType<typeof spawn> | undefined;
+      session.on('close', () => {
+        sessions--;
+        child?.kill('SIGKILL');
+      });
+      session.on('signal', (_accept, _reject, info) => {
+        child?.kill(`SIG${info.name}` as NodeJS.Signals);
+      });
+      session.on('exec', (acceptExec, _rejectExec, info) => {
+        const channel: ServerChannel = acceptExec();
+        child = spawn('/bin/sh', ['-c', info.command], { cwd: this.#home, env: { HOME: this.#home, PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+        child.stdout!.pipe(channel, { end: false });
+        child.stderr!.pipe(channel.stderr, { end: false });
+        channel.pipe(child.stdin!);
+        child.stdin!.on('error', () => {});
+
+        child.on('close', (code, signal) => {
+          if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '');
+          else channel.exit(code ?? 0);
+          channel.end();
+        });
+      });
+    });
+  }
+}
