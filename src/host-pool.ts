@@ -441,11 +441,10 @@ export class HostPool {
   }
 
   #onConnectFailure(error: ConnectError): void {
-    // A permanent failure (auth, host key) will fail every waiter the same way: say so now.
-    // A transient one only fails them when nothing else can serve them.
-    const noOtherHope = this.#borrowsInFlight === 0 && this.#borrowed.size === 0;
-    if (!error.transient || noOtherHope) this.#failWaiters(error);
-    else this.#grow();
+    // The create already retried (maxRetries, with backoff): the failure is the answer for
+    // now. Waiters fail unless an open connection of this key will free a slot for them;
+    // waiting on other opens in flight would chain opens forever while the server is down.
+    if (!error.transient || this.#borrowed.size === 0) this.#failWaiters(error);
   }
 
   #failWaiters(error: Error): void {

@@ -57,13 +57,7 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
 
   const stopEarly = (ending: ChannelEnding): void => {
     finish(ending);
-    try {
-      // OpenSSH >= 7.9 delivers signals to the session's process; without it only the
-      // channel closes and the remote process learns of it at its next write.
-      channel.signal('KILL');
-    } catch {
-      // The channel may already be closing; the close below is what matters.
-    }
+    sendKill(channel);
     channel.close();
   };
 
@@ -107,4 +101,28 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
     else channel.end(request.stdin);
   }
   return { outcome, freed };
+}
+
+interface ChannelInternals {
+  outgoing?: { id?: number; state?: string };
+  _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
+}
+
+/**
+ * Asks the server to SIGKILL the command's process group. OpenSSH (>= 7.9) honours it;
+ * without it sshd keeps the session, and its MaxSessions slot, until the command ends on its
+ * own, because it only closes a session channel once the child has exited.
+ * ssh2's public `signal()` refuses once stdin has been closed (which every command does at
+ * start), so the request goes through the protocol object, guarded for shape.
+ */
+function sendKill(channel: ClientChannel): void {
+  const internals = channel as unknown as ChannelInternals;
+  const id = internals.outgoing?.id;
+  const signal = internals._client?._protocol?.signal;
+  if (typeof id !== 'number' || typeof signal !== 'function' || internals.outgoing?.state === 'closed') return;
+  try {
+    signal.call(internals._client!._protocol, id, 'KILL');
+  } catch {
+    // The connection may be going away; the close that follows is what matters.
+  }
 }
