@@ -10,6 +10,8 @@ import type { CommandLog, CommandRequest } from './ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
 import { normalizeTarget } from './ssh-target.js';
 import type { NormalizedTarget } from './ssh-target.js';
+import { PoolTelemetry } from './telemetry/pool-telemetry.js';
+import { traceCommand } from './trace-command.js';
 import { TypedEventEmitter } from './typed-event-emitter.js';
 import type {
   ConnectionCounts,
@@ -56,7 +58,8 @@ export class SSHConnectionPool {
   readonly #rules: HostRule[] = [];
   readonly #events = new TypedEventEmitter();
   readonly #metrics = new PoolMetricsRecorder();
-  readonly #context: HostPoolContext = { events: this.#events, metrics: this.#metrics };
+  readonly #telemetry: PoolTelemetry;
+  readonly #context: HostPoolContext;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -65,6 +68,16 @@ export class SSHConnectionPool {
     this.#options = { ...options };
     this.#defaults = pickPoolConfig(options);
     resolvePoolConfig(this.#defaults);
+    this.#telemetry = new PoolTelemetry({
+      tracerProvider: options.tracerProvider,
+      meterProvider: options.meterProvider,
+      observe: () => [...this.#hostPools.values()].map((hostPool) => ({
+        name: hostPool.name,
+        maxConnections: hostPool.config.maxConnections,
+        ...hostPool.stats(),
+      })),
+    });
+    this.#context = { events: this.#events, metrics: this.#metrics, telemetry: this.#telemetry };
   }
 
   /** Instance-wide options as given (with per-key defaults among them). */
@@ -142,6 +155,7 @@ export class SSHConnectionPool {
   closeAll(): Promise<void> {
     this.#closed = true;
     this.#closing ??= Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.close())).then(() => {
+      this.#telemetry.shutdown();
       if (SSHConnectionPool.#global === this) SSHConnectionPool.#global = undefined;
     });
     return this.#closing;
@@ -160,7 +174,7 @@ export class SSHConnectionPool {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const slot = await hostPool.acquire({ priority, cancel: cancel.signal });
-      return new SSHLease(hostPool, slot, commandLog);
+      return new SSHLease(hostPool, slot, commandLog, this.#telemetry);
     } catch (error) {
       if (error instanceof AcquireCancelled) {
         throw options.signal?.reason instanceof Error ? options.signal.reason : new DOMException('getConnection() was aborted', 'AbortError');
@@ -182,7 +196,7 @@ export class SSHConnectionPool {
   /** @internal Runs one command for `$.ssh()`; not part of the public API. */
   execute(target: NormalizedTarget, request: CommandRequest, cancel: AbortSignal): Promise<ChannelOutcome> {
     const hostPool = this.#hostPoolFor(target);
-    return hostPool.execute(request, { priority: request.priority, cancel }).then((outcome) => outcome.channel);
+    return traceCommand(this.#telemetry, hostPool, request, (trace) => hostPool.execute(request, { priority: request.priority, cancel, trace }));
   }
 
   #hostPoolFor(target: NormalizedTarget): HostPool {

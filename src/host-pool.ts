@@ -11,12 +11,18 @@ import { Semaphore } from './semaphore.js';
 import { ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
 import type { ConnectionSettings } from './ssh-connection.js';
 import type { TypedEventEmitter } from './typed-event-emitter.js';
+import { context as otelContext } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
+import { ATTR_ACQUIRE_OUTCOME, ATTR_ACQUIRE_WAIT, ATTR_CONNECTION_ID, ATTR_NETWORK_PEER_ADDRESS } from './telemetry/constants.js';
+import type { AcquireSpanOutcome } from './telemetry/constants.js';
+import { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import type { CloseReason, ConnectionCounts, ConnectionEventDetails } from './types.js';
 
 /** What a host pool needs from the pool instance that owns it. */
 export interface HostPoolContext {
   readonly events: TypedEventEmitter;
   readonly metrics: PoolMetricsRecorder;
+  readonly telemetry: PoolTelemetry;
 }
 
 export type AcquireOutcome = 'reused' | 'created';
@@ -26,6 +32,8 @@ export interface Slot {
   readonly connection: SSHConnection;
   readonly outcome: AcquireOutcome;
   readonly waitMs: number;
+  /** performance.now() when the slot was granted. */
+  readonly grantedAt: number;
 }
 
 export interface AcquireRequest {
@@ -33,6 +41,8 @@ export interface AcquireRequest {
   readonly priority: number;
   /** Fires with a `CancelReason` when the caller gives up. */
   readonly cancel?: AbortSignal | undefined;
+  /** Parent of the `ssh.pool.acquire` span; the active context when absent. */
+  readonly trace?: Context | undefined;
 }
 
 /** Rejection of an acquire whose caller gave up (timeout or abort) while it waited. */
@@ -172,12 +182,22 @@ export class HostPool {
 
   /** Takes a channel slot: on a borrowed connection with room, else on another one, else waits. */
   acquire(request: AcquireRequest, front = false): Promise<Slot> {
-    if (this.#closing) return Promise.reject(new PoolClosedError(`The pool for ${this.name} is closed`));
+    const parent = request.trace ?? otelContext.active();
+    const spans = this.config.telemetry.acquireSpans;
+    if (this.#closing) {
+      this.#noteAcquireFailure(spans === 'none' ? undefined : this.#context.telemetry.startAcquire(parent, this.name), 'error', 0, 'ERR_SSHPOOL_POOL_CLOSED');
+      return Promise.reject(new PoolClosedError(`The pool for ${this.name} is closed`));
+    }
     if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
     if (this.#waiters.length === 0 || front) {
       const connection = this.#pickConnection();
-      if (connection) return Promise.resolve(this.#grant(connection, 0));
+      if (connection) {
+        const slot = this.#grant(connection, 0);
+        this.#noteAcquired(spans === 'all' ? this.#context.telemetry.startAcquire(parent, this.name) : undefined, slot);
+        return Promise.resolve(slot);
+      }
     }
+    const span = spans === 'none' ? undefined : this.#context.telemetry.startAcquire(parent, this.name);
     return new Promise<Slot>((resolve, reject) => {
       const enqueuedAt = performance.now();
       const cancel = request.cancel;
@@ -190,8 +210,18 @@ export class HostPool {
         priority: request.priority,
         seq: front ? -++nextWaiterSeq : ++nextWaiterSeq,
         enqueuedAt,
-        resolve: (slot) => settleWith(() => resolve(slot)),
-        reject: (error) => settleWith(() => reject(error)),
+        resolve: (slot) => settleWith(() => {
+          this.#noteAcquired(span, slot);
+          resolve(slot);
+        }),
+        reject: (error) => settleWith(() => {
+          const timedOut = error instanceof AcquireTimeoutError || (error instanceof AcquireCancelled && error.reason === 'timeout');
+          const code = error instanceof AcquireCancelled
+            ? (error.reason === 'timeout' ? 'ERR_SSHPOOL_COMMAND_TIMEOUT' : 'ERR_SSHPOOL_ABORTED')
+            : ((error as { code?: string }).code ?? error.name);
+          this.#noteAcquireFailure(span, timedOut ? 'timeout' : 'error', performance.now() - enqueuedAt, code);
+          reject(error);
+        }),
       };
       const timer = setTimeout(() => {
         if (!this.#removeWaiter(waiter)) return;
@@ -214,6 +244,25 @@ export class HostPool {
     });
   }
 
+  #noteAcquired(span: Span | undefined, slot: Slot): void {
+    this.#context.telemetry.recordAcquire(this.name, slot.outcome, slot.waitMs);
+    if (!span) return;
+    span.setAttributes({
+      [ATTR_ACQUIRE_OUTCOME]: slot.outcome,
+      [ATTR_ACQUIRE_WAIT]: slot.waitMs / 1000,
+      [ATTR_CONNECTION_ID]: slot.connection.id,
+    });
+    if (slot.connection.connectSpan) span.addLink({ context: slot.connection.connectSpan });
+    span.end();
+  }
+
+  #noteAcquireFailure(span: Span | undefined, outcome: AcquireSpanOutcome, waitMs: number, errorType: string): void {
+    this.#context.telemetry.recordAcquire(this.name, outcome, waitMs);
+    if (!span) return;
+    span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: outcome, [ATTR_ACQUIRE_WAIT]: waitMs / 1000 });
+    PoolTelemetry.fail(span, errorType);
+  }
+
   /**
    * Runs one command on a slot of its own. A refused channel lowers that connection's limit
    * and the command tries again at the head of the queue, so a server's `MaxSessions` is
@@ -224,7 +273,10 @@ export class HostPool {
       const slot = await this.acquire(request, attempt > 1);
       const running = await this.openOnSlot(slot, spec, request.cancel);
       if (running !== 'refused') {
-        void running.freed.then(() => this.releaseSlot(slot.connection));
+        void running.freed.then(() => {
+          this.#context.telemetry.recordUseTime(this.name, performance.now() - slot.grantedAt);
+          this.releaseSlot(slot.connection);
+        });
         return { channel: await running.outcome, slot };
       }
       this.releaseSlot(slot.connection);
@@ -259,6 +311,7 @@ export class HostPool {
         // Every other channel open right now was accepted: that is what this server allows.
         connection.lowerChannelLimit(connection.openChannels - 1);
         this.#context.metrics.channelRefused();
+        this.#context.telemetry.recordRefusal(this.name);
       }
       return 'refused';
     }
@@ -344,12 +397,13 @@ export class HostPool {
   #grant(connection: SSHConnection, waitMs: number): Slot {
     const created = this.#unclaimed.delete(connection);
     connection.reserveSlot();
+    const grantedAt = performance.now();
     if (created) {
-      return { connection, outcome: 'created', waitMs };
+      return { connection, outcome: 'created', waitMs, grantedAt };
     }
     this.#context.metrics.connectionReused();
     this.#context.events.emit('connection:reused', this.settings.host, { ...this.details, connectionId: connection.id });
-    return { connection, outcome: 'reused', waitMs };
+    return { connection, outcome: 'reused', waitMs, grantedAt };
   }
 
   #enqueue(waiter: Waiter): void {
@@ -479,8 +533,15 @@ export class HostPool {
           lastError ??= new ConnectError(`The pool for ${this.name} closed while connecting`, this.settings, false);
           break;
         }
+        const span = this.#context.telemetry.startConnect(this.name, this.settings.host, this.settings.port);
+        const startedAt = performance.now();
         try {
           const connection = await SSHConnection.open(this.settings);
+          if (connection.peerAddress) span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, connection.peerAddress);
+          span.setAttribute(ATTR_CONNECTION_ID, connection.id);
+          span.end();
+          connection.connectSpan = span.spanContext();
+          this.#context.telemetry.recordCreateTime(this.name, connection.connectDurationMs);
           this.#consecutiveFailures = 0;
           this.#adopt(connection);
           return connection;
@@ -488,6 +549,8 @@ export class HostPool {
           const connectError = error instanceof ConnectError
             ? error
             : new ConnectError(`Cannot connect to ${this.name}: ${(error as Error).message}`, this.settings, true, { cause: error });
+          PoolTelemetry.fail(span, connectError.code, connectError.message);
+          this.#context.telemetry.recordCreateTime(this.name, performance.now() - startedAt, connectError.code);
           lastError = connectError;
           this.#consecutiveFailures++;
           this.#lastConnectError = connectError;
@@ -511,6 +574,7 @@ export class HostPool {
       this.#live.delete(connection);
       this.#unclaimed.delete(connection);
       if (this.#borrowed.delete(connection)) void this.#pool.destroy(connection).catch(() => {});
+      this.#context.telemetry.recordClosed(this.name, reason);
       if (reason === 'error' && error) this.#context.events.emit('connection:error', this.settings.host, error, details);
       this.#context.events.emit('connection:closed', this.settings.host, reason, details);
       this.#grow();

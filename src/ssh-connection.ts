@@ -1,5 +1,6 @@
 import { connect as netConnect } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { SpanContext } from '@opentelemetry/api';
 import { Client } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import {
@@ -61,6 +62,8 @@ export class SSHConnection {
   /** How long TCP + handshake + auth took, ms. */
   readonly connectDurationMs: number;
   readonly peerAddress: string | undefined;
+  /** The `ssh.connect` span that opened this connection; commands using it link to it. */
+  connectSpan: SpanContext | undefined;
 
   #client: Client;
   #state: ConnectionState = 'ready';

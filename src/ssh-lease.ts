@@ -6,6 +6,9 @@ import { buildCommand } from './shell-quote.js';
 import { SSHCommand } from './ssh-command.js';
 import type { CommandLog, CommandRunner } from './ssh-command.js';
 import { MAX_CHANNEL_ATTEMPTS } from './host-pool.js';
+import { performance } from 'node:perf_hooks';
+import type { PoolTelemetry } from './telemetry/pool-telemetry.js';
+import { traceCommand } from './trace-command.js';
 
 const LOST: ChannelOutcome = Object.freeze({
   stdout: Buffer.alloc(0),
@@ -25,14 +28,16 @@ export class SSHLease {
   readonly #hostPool: HostPool;
   readonly #slot: Slot;
   readonly #log: CommandLog;
+  readonly #telemetry: PoolTelemetry;
   #released = false;
   // Completes when the previous command's channel has been freed by the server.
   #tail: Promise<void> = Promise.resolve();
 
-  constructor(hostPool: HostPool, slot: Slot, log: CommandLog) {
+  constructor(hostPool: HostPool, slot: Slot, log: CommandLog, telemetry: PoolTelemetry) {
     this.#hostPool = hostPool;
     this.#slot = slot;
     this.#log = log;
+    this.#telemetry = telemetry;
     this.host = hostPool.settings.host;
     this.poolName = hostPool.name;
   }
@@ -56,14 +61,20 @@ export class SSHLease {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    void this.#tail.then(() => this.#hostPool.releaseSlot(this.#slot.connection));
+    void this.#tail.then(() => {
+      this.#telemetry.recordUseTime(this.poolName, performance.now() - this.#slot.grantedAt);
+      this.#hostPool.releaseSlot(this.#slot.connection);
+    });
   }
 
   [Symbol.dispose](): void {
     this.release();
   }
 
-  #runner: CommandRunner = async (request, cancel) => {
+  #runner: CommandRunner = (request, cancel) =>
+    traceCommand(this.#telemetry, this.#hostPool, request, async () => ({ channel: await this.#run(request, cancel), slot: this.#slot }));
+
+  #run: CommandRunner = async (request, cancel) => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
     const previous = this.#tail;
     let markFreed!: () => void;

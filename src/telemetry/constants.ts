@@ -1,0 +1,52 @@
+// Every telemetry name sshpool emits, in one place. Names are part of the public contract:
+// dashboards and alert rules depend on them, so they change only with a major version.
+
+export const INSTRUMENTATION_SCOPE = 'sshpool';
+export const INSTRUMENTATION_VERSION = '0.1.0';
+
+export const SPAN_EXEC = 'ssh.exec';
+export const SPAN_ACQUIRE = 'ssh.pool.acquire';
+export const SPAN_CONNECT = 'ssh.connect';
+export const SPAN_HEALTH_CHECK = 'ssh.health_check';
+export const SPAN_RECONNECT = 'ssh.reconnect';
+
+export const ATTR_SERVER_ADDRESS = 'server.address';
+export const ATTR_SERVER_PORT = 'server.port';
+export const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
+export const ATTR_ERROR_TYPE = 'error.type';
+export const ATTR_PROCESS_EXIT_CODE = 'process.exit.code';
+export const ATTR_POOL_NAME = 'ssh.pool.name';
+export const ATTR_ACQUIRE_OUTCOME = 'ssh.pool.acquire.outcome';
+/** Seconds the acquire waited for a slot. */
+export const ATTR_ACQUIRE_WAIT = 'ssh.pool.acquire.wait_time';
+export const ATTR_COMMAND_TEMPLATE = 'ssh.command.template';
+export const ATTR_COMMAND_TEXT = 'ssh.command.text';
+export const ATTR_CONNECTION_STATE = 'ssh.connection.state';
+export const ATTR_CLOSE_REASON = 'ssh.connection.close_reason';
+export const ATTR_CONNECTION_ID = 'ssh.connection.id';
+export const ATTR_HEALTH_CHECK_OUTCOME = 'ssh.health_check.outcome';
+export const ATTR_RECONNECT_ATTEMPT = 'ssh.reconnect.attempt';
+export const ATTR_RECONNECT_OUTCOME = 'ssh.reconnect.outcome';
+
+export const METRIC_CONNECTION_COUNT = 'ssh.client.connection.count';
+export const METRIC_CONNECTION_MAX = 'ssh.client.connection.max';
+export const METRIC_PENDING_REQUESTS = 'ssh.client.connection.pending_requests';
+export const METRIC_CREATE_TIME = 'ssh.client.connection.create_time';
+export const METRIC_WAIT_TIME = 'ssh.client.connection.wait_time';
+export const METRIC_USE_TIME = 'ssh.client.connection.use_time';
+export const METRIC_ACQUIRES = 'ssh.client.connection.acquires';
+export const METRIC_TIMEOUTS = 'ssh.client.connection.timeouts';
+export const METRIC_CLOSED = 'ssh.client.connection.closed';
+export const METRIC_CHANNEL_COUNT = 'ssh.client.channel.count';
+export const METRIC_CHANNEL_REFUSALS = 'ssh.client.channel.refusals';
+export const METRIC_HEALTH_CHECK_DURATION = 'ssh.client.health_check.duration';
+export const METRIC_RECONNECT_ATTEMPTS = 'ssh.client.reconnect.attempts';
+export const METRIC_COMMAND_DURATION = 'ssh.client.command.duration';
+
+export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
+
+/**
+ * Histogram buckets in seconds: SSH work spans a loopback exec (~5 ms) to a slow command or
+ * a connect against a struggling server (tens of seconds).
+ */
+export const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

@@ -1,0 +1,59 @@
+import { performance } from 'node:perf_hooks';
+import type { Context } from '@opentelemetry/api';
+import { errorCodeForOutcome } from './command-outcome.js';
+import { AcquireCancelled } from './host-pool.js';
+import type { HostPool, Slot } from './host-pool.js';
+import type { ChannelOutcome } from './run-channel.js';
+import type { CommandRequest } from './ssh-command.js';
+import { ATTR_ACQUIRE_OUTCOME, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './telemetry/constants.js';
+import { PoolTelemetry } from './telemetry/pool-telemetry.js';
+
+/** What a traced command run reports back: the outcome and the slot it ran on. */
+export interface TracedRun {
+  readonly channel: ChannelOutcome;
+  readonly slot: Slot | undefined;
+}
+
+/**
+ * Wraps one command in its `ssh.exec` span (child of the caller's active context) and records
+ * `ssh.client.command.duration`. The span links to the `ssh.connect` span of the connection
+ * the command ran on, and carries the same error code the caller's error will.
+ */
+export async function traceCommand(
+  telemetry: PoolTelemetry,
+  hostPool: HostPool,
+  request: CommandRequest,
+  run: (traceContext: Context) => Promise<TracedRun>,
+): Promise<ChannelOutcome> {
+  const { settings, config } = hostPool;
+  const scope = telemetry.startExec({
+    poolName: hostPool.name,
+    host: settings.host,
+    port: settings.port,
+    template: request.built.template,
+    text: config.telemetry.captureCommand ? request.built.text : undefined,
+  });
+  const { span } = scope;
+  const startedAt = performance.now();
+  try {
+    const { channel, slot } = await run(scope.context);
+    if (slot) {
+      span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: slot.outcome, [ATTR_CONNECTION_ID]: slot.connection.id });
+      if (slot.connection.connectSpan) span.addLink({ context: slot.connection.connectSpan });
+    }
+    if (channel.exitCode !== null) span.setAttribute(ATTR_PROCESS_EXIT_CODE, channel.exitCode);
+    const errorType = errorCodeForOutcome(channel);
+    telemetry.recordCommandDuration(hostPool.name, performance.now() - startedAt, errorType);
+    if (errorType) PoolTelemetry.fail(span, errorType);
+    else span.end();
+    return channel;
+  } catch (error) {
+    const errorType = error instanceof AcquireCancelled
+      ? (error.reason === 'timeout' ? 'ERR_SSHPOOL_COMMAND_TIMEOUT' : 'ERR_SSHPOOL_ABORTED')
+      : ((error as { code?: unknown }).code as string | undefined) ?? (error as Error).name ?? 'Error';
+    span.setAttribute(ATTR_ACQUIRE_OUTCOME, errorType === 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' || errorType === 'ERR_SSHPOOL_COMMAND_TIMEOUT' ? 'timeout' : 'error');
+    telemetry.recordCommandDuration(hostPool.name, performance.now() - startedAt, errorType);
+    PoolTelemetry.fail(span, errorType, error instanceof AcquireCancelled ? undefined : (error as Error).message);
+    throw error;
+  }
+}
