@@ -183,9 +183,9 @@ export class HostPool {
   /** Takes a channel slot: on a borrowed connection with room, else on another one, else waits. */
   acquire(request: AcquireRequest, front = false): Promise<Slot> {
     const parent = request.trace ?? otelContext.active();
-    const spans = this.config.telemetry.acquireSpans;
+    const startedAt = Date.now();
     if (this.#closing) {
-      this.#noteAcquireFailure(spans === 'none' ? undefined : this.#context.telemetry.startAcquire(parent, this.name), 'error', 0, 'ERR_SSHPOOL_POOL_CLOSED');
+      this.#noteAcquireFailure(parent, startedAt, 'error', 0, 'ERR_SSHPOOL_POOL_CLOSED');
       return Promise.reject(new PoolClosedError(`The pool for ${this.name} is closed`));
     }
     if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
@@ -193,11 +193,10 @@ export class HostPool {
       const connection = this.#pickConnection();
       if (connection) {
         const slot = this.#grant(connection, 0);
-        this.#noteAcquired(spans === 'all' ? this.#context.telemetry.startAcquire(parent, this.name) : undefined, slot);
+        this.#noteAcquired(parent, startedAt, slot);
         return Promise.resolve(slot);
       }
     }
-    const span = spans === 'none' ? undefined : this.#context.telemetry.startAcquire(parent, this.name);
     return new Promise<Slot>((resolve, reject) => {
       const enqueuedAt = performance.now();
       const cancel = request.cancel;
@@ -211,7 +210,7 @@ export class HostPool {
         seq: front ? -++nextWaiterSeq : ++nextWaiterSeq,
         enqueuedAt,
         resolve: (slot) => settleWith(() => {
-          this.#noteAcquired(span, slot);
+          this.#noteAcquired(parent, startedAt, slot);
           resolve(slot);
         }),
         reject: (error) => settleWith(() => {
@@ -219,7 +218,7 @@ export class HostPool {
           const code = error instanceof AcquireCancelled
             ? (error.reason === 'timeout' ? 'ERR_SSHPOOL_COMMAND_TIMEOUT' : 'ERR_SSHPOOL_ABORTED')
             : ((error as { code?: string }).code ?? error.name);
-          this.#noteAcquireFailure(span, timedOut ? 'timeout' : 'error', performance.now() - enqueuedAt, code);
+          this.#noteAcquireFailure(parent, startedAt, timedOut ? 'timeout' : 'error', performance.now() - enqueuedAt, code);
           reject(error);
         }),
       };
@@ -244,8 +243,19 @@ export class HostPool {
     });
   }
 
-  #noteAcquired(span: Span | undefined, slot: Slot): void {
+  /**
+   * The acquire span is made once the outcome is known, back-dated to the start: that is what
+   * lets `acquireSpans: 'non-reused'` keep only the interesting ones without a span per command.
+   */
+  #acquireSpan(parent: Context, startedAt: number, outcome: AcquireSpanOutcome): Span | undefined {
+    const wanted = this.config.telemetry.acquireSpans;
+    if (wanted === 'none' || (wanted === 'non-reused' && outcome === 'reused')) return undefined;
+    return this.#context.telemetry.startAcquire(parent, this.name, startedAt);
+  }
+
+  #noteAcquired(parent: Context, startedAt: number, slot: Slot): void {
     this.#context.telemetry.recordAcquire(this.name, slot.outcome, slot.waitMs);
+    const span = this.#acquireSpan(parent, startedAt, slot.outcome);
     if (!span) return;
     span.setAttributes({
       [ATTR_ACQUIRE_OUTCOME]: slot.outcome,
@@ -256,8 +266,9 @@ export class HostPool {
     span.end();
   }
 
-  #noteAcquireFailure(span: Span | undefined, outcome: AcquireSpanOutcome, waitMs: number, errorType: string): void {
+  #noteAcquireFailure(parent: Context, startedAt: number, outcome: AcquireSpanOutcome, waitMs: number, errorType: string): void {
     this.#context.telemetry.recordAcquire(this.name, outcome, waitMs);
+    const span = this.#acquireSpan(parent, startedAt, outcome);
     if (!span) return;
     span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: outcome, [ATTR_ACQUIRE_WAIT]: waitMs / 1000 });
     PoolTelemetry.fail(span, errorType);

@@ -83,7 +83,7 @@ const RECONNECT_SCHEMA: Record<keyof ReconnectConfig, Check> = {
   jitter: boolean,
 };
 const TELEMETRY_SCHEMA: Record<keyof TelemetryConfig, Check> = {
-  acquireSpans: oneOf('all', 'waited', 'none'),
+  acquireSpans: oneOf('all', 'non-reused', 'none'),
   captureCommand: boolean,
 };
 

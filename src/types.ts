@@ -77,12 +77,12 @@ export interface ReconnectConfig {
 /** What the pool records in spans. */
 export interface TelemetryConfig {
   /**
-   * Which acquires get an `ssh.pool.acquire` span: `all`; `waited`, only those that could not
-   * be served at once (they waited for a slot, opened a connection, timed out or failed); or
-   * `none`. Metrics count every acquire either way.
+   * Which acquires get an `ssh.pool.acquire` span: `all`; `non-reused`, only those that
+   * opened a connection, timed out or failed (the ones worth looking at); or `none`. Metrics
+   * count every acquire either way.
    * @default 'all'
    */
-  acquireSpans?: 'all' | 'waited' | 'none';
+  acquireSpans?: 'all' | 'non-reused' | 'none';
   /**
    * Record the full command text (`ssh.command.text`). Off by default because interpolated
    * values often carry secrets; the template with values masked is always recorded.

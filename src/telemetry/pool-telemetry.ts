@@ -112,8 +112,13 @@ export class PoolTelemetry {
     return { span, context: trace.setSpan(parent, span) };
   }
 
-  startAcquire(parent: Context, poolName: string): Span {
-    return this.tracer.startSpan(names.SPAN_ACQUIRE, { kind: SpanKind.INTERNAL, attributes: { [names.ATTR_POOL_NAME]: poolName } }, parent);
+  /** `startTime` in epoch ms: acquire spans are made when their outcome is known, back-dated. */
+  startAcquire(parent: Context, poolName: string, startTime: number): Span {
+    return this.tracer.startSpan(
+      names.SPAN_ACQUIRE,
+      { kind: SpanKind.INTERNAL, startTime, attributes: { [names.ATTR_POOL_NAME]: poolName } },
+      parent,
+    );
   }
 
   /** A connect attempt is its own trace: many commands share the connection it opens. */

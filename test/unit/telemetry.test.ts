@@ -1,0 +1,231 @@
+import { context, metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { $, AcquireTimeoutError, SSHConnectionPool } from '../../src/index.js';
+import type { PoolConfig } from '../../src/index.js';
+import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+
+class TestReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected override onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected override onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const exporter = new InMemorySpanExporter();
+const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+let reader: TestReader;
+let meterProvider: MeterProvider;
+let server: EmbeddedSshServer;
+const contextManager = new AsyncLocalStorageContextManager();
+
+beforeAll(async () => {
+  context.setGlobalContextManager(contextManager.enable());
+  server = await new EmbeddedSshServer().start();
+});
+afterAll(async () => {
+  await server.stop();
+  context.disable();
+});
+
+const pools: SSHConnectionPool[] = [];
+function newPool(config: PoolConfig = {}) {
+  reader = new TestReader();
+  meterProvider = new MeterProvider({ readers: [reader] });
+  const pool = new SSHConnectionPool({ ...config, tracerProvider, meterProvider });
+  pools.push(pool);
+  const target = { host: server.host, port: server.port, username: server.username, privateKey: server.privateKey, hostKey: 'off' as const, pool };
+  return { pool, target, ssh: $.ssh(target) };
+}
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.closeAll()));
+  exporter.reset();
+});
+
+const spansNamed = (name: string): ReadableSpan[] => exporter.getFinishedSpans().filter((s) => s.name === name);
+
+async function collect(): Promise<Map<string, MetricData>> {
+  const { resourceMetrics } = await reader.collect();
+  const byName = new Map<string, MetricData>();
+  for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
+  return byName;
+}
+function points(metric: MetricData | undefined): DataPoint<unknown>[] {
+  return (metric?.dataPoints ?? []) as DataPoint<unknown>[];
+}
+
+describe('spans', () => {
+  it('makes ssh.exec a CLIENT child of the caller span, with ssh.pool.acquire as its child and a link to ssh.connect', async () => {
+    const { ssh } = newPool();
+    const tracer = tracerProvider.getTracer('test');
+    await tracer.startActiveSpan('caller', async (caller) => {
+      await ssh`echo hi`;
+      caller.end();
+    });
+    const [exec] = spansNamed('ssh.exec');
+    const [acquire] = spansNamed('ssh.pool.acquire');
+    const [connect] = spansNamed('ssh.connect');
+    const [caller] = spansNamed('caller');
+    expect(exec!.kind).toBe(SpanKind.CLIENT);
+    expect(exec!.parentSpanContext?.spanId).toBe(caller!.spanContext().spanId);
+    expect(acquire!.parentSpanContext?.spanId).toBe(exec!.spanContext().spanId);
+    expect(acquire!.kind).toBe(SpanKind.INTERNAL);
+    expect(connect!.kind).toBe(SpanKind.CLIENT);
+    expect(connect!.parentSpanContext).toBeUndefined();
+    expect(connect!.spanContext().traceId).not.toBe(exec!.spanContext().traceId);
+    expect(exec!.links.map((l) => l.context.spanId)).toContain(connect!.spanContext().spanId);
+    expect(exec!.attributes).toMatchObject({
+      'server.address': '127.0.0.1',
+      'server.port': server.port,
+      'ssh.pool.name': `tester@127.0.0.1:${server.port}`,
+      'process.exit.code': 0,
+      'ssh.pool.acquire.outcome': 'created',
+    });
+    expect(acquire!.attributes['ssh.pool.acquire.outcome']).toBe('created');
+    expect(connect!.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': server.port, 'network.peer.address': '127.0.0.1' });
+  });
+
+  it('marks a second command on the open connection as a reused acquire', async () => {
+    const { ssh } = newPool();
+    await ssh`true`;
+    await ssh`true`;
+    const outcomes = spansNamed('ssh.pool.acquire').map((s) => s.attributes['ssh.pool.acquire.outcome']);
+    expect(outcomes).toEqual(['created', 'reused']);
+    expect(spansNamed('ssh.connect')).toHaveLength(1);
+  });
+
+  it('masks interpolated values in the command template and records full text only on opt-in', async () => {
+    const masked = newPool();
+    await masked.ssh`echo ${'s3cr3t'} ${['a', 'b']}`;
+    const [exec] = spansNamed('ssh.exec');
+    expect(exec!.attributes['ssh.command.template']).toBe('echo ? ?');
+    expect(JSON.stringify(exec!.attributes)).not.toContain('s3cr3t');
+    exporter.reset();
+    const captured = newPool({ telemetry: { captureCommand: true } });
+    await captured.ssh`echo ${'visible'}`;
+    expect(spansNamed('ssh.exec')[0]!.attributes['ssh.command.text']).toBe("echo 'visible'");
+  });
+
+  it('records a failing command with ERROR status, its exit code and error.type', async () => {
+    const { ssh } = newPool();
+    await ssh`exit 4`.nothrow();
+    const [exec] = spansNamed('ssh.exec');
+    expect(exec!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(exec!.attributes).toMatchObject({ 'process.exit.code': 4, 'error.type': 'ERR_SSHPOOL_COMMAND_FAILED' });
+  });
+
+  it('records an acquire timeout on both the acquire and the exec span', async () => {
+    const { pool, target, ssh } = newPool({ maxConnections: 1, maxChannelsPerConnection: 1, acquireTimeout: 200 });
+    await ssh`true`;
+    const lease = await pool.getConnection(target);
+    exporter.reset();
+    await expect(ssh`true`).rejects.toBeInstanceOf(AcquireTimeoutError);
+    lease.release();
+    const [acquire] = spansNamed('ssh.pool.acquire');
+    const [exec] = spansNamed('ssh.exec');
+    expect(acquire!.attributes).toMatchObject({ 'ssh.pool.acquire.outcome': 'timeout', 'error.type': 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' });
+    expect(exec!.attributes).toMatchObject({ 'ssh.pool.acquire.outcome': 'timeout', 'error.type': 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' });
+    expect(exec!.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('records a failed connect as an ssh.connect span with error.type and no secret', async () => {
+    const { target } = newPool();
+    await expect($.ssh({ ...target, privateKey: undefined, password: 'hunter2-secret' })`true`).rejects.toThrow();
+    const [connect] = spansNamed('ssh.connect');
+    expect(connect!.status.code).toBe(SpanStatusCode.ERROR);
+    expect(connect!.attributes['error.type']).toBe('ERR_SSHPOOL_AUTH');
+    expect(JSON.stringify([connect!, ...spansNamed("ssh.exec")].map((s) => [s.attributes, s.status]))).not.toContain('hunter2');
+    expect(spansNamed('ssh.pool.acquire')[0]!.attributes['ssh.pool.acquire.outcome']).toBe('error');
+  });
+
+  it("emits acquire spans only for non-reused acquires with acquireSpans: 'non-reused'", async () => {
+    const { ssh } = newPool({ telemetry: { acquireSpans: 'non-reused' } });
+    await ssh`true`;
+    await ssh`true`;
+    expect(spansNamed('ssh.pool.acquire').map((s) => s.attributes['ssh.pool.acquire.outcome'])).toEqual(['created']);
+    expect(spansNamed('ssh.exec')).toHaveLength(2);
+  });
+});
+
+describe('metrics', () => {
+  it('match getStats() and getMetrics() at the same moment, per pool name', async () => {
+    const { pool, ssh } = newPool({ maxConnections: 1, maxChannelsPerConnection: 2 });
+    await ssh`true`;
+    const running = Promise.all([ssh`sleep 0.4`, ssh`sleep 0.4`, ssh`sleep 0.4`]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const byName = await collect();
+    const stats = pool.getStats();
+    const name = `tester@127.0.0.1:${server.port}`;
+    const host = stats.hosts[name]!;
+    const value = (metric: string, attrs: Record<string, unknown> = {}) =>
+      points(byName.get(metric)).find((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v) && p.attributes['ssh.pool.name'] === name)?.value;
+    expect(value('ssh.client.connection.count', { 'ssh.connection.state': 'used' })).toBe(host.activeConnections);
+    expect(value('ssh.client.connection.count', { 'ssh.connection.state': 'idle' })).toBe(host.idleConnections);
+    expect(value('ssh.client.connection.pending_requests')).toBe(host.pendingRequests);
+    expect(value('ssh.client.channel.count')).toBe(host.openChannels);
+    expect(value('ssh.client.connection.max')).toBe(1);
+    expect(host).toMatchObject({ activeConnections: 1, pendingRequests: 1, openChannels: 2 });
+    await running;
+    const after = await collect();
+    const acquires = points(after.get('ssh.client.connection.acquires'));
+    const count = (outcome: string) => acquires.find((p) => p.attributes['ssh.pool.acquire.outcome'] === outcome)?.value ?? 0;
+    const snapshot = pool.getMetrics();
+    expect(count('created')).toBe(snapshot.connectionsCreated);
+    expect(count('reused')).toBe(snapshot.connectionsReused);
+    expect(after.get('ssh.client.connection.create_time')?.dataPointType).toBe(DataPointType.HISTOGRAM);
+    expect(after.get('ssh.client.connection.create_time')?.descriptor.unit).toBe('s');
+    expect(points(after.get('ssh.client.command.duration')).length).toBeGreaterThan(0);
+    expect(points(after.get('ssh.client.connection.use_time')).length).toBeGreaterThan(0);
+    expect(points(after.get('ssh.client.connection.wait_time')).length).toBeGreaterThan(0);
+  });
+
+  it('counts closed connections by reason', async () => {
+    const { pool, ssh } = newPool();
+    await ssh`true`;
+    await pool.closeIdleConnections();
+    const byName = await collect();
+    const closed = points(byName.get('ssh.client.connection.closed'));
+    expect(closed.find((p) => p.attributes['ssh.connection.close_reason'] === 'idle')?.value).toBe(1);
+  });
+
+  it('reaches an SDK registered after the pool was created (instruments are lazy)', async () => {
+    const lateReader = new TestReader();
+    const lateProvider = new MeterProvider({ readers: [lateReader] });
+    const pool = new SSHConnectionPool();
+    pools.push(pool);
+    const ssh = $.ssh({ host: server.host, port: server.port, username: server.username, privateKey: server.privateKey, hostKey: 'off', pool });
+    metrics.setGlobalMeterProvider(lateProvider);
+    try {
+      await ssh`true`;
+      const { resourceMetrics } = await lateReader.collect();
+      const found = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics.map((m) => m.descriptor.name));
+      expect(found).toContain('ssh.client.connection.acquires');
+      expect(found).toContain('ssh.client.connection.count');
+    } finally {
+      metrics.disable();
+    }
+  });
+
+  it('reaches a tracer provider registered globally after import', async () => {
+    const late = new InMemorySpanExporter();
+    const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: late })] });
+    trace.setGlobalTracerProvider(provider);
+    try {
+      const pool = new SSHConnectionPool();
+      pools.push(pool);
+      await $.ssh({ host: server.host, port: server.port, username: server.username, privateKey: server.privateKey, hostKey: 'off', pool })`true`;
+      expect(late.getFinishedSpans().map((s) => s.name)).toEqual(expect.arrayContaining(['ssh.exec', 'ssh.pool.acquire', 'ssh.connect']));
+    } finally {
+      trace.disable();
+    }
+  });
+});
