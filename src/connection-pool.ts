@@ -1,4 +1,5 @@
 import { InvalidArgumentError, PoolClosedError } from './errors.js';
+import { ConnectionBudget } from './connection-budget.js';
 import { compileHostPattern } from './host-pattern.js';
 import { AcquireCancelled, HostPool } from './host-pool.js';
 import type { HostPoolContext } from './host-pool.js';
@@ -77,7 +78,12 @@ export class SSHConnectionPool {
         ...hostPool.stats(),
       })),
     });
-    this.#context = { events: this.#events, metrics: this.#metrics, telemetry: this.#telemetry };
+    this.#context = {
+      events: this.#events,
+      metrics: this.#metrics,
+      telemetry: this.#telemetry,
+      budget: new ConnectionBudget(options.maxTotalConnections ?? 0),
+    };
   }
 
   /** Instance-wide options as given (with per-key defaults among them). */
@@ -191,6 +197,14 @@ export class SSHConnectionPool {
       throw new InvalidArgumentError(`warmUp() count must be a non-negative integer, got ${String(count)}`);
     }
     await this.#hostPoolFor(normalizeTarget(target)).warmUp(count);
+  }
+
+  /**
+   * @internal Creates the pool key of a target ahead of its first command, so that its
+   * `warmUpConnections` open now. Not part of the public API.
+   */
+  prepare(target: NormalizedTarget): void {
+    if (!this.#closed) this.#hostPoolFor(target);
   }
 
   /** @internal Runs one command for `$.ssh()`; not part of the public API. */

@@ -30,6 +30,8 @@ function ssh(target: SSHTarget): SSHExecutor {
   if (explicitPool !== undefined && !(explicitPool instanceof SSHConnectionPool)) {
     throw new InvalidArgumentError('target.pool must be an SSHConnectionPool');
   }
+  // A target that asks for warm connections gets them now, not at its first command.
+  if ((normalized.poolConfig?.warmUpConnections ?? 0) > 0) (explicitPool ?? SSHConnectionPool.getInstance()).prepare(normalized);
   // The global pool is looked up per command, so a target made before closeAll() keeps working after.
   const run: CommandRunner = (request, cancel) =>
     (explicitPool ?? SSHConnectionPool.getInstance()).execute(normalized, request, cancel);

@@ -8,12 +8,21 @@ import type { ResolvedPoolConfig } from './pool-config.js';
 import { runChannel } from './run-channel.js';
 import type { CancelReason, ChannelOutcome, RunningChannel } from './run-channel.js';
 import { Semaphore } from './semaphore.js';
+import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
+import { probeConnection } from './health-probe.js';
 import { ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
 import type { ConnectionSettings } from './ssh-connection.js';
 import type { TypedEventEmitter } from './typed-event-emitter.js';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
-import { ATTR_ACQUIRE_OUTCOME, ATTR_ACQUIRE_WAIT, ATTR_CONNECTION_ID, ATTR_NETWORK_PEER_ADDRESS } from './telemetry/constants.js';
+import {
+  ATTR_ACQUIRE_OUTCOME,
+  ATTR_ACQUIRE_WAIT,
+  ATTR_CONNECTION_ID,
+  ATTR_HEALTH_CHECK_OUTCOME,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_RECONNECT_OUTCOME,
+} from './telemetry/constants.js';
 import type { AcquireSpanOutcome } from './telemetry/constants.js';
 import { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import type { CloseReason, ConnectionCounts, ConnectionEventDetails } from './types.js';
@@ -23,6 +32,7 @@ export interface HostPoolContext {
   readonly events: TypedEventEmitter;
   readonly metrics: PoolMetricsRecorder;
   readonly telemetry: PoolTelemetry;
+  readonly budget: ConnectionBudget;
 }
 
 export type AcquireOutcome = 'reused' | 'created';
@@ -100,7 +110,7 @@ let nextWaiterSeq = 0;
  * - `borrowed.size + borrowsInFlight <= config.maxConnections`;
  * - waiters are served highest priority first, FIFO within a priority.
  */
-export class HostPool {
+export class HostPool implements BudgetMember {
   readonly name: string;
   readonly settings: ConnectionSettings;
   readonly config: ResolvedPoolConfig;
@@ -120,6 +130,11 @@ export class HostPool {
   #closing = false;
   #saturated = false;
   #drainWatchers: Array<() => void> = [];
+  #healthTimer: NodeJS.Timeout | undefined;
+  #probing = new Set<SSHConnection>();
+  #reconnecting = false;
+  // Creates requested by the reconnect loop make one attempt: the loop owns their backoff.
+  #singleAttemptCreates = 0;
 
   constructor(name: string, settings: ConnectionSettings, config: ResolvedPoolConfig, context: HostPoolContext) {
     this.name = name;
@@ -150,6 +165,11 @@ export class HostPool {
         autostart: true,
       },
     );
+    context.budget.join(this);
+    if (config.healthCheck.enabled) {
+      this.#healthTimer = setInterval(() => this.#probeIdleConnections(), config.healthCheck.interval);
+      this.#healthTimer.unref();
+    }
   }
 
   get details(): ConnectionEventDetails {
@@ -372,6 +392,7 @@ export class HostPool {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#healthTimer);
     await new Promise<void>((resolve) => {
       this.#drainWatchers.push(resolve);
       this.#checkDrained();
@@ -379,6 +400,7 @@ export class HostPool {
     await this.#pool.drain();
     await this.#pool.clear();
     for (const connection of this.#live) connection.close('shutdown');
+    this.#context.budget.leave(this);
     await Promise.all([...this.#live].map((c) => new Promise<void>((resolve) => {
       if (c.state === 'closed') resolve();
       else c.onClose(() => resolve());
@@ -533,13 +555,18 @@ export class HostPool {
   }
 
   async #create(): Promise<PooledResource> {
+    await this.#context.budget.acquire(this);
+    let keepsPermit = false;
     await this.#connectGate.acquire();
     try {
       let lastError: ConnectError | undefined;
-      for (let attempt = 0; attempt <= this.config.maxRetries; attempt++) {
+      const singleAttempt = this.#singleAttemptCreates > 0;
+      if (singleAttempt) this.#singleAttemptCreates--;
+      const maxRetries = singleAttempt ? 0 : this.config.maxRetries;
+      for (let attempt = 0; attempt <= maxRetries; attempt++) {
         // Back off across creates too, so that a dead server is not hammered by each new command.
         const failuresSoFar = this.#consecutiveFailures;
-        if (failuresSoFar > 0) await sleep(backoffDelay(failuresSoFar, this.config.reconnect));
+        if (failuresSoFar > 0 && !singleAttempt) await sleep(backoffDelay(failuresSoFar, this.config.reconnect));
         if (this.#closing && this.#waiters.length === 0) {
           lastError ??= new ConnectError(`The pool for ${this.name} closed while connecting`, this.settings, false);
           break;
@@ -554,6 +581,7 @@ export class HostPool {
           connection.connectSpan = span.spanContext();
           this.#context.telemetry.recordCreateTime(this.name, connection.connectDurationMs);
           this.#consecutiveFailures = 0;
+          keepsPermit = true;
           this.#adopt(connection);
           return connection;
         } catch (error) {
@@ -573,6 +601,7 @@ export class HostPool {
       return new ConnectFailure(lastError ?? new ConnectError(`Cannot connect to ${this.name}`, this.settings, false));
     } finally {
       this.#connectGate.release();
+      if (!keepsPermit) this.#context.budget.release();
     }
   }
 
@@ -582,15 +611,134 @@ export class HostPool {
     const details = { ...this.details, connectionId: connection.id };
     this.#context.events.emit('connection:created', this.settings.host, connection.connectDurationMs, details);
     connection.onClose((reason, error) => {
+      const wasBusy = connection.openChannels > 0 || this.#borrowed.has(connection);
+      this.#context.budget.release();
       this.#live.delete(connection);
       this.#unclaimed.delete(connection);
       if (this.#borrowed.delete(connection)) void this.#pool.destroy(connection).catch(() => {});
       this.#context.telemetry.recordClosed(this.name, reason);
       if (reason === 'error' && error) this.#context.events.emit('connection:error', this.settings.host, error, details);
       this.#context.events.emit('connection:closed', this.settings.host, reason, details);
+      const unexpected = reason === 'remote' || reason === 'error' || reason === 'unhealthy';
+      if (unexpected && !this.#closing && this.config.reconnect.enabled) void this.#reconnect(wasBusy);
       this.#grow();
       this.#checkDrained();
     });
+  }
+
+  /** Budget eviction: gives up the longest-idle connection, never one in use. */
+  closeOneIdleConnection(): boolean {
+    const idle = this.#idleConnections().sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))[0];
+    if (!idle) return false;
+    void this.#closeIdleConnection(idle);
+    return true;
+  }
+
+  /** Open connections that carry nothing and are not being probed. */
+  #idleConnections(): SSHConnection[] {
+    return [...this.#live].filter((c) => c.state === 'ready' && !this.#borrowed.has(c) && c.openChannels === 0 && !this.#probing.has(c));
+  }
+
+  #readyCount(): number {
+    let count = 0;
+    for (const connection of this.#live) if (connection.state === 'ready') count++;
+    return count;
+  }
+
+  #probeIdleConnections(): void {
+    if (this.#closing) return;
+    for (const connection of this.#idleConnections()) void this.#probe(connection);
+  }
+
+  /** Probes one idle connection; an unhealthy one is closed, and reconnect replaces it. */
+  async #probe(connection: SSHConnection): Promise<void> {
+    this.#probing.add(connection);
+    connection.reserveProbeSlot();
+    const span = this.#context.telemetry.startHealthCheck(this.name, connection.connectSpan);
+    const result = await probeConnection(connection, this.config.healthCheck);
+    void result.freed.then(() => {
+      this.#probing.delete(connection);
+      connection.releaseProbeSlot();
+      if (this.#borrowed.has(connection)) this.#afterProbeOnLent(connection);
+    });
+    const outcome = result.healthy ? 'healthy' : 'unhealthy';
+    this.#context.telemetry.recordHealthCheck(this.name, result.durationMs, outcome);
+    span.setAttribute(ATTR_HEALTH_CHECK_OUTCOME, outcome);
+    const details = { ...this.details, connectionId: connection.id };
+    if (result.healthy) {
+      span.end();
+      this.#context.events.emit('connection:healthy', this.settings.host, details);
+      return;
+    }
+    const error = result.error ?? new Error('health check failed');
+    PoolTelemetry.fail(span, result.errorType ?? 'Error', error.message);
+    this.#context.events.emit('connection:unhealthy', this.settings.host, error, details);
+    // A connection that fails its probe is not trusted with commands, even ones already queued for it.
+    connection.close('unhealthy');
+  }
+
+  /** After a probe freed its channel on a connection that was lent meanwhile. */
+  #afterProbeOnLent(connection: SSHConnection): void {
+    if (connection.state === 'ready') this.#serveWaiters();
+    if (connection.openChannels === 0) this.#giveBack(connection);
+    this.#checkDrained();
+  }
+
+  /** How many open connections the pool should have right now. */
+  #reconnectTarget(wasBusy: boolean): number {
+    const demand = wasBusy || this.#waiters.length > 0 ? 1 : 0;
+    return Math.max(this.config.warmUpConnections, demand);
+  }
+
+  /**
+   * Re-establishes the warm minimum (at least one connection when the lost one was busy or
+   * commands wait) after an unexpected drop: bounded attempts, configured backoff, one loop
+   * per pool key. Permanent failures (auth, host key) stop it at once.
+   */
+  async #reconnect(wasBusy: boolean): Promise<void> {
+    if (this.#reconnecting) return;
+    this.#reconnecting = true;
+    const { reconnect } = this.config;
+    try {
+      let attempt = 0;
+      while (!this.#closing && this.#readyCount() < this.#reconnectTarget(wasBusy)) {
+        attempt++;
+        if (attempt > reconnect.maxRetries) return;
+        this.#context.events.emit('connection:reconnecting', this.settings.host, attempt, this.details);
+        await sleep(backoffDelay(attempt, reconnect));
+        if (this.#closing || this.#readyCount() >= this.#reconnectTarget(wasBusy)) return;
+        const span = this.#context.telemetry.startReconnect(this.name, attempt);
+        this.#singleAttemptCreates++;
+        this.#borrowsInFlight++;
+        const resource = await this.#pool.acquire().catch((error: Error) => new ConnectFailure(
+          new ConnectError(`Cannot reconnect to ${this.name}: ${error.message}`, this.settings, false),
+        ));
+        this.#borrowsInFlight--;
+        if (resource instanceof ConnectFailure) {
+          void this.#pool.destroy(resource).catch(() => {});
+          span.setAttribute(ATTR_RECONNECT_OUTCOME, 'failure');
+          PoolTelemetry.fail(span, resource.error.code, resource.error.message);
+          this.#context.telemetry.recordReconnectAttempt(this.name, 'failure');
+          if (!resource.error.transient) {
+            this.#failWaiters(resource.error);
+            return;
+          }
+          continue;
+        }
+        span.setAttribute(ATTR_RECONNECT_OUTCOME, 'success');
+        span.end();
+        this.#context.telemetry.recordReconnectAttempt(this.name, 'success');
+        this.#context.events.emit('connection:reconnected', this.settings.host, { ...this.details, connectionId: resource.id });
+        wasBusy = false;
+        attempt = 0;
+        this.#borrowed.add(resource);
+        this.#serveWaiters();
+        if (resource.openChannels === 0) this.#giveBack(resource);
+        this.#checkDrained();
+      }
+    } finally {
+      this.#reconnecting = false;
+    }
   }
 
   async #destroy(resource: PooledResource): Promise<void> {

@@ -212,6 +212,18 @@ export class SSHConnection {
     return false;
   }
 
+  /**
+   * Takes a slot for a health probe. Unlike `reserveSlot` it leaves `idleSince` alone: a
+   * probe is not use, and must not keep an idle connection from expiring.
+   */
+  reserveProbeSlot(): void {
+    this.#openChannels++;
+  }
+
+  releaseProbeSlot(): void {
+    this.#openChannels = Math.max(0, this.#openChannels - 1);
+  }
+
   /** The server refused a channel: never offer more than it has accepted at once. */
   lowerChannelLimit(acceptedConcurrently: number): void {
     this.#channelLimit = Math.max(1, Math.min(this.#channelLimit, acceptedConcurrently));

@@ -1,0 +1,56 @@
+import { performance } from 'node:perf_hooks';
+import { runChannel } from './run-channel.js';
+import type { SSHConnection } from './ssh-connection.js';
+import type { HealthCheckConfig } from './types.js';
+
+export interface ProbeResult {
+  readonly healthy: boolean;
+  readonly durationMs: number;
+  /** Why the probe failed; its message never holds command output. */
+  readonly error?: Error;
+  /** Stable code for telemetry, set when unhealthy. */
+  readonly errorType?: string;
+  /** Settles when the server has freed the probe's channel. */
+  readonly freed: Promise<void>;
+}
+
+const PROBE_OUTPUT_LIMIT = 64 * 1024;
+
+/**
+ * Runs the health command on a connection's spare channel. The caller has already counted
+ * the channel against the connection (so nothing else can take it) and releases it on `freed`.
+ */
+export async function probeConnection(connection: SSHConnection, config: Required<HealthCheckConfig>): Promise<ProbeResult> {
+  const startedAt = performance.now();
+  const cancel = new AbortController();
+  const timer = setTimeout(() => cancel.abort('timeout'), config.timeout);
+  timer.unref();
+  const elapsed = (): number => performance.now() - startedAt;
+  try {
+    const running = await connection.openChannel(config.command, (channel) =>
+      runChannel(connection, channel, { stdin: undefined, maxBuffer: PROBE_OUTPUT_LIMIT, cancel: cancel.signal }));
+    const outcome = await running.outcome;
+    const done = { durationMs: elapsed(), freed: running.freed };
+    if (outcome.ending === 'closed' && outcome.exitCode === 0) return { healthy: true, ...done };
+    switch (outcome.ending) {
+      case 'timeout':
+        return { healthy: false, ...done, error: new Error(`health check timed out after ${config.timeout} ms`), errorType: 'ERR_SSHPOOL_COMMAND_TIMEOUT' };
+      case 'connection-lost':
+        return { healthy: false, ...done, error: new Error('connection lost during the health check'), errorType: 'ERR_SSHPOOL_CONNECTION_LOST' };
+      default: {
+        const status = outcome.exitCode !== null ? `exit code ${outcome.exitCode}` : outcome.signal ?? 'no exit status';
+        return { healthy: false, ...done, error: new Error(`health check command ended with ${status}`), errorType: 'ERR_SSHPOOL_COMMAND_FAILED' };
+      }
+    }
+  } catch (error) {
+    return {
+      healthy: false,
+      durationMs: elapsed(),
+      error: new Error(`health check could not open a channel: ${(error as Error).message}`),
+      errorType: 'ERR_SSHPOOL_CHANNEL_REFUSED',
+      freed: Promise.resolve(),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
