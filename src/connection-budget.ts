@@ -49,8 +49,12 @@ export class ConnectionBudget {
   release(): void {
     const next = this.#waiting.shift();
     if (next) next.grant();
-    else if (this.#max !== 0) this.#used = Math.max(0, this.#used - 1);
-    else this.#used--;
+    else this.#used = Math.max(0, this.#used - 1);
+  }
+
+  /** A member's connection just became idle: if another member waits for a permit, hand it over. */
+  connectionIdled(member: BudgetMember): void {
+    if (this.#waiting.some((entry) => entry.requester !== member)) member.closeOneIdleConnection();
   }
 
   #evictFor(requester: BudgetMember): void {

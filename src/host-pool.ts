@@ -524,6 +524,7 @@ export class HostPool implements BudgetMember {
       void this.#pool.destroy(connection).catch(() => {});
     } else {
       void this.#pool.release(connection).catch(() => {});
+      this.#context.budget.connectionIdled(this);
     }
   }
 

@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, utils } from 'ssh2';
+import { generateKeyPair } from './generate-key-pair.js';
 import type { Connection, ServerChannel } from 'ssh2';
 
 /** Options of an in-process SSH server used for fast fault-injection tests. */
@@ -42,8 +43,8 @@ export class EmbeddedSshServer {
     this.#options = options;
     this.username = options.username ?? 'tester';
     this.password = options.password ?? 'embedded-password';
-    const hostKey = utils.generateKeyPairSync('ed25519');
-    const clientKey = utils.generateKeyPairSync('ed25519');
+    const hostKey = generateKeyPair();
+    const clientKey = generateKeyPair();
     this.privateKey = clientKey.private;
     const allowed = utils.parseKey(clientKey.public);
     const hostParsed = utils.parseKey(hostKey.private);

@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ssh2 from 'ssh2';
+import { generateKeyPair } from './generate-key-pair.js';
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import {
   applyTestcontainersDefaults,
@@ -130,9 +131,9 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
   const unavailable = process.env[ENV_UNAVAILABLE];
   if (unavailable) throw new Error(unavailable);
 
-  const hostKey = options.hostKey ?? ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sshpool-test-host' }).private;
+  const hostKey = options.hostKey ?? generateKeyPair('sshpool-test-host').private;
   const hostPublicBlob = publicBlobOf(hostKey, 'hostKey');
-  const client = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'sshpool-test-client' });
+  const client = generateKeyPair('sshpool-test-client');
   const authorized = [client.public, ...(options.authorizedKeys ?? [])].join('\n') + '\n';
 
   const attempts = options.port === undefined ? 5 : 1;
