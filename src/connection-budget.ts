@@ -13,7 +13,7 @@ export interface BudgetMember {
 export class ConnectionBudget {
   readonly #max: number;
   #used = 0;
-  #waiting: Array<{ requester: BudgetMember; grant: () => void }> = [];
+  #waiting: Array<{ requester: BudgetMember; grant: (granted: boolean) => void }> = [];
   #members = new Set<BudgetMember>();
 
   /** `max` 0 means unlimited. */
@@ -29,18 +29,21 @@ export class ConnectionBudget {
     this.#members.add(member);
   }
 
+  /** A closing member stops waiting: its pending requests resolve `false`. */
   leave(member: BudgetMember): void {
     this.#members.delete(member);
+    const leaving = this.#waiting.filter((entry) => entry.requester === member);
     this.#waiting = this.#waiting.filter((entry) => entry.requester !== member);
+    for (const entry of leaving) entry.grant(false);
   }
 
-  /** Resolves when `requester` may open one connection. */
-  acquire(requester: BudgetMember): Promise<void> {
+  /** Resolves `true` when `requester` may open one connection, `false` if it left meanwhile. */
+  acquire(requester: BudgetMember): Promise<boolean> {
     if (this.#max === 0 || this.#used < this.#max) {
       this.#used++;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
-    const granted = new Promise<void>((grant) => this.#waiting.push({ requester, grant }));
+    const granted = new Promise<boolean>((grant) => this.#waiting.push({ requester, grant }));
     this.#evictFor(requester);
     return granted;
   }
@@ -48,7 +51,7 @@ export class ConnectionBudget {
   /** Gives a permit back: the connection closed, or its open failed. */
   release(): void {
     const next = this.#waiting.shift();
-    if (next) next.grant();
+    if (next) next.grant(true);
     else this.#used = Math.max(0, this.#used - 1);
   }
 

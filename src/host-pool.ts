@@ -556,7 +556,9 @@ export class HostPool implements BudgetMember {
   }
 
   async #create(): Promise<PooledResource> {
-    await this.#context.budget.acquire(this);
+    if (!(await this.#context.budget.acquire(this))) {
+      return new ConnectFailure(new ConnectError(`The pool for ${this.name} closed while waiting to connect`, this.settings, false));
+    }
     let keepsPermit = false;
     await this.#connectGate.acquire();
     try {
