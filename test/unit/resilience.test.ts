@@ -50,6 +50,22 @@ describe('warm-up', () => {
   });
 });
 
+describe('maxLifetime', () => {
+  it('retires a connection past its lifetime once its channels finish, with reason expired', async () => {
+    const { pool, target } = await serverAndPool();
+    const ssh = $.ssh(target({ maxLifetime: 200 }));
+    const reasons: string[] = [];
+    pool.on('connection:closed', (_host, reason) => reasons.push(reason));
+    const long = Promise.resolve(ssh`sleep 0.4; echo finished`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(reasons).toEqual([]);
+    expect((await long).stdout).toBe('finished\n');
+    await until(() => reasons.includes('expired'));
+    await ssh`true`;
+    expect(pool.getMetrics().connectionsCreated).toBe(2);
+  });
+});
+
 describe('health checks', () => {
   it('probes idle connections and reports them healthy', async () => {
     const { pool, target } = await serverAndPool();
