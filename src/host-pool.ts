@@ -9,7 +9,7 @@ import { runChannel } from './run-channel.js';
 import type { CancelReason, ChannelOutcome, RunningChannel } from './run-channel.js';
 import { Semaphore } from './semaphore.js';
 import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
-import { probeConnection } from './health-probe.js';
+import { HealthMonitor } from './health-monitor.js';
 import { ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
 import type { ConnectionSettings } from './ssh-connection.js';
 import type { TypedEventEmitter } from './typed-event-emitter.js';
@@ -19,7 +19,6 @@ import {
   ATTR_ACQUIRE_OUTCOME,
   ATTR_ACQUIRE_WAIT,
   ATTR_CONNECTION_ID,
-  ATTR_HEALTH_CHECK_OUTCOME,
   ATTR_NETWORK_PEER_ADDRESS,
   ATTR_RECONNECT_OUTCOME,
 } from './telemetry/constants.js';
@@ -130,8 +129,7 @@ export class HostPool implements BudgetMember {
   #closing = false;
   #saturated = false;
   #drainWatchers: Array<() => void> = [];
-  #healthTimer: NodeJS.Timeout | undefined;
-  #probing = new Set<SSHConnection>();
+  #health: HealthMonitor;
   #reconnecting = false;
   // Creates requested by the reconnect loop make one attempt: the loop owns their backoff.
   #singleAttemptCreates = 0;
@@ -166,10 +164,20 @@ export class HostPool implements BudgetMember {
       },
     );
     context.budget.join(this);
-    if (config.healthCheck.enabled) {
-      this.#healthTimer = setInterval(() => this.#probeIdleConnections(), config.healthCheck.interval);
-      this.#healthTimer.unref();
-    }
+    this.#health = new HealthMonitor(config.healthCheck, {
+      details: this.details,
+      events: context.events,
+      telemetry: context.telemetry,
+      idleConnections: () => this.#idleConnections(),
+      probeFreed: (connection) => {
+        // Lent while its probe ran: the probe's channel may have been the last one open.
+        if (!this.#borrowed.has(connection)) return;
+        if (connection.state === 'ready') this.#serveWaiters();
+        if (connection.openChannels === 0) this.#giveBack(connection);
+        this.#checkDrained();
+      },
+    });
+    this.#health.start();
   }
 
   get details(): ConnectionEventDetails {
@@ -392,7 +400,7 @@ export class HostPool implements BudgetMember {
    */
   async close(): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#healthTimer);
+    this.#health.stop();
     await new Promise<void>((resolve) => {
       this.#drainWatchers.push(resolve);
       this.#checkDrained();
@@ -639,52 +647,13 @@ export class HostPool implements BudgetMember {
 
   /** Open connections that carry nothing and are not being probed. */
   #idleConnections(): SSHConnection[] {
-    return [...this.#live].filter((c) => c.state === 'ready' && !this.#borrowed.has(c) && c.openChannels === 0 && !this.#probing.has(c));
+    return [...this.#live].filter((c) => c.state === 'ready' && !this.#borrowed.has(c) && c.openChannels === 0 && !this.#health.isProbing(c));
   }
 
   #readyCount(): number {
     let count = 0;
     for (const connection of this.#live) if (connection.state === 'ready') count++;
     return count;
-  }
-
-  #probeIdleConnections(): void {
-    if (this.#closing) return;
-    for (const connection of this.#idleConnections()) void this.#probe(connection);
-  }
-
-  /** Probes one idle connection; an unhealthy one is closed, and reconnect replaces it. */
-  async #probe(connection: SSHConnection): Promise<void> {
-    this.#probing.add(connection);
-    connection.reserveProbeSlot();
-    const span = this.#context.telemetry.startHealthCheck(this.name, connection.connectSpan);
-    const result = await probeConnection(connection, this.config.healthCheck);
-    void result.freed.then(() => {
-      this.#probing.delete(connection);
-      connection.releaseProbeSlot();
-      if (this.#borrowed.has(connection)) this.#afterProbeOnLent(connection);
-    });
-    const outcome = result.healthy ? 'healthy' : 'unhealthy';
-    this.#context.telemetry.recordHealthCheck(this.name, result.durationMs, outcome);
-    span.setAttribute(ATTR_HEALTH_CHECK_OUTCOME, outcome);
-    const details = { ...this.details, connectionId: connection.id };
-    if (result.healthy) {
-      span.end();
-      this.#context.events.emit('connection:healthy', this.settings.host, details);
-      return;
-    }
-    const error = result.error ?? new Error('health check failed');
-    PoolTelemetry.fail(span, result.errorType ?? 'Error', error.message);
-    this.#context.events.emit('connection:unhealthy', this.settings.host, error, details);
-    // A connection that fails its probe is not trusted with commands, even ones already queued for it.
-    connection.close('unhealthy');
-  }
-
-  /** After a probe freed its channel on a connection that was lent meanwhile. */
-  #afterProbeOnLent(connection: SSHConnection): void {
-    if (connection.state === 'ready') this.#serveWaiters();
-    if (connection.openChannels === 0) this.#giveBack(connection);
-    this.#checkDrained();
   }
 
   /** How many open connections the pool should have right now. */
