@@ -71,6 +71,11 @@ export class HealthMonitor {
       events.emit('connection:healthy', details.host, connectionDetails);
       return;
     }
+    // A connection that died under the probe is reported by its close, not as unhealthy.
+    if (connection.state !== 'ready') {
+      span.end();
+      return;
+    }
     const error = result.error ?? new Error('health check failed');
     PoolTelemetry.fail(span, result.errorType ?? 'Error', error.message);
     events.emit('connection:unhealthy', details.host, error, connectionDetails);

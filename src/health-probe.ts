@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { runChannel } from './run-channel.js';
+import { ChannelOpenCancelled } from './ssh-connection.js';
 import type { SSHConnection } from './ssh-connection.js';
 import type { HealthCheckConfig } from './types.js';
 
@@ -28,7 +29,7 @@ export async function probeConnection(connection: SSHConnection, config: Require
   const elapsed = (): number => performance.now() - startedAt;
   try {
     const running = await connection.openChannel(config.command, (channel) =>
-      runChannel(connection, channel, { stdin: undefined, maxBuffer: PROBE_OUTPUT_LIMIT, cancel: cancel.signal }));
+      runChannel(connection, channel, { stdin: undefined, maxBuffer: PROBE_OUTPUT_LIMIT, cancel: cancel.signal }), cancel.signal);
     const outcome = await running.outcome;
     const done = { durationMs: elapsed(), freed: running.freed };
     if (outcome.ending === 'closed' && outcome.exitCode === 0) return { healthy: true, ...done };
@@ -43,6 +44,15 @@ export async function probeConnection(connection: SSHConnection, config: Require
       }
     }
   } catch (error) {
+    if (error instanceof ChannelOpenCancelled) {
+      return {
+        healthy: false,
+        durationMs: elapsed(),
+        error: new Error(`health check timed out after ${config.timeout} ms (no channel opened)`),
+        errorType: 'ERR_SSHPOOL_COMMAND_TIMEOUT',
+        freed: error.settled,
+      };
+    }
     return {
       healthy: false,
       durationMs: elapsed(),

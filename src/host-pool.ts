@@ -10,7 +10,7 @@ import type { CancelReason, ChannelOutcome, RunningChannel } from './run-channel
 import { Semaphore } from './semaphore.js';
 import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
 import { HealthMonitor } from './health-monitor.js';
-import { ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
+import { ChannelOpenCancelled, ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
 import type { ConnectionSettings } from './ssh-connection.js';
 import type { TypedEventEmitter } from './typed-event-emitter.js';
 import { context as otelContext } from '@opentelemetry/api';
@@ -122,7 +122,6 @@ export class HostPool implements BudgetMember {
   #retireReasons = new WeakMap<SSHConnection, CloseReason>();
   #waiters: Waiter[] = [];
   #borrowsInFlight = 0;
-  #consecutiveFailures = 0;
   #lastConnectError: ConnectError | undefined;
   #lastRefusal: Error | undefined;
   #connectGate: Semaphore;
@@ -130,9 +129,16 @@ export class HostPool implements BudgetMember {
   #saturated = false;
   #drainWatchers: Array<() => void> = [];
   #health: HealthMonitor;
+  #maintenanceTimer: NodeJS.Timeout | undefined;
+  #replenishing = false;
+  // Set when reconnect used up its attempts: nothing reopens in the background until a
+  // connection opens again (a command's demand), so a dead host is not retried forever.
+  #gaveUp = false;
   #reconnecting = false;
   // Creates requested by the reconnect loop make one attempt: the loop owns their backoff.
   #singleAttemptCreates = 0;
+  // Aborted by close(): cuts connect backoff short so closeAll() never waits on a dead host.
+  #closeSignal = new AbortController();
 
   constructor(name: string, settings: ConnectionSettings, config: ResolvedPoolConfig, context: HostPoolContext) {
     this.name = name;
@@ -140,7 +146,6 @@ export class HostPool implements BudgetMember {
     this.config = config;
     this.#context = context;
     this.#connectGate = new Semaphore(config.maxConcurrentConnects);
-    const idleTimeout = config.idleTimeout;
     this.#pool = genericPool.createPool<PooledResource>(
       {
         create: () => this.#create(),
@@ -149,20 +154,25 @@ export class HostPool implements BudgetMember {
       },
       {
         max: config.maxConnections,
-        min: config.warmUpConnections,
+        // The warm minimum and idle eviction are kept here, not by generic-pool: its `min`
+        // re-creates a lost connection at once, with no backoff and no reconnect events, and
+        // parks a failed create among the idle ones.
+        min: 0,
         // Every lend is validated: a connection that died while idle is never handed out.
         testOnBorrow: true,
         // Most recently used first, so surplus connections stay idle long enough to expire.
         fifo: false,
-        // The soft timeout keeps `min` warm connections; the hard one is disabled on purpose.
         idleTimeoutMillis: Number.MAX_SAFE_INTEGER,
-        softIdleTimeoutMillis: idleTimeout > 0 ? idleTimeout : -1,
-        // generic-pool only evicts on this timer: without it idleTimeout would be inert.
-        evictionRunIntervalMillis: idleTimeout > 0 ? Math.max(10, Math.min(1_000, Math.floor(idleTimeout / 4))) : 0,
-        numTestsPerEvictionRun: config.maxConnections,
+        evictionRunIntervalMillis: 0,
         autostart: true,
       },
     );
+    const { idleTimeout, maxLifetime } = config;
+    const shortest = Math.min(idleTimeout || Infinity, maxLifetime || Infinity);
+    if (shortest !== Infinity) {
+      this.#maintenanceTimer = setInterval(() => this.#maintain(), Math.max(10, Math.min(1_000, Math.floor(shortest / 4))));
+      this.#maintenanceTimer.unref();
+    }
     context.budget.join(this);
     this.#health = new HealthMonitor(config.healthCheck, {
       details: this.details,
@@ -178,6 +188,7 @@ export class HostPool implements BudgetMember {
       },
     });
     this.#health.start();
+    if (config.warmUpConnections > 0) this.#replenish();
   }
 
   get details(): ConnectionEventDetails {
@@ -343,12 +354,18 @@ export class HostPool implements BudgetMember {
     const { connection } = slot;
     try {
       return await connection.openChannel(spec.command, (channel) =>
-        runChannel(connection, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel }));
+        runChannel(connection, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel }), cancel);
     } catch (error) {
+      if (error instanceof ChannelOpenCancelled) {
+        const ending = cancel.reason === 'aborted' ? 'aborted' : 'timeout';
+        const empty = Buffer.alloc(0);
+        return { outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending }), freed: error.settled };
+      }
       this.#lastRefusal = error as Error;
       if (error instanceof ChannelOpenRefusal) {
-        // Every other channel open right now was accepted: that is what this server allows.
-        connection.lowerChannelLimit(connection.openChannels - 1);
+        // The channels this connection has established right now are what the server allows:
+        // neither this refused one nor others still awaiting the server's answer count.
+        connection.lowerChannelLimit(connection.openChannels - connection.openingChannels - 1);
         this.#context.metrics.channelRefused();
         this.#context.telemetry.recordRefusal(this.name);
       }
@@ -400,7 +417,9 @@ export class HostPool implements BudgetMember {
    */
   async close(): Promise<void> {
     this.#closing = true;
+    this.#closeSignal.abort();
     this.#health.stop();
+    clearInterval(this.#maintenanceTimer);
     await new Promise<void>((resolve) => {
       this.#drainWatchers.push(resolve);
       this.#checkDrained();
@@ -481,12 +500,15 @@ export class HostPool implements BudgetMember {
   #grow(): void {
     if (this.#waiters.length === 0) return;
     const perConnection = this.config.maxChannelsPerConnection;
-    let uncovered = this.#waiters.length - this.#borrowsInFlight * perConnection;
-    while (uncovered > 0 && this.#borrowed.size + this.#borrowsInFlight < this.config.maxConnections) {
-      this.#borrow();
-      uncovered -= perConnection;
-    }
-    if (uncovered > 0 && !this.#saturated) {
+    const uncovered = this.#waiters.length - this.#borrowsInFlight * perConnection;
+    const room = this.config.maxConnections - this.#borrowed.size - this.#borrowsInFlight;
+    // Until one connection of this key has opened, open one at a time: with bad credentials a
+    // burst of commands must cost the server one failed login, not one per connection slot.
+    const untested = this.#readyCount() === 0;
+    const allowed = untested ? (this.#borrowsInFlight === 0 ? Math.min(1, room) : 0) : room;
+    const wanted = Math.ceil(uncovered / perConnection);
+    for (let i = 0; i < Math.min(wanted, allowed); i++) this.#borrow();
+    if (uncovered > room * perConnection && !this.#saturated) {
       this.#saturated = true;
       this.#context.events.emit('pool:full', this.settings.host, this.details);
     }
@@ -575,9 +597,13 @@ export class HostPool implements BudgetMember {
       if (singleAttempt) this.#singleAttemptCreates--;
       const maxRetries = singleAttempt ? 0 : this.config.maxRetries;
       for (let attempt = 0; attempt <= maxRetries; attempt++) {
-        // Back off across creates too, so that a dead server is not hammered by each new command.
-        const failuresSoFar = this.#consecutiveFailures;
-        if (failuresSoFar > 0 && !singleAttempt) await sleep(backoffDelay(failuresSoFar, this.config.reconnect));
+        // Retries of this open back off; a new open starts afresh, so that a caller's wait stays
+        // bounded by (maxRetries + 1) attempts instead of growing with the pool's failure history.
+        if (attempt > 0) {
+          await this.#interruptibleSleep(backoffDelay(attempt, this.config.reconnect));
+          // Retries are for waiting commands: with nobody left waiting, stop here.
+          if (this.#waiters.length === 0) break;
+        }
         if (this.#closing && this.#waiters.length === 0) {
           lastError ??= new ConnectError(`The pool for ${this.name} closed while connecting`, this.settings, false);
           break;
@@ -591,9 +617,15 @@ export class HostPool implements BudgetMember {
           span.end();
           connection.connectSpan = span.spanContext();
           this.#context.telemetry.recordCreateTime(this.name, connection.connectDurationMs);
-          this.#consecutiveFailures = 0;
           keepsPermit = true;
           this.#adopt(connection);
+          // generic-pool lends a new connection to a pending borrow within a few microtasks; one
+          // that nobody borrowed sits idle there, and another host may be waiting for its permit.
+          setImmediate(() => {
+            if (connection.state === 'ready' && !this.#borrowed.has(connection) && connection.openChannels === 0) {
+              this.#context.budget.connectionIdled(this);
+            }
+          });
           return connection;
         } catch (error) {
           const connectError = error instanceof ConnectError
@@ -602,7 +634,6 @@ export class HostPool implements BudgetMember {
           PoolTelemetry.fail(span, connectError.code, connectError.message);
           this.#context.telemetry.recordCreateTime(this.name, performance.now() - startedAt, connectError.code);
           lastError = connectError;
-          this.#consecutiveFailures++;
           this.#lastConnectError = connectError;
           this.#context.metrics.connectionFailed();
           this.#context.events.emit('connection:failed', this.settings.host, connectError, this.details);
@@ -616,7 +647,24 @@ export class HostPool implements BudgetMember {
     }
   }
 
+  /** A backoff sleep that close() cuts short. */
+  #interruptibleSleep(ms: number): Promise<void> {
+    const signal = this.#closeSignal.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
   #adopt(connection: SSHConnection): void {
+    this.#gaveUp = false;
     this.#live.add(connection);
     this.#context.metrics.connectionCreated(connection.connectDurationMs);
     const details = { ...this.details, connectionId: connection.id };
@@ -656,6 +704,42 @@ export class HostPool implements BudgetMember {
     return count;
   }
 
+  /**
+   * Closes idle connections past `idleTimeout` (the warm minimum excepted, most recently used
+   * kept) and idle ones past `maxLifetime`, then tops the warm minimum back up.
+   */
+  #maintain(): void {
+    if (this.#closing) return;
+    const now = performance.now();
+    const { idleTimeout, warmUpConnections } = this.config;
+    const idle = this.#idleConnections().sort((a, b) => (b.idleSince ?? 0) - (a.idleSince ?? 0));
+    let kept = 0;
+    for (const connection of idle) {
+      if (this.#isExpired(connection)) {
+        connection.close('expired');
+      } else if (kept < warmUpConnections || idleTimeout === 0 || now - (connection.idleSince ?? now) < idleTimeout) {
+        kept++;
+      } else {
+        void this.#closeIdleConnection(connection);
+      }
+    }
+    this.#replenish();
+  }
+
+  /** Opens connections up to the warm minimum in the background; failures go to reconnect. */
+  #replenish(): void {
+    const { warmUpConnections } = this.config;
+    if (this.#closing || this.#gaveUp || this.#replenishing || this.#reconnecting || this.#readyCount() >= warmUpConnections) return;
+    this.#replenishing = true;
+    this.warmUp(warmUpConnections)
+      .catch(() => {
+        if (this.config.reconnect.enabled) void this.#reconnect(false);
+      })
+      .finally(() => {
+        this.#replenishing = false;
+      });
+  }
+
   /** How many open connections the pool should have right now. */
   #reconnectTarget(wasBusy: boolean): number {
     const demand = wasBusy || this.#waiters.length > 0 ? 1 : 0;
@@ -675,10 +759,18 @@ export class HostPool implements BudgetMember {
       let attempt = 0;
       while (!this.#closing && this.#readyCount() < this.#reconnectTarget(wasBusy)) {
         attempt++;
-        if (attempt > reconnect.maxRetries) return;
+        if (attempt > reconnect.maxRetries) {
+          this.#gaveUp = true;
+          return;
+        }
         this.#context.events.emit('connection:reconnecting', this.settings.host, attempt, this.details);
-        await sleep(backoffDelay(attempt, reconnect));
-        if (this.#closing || this.#readyCount() >= this.#reconnectTarget(wasBusy)) return;
+        await this.#interruptibleSleep(backoffDelay(attempt, reconnect));
+        if (this.#closing) return;
+        if (this.#readyCount() >= this.#reconnectTarget(wasBusy)) {
+          // A command's own open got there first: the pool is back all the same.
+          this.#context.events.emit('connection:reconnected', this.settings.host, this.details);
+          return;
+        }
         const span = this.#context.telemetry.startReconnect(this.name, attempt);
         this.#singleAttemptCreates++;
         this.#borrowsInFlight++;

@@ -1,4 +1,5 @@
 import { connect as netConnect } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { SpanContext } from '@opentelemetry/api';
 import { Client } from 'ssh2';
@@ -40,6 +41,17 @@ export class ChannelOpenRefusal extends Error {
   override readonly name = 'ChannelOpenRefusal';
 }
 
+/**
+ * Raised by `openChannel` when its cancel signal fired before the server answered. The slot
+ * stays taken until `settled`: a late-opened channel is closed then, and only then is it free.
+ */
+export class ChannelOpenCancelled extends Error {
+  override readonly name = 'ChannelOpenCancelled';
+  constructor(readonly settled: Promise<void>) {
+    super('channel open cancelled');
+  }
+}
+
 /** Raised by `openChannel` when the connection is no longer usable. */
 export class ConnectionUnusable extends Error {
   override readonly name = 'ConnectionUnusable';
@@ -66,9 +78,11 @@ export class SSHConnection {
   connectSpan: SpanContext | undefined;
 
   #client: Client;
+  #sock: Socket;
   #state: ConnectionState = 'ready';
   #channelLimit: number;
   #openChannels = 0;
+  #openingChannels = 0;
   #idleSince: number | undefined;
   #closeReason: CloseReason | undefined;
   #requestedReason: CloseReason | undefined;
@@ -76,8 +90,9 @@ export class SSHConnection {
   #closeListeners = new Set<CloseListener>();
   #forceCloseTimer: NodeJS.Timeout | undefined;
 
-  private constructor(client: Client, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
+  private constructor(client: Client, sock: Socket, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
     this.#client = client;
+    this.#sock = sock;
     this.settings = settings;
     this.#channelLimit = settings.maxChannels;
     this.createdAt = performance.now();
@@ -132,7 +147,7 @@ export class SSHConnection {
         }
         settled = true;
         clearTimeout(timer);
-        resolve(new SSHConnection(client, settings, performance.now() - startedAt, sock.remoteAddress));
+        resolve(new SSHConnection(client, sock, settings, performance.now() - startedAt, sock.remoteAddress));
       });
       client.on('error', (error: Error & { level?: string }) => {
         if (!settled) fail(classifyConnectError(error, settings, verdict));
@@ -181,6 +196,10 @@ export class SSHConnection {
   }
   get openChannels(): number {
     return this.#openChannels;
+  }
+  /** Channel opens sent to the server and not yet answered. */
+  get openingChannels(): number {
+    return this.#openingChannels;
   }
   get freeSlots(): number {
     return this.#state === 'ready' ? Math.max(0, this.#channelLimit - this.#openChannels) : 0;
@@ -234,14 +253,37 @@ export class SSHConnection {
    * ssh2's callback: exit-status and close may be parsed in the same tick, and an `exit`
    * event emitted before anyone listens is lost for good.
    */
-  openChannel<T>(command: string, attach: (channel: ClientChannel) => T): Promise<T> {
+  openChannel<T>(command: string, attach: (channel: ClientChannel) => T, cancel?: AbortSignal): Promise<T> {
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));
         return;
       }
+      let markSettled: (() => void) | undefined;
+      let counted = false;
+      const onCancel = (): void => {
+        reject(new ChannelOpenCancelled(new Promise<void>((done) => (markSettled = done))));
+      };
       try {
+        if (cancel?.aborted) {
+          reject(new ChannelOpenCancelled(Promise.resolve()));
+          return;
+        }
+        cancel?.addEventListener('abort', onCancel, { once: true });
+        this.#openingChannels++;
+        counted = true;
         this.#client.exec(command, (error, channel) => {
+          counted = false;
+          this.#openingChannels--;
+          cancel?.removeEventListener('abort', onCancel);
+          if (markSettled) {
+            // Given up while opening. A channel that opened late is handed to `attach` anyway:
+            // its cancel signal has fired, so it kills the command and closes the channel, and
+            // the slot is free once the server has closed it.
+            if (error) markSettled();
+            else void Promise.resolve((attach(channel) as { freed?: Promise<void> } | undefined)?.freed).then(markSettled);
+            return;
+          }
           if (!error) {
             resolve(attach(channel));
             return;
@@ -251,6 +293,8 @@ export class SSHConnection {
           else reject(error);
         });
       } catch (error) {
+        if (counted) this.#openingChannels--;
+        cancel?.removeEventListener('abort', onCancel);
         reject(new ConnectionUnusable((error as Error).message));
       }
     });
@@ -270,7 +314,8 @@ export class SSHConnection {
     this.#state = 'closing';
     this.#requestedReason = reason;
     this.#client.end();
-    this.#forceCloseTimer = setTimeout(() => this.#client.destroy(), 2_000);
+    // ssh2's destroy() does nothing once end() has run: cut the socket itself.
+    this.#forceCloseTimer = setTimeout(() => this.#sock.destroy(), 2_000);
     this.#forceCloseTimer.unref();
   }
 
@@ -279,7 +324,7 @@ export class SSHConnection {
     if (this.#state === 'closed') return;
     this.#requestedReason ??= reason;
     this.#state = 'closing';
-    this.#client.destroy();
+    this.#sock.destroy();
   }
 
   #onClientClose(): void {

@@ -116,10 +116,11 @@ export async function setupTelemetry(options: SetupTelemetryOptions): Promise<Te
     prometheusUrl = `http://${urlHost(prometheus.host)}:${prometheus.port}/metrics`;
   }
 
-  let traceExporter: InstanceType<typeof import('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter> | undefined;
+  let sdk: InstanceType<typeof NodeSDK>;
   let otlpTracesUrl: string | undefined;
-  const otlp = otlpUrls(options.otlpEndpoint);
   try {
+    let traceExporter: InstanceType<typeof import('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter> | undefined;
+    const otlp = otlpUrls(options.otlpEndpoint);
     if (otlp) {
       const [{ OTLPTraceExporter }, { OTLPMetricExporter }, { PeriodicExportingMetricReader }] = await Promise.all([
         importPeer(() => import('@opentelemetry/exporter-trace-otlp-proto'), '@opentelemetry/exporter-trace-otlp-proto'),
@@ -134,29 +135,29 @@ export async function setupTelemetry(options: SetupTelemetryOptions): Promise<Te
       }));
       otlpTracesUrl = otlp.traces ?? otlp.fromEnvironment;
     }
+
+    const resourceAttributes: Attributes = { ...options.resourceAttributes };
+    if (options.serviceVersion !== undefined) resourceAttributes['service.version'] = options.serviceVersion;
+    let resource: SdkOptions['resource'] | undefined;
+    if (Object.keys(resourceAttributes).length > 0) {
+      const { resourceFromAttributes, defaultResource } = await importPeer(() => import('@opentelemetry/resources'), '@opentelemetry/resources');
+      resource = defaultResource().merge(resourceFromAttributes(resourceAttributes));
+    }
+
+    sdk = new NodeSDK({
+      serviceName: options.serviceName,
+      ...(resource ? { resource } : {}),
+      // Explicit lists: left undefined, sdk-node would read OTEL_*_EXPORTER and default to
+      // OTLP on localhost for every signal, including logs that sshpool never writes.
+      metricReaders,
+      ...(traceExporter ? { traceExporter } : { spanProcessors: [] }),
+      logRecordProcessors: [],
+    });
+    sdk.start();
   } catch (error) {
     await Promise.allSettled(stopOnFailure.map((stop) => stop()));
     throw error;
   }
-
-  const resourceAttributes: Attributes = { ...options.resourceAttributes };
-  if (options.serviceVersion !== undefined) resourceAttributes['service.version'] = options.serviceVersion;
-  let resource: SdkOptions['resource'] | undefined;
-  if (Object.keys(resourceAttributes).length > 0) {
-    const { resourceFromAttributes, defaultResource } = await importPeer(() => import('@opentelemetry/resources'), '@opentelemetry/resources');
-    resource = defaultResource().merge(resourceFromAttributes(resourceAttributes));
-  }
-
-  const sdk = new NodeSDK({
-    serviceName: options.serviceName,
-    ...(resource ? { resource } : {}),
-    // Explicit lists: left undefined, sdk-node would read OTEL_*_EXPORTER and default to
-    // OTLP on localhost for every signal, including logs that sshpool never writes.
-    metricReaders,
-    ...(traceExporter ? { traceExporter } : { spanProcessors: [] }),
-    logRecordProcessors: [],
-  });
-  sdk.start();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -260,7 +261,8 @@ async function importPeer<T>(load: () => Promise<T>, name: string): Promise<T> {
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-      const message = `sshpool/otel needs ${name}, an optional peer dependency. Install the set with: npm install ${PEER_PACKAGES.join(' ')}`;
+      const message = `sshpool/otel needs ${name} for the options given, an optional peer dependency: npm install ${name}` +
+        ` (every option needs at most: ${PEER_PACKAGES.join(' ')})`;
       diag.error(message);
       throw new Error(message, { cause: error });
     }

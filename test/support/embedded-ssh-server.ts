@@ -1,12 +1,15 @@
 import { spawn } from 'node:child_process';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Server, utils } from 'ssh2';
+import ssh2 from 'ssh2';
 import { generateKeyPair } from './generate-key-pair.js';
 import type { Connection, ServerChannel } from 'ssh2';
+
+// ssh2 is CommonJS: plain Node ESM (tsx, the demo) sees only its default export.
+const { Server, utils } = ssh2;
 
 /** Options of an in-process SSH server used for fast fault-injection tests. */
 export interface EmbeddedServerOptions {
@@ -32,7 +35,7 @@ export class EmbeddedSshServer {
   port = 0;
   readonly host = '127.0.0.1';
 
-  #server: Server;
+  #server: InstanceType<typeof Server>;
   #sockets = new Set<Socket>();
   #home = mkdtempSync(join(tmpdir(), 'sshpool-embedded-'));
   #options: EmbeddedServerOptions;
@@ -56,6 +59,8 @@ export class EmbeddedSshServer {
     // the wrapped net.Server, and only they can be cut abruptly.
     const netServer = (this.#server as unknown as { _srv: import('node:net').Server })._srv;
     netServer.on('connection', (socket: Socket) => {
+      // Nagle plus the client's delayed ACK would add ~40 ms to every command.
+      socket.setNoDelay(true);
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
@@ -68,6 +73,11 @@ export class EmbeddedSshServer {
     });
     this.port = (this.#server.address() as AddressInfo).port;
     return this;
+  }
+
+  /** `SHA256:<base64>` of the host key, as `ssh-keygen -lf` prints it: pin it with `hostKey.fingerprints`. */
+  get hostKeyFingerprint(): string {
+    return `SHA256:${createHash('sha256').update(this.hostPublicKey).digest('base64').replace(/=+$/, '')}`;
   }
 
   /** Number of TCP connections open right now. */

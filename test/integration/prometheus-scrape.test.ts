@@ -1,0 +1,333 @@
+// The whole metrics path, end to end: a pool working against real OpenSSH servers, the
+// `sshpool/otel` Prometheus endpoint, and a real Prometheus (Debian's /usr/bin/prometheus)
+// scraping it every second. Every metric of DESIGN.md §3 must reach Prometheus with its
+// labels, the scrape must parse cleanly, and the PromQL pool efficiency must agree with
+// getMetrics().
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { $, SSHConnectionPool } from '../../src/index.js';
+import type { SSHTarget } from '../../src/index.js';
+import { setupTelemetry } from '../../src/otel/index.js';
+import type { TelemetryHandle } from '../../src/otel/index.js';
+import { startSshd } from '../support/sshd.js';
+import type { SshdServer } from '../support/sshd.js';
+
+const PROMETHEUS_BINARY = process.env['SSHPOOL_PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
+const JOB = 'sshpool';
+
+let prometheus: ChildProcess | undefined;
+let prometheusLog = '';
+let prometheusUrl = '';
+let workDir: string | undefined;
+let telemetry: TelemetryHandle | undefined;
+let server: SshdServer;
+let limitedServer: SshdServer;
+let pool: SSHConnectionPool;
+const startedAt = Date.now() / 1000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startPrometheus(scrapePort: number): Promise<void> {
+  if (!existsSync(PROMETHEUS_BINARY)) {
+    throw new Error(
+      `${PROMETHEUS_BINARY} not found: this test runs a real Prometheus. Install it with ` +
+        '`apt-get install -y prometheus` (Debian 12 ships 2.42), or point SSHPOOL_PROMETHEUS_BIN at a prometheus binary.',
+    );
+  }
+  workDir = mkdtempSync(join(tmpdir(), 'sshpool-prometheus-'));
+  const config = join(workDir, 'prometheus.yml');
+  writeFileSync(config, [
+    'global:',
+    '  scrape_interval: 1s',
+    '  scrape_timeout: 1s',
+    '  evaluation_interval: 1s',
+    'scrape_configs:',
+    `  - job_name: ${JOB}`,
+    '    static_configs:',
+    `      - targets: ['127.0.0.1:${scrapePort}']`,
+    '',
+  ].join('\n'));
+  const port = await freePort();
+  prometheusUrl = `http://127.0.0.1:${port}`;
+  prometheus = spawn(PROMETHEUS_BINARY, [
+    `--config.file=${config}`,
+    `--storage.tsdb.path=${join(workDir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (chunk: Buffer): void => {
+    prometheusLog = (prometheusLog + chunk.toString('utf8')).slice(-20_000);
+  };
+  prometheus.stdout!.on('data', keep);
+  prometheus.stderr!.on('data', keep);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (prometheus.exitCode !== null) throw new Error(`prometheus exited with code ${prometheus.exitCode}:\n${prometheusLog}`);
+    try {
+      if ((await fetch(`${prometheusUrl}/-/ready`)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(100);
+  }
+  throw new Error(`prometheus did not become ready within 30 s:\n${prometheusLog}`);
+}
+
+async function stopPrometheus(): Promise<void> {
+  const child = prometheus;
+  prometheus = undefined;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+    if (!killed) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+}
+
+interface PromResponse<T> {
+  status: string;
+  data: T;
+  error?: string;
+}
+
+async function promApi<T>(path: string, params: Record<string, string | string[]>): Promise<T> {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) for (const v of [value].flat()) query.append(key, v);
+  const response = await fetch(`${prometheusUrl}/api/v1/${path}?${query}`);
+  const body = (await response.json()) as PromResponse<T>;
+  if (body.status !== 'success') throw new Error(`Prometheus ${path} failed: ${body.error ?? response.status}`);
+  return body.data;
+}
+
+/** Label sets of every series of `job` seen since the test started (stale ones included). */
+async function seriesOf(metric: string): Promise<Array<Record<string, string>>> {
+  return promApi('series', { 'match[]': `${metric}{job="${JOB}"}`, start: String(startedAt - 60), end: String(Date.now() / 1000 + 60) });
+}
+
+/** Scalar value of an instant PromQL query that returns one sample. */
+async function queryValue(expr: string): Promise<number> {
+  const data = await promApi<{ result: Array<{ value: [number, string] }> }>('query', { query: expr });
+  const sample = data.result[0];
+  if (!sample) throw new Error(`no result for ${expr}`);
+  return Number(sample.value[1]);
+}
+
+/** Waits until Prometheus has scraped the endpoint at least twice more from now. */
+async function waitForScrapes(): Promise<void> {
+  const since = Date.now();
+  for (;;) {
+    const data = await promApi<{ activeTargets: Array<{ lastScrape: string; health: string; lastError: string }> }>('targets', {});
+    const target = data.activeTargets[0];
+    if (target && Date.parse(target.lastScrape) > since + 1_000) return;
+    if (Date.now() - since > 20_000) throw new Error(`no scrape of the sshpool endpoint within 20 s: ${JSON.stringify(target)}\n${prometheusLog}`);
+    await sleep(200);
+  }
+}
+
+async function within<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(why())), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function targetFor(sshd: SshdServer, extra: Partial<SSHTarget> = {}): SSHTarget {
+  return {
+    host: sshd.host,
+    port: sshd.port,
+    username: sshd.username,
+    privateKey: sshd.privateKey,
+    hostKey: { fingerprints: [sshd.hostKeyFingerprint] },
+    pool,
+    ...extra,
+  };
+}
+
+beforeAll(async () => {
+  const scrapePort = await freePort();
+  // The Prometheus binary is checked first: a missing one fails here, loudly, before anything starts.
+  await startPrometheus(scrapePort);
+  telemetry = await setupTelemetry({ serviceName: 'sshpool-prometheus-test', prometheus: { port: scrapePort } });
+  [server, limitedServer] = await Promise.all([startSshd(), startSshd({ config: { MaxSessions: 1 } })]);
+  pool = new SSHConnectionPool({
+    healthCheck: { enabled: true, interval: 300, timeout: 5_000 },
+    reconnect: { enabled: true, initialDelay: 200, maxDelay: 1_000, maxRetries: 20 },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await pool?.closeAll();
+  await telemetry?.shutdown();
+  await stopPrometheus();
+});
+
+describe('Prometheus scraping the sshpool/otel endpoint', () => {
+  it('receives every sshpool metric with its labels from a workload against OpenSSH', async () => {
+    const name = (sshd: SshdServer, suffix = ''): string => `${sshd.username}@${sshd.host}:${sshd.port}${suffix}`;
+
+    // A failed command and an acquire timeout on a pool key of one slot, which keeps a warm
+    // connection (so that losing it starts a reconnect). Its connections are opened by
+    // warmUp(), never by a waiting command, so that a slow connect on a busy machine cannot
+    // be what times out; no health probe takes its only slot either.
+    const narrow = targetFor(server, {
+      poolConfig: { maxConnections: 1, maxChannelsPerConnection: 1, acquireTimeout: 1_000, warmUpConnections: 1, healthCheck: { enabled: false } },
+    });
+    const ssh = $.ssh(narrow);
+    await pool.warmUp(narrow, 1);
+    await ssh`echo reused`;
+    await expect(ssh`exit 3`).rejects.toMatchObject({ code: 'ERR_SSHPOOL_COMMAND_FAILED' });
+    const lease = await pool.getConnection(narrow);
+    await expect(ssh`true`).rejects.toMatchObject({ code: 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' });
+    lease.release();
+
+    // A second credential for the same endpoint (`#2`): a connection retired by maxLifetime.
+    const shortLived = $.ssh(targetFor(server, { privateKey: undefined, password: server.password, poolConfig: { maxLifetime: 200 } }));
+    await shortLived`true`;
+    await sleep(300);
+    await shortLived`true`;
+
+    // A rejected credential (`#3`): a failed connect and an acquire with outcome `error`.
+    await expect($.ssh(targetFor(server, { privateKey: undefined, password: 'wrong-password' }))`true`).rejects.toMatchObject({
+      code: 'ERR_SSHPOOL_AUTH',
+    });
+
+    // MaxSessions 1 against 4 channels per connection: the server refuses channels.
+    const refusing = $.ssh(targetFor(limitedServer, { poolConfig: { maxConnections: 1, maxChannelsPerConnection: 4 } }));
+    await Promise.all(Array.from({ length: 4 }, (_, i) => refusing`sleep 0.2; echo ${i}`));
+
+    // Idle connections get health probes; then the idle connections are closed.
+    await sleep(1_000);
+    await waitForScrapes(); // the used/idle gauges as they are now, with every pool key open
+    await pool.closeIdleConnections();
+
+    // The server goes away under a busy connection: closed by the remote side, then the
+    // warm connection comes back through reconnect attempts.
+    await pool.warmUp(narrow, 1);
+    const events: string[] = [];
+    const note = (text: string): void => {
+      events.push(`${new Date().toISOString().slice(11, 23)} ${text}`);
+    };
+    pool.on('connection:closed', (_host, reason, d) => note(`closed ${d.poolName} ${reason}`));
+    pool.on('connection:failed', (_host, error, d) => note(`failed ${d.poolName} ${error.message}`));
+    pool.on('connection:reconnecting', (_host, attempt, d) => note(`reconnecting ${d.poolName} #${attempt}`));
+    const reconnected = new Promise<void>((resolve) => pool.once('connection:reconnected', () => resolve()));
+    const busy = ssh`sleep 30`.nothrow().then((result) => result); // commands are lazy: start it now
+    await sleep(300);
+    await server.kill(); // SIGKILL: TCP connections close with no SSH goodbye
+    expect((await busy).ok).toBe(false);
+    note('server killed');
+    await server.start();
+    note('server started');
+    await within(reconnected, 30_000, () => `no connection:reconnected within 30 s of the restart; events:\n${events.join('\n')}`);
+    await ssh`echo after-restart`;
+
+    await waitForScrapes();
+
+    // Every metric of the contract, with the labels each must carry.
+    const expectations: Array<[metric: string, labels: Record<string, string[]>]> = [
+      ['ssh_client_connection_count', { ssh_connection_state: ['idle', 'used'] }],
+      ['ssh_client_connection_max', {}],
+      ['ssh_client_connection_pending_requests', {}],
+      ['ssh_client_connection_create_time_bucket', { error_type: ['ERR_SSHPOOL_AUTH'] }],
+      ['ssh_client_connection_wait_time_bucket', { ssh_pool_acquire_outcome: ['created', 'reused', 'timeout', 'error'] }],
+      ['ssh_client_connection_use_time_bucket', {}],
+      ['ssh_client_connection_acquires_total', { ssh_pool_acquire_outcome: ['created', 'reused', 'timeout', 'error'] }],
+      ['ssh_client_connection_timeouts_total', {}],
+      ['ssh_client_connection_closed_total', { ssh_connection_close_reason: ['idle', 'expired'] }],
+      ['ssh_client_channel_count', {}],
+      ['ssh_client_channel_refusals_total', {}],
+      ['ssh_client_health_check_duration_bucket', { ssh_health_check_outcome: ['healthy'] }],
+      ['ssh_client_reconnect_attempts_total', { ssh_reconnect_outcome: ['success'] }],
+      ['ssh_client_command_duration_bucket', { error_type: ['ERR_SSHPOOL_COMMAND_FAILED', 'ERR_SSHPOOL_ACQUIRE_TIMEOUT'] }],
+    ];
+    const missing: string[] = [];
+    for (const [metric, labels] of expectations) {
+      const series = await seriesOf(metric);
+      if (series.length === 0) {
+        missing.push(`${metric}: no series`);
+        continue;
+      }
+      for (const s of series) {
+        if (!s['ssh_pool_name']?.startsWith(`${server.username}@127.0.0.1:`)) missing.push(`${metric}: series without ssh_pool_name ${JSON.stringify(s)}`);
+        if (s['otel_scope_name'] !== 'sshpool') missing.push(`${metric}: series without otel_scope_name="sshpool"`);
+        if (metric.endsWith('_bucket') && s['le'] === undefined) missing.push(`${metric}: bucket without le`);
+      }
+      for (const [label, values] of Object.entries(labels)) {
+        for (const value of values) {
+          if (!series.some((s) => s[label] === value)) missing.push(`${metric}: no series with ${label}="${value}"`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+
+    // Per pool key: the refusals happened on the MaxSessions 1 server, the remote close on the restarted one.
+    expect((await seriesOf('ssh_client_channel_refusals_total')).map((s) => s['ssh_pool_name'])).toEqual([name(limitedServer)]);
+    const closeReasons = (await seriesOf('ssh_client_connection_closed_total')).filter((s) => s['ssh_pool_name'] === name(server));
+    expect(closeReasons.map((s) => s['ssh_connection_close_reason'])).toEqual(expect.arrayContaining(['idle']));
+    expect(closeReasons.some((s) => s['ssh_connection_close_reason'] === 'remote' || s['ssh_connection_close_reason'] === 'error')).toBe(true);
+    expect((await seriesOf('ssh_client_connection_acquires_total')).map((s) => s['ssh_pool_name'])).toEqual(
+      expect.arrayContaining([name(server), name(server, '#2'), name(server, '#3'), name(limitedServer)]),
+    );
+    // The JS exporter adds no unit suffix: there is no *_seconds_* series.
+    expect(await promApi<string[]>('label/__name__/values', { 'match[]': '{__name__=~"ssh_.*_seconds.*"}' })).toEqual([]);
+
+    // Prometheus parsed every scrape: the target is up, with no error.
+    const targets = await promApi<{ activeTargets: Array<{ health: string; lastError: string }> }>('targets', {});
+    expect(targets.activeTargets).toEqual([expect.objectContaining({ health: 'up', lastError: '' })]);
+
+    // Pool efficiency. The PromQL of DESIGN.md §3 is the share of reused among reused +
+    // created *acquires*; getMetrics().poolEfficiency divides by every connection opened,
+    // warm-up and reconnects included (here: the reconnected one). Prometheus has both: the
+    // second is reused / (reused + successful connects, the error-free create_time count).
+    const metrics = pool.getMetrics();
+    const acquired = (outcome: string): string => `sum(ssh_client_connection_acquires_total{job="${JOB}",ssh_pool_acquire_outcome=~"${outcome}"})`;
+    const connected = `sum(ssh_client_connection_create_time_count{job="${JOB}",error_type=""})`;
+    expect(await queryValue(acquired('reused'))).toBe(metrics.connectionsReused);
+    expect(await queryValue(connected)).toBe(metrics.connectionsCreated);
+    const createdAcquires = await queryValue(acquired('created'));
+    expect(createdAcquires).toBeLessThan(metrics.connectionsCreated);
+    expect(await queryValue(`${acquired('reused')} / ${acquired('reused|created')}`)).toBeCloseTo(
+      metrics.connectionsReused / (metrics.connectionsReused + createdAcquires), 10);
+    expect(await queryValue(`${acquired('reused')} / (${acquired('reused')} + ${connected})`)).toBeCloseTo(metrics.poolEfficiency, 10);
+    expect(await queryValue(`sum(ssh_client_connection_timeouts_total{job="${JOB}"})`)).toBe(1);
+
+    // Dashboard queries select histograms by a name regex, so that they work with the JS
+    // exporter's names and with the Collector's (`_seconds` added).
+    expect(await queryValue(
+      `histogram_quantile(0.99, sum by (le) (rate({__name__=~"ssh_client_command_duration(_seconds)?_bucket",job="${JOB}"}[1m])))`,
+    )).toBeGreaterThan(0);
+    expect(await queryValue(
+      `sum(ssh_client_connection_count{job="${JOB}",ssh_connection_state="used"}) / sum(ssh_client_connection_max{job="${JOB}"})`,
+    )).toBeGreaterThanOrEqual(0);
+
+    // Closing the pool records every connection as closed for `shutdown`.
+    await pool.closeAll();
+    await waitForScrapes();
+    const reasons = (await seriesOf('ssh_client_connection_closed_total')).map((s) => s['ssh_connection_close_reason']);
+    expect(reasons).toContain('shutdown');
+  }, 120_000);
+});
