@@ -87,7 +87,7 @@ describe('setupTelemetry with a Prometheus endpoint', () => {
     await ssh`exit 3`.nothrow();
     // An acquire timeout on a second pool key (password: `#2`) of one slot, held by a lease.
     // The connection is opened first, so that a slow connect cannot be what times out.
-    const narrow = { ...target, privateKey: undefined, password: server.password, poolConfig: { maxConnections: 1, maxChannelsPerConnection: 1, acquireTimeout: 200 } };
+    const narrow = { ...target, privateKey: undefined, password: server.password, poolConfig: { maxConnections: 1, maxChannelsPerConnection: 1, acquireTimeout: 1_000 } };
     await pool.warmUp(narrow, 1);
     const lease = await pool.getConnection(narrow);
     await expect($.ssh(narrow)`true`).rejects.toMatchObject({ code: 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' });
