@@ -24,7 +24,6 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -36,6 +35,7 @@ import { $, SSHConnectionPool } from '../src/index.js';
 import type { SSHTarget } from '../src/index.js';
 import { setupTelemetry } from '../src/otel/index.js';
 import type { RemoteCpu, RemoteReady, RemoteReport, ToRemote } from './remote.js';
+import { freePort } from '../test/support/free-port.js';
 
 type Variant = 'a' | 'b' | 'c' | 'd';
 const VARIANTS: readonly Variant[] = ['a', 'b', 'c', 'd'];
@@ -74,16 +74,6 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** The child process with the server side of everything. */
 class Remote {

@@ -10,7 +10,6 @@
 //   SSHPOOL_DEMO_PROMETHEUS_PORT     Prometheus endpoint port (default 9464; 0 = any free port)
 //   SSHPOOL_DEMO_SSHD=1              OpenSSH in Docker containers instead of in-process servers
 //   OTEL_EXPORTER_OTLP_ENDPOINT      e.g. http://127.0.0.1:4318: also send traces and metrics there
-import net from 'node:net';
 import { SSHConnectionPool } from '../src/index.js';
 import { setupTelemetry } from '../src/otel/index.js';
 import type { TelemetryHandle } from '../src/otel/index.js';
@@ -19,6 +18,7 @@ import type { DashboardInput } from './dashboard.js';
 import { startHosts } from './hosts.js';
 import type { DemoHost } from './hosts.js';
 import { OutcomeTally, Workload } from './workload.js';
+import { freePort } from '../test/support/free-port.js';
 
 const SSHPOOL_METRICS = [
   'ssh_client_connection_count',
@@ -45,16 +45,6 @@ function numberFromEnv(name: string, fallback: number, min: number): number {
   return value;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<number> {
   const durationMs = numberFromEnv('SSHPOOL_DEMO_DURATION_S', 60, 5) * 1000;

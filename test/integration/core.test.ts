@@ -12,6 +12,7 @@ import {
   SSHConnectionPool,
 } from '../../src/index.js';
 import type { SSHTarget } from '../../src/index.js';
+import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 
@@ -22,17 +23,7 @@ beforeAll(async () => {
   [server, limitedServer] = await Promise.all([startSshd(), startSshd({ config: { MaxSessions: 2 } })]);
 });
 
-function targetFor(sshd: SshdServer, pool: SSHConnectionPool, extra: Partial<SSHTarget> = {}): SSHTarget {
-  return {
-    host: sshd.host,
-    port: sshd.port,
-    username: sshd.username,
-    privateKey: sshd.privateKey,
-    hostKey: { fingerprints: [sshd.hostKeyFingerprint] },
-    pool,
-    ...extra,
-  };
-}
+const targetFor = sshdTarget;
 
 const pools: SSHConnectionPool[] = [];
 function newPool(...args: ConstructorParameters<typeof SSHConnectionPool>): SSHConnectionPool {

@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +14,8 @@ import { $, SSHConnectionPool } from '../../src/index.js';
 import type { SSHTarget } from '../../src/index.js';
 import { setupTelemetry } from '../../src/otel/index.js';
 import type { TelemetryHandle } from '../../src/otel/index.js';
+import { freePort } from '../support/free-port.js';
+import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 
@@ -31,16 +32,6 @@ let limitedServer: SshdServer;
 let pool: SSHConnectionPool;
 const startedAt = Date.now() / 1000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function startPrometheus(scrapePort: number): Promise<void> {
   if (!existsSync(PROMETHEUS_BINARY)) {
@@ -155,17 +146,7 @@ async function within<T>(promise: Promise<T>, ms: number, why: () => string): Pr
   }
 }
 
-function targetFor(sshd: SshdServer, extra: Partial<SSHTarget> = {}): SSHTarget {
-  return {
-    host: sshd.host,
-    port: sshd.port,
-    username: sshd.username,
-    privateKey: sshd.privateKey,
-    hostKey: { fingerprints: [sshd.hostKeyFingerprint] },
-    pool,
-    ...extra,
-  };
-}
+const targetFor = (sshd: SshdServer, extra: Partial<SSHTarget> = {}): SSHTarget => sshdTarget(sshd, pool, extra);
 
 beforeAll(async () => {
   const scrapePort = await freePort();

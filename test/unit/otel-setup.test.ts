@@ -3,7 +3,6 @@
 // metrics, and shutdown() flushes, closes the endpoint and unregisters the globals.
 // Each vitest file runs in its own fork, so the global providers set here stay here; every
 // test still shuts its setup down so that the next one can register again.
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import net from 'node:net';
@@ -14,6 +13,7 @@ import { $, SSHConnectionPool } from '../../src/index.js';
 import { setupTelemetry } from '../../src/otel/index.js';
 import type { TelemetryHandle } from '../../src/otel/index.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+import { freePort } from '../support/free-port.js';
 
 let server: EmbeddedSshServer;
 const cleanups: Array<() => Promise<void>> = [];
@@ -28,19 +28,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-const fingerprintOf = (publicKey: Buffer): string =>
-  `SHA256:${createHash('sha256').update(publicKey).digest('base64').replace(/=+$/, '')}`;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function setup(options: Parameters<typeof setupTelemetry>[0]): Promise<TelemetryHandle> {
   const handle = await setupTelemetry(options);
@@ -56,7 +44,7 @@ function newPool(options: ConstructorParameters<typeof SSHConnectionPool>[0] = {
     port: server.port,
     username: server.username,
     privateKey: server.privateKey,
-    hostKey: { fingerprints: [fingerprintOf(server.hostPublicKey)] },
+    hostKey: { fingerprints: [server.hostKeyFingerprint] },
     pool,
   };
   return { pool, target, ssh: $.ssh(target) };

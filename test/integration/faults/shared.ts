@@ -5,17 +5,7 @@ import { SSHConnectionPool } from '../../../src/index.js';
 import type { PoolEventName, PoolEvents, SSHConnectionPoolOptions, SSHTarget } from '../../../src/index.js';
 import type { SshdServer } from '../../support/sshd.js';
 
-export function targetFor(sshd: SshdServer, pool: SSHConnectionPool, extra: Partial<SSHTarget> = {}): SSHTarget {
-  return {
-    host: sshd.host,
-    port: sshd.port,
-    username: sshd.username,
-    privateKey: sshd.privateKey,
-    hostKey: { fingerprints: [sshd.hostKeyFingerprint] },
-    pool,
-    ...extra,
-  };
-}
+export { sshdTarget as targetFor } from '../../support/sshd-target.js';
 
 const pools: SSHConnectionPool[] = [];
 
