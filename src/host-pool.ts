@@ -101,9 +101,10 @@ const FAILURE_FRESHNESS_MS = 1_000;
 let nextWaiterSeq = 0;
 
 /**
- * The connections of one pool key. generic-pool owns their lifecycle (create, validate,
- * idle eviction, destroy); this class lends *channel slots* on the connections it has
- * borrowed from generic-pool. Invariants:
+ * The connections of one pool key. generic-pool owns their lifecycle (create, validate on
+ * every lend, destroy, the `maxConnections` cap); this class lends *channel slots* on the
+ * connections it has borrowed from generic-pool, and keeps the warm minimum, idle eviction,
+ * health probes and reconnects, whose timing generic-pool cannot express. Invariants:
  * - a connection is borrowed from generic-pool exactly while it carries a slot, or while
  *   it is being handed to waiters;
  * - `borrowed.size + borrowsInFlight <= config.maxConnections`;
