@@ -302,7 +302,7 @@ async function main(): Promise<number> {
     const extraCpu = median(cpu.c.map((value, i) => value - cpu.a[i]!));
     process.stdout.write(
       `\nmedians of ${options.rounds} rounds; "vs (a)" is the median of per-round ratios to (a), measured in the same round.\n` +
-        `full pipeline: ${overhead.toFixed(1)} % of throughput (target < 5 %); ` +
+        `full pipeline: throughput cost ${overhead.toFixed(1)} % (target < 5 %; negative means it measured faster, i.e. within noise); ` +
         `${((pairedRatio(cpu, 'c') - 1) * 100).toFixed(1)} % more client CPU per command (+${extraCpu.toFixed(0)} µs)\n`,
     );
     if (!useSshd) {
