@@ -63,6 +63,20 @@ describe('pool behaviour (embedded server)', () => {
     expect(pool.getStats().openChannels).toBe(0);
   });
 
+  it('applies a configureHost rule to matching hosts, and an explicit poolConfig wins over it', async () => {
+    const { pool, target, server } = await setup({}, { maxChannelsPerConnection: 1 });
+    pool.configureHost('127.0.0.*', { maxConnections: 1 });
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, pool.getStats().totalConnections)), 5);
+    await Promise.all(Array.from({ length: 3 }, () => $.ssh(target)`sleep 0.1`));
+    expect(peak).toBe(1);
+    // A second credential is a new pool key: the rule applies, but its own poolConfig wins.
+    const own = $.ssh({ ...target, privateKey: undefined, password: server.password, poolConfig: { maxConnections: 3 } });
+    await Promise.all(Array.from({ length: 3 }, () => own`sleep 0.2`));
+    clearInterval(sampler);
+    expect(pool.getStats().hosts[`tester@127.0.0.1:${server.port}#2`]!.totalConnections).toBe(3);
+  });
+
   it('serves higher-priority leases first', async () => {
     const { pool, target } = await setup({}, { maxConnections: 1, maxChannelsPerConnection: 1 });
     const holder = await pool.getConnection(target);
