@@ -8,6 +8,7 @@ import type { ResolvedPoolConfig } from './pool-config.js';
 import { runChannel } from './run-channel.js';
 import type { CancelReason, ChannelOutcome, RunningChannel } from './run-channel.js';
 import { Semaphore } from './semaphore.js';
+import { nextSequence, WaitQueue } from './wait-queue.js';
 import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
 import { HealthMonitor } from './health-monitor.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, SSHConnection } from './ssh-connection.js';
@@ -98,8 +99,6 @@ export const MAX_CHANNEL_ATTEMPTS = 10;
 // A failure placeholder older than this was made for someone who has gone; make a new attempt.
 const FAILURE_FRESHNESS_MS = 1_000;
 
-let nextWaiterSeq = 0;
-
 /**
  * The connections of one pool key. generic-pool owns their lifecycle (create, validate on
  * every lend, destroy, the `maxConnections` cap); this class lends *channel slots* on the
@@ -121,7 +120,7 @@ export class HostPool implements BudgetMember {
   #borrowed = new Set<SSHConnection>();
   #unclaimed = new Set<SSHConnection>();
   #retireReasons = new WeakMap<SSHConnection, CloseReason>();
-  #waiters: Waiter[] = [];
+  #waiters = new WaitQueue<Waiter>();
   #borrowsInFlight = 0;
   #lastConnectError: ConnectError | undefined;
   #lastRefusal: Error | undefined;
@@ -247,7 +246,7 @@ export class HostPool implements BudgetMember {
       };
       const waiter: Waiter = {
         priority: request.priority,
-        seq: front ? -++nextWaiterSeq : ++nextWaiterSeq,
+        seq: nextSequence(front),
         enqueuedAt,
         resolve: (slot) => settleWith(() => {
           this.#noteAcquired(parent, startedAt, slot);
@@ -278,7 +277,7 @@ export class HostPool implements BudgetMember {
         if (this.#removeWaiter(waiter)) waiter.reject(new AcquireCancelled(cancel?.reason as CancelReason));
       };
       cancel?.addEventListener('abort', onCancel, { once: true });
-      this.#enqueue(waiter);
+      this.#waiters.add(waiter);
       this.#grow();
     });
   }
@@ -467,21 +466,8 @@ export class HostPool implements BudgetMember {
     return { connection, outcome: 'reused', waitMs, grantedAt };
   }
 
-  #enqueue(waiter: Waiter): void {
-    // Insertion keeps the queue sorted: priority descending, then sequence ascending.
-    let index = this.#waiters.length;
-    while (index > 0) {
-      const before = this.#waiters[index - 1]!;
-      if (before.priority > waiter.priority || (before.priority === waiter.priority && before.seq < waiter.seq)) break;
-      index--;
-    }
-    this.#waiters.splice(index, 0, waiter);
-  }
-
   #removeWaiter(waiter: Waiter): boolean {
-    const index = this.#waiters.indexOf(waiter);
-    if (index === -1) return false;
-    this.#waiters.splice(index, 1);
+    if (!this.#waiters.remove(waiter)) return false;
     if (this.#waiters.length === 0) this.#saturated = false;
     this.#checkDrained();
     return true;
@@ -567,7 +553,7 @@ export class HostPool implements BudgetMember {
   }
 
   #failWaiters(error: Error): void {
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.#waiters.drain()) waiter.reject(error);
     this.#saturated = false;
     this.#checkDrained();
   }

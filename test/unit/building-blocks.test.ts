@@ -3,6 +3,7 @@ import { backoffDelay } from '../../src/backoff.js';
 import { ConnectionBudget } from '../../src/connection-budget.js';
 import { DEFAULT_POOL_CONFIG } from '../../src/index.js';
 import { Semaphore } from '../../src/semaphore.js';
+import { nextSequence, WaitQueue } from '../../src/wait-queue.js';
 
 const curve = (backoff: 'exponential' | 'linear' | 'fixed') => ({ ...DEFAULT_POOL_CONFIG.reconnect, initialDelay: 100, maxDelay: 1_000, backoff, jitter: false });
 
@@ -80,5 +81,18 @@ describe('connection budget', () => {
     const pending = budget.acquire(b);
     budget.leave(b);
     expect(await pending).toBe(false);
+  });
+});
+
+describe('wait queue', () => {
+  it('serves higher priority first, arrival order within a priority, and front entries ahead of their priority', () => {
+    const queue = new WaitQueue<{ priority: number; seq: number; name: string }>();
+    const add = (name: string, priority: number, front = false) => queue.add({ name, priority, seq: nextSequence(front) });
+    add('a', 0);
+    add('b', 5);
+    add('c', 0);
+    add('d', 5);
+    add('retry', 0, true);
+    expect(queue.drain().map((item) => item.name)).toEqual(['b', 'd', 'retry', 'a', 'c']);
   });
 });
