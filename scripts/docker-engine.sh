@@ -107,6 +107,15 @@ cmd_start() {
   command -v docker >/dev/null || { log "docker CLI not found (apt-get install docker.io)"; return 1; }
 
   mkdir -p "$STATE_DIR"
+  # A daemon that was killed (a CI runner ends whatever a previous run left) leaves its pid
+  # files behind, and dockerd refuses to start over one. No engine answers here, so they are stale.
+  if [[ -f "$PIDFILE" ]] && ! our_pid >/dev/null; then
+    log "removing stale pid file $PIDFILE"
+    rm -f "$PIDFILE"
+  fi
+  if [[ -f /var/run/docker/containerd/containerd.pid ]] && ! pgrep -F /var/run/docker/containerd/containerd.pid containerd >/dev/null 2>&1; then
+    rm -f /var/run/docker/containerd/containerd.pid
+  fi
   local driver
   driver="$(pick_storage_driver)"
   log "starting dockerd (storage driver $driver, log $LOGFILE)"
