@@ -39,6 +39,8 @@ our_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   # Guard against a recycled pid that now belongs to something else.
   [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == dockerd ]] || return 1
+  # A killed daemon nobody has reaped yet still has a /proc entry: a zombie is not running.
+  [[ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" != Z ]] || return 1
   echo "$pid"
 }
 
