@@ -11,7 +11,6 @@ import {
   OutputLimitError,
   SSHConnectionPool,
 } from '../../src/index.js';
-import type { SSHTarget } from '../../src/index.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';

@@ -6,10 +6,8 @@
 // - the committed dashboard JSON is exactly what scripts/generate-dashboards.ts generates;
 // - the alert rules pass `promtool check rules` and their unit tests `promtool test rules`;
 // - the Collector stack's Prometheus config passes `promtool check config`.
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,114 +19,18 @@ import type { TelemetryHandle } from '../../src/otel/index.js';
 import { DASHBOARD_PATH, buildDashboard, panelQueries, renderDashboard } from '../../scripts/generate-dashboards.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { freePort } from '../support/free-port.js';
+import { PrometheusServer, requireBinary } from '../support/prometheus-server.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PROMETHEUS_BINARY = process.env['SSHPOOL_PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
 const PROMTOOL_BINARY = process.env['SSHPOOL_PROMTOOL_BIN'] ?? '/usr/bin/promtool';
 const RULES = join(REPO_ROOT, 'dashboards', 'alerts', 'sshpool.rules.yml');
 const RULE_TESTS = join(REPO_ROOT, 'dashboards', 'alerts', 'sshpool.rules.test.yml');
 
-let prometheus: ChildProcess | undefined;
-let prometheusLog = '';
-let prometheusUrl = '';
-let workDir: string | undefined;
+let prometheus: PrometheusServer | undefined;
 let telemetry: TelemetryHandle | undefined;
 let server: EmbeddedSshServer | undefined;
 let limitedServer: EmbeddedSshServer | undefined;
 let pool: SSHConnectionPool | undefined;
-
-function requireBinary(path: string): void {
-  if (!existsSync(path)) {
-    throw new Error(
-      `${path} not found: this test runs a real Prometheus and promtool. Install them with ` +
-        '`apt-get install -y prometheus` (Debian 12 ships 2.42), or set SSHPOOL_PROMETHEUS_BIN / SSHPOOL_PROMTOOL_BIN.',
-    );
-  }
-}
-
-async function startPrometheus(scrapePort: number): Promise<void> {
-  requireBinary(PROMETHEUS_BINARY);
-  workDir = mkdtempSync(join(tmpdir(), 'sshpool-assets-'));
-  const config = join(workDir, 'prometheus.yml');
-  writeFileSync(config, [
-    'global:',
-    '  scrape_interval: 1s',
-    '  scrape_timeout: 1s',
-    '  evaluation_interval: 1s',
-    'rule_files:',
-    `  - ${JSON.stringify(RULES)}`,
-    'scrape_configs:',
-    '  - job_name: sshpool',
-    '    static_configs:',
-    `      - targets: ['127.0.0.1:${scrapePort}']`,
-    '',
-  ].join('\n'));
-  const port = await freePort();
-  prometheusUrl = `http://127.0.0.1:${port}`;
-  prometheus = spawn(PROMETHEUS_BINARY, [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${join(workDir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (chunk: Buffer): void => {
-    prometheusLog = (prometheusLog + chunk.toString('utf8')).slice(-20_000);
-  };
-  prometheus.stdout!.on('data', keep);
-  prometheus.stderr!.on('data', keep);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (prometheus.exitCode !== null) throw new Error(`prometheus exited with code ${prometheus.exitCode}:\n${prometheusLog}`);
-    try {
-      if ((await fetch(`${prometheusUrl}/-/ready`)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
-  }
-  throw new Error(`prometheus did not become ready within 30 s:\n${prometheusLog}`);
-}
-
-async function stopPrometheus(): Promise<void> {
-  const child = prometheus;
-  prometheus = undefined;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-    if (!stopped) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  }
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-}
-
-interface PromResponse<T> {
-  status: string;
-  data: T;
-  error?: string;
-  warnings?: string[];
-}
-
-async function promApi<T>(path: string, params: Record<string, string>): Promise<T> {
-  const response = await fetch(`${prometheusUrl}/api/v1/${path}?${new URLSearchParams(params)}`);
-  const body = (await response.json()) as PromResponse<T>;
-  if (body.status !== 'success') throw new Error(`Prometheus ${path} failed: ${body.error ?? response.status}`);
-  return body.data;
-}
-
-/** Waits until Prometheus has scraped the endpoint at least twice more from now. */
-async function waitForScrapes(): Promise<void> {
-  const since = Date.now();
-  for (;;) {
-    const data = await promApi<{ activeTargets: Array<{ lastScrape: string }> }>('targets', {});
-    const target = data.activeTargets[0];
-    if (target && Date.parse(target.lastScrape) > since + 1_000) return;
-    if (Date.now() - since > 20_000) throw new Error(`no scrape of the sshpool endpoint within 20 s: ${JSON.stringify(target)}\n${prometheusLog}`);
-    await sleep(200);
-  }
-}
 
 /** A panel query as Grafana sends it with "All" pools selected. */
 const asGrafanaSendsIt = (expr: string): string => expr.replaceAll('$pool', '.*').replaceAll('$__rate_interval', '1m');
@@ -141,7 +43,7 @@ function promtool(...args: string[]): { status: number | null; output: string } 
 
 beforeAll(async () => {
   const scrapePort = await freePort();
-  await startPrometheus(scrapePort);
+  prometheus = await PrometheusServer.start({ scrapePort, job: 'sshpool', ruleFiles: [RULES] });
   telemetry = await setupTelemetry({ serviceName: 'sshpool-assets-test', prometheus: { port: scrapePort } });
   server = await new EmbeddedSshServer().start();
   limitedServer = await new EmbeddedSshServer({ maxSessions: 1 }).start();
@@ -154,7 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.closeAll();
   await telemetry?.shutdown();
-  await stopPrometheus();
+  await prometheus?.stop();
   await server?.stop();
   await limitedServer?.stop();
 });
@@ -229,8 +131,8 @@ describe('shipped dashboards and alert rules', () => {
     srv.dropAllConnections();
     await Promise.race([reconnected, sleep(15_000).then(() => Promise.reject(new Error('no connection:reconnected within 15 s')))]);
     await ssh`echo after-reconnect`;
-    await waitForScrapes();
-    await waitForScrapes();
+    await prometheus!.waitForScrapes();
+    await prometheus!.waitForScrapes();
 
     const problems: string[] = [];
     const empty: string[] = [];
@@ -238,8 +140,8 @@ describe('shipped dashboards and alert rules', () => {
     for (const { panel, refId, expr, expectData } of panelQueries()) {
       const query = asGrafanaSendsIt(expr);
       try {
-        const instant = await promApi<{ result: unknown[] }>('query', { query });
-        await promApi('query_range', { query, start: String(end - 60), end: String(end), step: '1' });
+        const instant = await prometheus!.api<{ result: unknown[] }>('query', { query });
+        await prometheus!.api('query_range', { query, start: String(end - 60), end: String(end), step: '1' });
         if (expectData && instant.result.length === 0) empty.push(`${panel} ${refId}: ${query}`);
       } catch (error) {
         problems.push(`${panel} ${refId}: ${(error as Error).message}\n  ${query}`);
@@ -249,7 +151,7 @@ describe('shipped dashboards and alert rules', () => {
     expect(empty).toEqual([]);
 
     // The rules load into a real Prometheus, and evaluate without error.
-    const rules = await promApi<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> }>('rules', {});
+    const rules = await prometheus!.api<{ groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> }>('rules', {});
     const loaded = rules.groups.flatMap((g) => g.rules);
     expect(loaded.map((r) => r.name).sort()).toEqual([
       'SshPoolAcquireTimeouts',

@@ -3,11 +3,6 @@
 // scraping it every second. Every metric of DESIGN.md §3 must reach Prometheus with its
 // labels, the scrape must parse cleanly, and the PromQL pool efficiency must agree with
 // getMetrics().
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool } from '../../src/index.js';
@@ -15,135 +10,32 @@ import type { SSHTarget } from '../../src/index.js';
 import { setupTelemetry } from '../../src/otel/index.js';
 import type { TelemetryHandle } from '../../src/otel/index.js';
 import { freePort } from '../support/free-port.js';
+import { PrometheusServer } from '../support/prometheus-server.js';
+import { withTimeout } from '../support/with-timeout.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 
-const PROMETHEUS_BINARY = process.env['SSHPOOL_PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
 const JOB = 'sshpool';
 
-let prometheus: ChildProcess | undefined;
-let prometheusLog = '';
-let prometheusUrl = '';
-let workDir: string | undefined;
+let prometheus: PrometheusServer | undefined;
 let telemetry: TelemetryHandle | undefined;
 let server: SshdServer;
 let limitedServer: SshdServer;
 let pool: SSHConnectionPool;
 const startedAt = Date.now() / 1000;
 
-
-async function startPrometheus(scrapePort: number): Promise<void> {
-  if (!existsSync(PROMETHEUS_BINARY)) {
-    throw new Error(
-      `${PROMETHEUS_BINARY} not found: this test runs a real Prometheus. Install it with ` +
-        '`apt-get install -y prometheus` (Debian 12 ships 2.42), or point SSHPOOL_PROMETHEUS_BIN at a prometheus binary.',
-    );
-  }
-  workDir = mkdtempSync(join(tmpdir(), 'sshpool-prometheus-'));
-  const config = join(workDir, 'prometheus.yml');
-  writeFileSync(config, [
-    'global:',
-    '  scrape_interval: 1s',
-    '  scrape_timeout: 1s',
-    '  evaluation_interval: 1s',
-    'scrape_configs:',
-    `  - job_name: ${JOB}`,
-    '    static_configs:',
-    `      - targets: ['127.0.0.1:${scrapePort}']`,
-    '',
-  ].join('\n'));
-  const port = await freePort();
-  prometheusUrl = `http://127.0.0.1:${port}`;
-  prometheus = spawn(PROMETHEUS_BINARY, [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${join(workDir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (chunk: Buffer): void => {
-    prometheusLog = (prometheusLog + chunk.toString('utf8')).slice(-20_000);
-  };
-  prometheus.stdout!.on('data', keep);
-  prometheus.stderr!.on('data', keep);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (prometheus.exitCode !== null) throw new Error(`prometheus exited with code ${prometheus.exitCode}:\n${prometheusLog}`);
-    try {
-      if ((await fetch(`${prometheusUrl}/-/ready`)).ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
-  }
-  throw new Error(`prometheus did not become ready within 30 s:\n${prometheusLog}`);
-}
-
-async function stopPrometheus(): Promise<void> {
-  const child = prometheus;
-  prometheus = undefined;
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const killed = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-    if (!killed) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  }
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-}
-
-interface PromResponse<T> {
-  status: string;
-  data: T;
-  error?: string;
-}
-
-async function promApi<T>(path: string, params: Record<string, string | string[]>): Promise<T> {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) for (const v of [value].flat()) query.append(key, v);
-  const response = await fetch(`${prometheusUrl}/api/v1/${path}?${query}`);
-  const body = (await response.json()) as PromResponse<T>;
-  if (body.status !== 'success') throw new Error(`Prometheus ${path} failed: ${body.error ?? response.status}`);
-  return body.data;
-}
-
 /** Label sets of every series of `job` seen since the test started (stale ones included). */
 async function seriesOf(metric: string): Promise<Array<Record<string, string>>> {
-  return promApi('series', { 'match[]': `${metric}{job="${JOB}"}`, start: String(startedAt - 60), end: String(Date.now() / 1000 + 60) });
+  return prometheus!.api('series', { 'match[]': `${metric}{job="${JOB}"}`, start: String(startedAt - 60), end: String(Date.now() / 1000 + 60) });
 }
 
 /** Scalar value of an instant PromQL query that returns one sample. */
 async function queryValue(expr: string): Promise<number> {
-  const data = await promApi<{ result: Array<{ value: [number, string] }> }>('query', { query: expr });
+  const data = await prometheus!.api<{ result: Array<{ value: [number, string] }> }>('query', { query: expr });
   const sample = data.result[0];
   if (!sample) throw new Error(`no result for ${expr}`);
   return Number(sample.value[1]);
-}
-
-/** Waits until Prometheus has scraped the endpoint at least twice more from now. */
-async function waitForScrapes(): Promise<void> {
-  const since = Date.now();
-  for (;;) {
-    const data = await promApi<{ activeTargets: Array<{ lastScrape: string; health: string; lastError: string }> }>('targets', {});
-    const target = data.activeTargets[0];
-    if (target && Date.parse(target.lastScrape) > since + 1_000) return;
-    if (Date.now() - since > 20_000) throw new Error(`no scrape of the sshpool endpoint within 20 s: ${JSON.stringify(target)}\n${prometheusLog}`);
-    await sleep(200);
-  }
-}
-
-async function within<T>(promise: Promise<T>, ms: number, why: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(why())), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const targetFor = (sshd: SshdServer, extra: Partial<SSHTarget> = {}): SSHTarget => sshdTarget(sshd, pool, extra);
@@ -151,7 +43,7 @@ const targetFor = (sshd: SshdServer, extra: Partial<SSHTarget> = {}): SSHTarget 
 beforeAll(async () => {
   const scrapePort = await freePort();
   // The Prometheus binary is checked first: a missing one fails here, loudly, before anything starts.
-  await startPrometheus(scrapePort);
+  prometheus = await PrometheusServer.start({ scrapePort, job: JOB });
   telemetry = await setupTelemetry({ serviceName: 'sshpool-prometheus-test', prometheus: { port: scrapePort } });
   [server, limitedServer] = await Promise.all([startSshd(), startSshd({ config: { MaxSessions: 1 } })]);
   pool = new SSHConnectionPool({
@@ -163,7 +55,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await pool?.closeAll();
   await telemetry?.shutdown();
-  await stopPrometheus();
+  await prometheus?.stop();
 });
 
 describe('Prometheus scraping the sshpool/otel endpoint', () => {
@@ -202,7 +94,7 @@ describe('Prometheus scraping the sshpool/otel endpoint', () => {
 
     // Idle connections get health probes; then the idle connections are closed.
     await sleep(1_000);
-    await waitForScrapes(); // the used/idle gauges as they are now, with every pool key open
+    await prometheus!.waitForScrapes(); // the used/idle gauges as they are now, with every pool key open
     await pool.closeIdleConnections();
 
     // The server goes away under a busy connection: closed by the remote side, then the
@@ -223,10 +115,10 @@ describe('Prometheus scraping the sshpool/otel endpoint', () => {
     note('server killed');
     await server.start();
     note('server started');
-    await within(reconnected, 30_000, () => `no connection:reconnected within 30 s of the restart; events:\n${events.join('\n')}`);
+    await withTimeout(reconnected, 30_000, () => `no connection:reconnected within 30 s of the restart; events:\n${events.join('\n')}`);
     await ssh`echo after-restart`;
 
-    await waitForScrapes();
+    await prometheus!.waitForScrapes();
 
     // Every metric of the contract, with the labels each must carry.
     const expectations: Array<[metric: string, labels: Record<string, string[]>]> = [
@@ -274,10 +166,10 @@ describe('Prometheus scraping the sshpool/otel endpoint', () => {
       expect.arrayContaining([name(server), name(server, '#2'), name(server, '#3'), name(limitedServer)]),
     );
     // The JS exporter adds no unit suffix: there is no *_seconds_* series.
-    expect(await promApi<string[]>('label/__name__/values', { 'match[]': '{__name__=~"ssh_.*_seconds.*"}' })).toEqual([]);
+    expect(await prometheus!.api<string[]>('label/__name__/values', { 'match[]': '{__name__=~"ssh_.*_seconds.*"}' })).toEqual([]);
 
     // Prometheus parsed every scrape: the target is up, with no error.
-    const targets = await promApi<{ activeTargets: Array<{ health: string; lastError: string }> }>('targets', {});
+    const targets = await prometheus!.api<{ activeTargets: Array<{ health: string; lastError: string }> }>('targets', {});
     expect(targets.activeTargets).toEqual([expect.objectContaining({ health: 'up', lastError: '' })]);
 
     // Pool efficiency. The PromQL of DESIGN.md §3 is the share of reused among reused +
@@ -307,7 +199,7 @@ describe('Prometheus scraping the sshpool/otel endpoint', () => {
 
     // Closing the pool records every connection as closed for `shutdown`.
     await pool.closeAll();
-    await waitForScrapes();
+    await prometheus!.waitForScrapes();
     const reasons = (await seriesOf('ssh_client_connection_closed_total')).map((s) => s['ssh_connection_close_reason']);
     expect(reasons).toContain('shutdown');
   }, 120_000);

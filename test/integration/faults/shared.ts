@@ -2,10 +2,12 @@
 // event recording and the checks every scenario repeats (typed outcomes, no leaks).
 import { afterAll, expect } from 'vitest';
 import { SSHConnectionPool } from '../../../src/index.js';
-import type { PoolEventName, PoolEvents, SSHConnectionPoolOptions, SSHTarget } from '../../../src/index.js';
-import type { SshdServer } from '../../support/sshd.js';
+import type { PoolEventName, PoolEvents, SSHConnectionPoolOptions } from '../../../src/index.js';
+
+import { withTimeout } from '../../support/with-timeout.js';
 
 export { sshdTarget as targetFor } from '../../support/sshd-target.js';
+export { withTimeout };
 
 const pools: SSHConnectionPool[] = [];
 
@@ -30,15 +32,6 @@ export async function until(condition: () => boolean, timeoutMs: number, what = 
     await sleep(10);
   }
   return performance.now() - started;
-}
-
-/** Rejects with a clear message when `promise` has not settled within `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 export interface RecordedEvent {

@@ -1,0 +1,135 @@
+// A real Prometheus (Debian's /usr/bin/prometheus) for tests: scrapes one endpoint every
+// second from a temporary directory, answers its HTTP API, and is stopped by pid.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './free-port.js';
+
+export const PROMETHEUS_BINARY = process.env['SSHPOOL_PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
+
+/** Fails loudly, with the install command, when a binary a test needs is missing. */
+export function requireBinary(path: string): void {
+  if (!existsSync(path)) {
+    throw new Error(
+      `${path} not found: this test runs a real Prometheus and promtool. Install them with ` +
+        '`apt-get install -y prometheus` (Debian 12 ships 2.42), or set SSHPOOL_PROMETHEUS_BIN / SSHPOOL_PROMTOOL_BIN.',
+    );
+  }
+}
+
+export interface PrometheusOptions {
+  /** Port of the metrics endpoint on 127.0.0.1 to scrape. */
+  readonly scrapePort: number;
+  readonly job: string;
+  /** Rule files to load (evaluated every second). */
+  readonly ruleFiles?: readonly string[];
+}
+
+interface PromResponse<T> {
+  status: string;
+  data: T;
+  error?: string;
+}
+
+export class PrometheusServer {
+  readonly url: string;
+  #child: ChildProcess | undefined;
+  #log = '';
+  readonly #workDir: string;
+
+  private constructor(url: string, child: ChildProcess, workDir: string) {
+    this.url = url;
+    this.#child = child;
+    this.#workDir = workDir;
+    const keep = (chunk: Buffer): void => {
+      this.#log = (this.#log + chunk.toString('utf8')).slice(-20_000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+  }
+
+  /** The last 20 kB of Prometheus's own output, for failure messages. */
+  get log(): string {
+    return this.#log;
+  }
+
+  static async start(options: PrometheusOptions): Promise<PrometheusServer> {
+    requireBinary(PROMETHEUS_BINARY);
+    const workDir = mkdtempSync(join(tmpdir(), 'sshpool-prometheus-'));
+    const config = join(workDir, 'prometheus.yml');
+    const rules = options.ruleFiles?.length ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : [];
+    writeFileSync(config, [
+      'global:',
+      '  scrape_interval: 1s',
+      '  scrape_timeout: 1s',
+      '  evaluation_interval: 1s',
+      ...rules,
+      'scrape_configs:',
+      `  - job_name: ${options.job}`,
+      '    static_configs:',
+      `      - targets: ['127.0.0.1:${options.scrapePort}']`,
+      '',
+    ].join('\n'));
+    const port = await freePort();
+    const child = spawn(PROMETHEUS_BINARY, [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(workDir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const server = new PrometheusServer(`http://127.0.0.1:${port}`, child, workDir);
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`prometheus exited with code ${child.exitCode}:\n${server.log}`);
+      try {
+        if ((await fetch(`${server.url}/-/ready`)).ok) return server;
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(100);
+    }
+    await server.stop();
+    throw new Error(`prometheus did not become ready within 30 s:\n${server.log}`);
+  }
+
+  /** A Prometheus HTTP API call; repeated parameters are given as arrays. */
+  async api<T>(path: string, params: Record<string, string | string[]>): Promise<T> {
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(params)) for (const v of [value].flat()) query.append(key, v);
+    const response = await fetch(`${this.url}/api/v1/${path}?${query}`);
+    const body = (await response.json()) as PromResponse<T>;
+    if (body.status !== 'success') throw new Error(`Prometheus ${path} failed: ${body.error ?? response.status}`);
+    return body.data;
+  }
+
+  /** Waits until Prometheus has scraped the endpoint at least twice more from now. */
+  async waitForScrapes(): Promise<void> {
+    const since = Date.now();
+    for (;;) {
+      const data = await this.api<{ activeTargets: Array<{ lastScrape: string }> }>('targets', {});
+      const target = data.activeTargets[0];
+      if (target && Date.parse(target.lastScrape) > since + 1_000) return;
+      if (Date.now() - since > 20_000) throw new Error(`no scrape of the endpoint within 20 s: ${JSON.stringify(target)}\n${this.#log}`);
+      await sleep(200);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after 10 s; removes the data directory. Idempotent. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!stopped) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    rmSync(this.#workDir, { recursive: true, force: true });
+  }
+}
