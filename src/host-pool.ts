@@ -63,6 +63,17 @@ export class AcquireCancelled extends Error {
   }
 }
 
+/**
+ * The `error.type` telemetry records for an error that ended an acquire or a command before
+ * it ran: the stable code the caller's error carries (a cancelled wait becomes the command's
+ * timeout or abort code).
+ */
+export function errorTypeOf(error: unknown): string {
+  if (error instanceof AcquireCancelled) return error.reason === 'timeout' ? 'ERR_SSHPOOL_COMMAND_TIMEOUT' : 'ERR_SSHPOOL_ABORTED';
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : ((error as Error | null)?.name ?? 'Error');
+}
+
 /** A spec of one command on one channel. */
 export interface ChannelSpec {
   readonly command: string;
@@ -81,7 +92,6 @@ export interface ExecOutcome {
  * placeholder, which the host pool destroys at once after failing its waiters.
  */
 class ConnectFailure {
-  readonly at = performance.now();
   constructor(readonly error: ConnectError) {}
 }
 
@@ -96,8 +106,6 @@ interface Waiter {
 }
 
 export const MAX_CHANNEL_ATTEMPTS = 10;
-// A failure placeholder older than this was made for someone who has gone; make a new attempt.
-const FAILURE_FRESHNESS_MS = 1_000;
 
 /**
  * The connections of one pool key. generic-pool owns their lifecycle (create, validate on
@@ -179,13 +187,8 @@ export class HostPool implements BudgetMember {
       events: context.events,
       telemetry: context.telemetry,
       idleConnections: () => this.#idleConnections(),
-      probeFreed: (connection) => {
-        // Lent while its probe ran: the probe's channel may have been the last one open.
-        if (!this.#borrowed.has(connection)) return;
-        if (connection.state === 'ready') this.#serveWaiters();
-        if (connection.openChannels === 0) this.#giveBack(connection);
-        this.#checkDrained();
-      },
+      // Lent while its probe ran: the probe's channel may have been the last one open.
+      probeFreed: (connection) => this.#offer(connection),
     });
     this.#health.start();
     if (config.warmUpConnections > 0) this.#replenish();
@@ -193,10 +196,6 @@ export class HostPool implements BudgetMember {
 
   get details(): ConnectionEventDetails {
     return { poolName: this.name, host: this.settings.host, port: this.settings.port, username: this.settings.username };
-  }
-
-  get lastConnectError(): ConnectError | undefined {
-    return this.#lastConnectError;
   }
 
   /** Live counts, computed now. */
@@ -254,10 +253,7 @@ export class HostPool implements BudgetMember {
         }),
         reject: (error) => settleWith(() => {
           const timedOut = error instanceof AcquireTimeoutError || (error instanceof AcquireCancelled && error.reason === 'timeout');
-          const code = error instanceof AcquireCancelled
-            ? (error.reason === 'timeout' ? 'ERR_SSHPOOL_COMMAND_TIMEOUT' : 'ERR_SSHPOOL_ABORTED')
-            : ((error as { code?: string }).code ?? error.name);
-          this.#noteAcquireFailure(parent, startedAt, timedOut ? 'timeout' : 'error', performance.now() - enqueuedAt, code);
+          this.#noteAcquireFailure(parent, startedAt, timedOut ? 'timeout' : 'error', performance.now() - enqueuedAt, errorTypeOf(error));
           reject(error);
         }),
       };
@@ -366,7 +362,6 @@ export class HostPool implements BudgetMember {
         // The channels this connection has established right now are what the server allows:
         // neither this refused one nor others still awaiting the server's answer count.
         connection.lowerChannelLimit(connection.openChannels - connection.openingChannels - 1);
-        this.#context.metrics.channelRefused();
         this.#context.telemetry.recordRefusal(this.name);
       }
       return 'refused';
@@ -376,6 +371,11 @@ export class HostPool implements BudgetMember {
   /** Gives a slot back; a connection left with no channel returns to generic-pool. */
   releaseSlot(connection: SSHConnection): void {
     connection.releaseSlot();
+    this.#offer(connection);
+  }
+
+  /** A lent connection has room (just borrowed, or a channel freed): waiters take it, or it goes idle. */
+  #offer(connection: SSHConnection): void {
     if (!this.#borrowed.has(connection)) return;
     if (connection.state === 'ready') this.#serveWaiters();
     if (connection.openChannels === 0) this.#giveBack(connection);
@@ -519,10 +519,8 @@ export class HostPool implements BudgetMember {
         else if (connection.idleSince !== undefined) {
           this.#context.metrics.idlePeriodEnded(performance.now() - connection.idleSince);
         }
-        this.#serveWaiters();
-        if (connection.openChannels === 0) this.#giveBack(connection);
+        this.#offer(connection);
         this.#grow();
-        this.#checkDrained();
       },
       (error: Error) => {
         // generic-pool rejects only when it is draining; nothing is owed to anyone then.
@@ -563,7 +561,9 @@ export class HostPool implements BudgetMember {
   }
 
   #isLendable(resource: PooledResource): boolean {
-    if (resource instanceof ConnectFailure) return performance.now() - resource.at < FAILURE_FRESHNESS_MS;
+    // Every create answers a pending borrow (no `min`, no acquire timeout in generic-pool), so a
+    // failure always reaches the borrower that asked for it, never an idle shelf.
+    if (resource instanceof ConnectFailure) return true;
     if (resource.state !== 'ready') return false;
     if (this.#isExpired(resource)) {
       this.#retireReasons.set(resource, 'expired');
@@ -587,7 +587,7 @@ export class HostPool implements BudgetMember {
         // Retries of this open back off; a new open starts afresh, so that a caller's wait stays
         // bounded by (maxRetries + 1) attempts instead of growing with the pool's failure history.
         if (attempt > 0) {
-          await this.#interruptibleSleep(backoffDelay(attempt, this.config.reconnect));
+          await sleep(backoffDelay(attempt, this.config.reconnect), this.#closeSignal.signal);
           // Retries are for waiting commands: with nobody left waiting, stop here.
           if (this.#waiters.length === 0) break;
         }
@@ -632,22 +632,6 @@ export class HostPool implements BudgetMember {
       this.#connectGate.release();
       if (!keepsPermit) this.#context.budget.release();
     }
-  }
-
-  /** A backoff sleep that close() cuts short. */
-  #interruptibleSleep(ms: number): Promise<void> {
-    const signal = this.#closeSignal.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      signal.addEventListener('abort', done, { once: true });
-    });
   }
 
   #adopt(connection: SSHConnection): void {
@@ -751,7 +735,7 @@ export class HostPool implements BudgetMember {
           return;
         }
         this.#context.events.emit('connection:reconnecting', this.settings.host, attempt, this.details);
-        await this.#interruptibleSleep(backoffDelay(attempt, reconnect));
+        await sleep(backoffDelay(attempt, reconnect), this.#closeSignal.signal);
         if (this.#closing) return;
         if (this.#readyCount() >= this.#reconnectTarget(wasBusy)) {
           // A command's own open got there first: the pool is back all the same.
@@ -783,9 +767,7 @@ export class HostPool implements BudgetMember {
         wasBusy = false;
         attempt = 0;
         this.#borrowed.add(resource);
-        this.#serveWaiters();
-        if (resource.openChannels === 0) this.#giveBack(resource);
-        this.#checkDrained();
+        this.#offer(resource);
       }
     } finally {
       this.#reconnecting = false;

@@ -8,7 +8,6 @@ export class PoolMetricsRecorder {
   #connectTimeTotal = 0;
   #idleTimeTotal = 0;
   #idlePeriods = 0;
-  #channelRefusals = 0;
 
   connectionCreated(durationMs: number): void {
     this.#created++;
@@ -19,12 +18,6 @@ export class PoolMetricsRecorder {
   }
   connectionFailed(): void {
     this.#failed++;
-  }
-  channelRefused(): void {
-    this.#channelRefusals++;
-  }
-  get channelRefusals(): number {
-    return this.#channelRefusals;
   }
   idlePeriodEnded(idleMs: number): void {
     this.#idleTimeTotal += idleMs;

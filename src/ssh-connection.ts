@@ -84,7 +84,6 @@ export class SSHConnection {
   #openChannels = 0;
   #openingChannels = 0;
   #idleSince: number | undefined;
-  #closeReason: CloseReason | undefined;
   #requestedReason: CloseReason | undefined;
   #lastError: Error | undefined;
   #closeListeners = new Set<CloseListener>();
@@ -208,12 +207,6 @@ export class SSHConnection {
   get idleSince(): number | undefined {
     return this.#idleSince;
   }
-  get closeReason(): CloseReason | undefined {
-    return this.#closeReason;
-  }
-  get lastError(): Error | undefined {
-    return this.#lastError;
-  }
 
   /** Takes one channel slot. The caller checked `freeSlots > 0`. */
   reserveSlot(): void {
@@ -221,14 +214,10 @@ export class SSHConnection {
     this.#idleSince = undefined;
   }
 
-  /** Gives one slot back; returns true when the connection became idle. */
-  releaseSlot(): boolean {
+  /** Gives one slot back; with none left open the connection is idle from now. */
+  releaseSlot(): void {
     this.#openChannels = Math.max(0, this.#openChannels - 1);
-    if (this.#openChannels === 0) {
-      this.#idleSince = performance.now();
-      return true;
-    }
-    return false;
+    if (this.#openChannels === 0) this.#idleSince = performance.now();
   }
 
   /**
@@ -330,9 +319,8 @@ export class SSHConnection {
   #onClientClose(): void {
     clearTimeout(this.#forceCloseTimer);
     this.#state = 'closed';
-    this.#closeReason = this.#requestedReason ?? (this.#lastError ? 'error' : 'remote');
-    const error = this.#lastError;
-    for (const listener of [...this.#closeListeners]) listener(this.#closeReason, error);
+    const reason = this.#requestedReason ?? (this.#lastError ? 'error' : 'remote');
+    for (const listener of [...this.#closeListeners]) listener(reason, this.#lastError);
     this.#closeListeners.clear();
   }
 }

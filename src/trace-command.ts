@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Context } from '@opentelemetry/api';
 import { errorCodeForOutcome } from './command-outcome.js';
-import { AcquireCancelled } from './host-pool.js';
+import { AcquireCancelled, errorTypeOf } from './host-pool.js';
 import type { HostPool, Slot } from './host-pool.js';
 import type { ChannelOutcome } from './run-channel.js';
 import type { CommandRequest } from './ssh-command.js';
@@ -48,9 +48,7 @@ export async function traceCommand(
     else span.end();
     return channel;
   } catch (error) {
-    const errorType = error instanceof AcquireCancelled
-      ? (error.reason === 'timeout' ? 'ERR_SSHPOOL_COMMAND_TIMEOUT' : 'ERR_SSHPOOL_ABORTED')
-      : ((error as { code?: unknown }).code as string | undefined) ?? (error as Error).name ?? 'Error';
+    const errorType = errorTypeOf(error);
     span.setAttribute(ATTR_ACQUIRE_OUTCOME, errorType === 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' || errorType === 'ERR_SSHPOOL_COMMAND_TIMEOUT' ? 'timeout' : 'error');
     telemetry.recordCommandDuration(hostPool.name, performance.now() - startedAt, errorType);
     PoolTelemetry.fail(span, errorType, error instanceof AcquireCancelled ? undefined : (error as Error).message);
