@@ -20,6 +20,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { $, SSHConnectionPool } from '../src/index.js';
 import { EmbeddedSshServer } from '../demo/embedded-server.js';
+import { sshdTarget } from '../test/support/sshd-target.js';
 
 const OUTPUT = fileURLToPath(new URL('./trace-waterfall.png', import.meta.url));
 
@@ -30,14 +31,7 @@ async function recordSpans(): Promise<ReadableSpan[]> {
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   const pool = new SSHConnectionPool({ tracerProvider, maxChannelsPerConnection: 2 });
-  const ssh = $.ssh({
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    privateKey: server.privateKey,
-    hostKey: { fingerprints: [server.hostKeyFingerprint] },
-    pool,
-  });
+  const ssh = $.ssh(sshdTarget(server, pool));
   const tracer = tracerProvider.getTracer('deploy-tool');
   try {
     await tracer.startActiveSpan('deploy web-1', async (job) => {

@@ -20,6 +20,7 @@ import { DASHBOARD_PATH, buildDashboard, panelQueries, renderDashboard } from '.
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { freePort } from '../support/free-port.js';
 import { PrometheusServer, requireBinary } from '../support/prometheus-server.js';
+import { sshdTarget } from '../support/sshd-target.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const PROMTOOL_BINARY = process.env['SSHPOOL_PROMTOOL_BIN'] ?? '/usr/bin/promtool';
@@ -88,15 +89,7 @@ describe('shipped dashboards and alert rules', () => {
   });
 
   it('every panel query runs against a real Prometheus scraping a pool, and the panels return data', async () => {
-    const base = (s: EmbeddedSshServer, extra: Partial<SSHTarget> = {}): SSHTarget => ({
-      host: s.host,
-      port: s.port,
-      username: s.username,
-      privateKey: s.privateKey,
-      hostKey: { fingerprints: [s.hostKeyFingerprint] },
-      pool: pool!,
-      ...extra,
-    });
+    const base = (s: EmbeddedSshServer, extra: Partial<SSHTarget> = {}): SSHTarget => sshdTarget(s, pool, extra);
     const srv = server!;
 
     // A pool key of one slot with a warm connection: reused commands, a failed command, an

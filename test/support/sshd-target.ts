@@ -1,8 +1,16 @@
 import type { SSHConnectionPool, SSHTarget } from '../../src/index.js';
-import type { SshdServer } from './sshd.js';
 
-/** A target for a test sshd: key auth, its host key pinned, on the given pool. */
-export function sshdTarget(sshd: SshdServer, pool: SSHConnectionPool | undefined, extra: Partial<SSHTarget> = {}): SSHTarget {
+/** What a test SSH server (an OpenSSH container or the embedded server) tells its clients. */
+export interface TestSshServer {
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+  readonly privateKey: string;
+  readonly hostKeyFingerprint: string;
+}
+
+/** A target for a test SSH server: key auth, its host key pinned, on the given pool. */
+export function sshdTarget(sshd: TestSshServer, pool: SSHConnectionPool | undefined, extra: Partial<SSHTarget> = {}): SSHTarget {
   return {
     host: sshd.host,
     port: sshd.port,

@@ -14,6 +14,7 @@ import { setupTelemetry } from '../../src/otel/index.js';
 import type { TelemetryHandle } from '../../src/otel/index.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { freePort } from '../support/free-port.js';
+import { sshdTarget } from '../support/sshd-target.js';
 
 let server: EmbeddedSshServer;
 const cleanups: Array<() => Promise<void>> = [];
@@ -39,14 +40,7 @@ async function setup(options: Parameters<typeof setupTelemetry>[0]): Promise<Tel
 function newPool(options: ConstructorParameters<typeof SSHConnectionPool>[0] = {}) {
   const pool = new SSHConnectionPool(options);
   cleanups.push(() => pool.closeAll());
-  const target = {
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    privateKey: server.privateKey,
-    hostKey: { fingerprints: [server.hostKeyFingerprint] },
-    pool,
-  };
+  const target = sshdTarget(server, pool);
   return { pool, target, ssh: $.ssh(target) };
 }
 
