@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { InvalidArgumentError } from './errors.js';
 import type { HostKeyRejection } from './errors.js';
 import type { HostKeyPolicy, HostKeyVerification } from './types.js';
-import { describe, isPlainObject } from './pool-config.js';
+import { describe, isPlainObject } from './validation.js';
 
 /** A host-key verification setting with defaults filled in. */
 export interface ResolvedHostKeyVerification {

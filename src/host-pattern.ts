@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-import { describe } from './pool-config.js';
+import { describe } from './validation.js';
 
 /** A `configureHost` pattern: a RegExp, or a glob where `*` is any run and `?` one character. */
 export function compileHostPattern(pattern: RegExp | string): (host: string) => boolean {

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
+import { describe, isObjectWithMethod, isPlainObject } from './validation.js';
 import type { HealthCheckConfig, PoolConfig, ReconnectConfig, SSHConnectionPoolOptions, TelemetryConfig } from './types.js';
 
 /** A pool key's settings with every default filled in. */
@@ -201,33 +202,4 @@ function checkRelations(config: PoolConfig, path: string): void {
 function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
   if (!value) return {};
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function isObjectWithMethod(value: unknown, method: string): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
-}
-
-/** A short, secret-free rendering of a rejected value for error messages. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  switch (typeof value) {
-    case 'string':
-      return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
-    case 'number':
-    case 'boolean':
-    case 'bigint':
-    case 'undefined':
-      return String(value);
-    case 'function':
-      return 'a function';
-    default:
-      return `an object`;
-  }
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-import { describe } from './pool-config.js';
+import { describe } from './validation.js';
 
 const RAW = Symbol('sshpool.raw');
 

@@ -11,7 +11,7 @@ import {
 } from './errors.js';
 import { AcquireCancelled } from './host-pool.js';
 import type { ChannelSpec } from './host-pool.js';
-import { describe, isPlainObject } from './pool-config.js';
+import { describe, isPlainObject } from './validation.js';
 import type { CancelReason, ChannelOutcome } from './run-channel.js';
 import { quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from './errors.js';
 import { resolveHostKeyVerification } from './host-key-verifier.js';
 import type { ResolvedHostKeyVerification } from './host-key-verifier.js';
-import { describe, isPlainObject, validatePoolConfig } from './pool-config.js';
+import { validatePoolConfig } from './pool-config.js';
+import { describe, isPlainObject } from './validation.js';
 import type { Credentials } from './ssh-connection.js';
 import type { PoolConfig, SSHTarget } from './types.js';
 

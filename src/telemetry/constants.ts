@@ -42,6 +42,10 @@ export const METRIC_CHANNEL_REFUSALS = 'ssh.client.channel.refusals';
 export const METRIC_HEALTH_CHECK_DURATION = 'ssh.client.health_check.duration';
 export const METRIC_RECONNECT_ATTEMPTS = 'ssh.client.reconnect.attempts';
 export const METRIC_COMMAND_DURATION = 'ssh.client.command.duration';
+/** Channel capacity of a pool key: the channels its connections could carry at once. */
+export const METRIC_CHANNEL_MAX = 'ssh.client.channel.max';
+/** 1 while a pool key's reconnect has used up its attempts and waits for new demand, else 0. */
+export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 
 export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
 
