@@ -19,21 +19,3 @@ export function backoffDelay(attempt: number, config: Required<ReconnectConfig>)
   if (jitter) delay *= 0.8 + Math.random() * 0.4;
   return Math.round(delay);
 }
-
-/**
- * A timer-based sleep that never keeps the process alive by itself. `cutShort` ends it early
- * (resolving, not rejecting): a backoff is simply over when its pool is closing.
- */
-export function sleep(ms: number, cutShort?: AbortSignal): Promise<void> {
-  if (ms <= 0 || cutShort?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      cutShort?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    cutShort?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -1,20 +1,26 @@
 import { InvalidArgumentError, PoolClosedError } from './errors.js';
+import { describe } from './validation.js';
 import { ConnectionBudget } from './connection-budget.js';
 import { compileHostPattern } from './host-pattern.js';
-import { AcquireCancelled, HostPool } from './host-pool.js';
-import type { HostPoolContext } from './host-pool.js';
+import { context as otelContext } from '@opentelemetry/api';
+import { AcquireCancelled } from './error-mapping.js';
+import { HostPool } from './host-pool.js';
 import { pickPoolConfig, resolvePoolConfig, validatePoolConfig, validatePoolOptions } from './pool-config.js';
 import type { ResolvedPoolConfig } from './pool-config.js';
 import { PoolMetricsRecorder } from './pool-metrics-recorder.js';
-import type { ChannelOutcome } from './run-channel.js';
+import type { ChannelOutcome } from './pool-connection.js';
+import { publicEventsObserver } from './public-events.js';
+import { SSHConnection } from './ssh-connection.js';
 import type { CommandLog, CommandRequest } from './ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
 import { normalizeTarget } from './ssh-target.js';
 import type { NormalizedTarget } from './ssh-target.js';
 import { PoolTelemetry } from './telemetry/pool-telemetry.js';
+import { telemetryObserver } from './telemetry/telemetry-observer.js';
 import { traceCommand } from './trace-command.js';
 import { TypedEventEmitter } from './typed-event-emitter.js';
 import type {
+  CloseAllOptions,
   ConnectionCounts,
   GetConnectionOptions,
   PoolConfig,
@@ -30,6 +36,9 @@ interface HostRule {
   readonly matches: (host: string) => boolean;
   readonly config: PoolConfig;
 }
+
+/** How long `closeAll()` lets accepted work finish before stopping it. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 
 /** Printing settings shared by the commands of the executor (`$.verbose`). */
 export const commandLog: CommandLog = {
@@ -60,7 +69,7 @@ export class SSHConnectionPool {
   readonly #events = new TypedEventEmitter();
   readonly #metrics = new PoolMetricsRecorder();
   readonly #telemetry: PoolTelemetry;
-  readonly #context: HostPoolContext;
+  readonly #budget: ConnectionBudget;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -72,18 +81,9 @@ export class SSHConnectionPool {
     this.#telemetry = new PoolTelemetry({
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
-      observe: () => [...this.#hostPools.values()].map((hostPool) => ({
-        name: hostPool.name,
-        maxConnections: hostPool.config.maxConnections,
-        ...hostPool.stats(),
-      })),
+      observe: () => [...this.#hostPools.values()].map((hostPool) => ({ name: hostPool.name, ...hostPool.gauges() })),
     });
-    this.#context = {
-      events: this.#events,
-      metrics: this.#metrics,
-      telemetry: this.#telemetry,
-      budget: new ConnectionBudget(options.maxTotalConnections ?? 0),
-    };
+    this.#budget = new ConnectionBudget(options.maxTotalConnections ?? 0);
   }
 
   /** Instance-wide options as given (with per-key defaults among them). */
@@ -155,12 +155,19 @@ export class SSHConnectionPool {
   }
 
   /**
-   * Stops taking commands (they reject with `PoolClosedError`), lets every command already
-   * accepted finish, then closes all connections. Idempotent.
+   * Stops taking commands (they reject with `PoolClosedError`), lets the commands and leases
+   * already accepted finish for up to `options.timeout` ms, then stops what remains (running
+   * commands end with `AbortedError`, their remote processes killed; queued ones reject with
+   * `PoolClosedError`) and closes all connections. Idempotent: later calls return the first
+   * call's promise.
    */
-  closeAll(): Promise<void> {
+  closeAll(options: CloseAllOptions = {}): Promise<void> {
+    const timeout = options.timeout ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > 2_147_483_647) {
+      return Promise.reject(new InvalidArgumentError(`closeAll() options.timeout must be an integer from 0 to 2147483647, got ${describe(timeout)}`));
+    }
     this.#closed = true;
-    this.#closing ??= Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.close())).then(() => {
+    this.#closing ??= Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.close({ timeout }))).then(() => {
       this.#telemetry.shutdown();
       if (SSHConnectionPool.#global === this) SSHConnectionPool.#global = undefined;
     });
@@ -179,7 +186,7 @@ export class SSHConnectionPool {
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const slot = await hostPool.acquire({ priority, cancel: cancel.signal });
+      const slot = await hostPool.acquire({ priority, cancel: cancel.signal, trace: otelContext.active() });
       return new SSHLease(hostPool, slot, commandLog, this.#telemetry);
     } catch (error) {
       if (error instanceof AcquireCancelled) {
@@ -221,23 +228,30 @@ export class SSHConnectionPool {
     const seen = (this.#namesInUse.get(target.endpoint) ?? 0) + 1;
     this.#namesInUse.set(target.endpoint, seen);
     const name = seen === 1 ? target.endpoint : `${target.endpoint}#${seen}`;
-    const hostPool = new HostPool(
+    const settings = {
+      poolName: name,
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      credentials: target.credentials,
+      hostKey: target.hostKey,
+      connectionTimeout: config.connectionTimeout,
+      keepAliveInterval: config.keepAliveInterval,
+      keepAliveCountMax: config.keepAliveCountMax,
+    };
+    const hostPool = new HostPool({
       name,
-      {
-        poolName: name,
-        host: target.host,
-        port: target.port,
-        username: target.username,
-        credentials: target.credentials,
-        hostKey: target.hostKey,
-        connectionTimeout: config.connectionTimeout,
-        keepAliveInterval: config.keepAliveInterval,
-        keepAliveCountMax: config.keepAliveCountMax,
-        maxChannels: config.maxChannelsPerConnection,
-      },
+      host: target.host,
+      port: target.port,
+      username: target.username,
       config,
-      this.#context,
-    );
+      factory: () => SSHConnection.open(settings),
+      budget: this.#budget,
+    });
+    hostPool.events.subscribe(this.#metrics.observe);
+    hostPool.events.subscribe(telemetryObserver(this.#telemetry, hostPool.details, config));
+    hostPool.events.subscribe(publicEventsObserver(this.#events, hostPool.details));
+    hostPool.start();
     this.#hostPools.set(target.identity, hostPool);
     return hostPool;
   }

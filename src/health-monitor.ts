@@ -1,31 +1,32 @@
+import type { Clock, TimerHandle } from './clock.js';
 import { probeConnection } from './health-probe.js';
-import type { SSHConnection } from './ssh-connection.js';
-import { ATTR_HEALTH_CHECK_OUTCOME } from './telemetry/constants.js';
-import { PoolTelemetry } from './telemetry/pool-telemetry.js';
-import type { TypedEventEmitter } from './typed-event-emitter.js';
-import type { ConnectionEventDetails, HealthCheckConfig } from './types.js';
+import type { HostPoolEventStream } from './host-pool-events.js';
+import type { PoolEntry } from './pool-entry.js';
+import type { HealthCheckConfig } from './types.js';
 
 /** What the monitor needs from the host pool whose idle connections it probes. */
 export interface MonitoredPool {
-  readonly details: ConnectionEventDetails;
-  readonly events: TypedEventEmitter;
-  readonly telemetry: PoolTelemetry;
+  readonly events: HostPoolEventStream;
+  readonly clock: Clock;
   /** Open connections carrying nothing, probes excluded. */
-  idleConnections(): SSHConnection[];
-  /** A probe's channel was freed by the server; the pool may need to hand the connection on. */
-  probeFreed(connection: SSHConnection): void;
+  idleEntries(): PoolEntry[];
+  /** A probe's channel was freed by the server; the pool may hand the connection on. */
+  probeFreed(entry: PoolEntry): void;
 }
+
+let nextProbeId = 1;
 
 /**
  * Periodically runs the health command on each idle connection. A probe holds a channel of
  * its own, so a command may take the connection meanwhile; a failed probe closes the
- * connection with reason `unhealthy`, and the pool's reconnect replaces it.
+ * connection with reason `unhealthy`, and the housekeeper's reconnect replaces it. Its timer
+ * never keeps the process alive.
  */
 export class HealthMonitor {
   readonly #config: Required<HealthCheckConfig>;
   readonly #pool: MonitoredPool;
-  readonly #probing = new Set<SSHConnection>();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: TimerHandle | undefined;
+  #running = false;
 
   constructor(config: Required<HealthCheckConfig>, pool: MonitoredPool) {
     this.#config = config;
@@ -33,53 +34,49 @@ export class HealthMonitor {
   }
 
   start(): void {
-    if (!this.#config.enabled || this.#timer) return;
-    this.#timer = setInterval(() => this.#probeIdleConnections(), this.#config.interval);
-    this.#timer.unref();
+    if (!this.#config.enabled || this.#running) return;
+    this.#running = true;
+    this.#schedule();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#running = false;
+    this.#timer?.cancel();
     this.#timer = undefined;
   }
 
-  isProbing(connection: SSHConnection): boolean {
-    return this.#probing.has(connection);
+  #schedule(): void {
+    this.#timer = this.#pool.clock.setTimeout(() => {
+      if (!this.#running) return;
+      for (const entry of this.#pool.idleEntries()) void this.#probe(entry);
+      this.#schedule();
+    }, this.#config.interval);
   }
 
-  #probeIdleConnections(): void {
-    for (const connection of this.#pool.idleConnections()) void this.#probe(connection);
-  }
-
-  async #probe(connection: SSHConnection): Promise<void> {
-    const { details, events, telemetry } = this.#pool;
-    this.#probing.add(connection);
-    connection.reserveProbeSlot();
-    const span = telemetry.startHealthCheck(details.poolName, connection.connectSpan);
-    const result = await probeConnection(connection, this.#config);
+  async #probe(entry: PoolEntry): Promise<void> {
+    const { events, clock } = this.#pool;
+    const { connection } = entry;
+    const probeId = nextProbeId++;
+    entry.startProbe();
+    events.emit({ type: 'probe-started', probeId, connection });
+    const result = await probeConnection(connection, this.#config, clock);
     void result.freed.then(() => {
-      this.#probing.delete(connection);
-      connection.releaseProbeSlot();
-      this.#pool.probeFreed(connection);
+      entry.endProbe();
+      this.#pool.probeFreed(entry);
     });
-    const outcome = result.healthy ? 'healthy' : 'unhealthy';
-    telemetry.recordHealthCheck(details.poolName, result.durationMs, outcome);
-    span.setAttribute(ATTR_HEALTH_CHECK_OUTCOME, outcome);
-    const connectionDetails = { ...details, connectionId: connection.id };
-    if (result.healthy) {
-      span.end();
-      events.emit('connection:healthy', details.host, connectionDetails);
-      return;
-    }
     // A connection that died under the probe is reported by its close, not as unhealthy.
-    if (connection.state !== 'ready') {
-      span.end();
-      return;
-    }
-    const error = result.error ?? new Error('health check failed');
-    PoolTelemetry.fail(span, result.errorType ?? 'Error', error.message);
-    events.emit('connection:unhealthy', details.host, error, connectionDetails);
+    const lost = !result.healthy && !connection.usable;
+    events.emit({
+      type: 'probe-finished',
+      probeId,
+      connection,
+      healthy: result.healthy,
+      lost,
+      durationMs: result.durationMs,
+      error: result.healthy ? undefined : result.error,
+      errorType: result.healthy ? undefined : result.errorType,
+    });
     // Not trusted with commands any more, even ones already queued for it.
-    connection.close('unhealthy');
+    if (!result.healthy && !lost) connection.close('unhealthy');
   }
 }

@@ -1,7 +1,6 @@
-import { performance } from 'node:perf_hooks';
-import { runChannel } from './run-channel.js';
-import { ChannelOpenCancelled } from './ssh-connection.js';
-import type { SSHConnection } from './ssh-connection.js';
+import type { Clock } from './clock.js';
+import { ChannelOpenCancelled } from './pool-connection.js';
+import type { PoolConnection } from './pool-connection.js';
 import type { HealthCheckConfig } from './types.js';
 
 export interface ProbeResult {
@@ -21,15 +20,17 @@ const PROBE_OUTPUT_LIMIT = 64 * 1024;
  * Runs the health command on a connection's spare channel. The caller has already counted
  * the channel against the connection (so nothing else can take it) and releases it on `freed`.
  */
-export async function probeConnection(connection: SSHConnection, config: Required<HealthCheckConfig>): Promise<ProbeResult> {
-  const startedAt = performance.now();
+export async function probeConnection(connection: PoolConnection, config: Required<HealthCheckConfig>, clock: Clock): Promise<ProbeResult> {
+  const startedAt = clock.now();
   const cancel = new AbortController();
-  const timer = setTimeout(() => cancel.abort('timeout'), config.timeout);
-  timer.unref();
-  const elapsed = (): number => performance.now() - startedAt;
+  const timer = clock.setTimeout(() => cancel.abort('timeout'), config.timeout);
+  const elapsed = (): number => clock.now() - startedAt;
   try {
-    const running = await connection.openChannel(config.command, (channel) =>
-      runChannel(connection, channel, { stdin: undefined, maxBuffer: PROBE_OUTPUT_LIMIT, cancel: cancel.signal }), cancel.signal);
+    const running = await connection.openChannel(
+      { command: config.command, stdin: undefined, maxBuffer: PROBE_OUTPUT_LIMIT },
+      cancel.signal,
+      { trackProcessGroup: false },
+    );
     const outcome = await running.outcome;
     const done = { durationMs: elapsed(), freed: running.freed };
     if (outcome.ending === 'closed' && outcome.exitCode === 0) return { healthy: true, ...done };
@@ -61,6 +62,6 @@ export async function probeConnection(connection: SSHConnection, config: Require
       freed: Promise.resolve(),
     };
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }

@@ -1,6 +1,10 @@
+import type { HostPoolEvent } from './host-pool-events.js';
 import type { PoolMetrics } from './types.js';
 
-/** Running totals behind `getMetrics()`. Live state (counts) is never kept here. */
+/**
+ * Running totals behind `getMetrics()`, kept by observing the host pools' event streams.
+ * Live state (counts) is never kept here: `getStats()` computes it.
+ */
 export class PoolMetricsRecorder {
   #created = 0;
   #reused = 0;
@@ -9,17 +13,29 @@ export class PoolMetricsRecorder {
   #idleTimeTotal = 0;
   #idlePeriods = 0;
 
-  connectionCreated(durationMs: number): void {
-    this.#created++;
-    this.#connectTimeTotal += durationMs;
-  }
-  connectionReused(): void {
-    this.#reused++;
-  }
-  connectionFailed(): void {
-    this.#failed++;
-  }
-  idlePeriodEnded(idleMs: number): void {
+  /** The observer to subscribe to each host pool's events. */
+  readonly observe = (event: HostPoolEvent): void => {
+    switch (event.type) {
+      case 'connected':
+        this.#created++;
+        this.#connectTimeTotal += event.durationMs;
+        break;
+      case 'connect-failed':
+        this.#failed++;
+        break;
+      case 'acquired':
+        if (event.outcome === 'reused') this.#reused++;
+        if (event.idleMs !== undefined) this.#idlePeriodEnded(event.idleMs);
+        break;
+      case 'closed':
+        if (event.idleMs !== undefined) this.#idlePeriodEnded(event.idleMs);
+        break;
+      default:
+        break;
+    }
+  };
+
+  #idlePeriodEnded(idleMs: number): void {
     this.#idleTimeTotal += idleMs;
     this.#idlePeriods++;
   }

@@ -1,18 +1,19 @@
 import type { ClientChannel } from 'ssh2';
-import type { SSHConnection } from './ssh-connection.js';
+import type { ChannelEnding, ChannelOutcome, RunningChannel } from './pool-connection.js';
 
-/** How a channel's life ended, as far as the command is concerned. */
-export type ChannelEnding = 'closed' | 'timeout' | 'aborted' | 'output-limit' | 'connection-lost';
+/**
+ * The first line a tracked command prints: its shell's pid, which is also its process group,
+ * since sshd starts every session's shell as a session leader. Stripped from stdout before
+ * anyone sees it. It is what lets a timeout or abort kill the command for root logins too:
+ * OpenSSH 9.2 refuses the SSH `signal` request for root ("session signalling requires
+ * privilege separation"), and for other users its `killpg` races the shell's start.
+ */
+const PGID_MARKER = 'sshpool-pgid ';
+const MARKER_LINE_MAX = PGID_MARKER.length + 12;
 
-/** Why the caller gave up on a command early. Carried as the reason of the cancel signal. */
-export type CancelReason = 'timeout' | 'aborted';
-
-export interface ChannelOutcome {
-  readonly stdout: Buffer;
-  readonly stderr: Buffer;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly ending: ChannelEnding;
+/** The command text that reports its process group before running `command`. */
+export function withProcessGroupReport(command: string): string {
+  return `printf '${PGID_MARKER}%d\\n' "$$"\n${command}`;
 }
 
 export interface ChannelRequest {
@@ -21,20 +22,21 @@ export interface ChannelRequest {
   readonly maxBuffer: number;
   /** Fires (with a `CancelReason`) when the command must stop early. */
   readonly cancel: AbortSignal;
+  /** Whether stdout starts with the process-group report of `withProcessGroupReport`. */
+  readonly reportsProcessGroup: boolean;
 }
 
-export interface RunningChannel {
-  /** Settles as soon as the command's fate is known. Never rejects. */
-  readonly outcome: Promise<ChannelOutcome>;
-  /**
-   * Settles when the server has freed the channel (or the connection is gone): only then may
-   * its slot be reused, or a busy server refuses the next channel.
-   */
-  readonly freed: Promise<void>;
+/** What run-channel needs from the connection that carries the channel. */
+export interface ChannelHost {
+  /** True while the connection can still carry channels. */
+  readonly usable: boolean;
+  onClose(listener: () => void): () => void;
+  /** Kills a remote process group from a channel of its own; best effort. */
+  killProcessGroup(pgid: number): void;
 }
 
-/** Feeds stdin, gathers output, and reports one command's exit. */
-export function runChannel(connection: SSHConnection, channel: ClientChannel, request: ChannelRequest): RunningChannel {
+/** Feeds stdin, gathers output, reports one command's exit, and kills it when cancelled. */
+export function runChannel(host: ChannelHost, channel: ClientChannel, request: ChannelRequest): RunningChannel {
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   let stdoutBytes = 0;
@@ -44,6 +46,11 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
   let settle!: (outcome: ChannelOutcome) => void;
   let markFreed!: () => void;
   let settled = false;
+  let closed = false;
+  // Until the marker line has been seen (or ruled out), stdout bytes wait here.
+  let markerPending: Buffer | undefined = request.reportsProcessGroup ? Buffer.alloc(0) : undefined;
+  let pgid: number | undefined;
+  let killWanted = false;
 
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
   const freed = new Promise<void>((resolve) => (markFreed = resolve));
@@ -52,22 +59,58 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
     if (settled) return;
     settled = true;
     request.cancel.removeEventListener('abort', onCancel);
+    if (markerPending && markerPending.length > 0 && ending === 'closed') keepStdout(markerPending);
     settle({ stdout: Buffer.concat(stdout, stdoutBytes), stderr: Buffer.concat(stderr, stderrBytes), exitCode, signal, ending });
+  };
+
+  const kill = (): void => {
+    if (closed || pgid === undefined || !host.usable) return;
+    host.killProcessGroup(pgid);
   };
 
   const stopEarly = (ending: ChannelEnding): void => {
     finish(ending);
-    sendKill(channel);
+    killWanted = true;
+    sendSignal(channel, 'KILL');
+    kill();
     channel.close();
   };
 
-  const onCancel = (): void => stopEarly(request.cancel.reason === 'aborted' ? 'aborted' : 'timeout');
+  const onCancel = (): void => {
+    const reason = request.cancel.reason as unknown;
+    stopEarly(reason === 'aborted' ? 'aborted' : reason === 'shutdown' ? 'shutdown' : 'timeout');
+  };
 
-  channel.on('data', (chunk: Buffer) => {
-    if (settled) return;
+  const keepStdout = (chunk: Buffer): void => {
+    if (settled || chunk.length === 0) return;
     stdoutBytes += chunk.length;
     if (stdoutBytes > request.maxBuffer) return stopEarly('output-limit');
     stdout.push(chunk);
+  };
+
+  const readMarker = (chunk: Buffer): void => {
+    const pending = Buffer.concat([markerPending!, chunk]);
+    const newline = pending.indexOf(0x0a);
+    if (newline === -1 && pending.length < MARKER_LINE_MAX) {
+      markerPending = pending;
+      return;
+    }
+    markerPending = undefined;
+    const line = newline === -1 ? '' : pending.subarray(0, newline).toString('latin1');
+    const match = line.startsWith(PGID_MARKER) ? /^\d+$/.exec(line.slice(PGID_MARKER.length)) : null;
+    if (!match) {
+      // Not our line after all (a shell that printed first): everything is the command's output.
+      keepStdout(pending);
+      return;
+    }
+    pgid = Number(match[0]);
+    if (killWanted) kill();
+    keepStdout(pending.subarray(newline + 1));
+  };
+
+  channel.on('data', (chunk: Buffer) => {
+    if (markerPending) return readMarker(chunk);
+    keepStdout(chunk);
   });
   channel.stderr.on('data', (chunk: Buffer) => {
     if (settled) return;
@@ -82,13 +125,15 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
   // Writes racing a closing channel surface here; the close event tells the real story.
   channel.on('error', () => {});
   channel.stderr.on('error', () => {});
-  const stopWatchingConnection = connection.onClose(() => {
+  const stopWatchingConnection = host.onClose(() => {
+    closed = true;
     finish('connection-lost');
     markFreed();
   });
   channel.once('close', () => {
+    closed = true;
     stopWatchingConnection();
-    finish(connection.state === 'ready' ? 'closed' : 'connection-lost');
+    finish(host.usable ? 'closed' : 'connection-lost');
     markFreed();
   });
 
@@ -109,19 +154,18 @@ interface ChannelInternals {
 }
 
 /**
- * Asks the server to SIGKILL the command's process group. OpenSSH (>= 7.9) honours it;
- * without it sshd keeps the session, and its MaxSessions slot, until the command ends on its
- * own, because it only closes a session channel once the child has exited.
- * ssh2's public `signal()` refuses once stdin has been closed (which every command does at
- * start), so the request goes through the protocol object, guarded for shape.
+ * Sends the SSH `signal` request. OpenSSH honours it for non-root logins (it is then a second
+ * line of defence next to the process-group kill). ssh2's public `signal()` refuses once stdin
+ * has been closed (which every command does at start), so the request goes through the
+ * protocol object, guarded for shape.
  */
-function sendKill(channel: ClientChannel): void {
+function sendSignal(channel: ClientChannel, name: string): void {
   const internals = channel as unknown as ChannelInternals;
   const id = internals.outgoing?.id;
   const signal = internals._client?._protocol?.signal;
   if (typeof id !== 'number' || typeof signal !== 'function' || internals.outgoing?.state === 'closed') return;
   try {
-    signal.call(internals._client!._protocol, id, 'KILL');
+    signal.call(internals._client!._protocol, id, name);
   } catch {
     // The connection may be going away; the close that follows is what matters.
   }

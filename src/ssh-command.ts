@@ -1,18 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { RemoteCommandResult } from './command-result.js';
-import {
-  AbortedError,
-  CommandError,
-  CommandFailedError,
-  CommandTimeoutError,
-  ConnectionLostError,
-  InvalidArgumentError,
-  OutputLimitError,
-} from './errors.js';
-import { AcquireCancelled } from './host-pool.js';
-import type { ChannelSpec } from './host-pool.js';
+import { AcquireCancelled, errorForOutcome } from './error-mapping.js';
+import { InvalidArgumentError } from './errors.js';
+import type { CommandError } from './errors.js';
 import { describe, isPlainObject } from './validation.js';
-import type { CancelReason, ChannelOutcome } from './run-channel.js';
+import type { CancelReason, ChannelOutcome, ChannelSpec } from './pool-connection.js';
 import { quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';
 import type { CommandResult } from './types.js';
@@ -241,26 +233,11 @@ export class SSHCommand implements PromiseLike<CommandResult> {
   }
 
   #errorFor(outcome: ChannelOutcome, result: CommandResult): CommandError {
-    const what = `Command \`${this.#built.template}\` on ${this.#host}`;
-    switch (outcome.ending) {
-      case 'timeout':
-        return new CommandTimeoutError(`${what} timed out after ${this.#timeoutMs} ms`, result, this.#timeoutMs ?? 0);
-      case 'aborted':
-        return new AbortedError(`${what} was aborted`, result, { cause: this.#signal?.reason });
-      case 'output-limit':
-        return new OutputLimitError(`${what} wrote more than ${this.#maxBuffer} bytes to one stream`, result, this.#maxBuffer);
-      case 'connection-lost':
-        return new ConnectionLostError(`${what} lost its connection before finishing`, result);
-      default: {
-        const ended = result.exitCode !== null
-          ? `exited with code ${result.exitCode}`
-          : result.signal !== null
-            ? `was killed by ${result.signal}`
-            : 'ended without reporting an exit status';
-        const stderr = result.stderr.trim();
-        const tail = stderr ? `: ${stderr.length > 300 ? `…${stderr.slice(-300)}` : stderr}` : '';
-        return new CommandFailedError(`${what} ${ended}${tail}`, result);
-      }
-    }
+    return errorForOutcome(outcome.ending, result, {
+      what: `Command \`${this.#built.template}\` on ${this.#host}`,
+      timeoutMs: this.#timeoutMs,
+      maxBuffer: this.#maxBuffer,
+      abortReason: this.#signal?.reason,
+    });
   }
 }

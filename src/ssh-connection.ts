@@ -1,7 +1,6 @@
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { SpanContext } from '@opentelemetry/api';
 import { Client } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import {
@@ -13,6 +12,9 @@ import {
 import type { EndpointInfo } from './errors.js';
 import { describeRejection, verifyHostKey } from './host-key-verifier.js';
 import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-key-verifier.js';
+import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './pool-connection.js';
+import type { ChannelSpec, CloseListener, PoolConnection, RunningChannel } from './pool-connection.js';
+import { runChannel, withProcessGroupReport } from './run-channel.js';
 import type { CloseReason } from './types.js';
 
 /** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
@@ -31,77 +33,45 @@ export interface ConnectionSettings extends EndpointInfo {
   readonly connectionTimeout: number;
   readonly keepAliveInterval: number;
   readonly keepAliveCountMax: number;
-  readonly maxChannels: number;
 }
-
-export type ConnectionState = 'ready' | 'closing' | 'closed';
-
-/** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
-export class ChannelOpenRefusal extends Error {
-  override readonly name = 'ChannelOpenRefusal';
-}
-
-/**
- * Raised by `openChannel` when its cancel signal fired before the server answered. The slot
- * stays taken until `settled`: a late-opened channel is closed then, and only then is it free.
- */
-export class ChannelOpenCancelled extends Error {
-  override readonly name = 'ChannelOpenCancelled';
-  constructor(readonly settled: Promise<void>) {
-    super('channel open cancelled');
-  }
-}
-
-/** Raised by `openChannel` when the connection is no longer usable. */
-export class ConnectionUnusable extends Error {
-  override readonly name = 'ConnectionUnusable';
-}
-
-type CloseListener = (reason: CloseReason, error: Error | undefined) => void;
 
 let nextConnectionId = 1;
 
+/** How long a polite close may take before the socket is cut. */
+const CLOSE_GRACE_MS = 2_000;
+
 /**
- * One authenticated ssh2 client. Tracks how many channels it carries and how many it may
- * carry; knows why it closed. Invariant: `openChannels <= channelLimit` is kept by the host
- * pool, which reserves a slot before opening a channel and releases it after the close.
+ * One authenticated ssh2 client: runs commands on channels, keeps the peer checked with
+ * keepalives, and knows why it closed. Its socket and timers never keep the process alive
+ * (see `ProcessHold`); channel slots are counted by the pool, not here.
  */
-export class SSHConnection {
+export class SSHConnection implements PoolConnection {
   readonly id = nextConnectionId++;
   readonly settings: ConnectionSettings;
-  /** performance.now() when the connection became ready. */
-  readonly createdAt: number;
-  /** How long TCP + handshake + auth took, ms. */
   readonly connectDurationMs: number;
   readonly peerAddress: string | undefined;
-  /** The `ssh.connect` span that opened this connection; commands using it link to it. */
-  connectSpan: SpanContext | undefined;
 
   #client: Client;
   #sock: Socket;
-  #state: ConnectionState = 'ready';
-  #channelLimit: number;
-  #openChannels = 0;
-  #openingChannels = 0;
-  #idleSince: number | undefined;
+  #state: 'ready' | 'closing' | 'closed' = 'ready';
   #requestedReason: CloseReason | undefined;
   #lastError: Error | undefined;
   #closeListeners = new Set<CloseListener>();
   #forceCloseTimer: NodeJS.Timeout | undefined;
+  #keepAliveTimer: NodeJS.Timeout | undefined;
+  #unansweredKeepAlives = 0;
 
   private constructor(client: Client, sock: Socket, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
     this.#client = client;
     this.#sock = sock;
     this.settings = settings;
-    this.#channelLimit = settings.maxChannels;
-    this.createdAt = performance.now();
     this.connectDurationMs = connectDurationMs;
     this.peerAddress = peerAddress;
-    this.#idleSince = this.createdAt;
     client.on('error', (error: Error) => {
       this.#lastError = error;
     });
     client.once('close', () => this.#onClientClose());
+    this.#startKeepAlive();
   }
 
   /**
@@ -118,6 +88,9 @@ export class SSHConnection {
       const sock = netConnect({ host: settings.host, port: settings.port });
       // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
       sock.setNoDelay(true);
+      // A connect on behalf of a command is kept alive by that command's hold; a background
+      // one (warm-up, reconnect) must not keep a finished script running.
+      sock.unref();
 
       const fail = (error: ConnectError): void => {
         if (settled) return;
@@ -162,8 +135,9 @@ export class SSHConnection {
         sock,
         username: settings.username,
         readyTimeout: 0,
-        keepaliveInterval: settings.keepAliveInterval,
-        keepaliveCountMax: settings.keepAliveCountMax,
+        // ssh2's own keepalive timer is ref'd and would keep every idle connection's process
+        // alive; this class keeps its own, unref'd (see #startKeepAlive).
+        keepaliveInterval: 0,
         hostVerifier: (key: Buffer) => {
           verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
           return verdict.accepted;
@@ -187,90 +161,47 @@ export class SSHConnection {
     });
   }
 
-  get state(): ConnectionState {
-    return this.#state;
-  }
-  get channelLimit(): number {
-    return this.#channelLimit;
-  }
-  get openChannels(): number {
-    return this.#openChannels;
-  }
-  /** Channel opens sent to the server and not yet answered. */
-  get openingChannels(): number {
-    return this.#openingChannels;
-  }
-  get freeSlots(): number {
-    return this.#state === 'ready' ? Math.max(0, this.#channelLimit - this.#openChannels) : 0;
-  }
-  /** performance.now() since which no channel has been open; undefined while in use. */
-  get idleSince(): number | undefined {
-    return this.#idleSince;
+  get usable(): boolean {
+    return this.#state === 'ready';
   }
 
-  /** Takes one channel slot. The caller checked `freeSlots > 0`. */
-  reserveSlot(): void {
-    this.#openChannels++;
-    this.#idleSince = undefined;
-  }
-
-  /** Gives one slot back; with none left open the connection is idle from now. */
-  releaseSlot(): void {
-    this.#openChannels = Math.max(0, this.#openChannels - 1);
-    if (this.#openChannels === 0) this.#idleSince = performance.now();
+  get closed(): boolean {
+    return this.#state === 'closed';
   }
 
   /**
-   * Takes a slot for a health probe. Unlike `reserveSlot` it leaves `idleSince` alone: a
-   * probe is not use, and must not keep an idle connection from expiring.
-   */
-  reserveProbeSlot(): void {
-    this.#openChannels++;
-  }
-
-  releaseProbeSlot(): void {
-    this.#openChannels = Math.max(0, this.#openChannels - 1);
-  }
-
-  /** The server refused a channel: never offer more than it has accepted at once. */
-  lowerChannelLimit(acceptedConcurrently: number): void {
-    this.#channelLimit = Math.max(1, Math.min(this.#channelLimit, acceptedConcurrently));
-  }
-
-  /**
-   * Opens a session channel and starts `command` on it. `attach` runs synchronously inside
+   * Opens a session channel and starts the command on it. The channel is attached inside
    * ssh2's callback: exit-status and close may be parsed in the same tick, and an `exit`
    * event emitted before anyone listens is lost for good.
    */
-  openChannel<T>(command: string, attach: (channel: ClientChannel) => T, cancel?: AbortSignal): Promise<T> {
+  openChannel(spec: ChannelSpec, cancel: AbortSignal, options: { trackProcessGroup?: boolean } = {}): Promise<RunningChannel> {
+    const reportsProcessGroup = options.trackProcessGroup ?? true;
+    const command = reportsProcessGroup ? withProcessGroupReport(spec.command) : spec.command;
+    const attach = (channel: ClientChannel): RunningChannel =>
+      runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup });
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));
         return;
       }
       let markSettled: (() => void) | undefined;
-      let counted = false;
       const onCancel = (): void => {
         reject(new ChannelOpenCancelled(new Promise<void>((done) => (markSettled = done))));
       };
       try {
-        if (cancel?.aborted) {
+        if (cancel.aborted) {
           reject(new ChannelOpenCancelled(Promise.resolve()));
           return;
         }
-        cancel?.addEventListener('abort', onCancel, { once: true });
-        this.#openingChannels++;
-        counted = true;
+        cancel.addEventListener('abort', onCancel, { once: true });
         this.#client.exec(command, (error, channel) => {
-          counted = false;
-          this.#openingChannels--;
-          cancel?.removeEventListener('abort', onCancel);
+          cancel.removeEventListener('abort', onCancel);
           if (markSettled) {
-            // Given up while opening. A channel that opened late is handed to `attach` anyway:
-            // its cancel signal has fired, so it kills the command and closes the channel, and
-            // the slot is free once the server has closed it.
+            // Given up while opening. A channel that opened late is attached anyway: its cancel
+            // signal has fired, so it kills the command and closes the channel, and the slot is
+            // free once the server has closed it.
             if (error) markSettled();
-            else void Promise.resolve((attach(channel) as { freed?: Promise<void> } | undefined)?.freed).then(markSettled);
+            else void attach(channel).freed.then(markSettled);
             return;
           }
           if (!error) {
@@ -282,11 +213,29 @@ export class SSHConnection {
           else reject(error);
         });
       } catch (error) {
-        if (counted) this.#openingChannels--;
-        cancel?.removeEventListener('abort', onCancel);
+        cancel.removeEventListener('abort', onCancel);
         reject(new ConnectionUnusable((error as Error).message));
       }
     });
+  }
+
+  /**
+   * Kills a remote process group from a short channel of its own. A refused channel is left
+   * alone: the pool retires a connection whose cancelled channel does not close in time.
+   */
+  killProcessGroup(pgid: number): void {
+    if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) return;
+    try {
+      this.#client.exec(`kill -s KILL -- -${pgid}`, (error, channel) => {
+        if (error) return;
+        channel.on('error', () => {});
+        channel.resume();
+        channel.stderr.resume();
+        channel.end();
+      });
+    } catch {
+      // The connection is going away; its close frees everything anyway.
+    }
   }
 
   onClose(listener: CloseListener): () => void {
@@ -302,27 +251,69 @@ export class SSHConnection {
     if (this.#state !== 'ready') return;
     this.#state = 'closing';
     this.#requestedReason = reason;
+    this.#stopKeepAlive();
     this.#client.end();
     // ssh2's destroy() does nothing once end() has run: cut the socket itself.
-    this.#forceCloseTimer = setTimeout(() => this.#sock.destroy(), 2_000);
+    this.#forceCloseTimer = setTimeout(() => this.#sock.destroy(), CLOSE_GRACE_MS);
     this.#forceCloseTimer.unref();
   }
 
-  /** Cuts the connection at once. */
   destroy(reason: CloseReason): void {
     if (this.#state === 'closed') return;
     this.#requestedReason ??= reason;
     this.#state = 'closing';
+    this.#stopKeepAlive();
     this.#sock.destroy();
+  }
+
+  /**
+   * SSH-level keepalive (`keepalive@openssh.com`, as OpenSSH's ServerAliveInterval sends it)
+   * on an unref'd timer: more than `keepAliveCountMax` unanswered probes declare the peer dead.
+   */
+  #startKeepAlive(): void {
+    const { keepAliveInterval, keepAliveCountMax } = this.settings;
+    const internals = this.#client as unknown as KeepAliveInternals;
+    if (keepAliveInterval <= 0 || !Array.isArray(internals._callbacks) || typeof internals._protocol?.ping !== 'function') return;
+    this.#keepAliveTimer = setInterval(() => {
+      if (this.#state !== 'ready') return;
+      if (++this.#unansweredKeepAlives > keepAliveCountMax) {
+        this.#lastError = Object.assign(new Error('Keepalive timeout'), { level: 'client-timeout' });
+        this.destroy('error');
+        return;
+      }
+      try {
+        // ssh2 matches global-request replies to this queue in order, as its own keepalive does;
+        // it swaps the array on close, so it is read afresh each time.
+        const client = this.#client as unknown as KeepAliveInternals;
+        client._callbacks!.push(() => {
+          this.#unansweredKeepAlives = 0;
+        });
+        client._protocol!.ping!();
+      } catch {
+        // Not writable any more: the close is on its way.
+      }
+    }, keepAliveInterval);
+    this.#keepAliveTimer.unref();
+  }
+
+  #stopKeepAlive(): void {
+    clearInterval(this.#keepAliveTimer);
+    this.#keepAliveTimer = undefined;
   }
 
   #onClientClose(): void {
     clearTimeout(this.#forceCloseTimer);
+    this.#stopKeepAlive();
     this.#state = 'closed';
     const reason = this.#requestedReason ?? (this.#lastError ? 'error' : 'remote');
     for (const listener of [...this.#closeListeners]) listener(reason, this.#lastError);
     this.#closeListeners.clear();
   }
+}
+
+interface KeepAliveInternals {
+  _callbacks?: Array<(hadError: boolean) => void>;
+  _protocol?: { ping?: () => void };
 }
 
 function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined): ConnectError {

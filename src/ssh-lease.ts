@@ -1,12 +1,12 @@
 import { isRemoteCommandResult } from './command-result.js';
 import { InvalidArgumentError } from './errors.js';
+import { MAX_CHANNEL_ATTEMPTS } from './host-pool.js';
 import type { HostPool, Slot } from './host-pool.js';
-import type { ChannelOutcome } from './run-channel.js';
+import type { ChannelOutcome } from './pool-connection.js';
+import { processHold } from './process-hold.js';
 import { buildCommand } from './shell-quote.js';
 import { SSHCommand } from './ssh-command.js';
 import type { CommandLog, CommandRunner } from './ssh-command.js';
-import { MAX_CHANNEL_ATTEMPTS } from './host-pool.js';
-import { performance } from 'node:perf_hooks';
 import type { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import { traceCommand } from './trace-command.js';
 
@@ -20,7 +20,8 @@ const LOST: ChannelOutcome = Object.freeze({
 
 /**
  * One channel slot on one connection, held until `release()`. Commands run through the lease
- * go to that same connection, one after another, in the order they were awaited.
+ * go to that same connection, one after another, in the order they were awaited. A held lease
+ * is work in progress: it keeps the process alive until released.
  */
 export class SSHLease {
   readonly host: string;
@@ -29,6 +30,7 @@ export class SSHLease {
   readonly #slot: Slot;
   readonly #log: CommandLog;
   readonly #telemetry: PoolTelemetry;
+  readonly #giveHoldBack: () => void;
   #released = false;
   // Completes when the previous command's channel has been freed by the server.
   #tail: Promise<void> = Promise.resolve();
@@ -38,7 +40,8 @@ export class SSHLease {
     this.#slot = slot;
     this.#log = log;
     this.#telemetry = telemetry;
-    this.host = hostPool.settings.host;
+    this.#giveHoldBack = processHold.take();
+    this.host = hostPool.details.host;
     this.poolName = hostPool.name;
   }
 
@@ -62,8 +65,8 @@ export class SSHLease {
     if (this.#released) return;
     this.#released = true;
     void this.#tail.then(() => {
-      this.#telemetry.recordUseTime(this.poolName, performance.now() - this.#slot.grantedAt);
-      this.#hostPool.releaseSlot(this.#slot.connection);
+      this.#hostPool.releaseSlot(this.#slot);
+      this.#giveHoldBack();
     });
   }
 
@@ -77,25 +80,25 @@ export class SSHLease {
   #run: CommandRunner = async (request, cancel) => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
     const previous = this.#tail;
-    let markFreed!: () => void;
-    this.#tail = new Promise<void>((resolve) => (markFreed = resolve));
+    let markDone!: () => void;
+    this.#tail = new Promise<void>((resolve) => (markDone = resolve));
     let handedOver = false;
     try {
       await previous;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
-        if (this.#slot.connection.state !== 'ready') return LOST;
+        if (!this.#slot.connection.usable || this.#slot.entry.retiring) return LOST;
         const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel);
         if (running === 'refused') {
           await this.#hostPool.pauseAfterRefusal(attempt);
           continue;
         }
         handedOver = true;
-        void running.freed.then(markFreed);
-        return await running.outcome;
+        // The lease's own slot stays held: the watch only follows the channel to its end.
+        return await this.#hostPool.follow(this.#slot, running, cancel, markDone);
       }
       throw this.#hostPool.refusedTooOften();
     } finally {
-      if (!handedOver) markFreed();
+      if (!handedOver) markDone();
     }
   };
 }

@@ -1,12 +1,11 @@
-import { performance } from 'node:perf_hooks';
 import type { Context } from '@opentelemetry/api';
-import { errorCodeForOutcome } from './command-outcome.js';
-import { AcquireCancelled, errorTypeOf } from './host-pool.js';
+import { AcquireCancelled, errorCodeForOutcome, errorTypeOf } from './error-mapping.js';
 import type { HostPool, Slot } from './host-pool.js';
-import type { ChannelOutcome } from './run-channel.js';
+import type { ChannelOutcome } from './pool-connection.js';
 import type { CommandRequest } from './ssh-command.js';
 import { ATTR_ACQUIRE_OUTCOME, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './telemetry/constants.js';
 import { PoolTelemetry } from './telemetry/pool-telemetry.js';
+import { connectSpanOf } from './telemetry/telemetry-observer.js';
 
 /** What a traced command run reports back: the outcome and the slot it ran on. */
 export interface TracedRun {
@@ -25,11 +24,11 @@ export async function traceCommand(
   request: CommandRequest,
   run: (traceContext: Context) => Promise<TracedRun>,
 ): Promise<ChannelOutcome> {
-  const { settings, config } = hostPool;
+  const { details, config } = hostPool;
   const scope = telemetry.startExec({
     poolName: hostPool.name,
-    host: settings.host,
-    port: settings.port,
+    host: details.host,
+    port: details.port,
     template: request.built.template,
     text: config.telemetry.captureCommand ? request.built.text : undefined,
   });
@@ -39,7 +38,8 @@ export async function traceCommand(
     const { channel, slot } = await run(scope.context);
     if (slot) {
       span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: slot.outcome, [ATTR_CONNECTION_ID]: slot.connection.id });
-      if (slot.connection.connectSpan) span.addLink({ context: slot.connection.connectSpan });
+      const link = connectSpanOf(slot.connection);
+      if (link) span.addLink({ context: link });
     }
     if (channel.exitCode !== null) span.setAttribute(ATTR_PROCESS_EXIT_CODE, channel.exitCode);
     const errorType = errorCodeForOutcome(channel);

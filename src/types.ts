@@ -222,6 +222,17 @@ export interface PoolEvents {
 export type PoolEventName = keyof PoolEvents;
 export type PoolEventListener<E extends PoolEventName> = (...args: PoolEvents[E]) => void;
 
+/** Options of `closeAll()`. */
+export interface CloseAllOptions {
+  /**
+   * ms that accepted commands and leases get to finish. After it, running commands are
+   * stopped (their remote process groups killed; they reject with `AbortedError`), waiting
+   * ones reject with `PoolClosedError`, and every connection is closed. 0 stops at once.
+   * @default 10000
+   */
+  timeout?: number;
+}
+
 /** Options of `getConnection`. */
 export interface GetConnectionOptions {
   /** Higher goes first among waiters; equal priorities are served in arrival order. @default 0 */

@@ -46,6 +46,11 @@ export class WaitQueue<T extends Queued> {
     return this.#items.shift();
   }
 
+  /** The entries in serving order (a snapshot). */
+  items(): readonly T[] {
+    return [...this.#items];
+  }
+
   /** Empties the queue, returning what was in it in serving order. */
   drain(): T[] {
     return this.#items.splice(0);

@@ -1,0 +1,86 @@
+import type { CloseReason } from './types.js';
+
+/** How a channel's life ended, as far as the command is concerned. */
+export type ChannelEnding = 'closed' | 'timeout' | 'aborted' | 'shutdown' | 'output-limit' | 'connection-lost';
+
+/** Why a command must stop early. Carried as the reason of its cancel signal. */
+export type CancelReason = 'timeout' | 'aborted' | 'shutdown';
+
+export interface ChannelOutcome {
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly ending: ChannelEnding;
+}
+
+/** One command to run on one channel. */
+export interface ChannelSpec {
+  readonly command: string;
+  readonly stdin: string | Buffer | undefined;
+  /** Bytes allowed per stream before the channel is closed. */
+  readonly maxBuffer: number;
+}
+
+export interface RunningChannel {
+  /** Settles as soon as the command's fate is known. Never rejects. */
+  readonly outcome: Promise<ChannelOutcome>;
+  /**
+   * Settles when the server has freed the channel (or the connection is gone): only then may
+   * its slot be reused, or a busy server refuses the next channel. After a cancel this is the
+   * proof that the remote process group is gone.
+   */
+  readonly freed: Promise<void>;
+}
+
+/** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
+export class ChannelOpenRefusal extends Error {
+  override readonly name = 'ChannelOpenRefusal';
+}
+
+/**
+ * Raised by `openChannel` when its cancel signal fired before the server answered. The slot
+ * stays taken until `settled`: a late-opened channel is closed then, and only then is it free.
+ */
+export class ChannelOpenCancelled extends Error {
+  override readonly name = 'ChannelOpenCancelled';
+  constructor(readonly settled: Promise<void>) {
+    super('channel open cancelled');
+  }
+}
+
+/** Raised by `openChannel` when the connection is no longer usable. */
+export class ConnectionUnusable extends Error {
+  override readonly name = 'ConnectionUnusable';
+}
+
+export type CloseListener = (reason: CloseReason, error: Error | undefined) => void;
+
+/**
+ * One authenticated connection as the pool uses it: a transport that runs commands on
+ * channels and reports its close. Slot accounting is not its job (see `PoolEntry`), so the
+ * real `SSHConnection` and a test fake implement the same small surface.
+ */
+export interface PoolConnection {
+  readonly id: number;
+  readonly peerAddress: string | undefined;
+  /** How long TCP + handshake + authentication took, ms. */
+  readonly connectDurationMs: number;
+  /** False once closing or closed. */
+  readonly usable: boolean;
+  readonly closed: boolean;
+  /**
+   * Opens a session channel and starts `spec.command` on it. When `cancel` fires, the remote
+   * command's process group is killed and the channel closed; `freed` settles once it is.
+   * Rejects with `ChannelOpenRefusal`, `ChannelOpenCancelled` or `ConnectionUnusable`.
+   */
+  openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: { trackProcessGroup?: boolean }): Promise<RunningChannel>;
+  onClose(listener: CloseListener): () => void;
+  /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
+  close(reason: CloseReason): void;
+  /** Cuts the connection at once. */
+  destroy(reason: CloseReason): void;
+}
+
+/** Opens one connection (one attempt). Rejects with a classified `ConnectError`. */
+export type ConnectionFactory = () => Promise<PoolConnection>;

@@ -1,0 +1,41 @@
+/**
+ * What keeps the Node.js process alive on the pool's behalf. The rule, as Node's `http.Agent`
+ * keeps it: pending or running work (a waiting acquire, a running command, a held lease, a
+ * remote kill in progress) keeps the process alive; idle state (idle sockets, keepalives, health
+ * probes, housekeeping timers) never does. Every socket and timer of the pool is unref'd; this
+ * counted hold is the one thing that is ref'd.
+ */
+export interface ProcessHold {
+  /** Takes one hold; the returned function gives it back (idempotent). */
+  take(): () => void;
+  /** Holds taken and not given back. */
+  readonly count: number;
+}
+
+// Above the largest delay Node accepts without warning; the timer only needs to exist.
+const FOREVER_MS = 2_147_483_647;
+
+/** The process-wide hold: one ref'd timer while at least one hold is taken. */
+class TimerProcessHold implements ProcessHold {
+  #count = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  take(): () => void {
+    if (this.#count++ === 0) this.#timer = setInterval(() => {}, FOREVER_MS);
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      if (--this.#count === 0) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+  }
+}
+
+export const processHold: ProcessHold = new TimerProcessHold();

@@ -1,0 +1,130 @@
+import { context as otelContext } from '@opentelemetry/api';
+import type { Span, SpanContext } from '@opentelemetry/api';
+import type { HostPoolEvent, HostPoolObserver } from '../host-pool-events.js';
+import type { PoolConnection } from '../pool-connection.js';
+import type { ResolvedPoolConfig } from '../pool-config.js';
+import type { ConnectionEventDetails } from '../types.js';
+import {
+  ATTR_ACQUIRE_OUTCOME,
+  ATTR_ACQUIRE_WAIT,
+  ATTR_CONNECTION_ID,
+  ATTR_HEALTH_CHECK_OUTCOME,
+  ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_RECONNECT_OUTCOME,
+} from './constants.js';
+import { PoolTelemetry } from './pool-telemetry.js';
+
+// The `ssh.connect` span that opened each connection: acquires, commands, probes and
+// reconnects that use the connection link to it.
+const connectSpans = new WeakMap<PoolConnection, SpanContext>();
+
+/** The `ssh.connect` span of the connection, for links. */
+export function connectSpanOf(connection: PoolConnection): SpanContext | undefined {
+  return connectSpans.get(connection);
+}
+
+/**
+ * Spans and metrics of one host pool, as an observer of its event stream (DESIGN §3). With no
+ * OpenTelemetry SDK registered every call lands on the API's no-op implementations.
+ */
+export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionEventDetails, config: ResolvedPoolConfig): HostPoolObserver {
+  const name = details.poolName;
+  const connects = new Map<number, Span>();
+  const probes = new Map<number, Span>();
+  let reconnect: Span | undefined;
+  const wantsAcquireSpan = (outcome: string): boolean => {
+    const wanted = config.telemetry.acquireSpans;
+    return wanted === 'all' || (wanted === 'non-reused' && outcome !== 'reused');
+  };
+
+  return (event: HostPoolEvent): void => {
+    switch (event.type) {
+      case 'acquired': {
+        telemetry.recordAcquire(name, event.outcome, event.waitMs);
+        if (!wantsAcquireSpan(event.outcome)) break;
+        // Made once the outcome is known, back-dated to the start: that is what lets
+        // `acquireSpans: 'non-reused'` keep only the interesting ones.
+        const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
+        span.setAttributes({
+          [ATTR_ACQUIRE_OUTCOME]: event.outcome,
+          [ATTR_ACQUIRE_WAIT]: event.waitMs / 1000,
+          [ATTR_CONNECTION_ID]: event.connection.id,
+        });
+        const link = connectSpans.get(event.connection);
+        if (link) span.addLink({ context: link });
+        span.end();
+        break;
+      }
+      case 'acquire-failed': {
+        telemetry.recordAcquire(name, event.outcome, event.waitMs);
+        if (!wantsAcquireSpan(event.outcome)) break;
+        const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
+        span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: event.outcome, [ATTR_ACQUIRE_WAIT]: event.waitMs / 1000 });
+        PoolTelemetry.fail(span, event.errorType);
+        break;
+      }
+      case 'released':
+        telemetry.recordUseTime(name, event.heldMs);
+        break;
+      case 'connect-started':
+        connects.set(event.attemptId, telemetry.startConnect(name, details.host, details.port));
+        break;
+      case 'connected': {
+        const span = connects.get(event.attemptId);
+        connects.delete(event.attemptId);
+        telemetry.recordCreateTime(name, event.durationMs);
+        if (!span) break;
+        if (event.connection.peerAddress) span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, event.connection.peerAddress);
+        span.setAttribute(ATTR_CONNECTION_ID, event.connection.id);
+        span.end();
+        connectSpans.set(event.connection, span.spanContext());
+        break;
+      }
+      case 'connect-failed': {
+        const span = connects.get(event.attemptId);
+        connects.delete(event.attemptId);
+        telemetry.recordCreateTime(name, event.durationMs, event.error.code);
+        if (span) PoolTelemetry.fail(span, event.error.code, event.error.message);
+        break;
+      }
+      case 'closed':
+        telemetry.recordClosed(name, event.reason);
+        break;
+      case 'channel-refused':
+        telemetry.recordRefusal(name);
+        break;
+      case 'reconnect-started':
+        reconnect?.end();
+        reconnect = telemetry.startReconnect(name, event.attempt);
+        break;
+      case 'reconnect-finished': {
+        telemetry.recordReconnectAttempt(name, event.outcome);
+        const span = reconnect;
+        reconnect = undefined;
+        if (!span) break;
+        span.setAttribute(ATTR_RECONNECT_OUTCOME, event.outcome);
+        const link = event.connection ? connectSpans.get(event.connection) : undefined;
+        if (link) span.addLink({ context: link });
+        if (event.error) PoolTelemetry.fail(span, event.error.code, event.error.message);
+        else span.end();
+        break;
+      }
+      case 'probe-started':
+        probes.set(event.probeId, telemetry.startHealthCheck(name, connectSpans.get(event.connection)));
+        break;
+      case 'probe-finished': {
+        const outcome = event.healthy ? 'healthy' : 'unhealthy';
+        telemetry.recordHealthCheck(name, event.durationMs, outcome);
+        const span = probes.get(event.probeId);
+        probes.delete(event.probeId);
+        if (!span) break;
+        span.setAttribute(ATTR_HEALTH_CHECK_OUTCOME, outcome);
+        if (event.healthy || event.lost) span.end();
+        else PoolTelemetry.fail(span, event.errorType ?? 'Error', event.error?.message);
+        break;
+      }
+      default:
+        break;
+    }
+  };
+}
