@@ -550,7 +550,17 @@ export class HostPool implements BudgetMember {
     return this.#closing;
   }
 
-  async #close({ timeout }: CloseOptions): Promise<void> {
+  async #close(options: CloseOptions): Promise<void> {
+    // A drain the caller awaits is work: the process stays until it is over.
+    const giveHoldBack = this.#hold.take();
+    try {
+      await this.#drainAndClose(options);
+    } finally {
+      giveHoldBack();
+    }
+  }
+
+  async #drainAndClose({ timeout }: CloseOptions): Promise<void> {
     this.#closeController.abort();
     this.#housekeeper.stop();
     this.#health.stop();

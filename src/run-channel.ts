@@ -63,17 +63,20 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     settle({ stdout: Buffer.concat(stdout, stdoutBytes), stderr: Buffer.concat(stderr, stderrBytes), exitCode, signal, ending });
   };
 
+  // Kills the process group once its id is known, then closes our side. Closing earlier could
+  // lose the marker line that carries the id.
   const kill = (): void => {
-    if (closed || pgid === undefined || !host.usable) return;
-    host.killProcessGroup(pgid);
+    if (closed) return;
+    if (pgid !== undefined && host.usable) host.killProcessGroup(pgid);
+    channel.close();
   };
 
   const stopEarly = (ending: ChannelEnding): void => {
     finish(ending);
+    if (killWanted) return;
     killWanted = true;
     sendSignal(channel, 'KILL');
-    kill();
-    channel.close();
+    if (!markerPending) kill();
   };
 
   const onCancel = (): void => {
@@ -101,6 +104,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     if (!match) {
       // Not our line after all (a shell that printed first): everything is the command's output.
       keepStdout(pending);
+      if (killWanted) kill();
       return;
     }
     pgid = Number(match[0]);

@@ -1,5 +1,6 @@
 // Shared pieces of the fault-injection tests: targets, pool bookkeeping, bounded waits,
 // event recording and the checks every scenario repeats (typed outcomes, no leaks).
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, expect } from 'vitest';
 import { SSHConnectionPool } from '../../../src/index.js';
 import type { PoolEventName, PoolEvents, SSHConnectionPoolOptions } from '../../../src/index.js';
@@ -107,8 +108,35 @@ export function errorKinds(errors: Error[]): Record<string, number> {
 }
 
 /** Open TCP socket handles of this process (sshd runs elsewhere; the Docker client uses a unix socket). */
+/**
+ * TCP sockets this process holds open, read from /proc: idle pool sockets are unref'd, so
+ * Node's own active-resource lists no longer show them.
+ */
 export function tcpSockets(): number {
-  return process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap').length;
+  const inodes = new Set<string>();
+  for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // Column 3 is the state: 0A is LISTEN, which no client socket is.
+      if (fields.length > 9 && fields[3] !== '0A') inodes.add(fields[9]!);
+    }
+  }
+  let count = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (match && inodes.has(match[1]!)) count++;
+    } catch {
+      // Closed while listing.
+    }
+  }
+  return count;
 }
 
 /** Every string reachable from an error (message, stack, cause chain, own string fields) or event argument. */

@@ -1,0 +1,180 @@
+// A connection layer for driving the host pool without sockets: connections that open, refuse
+// channels, drop, and run "commands" whose end the test decides. Time comes from a FakeClock.
+import type { Clock } from '../../src/clock.js';
+import { ConnectError } from '../../src/errors.js';
+import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from '../../src/pool-connection.js';
+import type {
+  CancelReason,
+  ChannelOutcome,
+  ChannelSpec,
+  CloseListener,
+  PoolConnection,
+  RunningChannel,
+} from '../../src/pool-connection.js';
+import type { ProcessHold } from '../../src/process-hold.js';
+import type { CloseReason } from '../../src/types.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Counts holds instead of keeping a real process alive. */
+export class FakeHold implements ProcessHold {
+  count = 0;
+  take(): () => void {
+    this.count++;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.count--;
+    };
+  }
+}
+
+export class FakeChannel {
+  running = true;
+  #settle!: (outcome: ChannelOutcome) => void;
+  #free!: () => void;
+  readonly outcome = new Promise<ChannelOutcome>((resolve) => (this.#settle = resolve));
+  readonly freed = new Promise<void>((resolve) => (this.#free = resolve));
+  freedYet = false;
+
+  constructor(readonly connection: FakeConnection, readonly spec: ChannelSpec) {}
+
+  /** The remote command exits on its own. */
+  finish(exitCode: number): void {
+    if (!this.running) return;
+    this.running = false;
+    this.#settle({ stdout: Buffer.from('out'), stderr: EMPTY, exitCode, signal: null, ending: 'closed' });
+    this.free();
+  }
+
+  cancel(reason: CancelReason): void {
+    if (!this.running) return;
+    this.running = false;
+    this.#settle({ stdout: EMPTY, stderr: EMPTY, exitCode: null, signal: null, ending: reason });
+    // A process nothing can kill keeps its session, as a root login's command did on OpenSSH 9.2.
+    if (!this.connection.layer.unkillable) this.free();
+  }
+
+  lose(): void {
+    if (this.running) {
+      this.running = false;
+      this.#settle({ stdout: EMPTY, stderr: EMPTY, exitCode: null, signal: null, ending: 'connection-lost' });
+    }
+    this.free();
+  }
+
+  free(): void {
+    if (this.freedYet) return;
+    this.freedYet = true;
+    this.connection.channels.delete(this);
+    this.#free();
+  }
+}
+
+let nextId = 1;
+
+export class FakeConnection implements PoolConnection {
+  readonly id = nextId++;
+  readonly peerAddress = '127.0.0.1';
+  readonly connectDurationMs = 5;
+  readonly channels = new Set<FakeChannel>();
+  /** Channel opens to refuse before accepting again. */
+  refuse = 0;
+  closeReason: CloseReason | undefined;
+  #state: 'ready' | 'closed' = 'ready';
+  #listeners = new Set<CloseListener>();
+
+  constructor(readonly layer: FakeConnectionLayer) {}
+
+  get usable(): boolean {
+    return this.#state === 'ready';
+  }
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  openChannel(spec: ChannelSpec, cancel: AbortSignal): Promise<RunningChannel> {
+    if (!this.usable) return Promise.reject(new ConnectionUnusable('closed'));
+    // The server answers a moment later, as a real one does.
+    return Promise.resolve().then(() => {
+      if (!this.usable) throw new ConnectionUnusable('closed');
+      if (cancel.aborted) throw new ChannelOpenCancelled(Promise.resolve());
+      if (this.refuse > 0) {
+        this.refuse--;
+        throw new ChannelOpenRefusal('open failed: administratively prohibited');
+      }
+      const channel = new FakeChannel(this, spec);
+      this.channels.add(channel);
+      cancel.addEventListener('abort', () => channel.cancel(cancel.reason as CancelReason), { once: true });
+      return { outcome: channel.outcome, freed: channel.freed };
+    });
+  }
+
+  onClose(listener: CloseListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(reason: CloseReason): void {
+    this.#end(reason);
+  }
+
+  destroy(reason: CloseReason): void {
+    this.#end(reason);
+  }
+
+  /** The server goes away under the connection. */
+  drop(): void {
+    this.#end('remote');
+  }
+
+  #end(reason: CloseReason): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.closeReason = reason;
+    for (const channel of [...this.channels]) channel.lose();
+    for (const listener of [...this.#listeners]) listener(reason, undefined);
+    this.#listeners.clear();
+  }
+}
+
+/** The fake server side: whether it accepts connections, and every connection it made. */
+export class FakeConnectionLayer {
+  up = true;
+  /** Cancelled commands never end (no signal reaches them). */
+  unkillable = false;
+  connecting = 0;
+  readonly connections: FakeConnection[] = [];
+  readonly #clock: Clock;
+  readonly #connectMs: number;
+
+  constructor(clock: Clock, connectMs = 5) {
+    this.#clock = clock;
+    this.#connectMs = connectMs;
+  }
+
+  readonly factory = (): Promise<PoolConnection> => {
+    this.connecting++;
+    return new Promise<PoolConnection>((resolve, reject) => {
+      this.#clock.setTimeout(() => {
+        this.connecting--;
+        if (!this.up) {
+          reject(new ConnectError('Cannot connect to fake: ECONNREFUSED', { poolName: 'u@fake:22', host: 'fake', port: 22 }, true));
+          return;
+        }
+        const connection = new FakeConnection(this);
+        this.connections.push(connection);
+        resolve(connection);
+      }, this.#connectMs);
+    });
+  };
+
+  get open(): FakeConnection[] {
+    return this.connections.filter((connection) => connection.usable);
+  }
+
+  get runningChannels(): FakeChannel[] {
+    return this.open.flatMap((connection) => [...connection.channels].filter((channel) => channel.running));
+  }
+}
