@@ -308,6 +308,8 @@ async function createContainer(
       // sshd refuses host keys readable by anyone but root.
       { content: ensureTrailingNewline(hostKey), target: HOST_KEY_FILE, mode: 0o600 },
       { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/${TEST_USERNAME}`, mode: 0o644 },
+      // The same key logs in as root where a test allows it (config PermitRootLogin).
+      { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/root`, mode: 0o644 },
     ])
     // -D: stay in the foreground as PID 1; -e: log to stderr, i.e. to `docker logs`.
     .withCommand(['/usr/sbin/sshd', '-D', '-e', '-f', CONFIG_FILE])
