@@ -75,6 +75,7 @@ export class SSHConnectionPool {
       observe: () => [...this.#hostPools.values()].map((hostPool) => ({
         name: hostPool.name,
         maxConnections: hostPool.config.maxConnections,
+        maxChannelsPerConnection: hostPool.config.maxChannelsPerConnection,
         ...hostPool.stats(),
       })),
     });
@@ -239,6 +240,7 @@ export class SSHConnectionPool {
       this.#context,
     );
     this.#hostPools.set(target.identity, hostPool);
+    this.#telemetry.registerPool(name);
     return hostPool;
   }
 
