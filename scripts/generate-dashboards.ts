@@ -1,11 +1,12 @@
-// Generates the Grafana dashboard of dashboards/ from code, so that every panel query is
-// reviewed as PromQL and can be run by a test against a real Prometheus
+// Generates the Grafana dashboards of dashboards/ with Grafana's own builder library
+// (@grafana/grafana-foundation-sdk), so that every panel is typed by the SDK and every query
+// is reviewed as PromQL and run by a test against a real Prometheus
 // (test/integration/observability-assets.test.ts).
 //
-//   npm run dashboards          # rewrites dashboards/sshpool-overview.json
-//   npx tsx scripts/generate-dashboards.ts --check   # exits 1 if the committed file differs
+//   npm run dashboards                               # rewrites dashboards/*.json
+//   npx tsx scripts/generate-dashboards.ts --check   # exits 1 if a committed file differs
 //
-// The output is deterministic: no timestamps, no random ids, stable key order.
+// The output is deterministic: no timestamps, no random ids.
 //
 // Queries work with both Prometheus naming schemes (README, "Prometheus names"): the JS
 // exporter of `sshpool/otel` adds no unit suffix, the OpenTelemetry Collector adds `_seconds`
@@ -13,25 +14,41 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type * as cog from '@grafana/grafana-foundation-sdk/cog';
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 
-export const DASHBOARD_UID = 'sshpool-overview';
-export const DASHBOARD_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'dashboards', 'sshpool-overview.json');
+const DASHBOARD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'dashboards');
 
-/** Selector matcher of the `$pool` template variable. */
-const POOL = 'ssh_pool_name=~"$pool"';
+/** Data source uids of dashboards/provisioning/datasources.yml. */
+export const JAEGER_DATASOURCE_UID = 'jaeger';
+const PROMETHEUS = { type: 'prometheus', uid: '${datasource}' };
+
+/** Matchers of the `service` (Prometheus job), `instance` and `ssh_pool_name` variables. */
+const SEL = 'job=~"$service", instance=~"$instance", ssh_pool_name=~"$ssh_pool_name"';
 const RATE = '$__rate_interval';
+/** The identity every drill-down series keeps: the alert rules aggregate the same way. */
+const KEY = 'job, instance, ssh_pool_name';
 
 /** A histogram series selector that matches the JS exporter's and the Collector's names. */
 function histogram(metric: string, suffix: 'bucket' | 'count' | 'sum', extra = ''): string {
-  const matchers = [`__name__=~"${metric}(_seconds)?_${suffix}"`, POOL, extra].filter(Boolean).join(', ');
-  return `{${matchers}}`;
+  return `{${[`__name__=~"${metric}(_seconds)?_${suffix}"`, SEL, extra].filter(Boolean).join(', ')}}`;
 }
 
-function quantile(q: number, metric: string, by = 'ssh_pool_name', extra = ''): string {
+function quantile(q: number, metric: string, by: string, extra = ''): string {
   return `histogram_quantile(${q}, sum by (le, ${by}) (rate(${histogram(metric, 'bucket', extra)}[${RATE}])))`;
 }
 
+const rate = (selector: string, by: string): string => `sum by (${by}) (rate(${selector}[${RATE}]))`;
+const acquires = (outcome: string, by = 'ssh_pool_name'): string =>
+  rate(`ssh_client_connection_acquires_total{${SEL}, ssh_pool_acquire_outcome=~"${outcome}"}`, by);
+
 export interface PanelQuery {
+  /** Dashboard uid. */
+  dashboard: string;
   /** Panel title. */
   panel: string;
   refId: string;
@@ -41,6 +58,8 @@ export interface PanelQuery {
   expectData: boolean;
 }
 
+type TargetSpec = Omit<PanelQuery, 'dashboard' | 'panel' | 'refId'>;
+
 interface PanelSpec {
   title: string;
   description: string;
@@ -49,7 +68,13 @@ interface PanelSpec {
   min?: number;
   max?: number;
   stack?: boolean;
-  targets: Array<Omit<PanelQuery, 'panel' | 'refId'>>;
+  /** Stat panels: the value from which the background turns red. */
+  redFrom?: number;
+  /** Span names whose traces a data link opens in Jaeger for the clicked series' pool. */
+  traces?: string;
+  /** Panel width in grid columns (of 24). @default 8 */
+  width?: number;
+  targets: TargetSpec[];
 }
 
 interface RowSpec {
@@ -57,356 +82,583 @@ interface RowSpec {
   panels: PanelSpec[];
 }
 
-const q = (expr: string, legendFormat: string, expectData = true): Omit<PanelQuery, 'panel' | 'refId'> => ({
-  expr,
-  legendFormat,
-  expectData,
-});
-
-const acquires = (outcome: string): string =>
-  `sum by (ssh_pool_name) (rate(ssh_client_connection_acquires_total{${POOL}, ssh_pool_acquire_outcome=~"${outcome}"}[${RATE}]))`;
-
-export const ROWS: RowSpec[] = [
-  {
-    title: 'Pool',
-    panels: [
-      {
-        title: 'Pool efficiency',
-        description:
-          'Share of acquires served by an already open connection: reused / (reused + created). Low values mean most commands pay for a new SSH handshake.',
-        unit: 'percentunit',
-        min: 0,
-        max: 1,
-        targets: [q(`${acquires('reused')}\n/\n${acquires('reused|created')}`, '{{ssh_pool_name}}')],
-      },
-      {
-        title: 'Connections: used / idle vs max',
-        description: 'Open connections by state (ssh.client.connection.count) against the pool key\'s maxConnections.',
-        unit: 'short',
-        min: 0,
-        targets: [
-          q(`sum by (ssh_pool_name, ssh_connection_state) (ssh_client_connection_count{${POOL}})`, '{{ssh_pool_name}} {{ssh_connection_state}}'),
-          q(`sum by (ssh_pool_name) (ssh_client_connection_max{${POOL}})`, '{{ssh_pool_name}} max'),
-        ],
-      },
-      {
-        title: 'Pool saturation (used / max)',
-        description: 'Connections in use out of maxConnections. Near 1, commands start to wait (see pending requests).',
-        unit: 'percentunit',
-        min: 0,
-        max: 1,
-        targets: [
-          q(
-            `sum by (ssh_pool_name) (ssh_client_connection_count{${POOL}, ssh_connection_state="used"})\n/\nsum by (ssh_pool_name) (ssh_client_connection_max{${POOL}})`,
-            '{{ssh_pool_name}}',
-          ),
-        ],
-      },
-      {
-        title: 'Pending requests',
-        description: 'Commands and leases waiting for a channel slot (ssh.client.connection.pending_requests).',
-        unit: 'short',
-        min: 0,
-        targets: [q(`sum by (ssh_pool_name) (ssh_client_connection_pending_requests{${POOL}})`, '{{ssh_pool_name}}')],
-      },
-      {
-        title: 'Open channels',
-        description: 'Channels open or opening, health probes included (ssh.client.channel.count).',
-        unit: 'short',
-        min: 0,
-        targets: [q(`sum by (ssh_pool_name) (ssh_client_channel_count{${POOL}})`, '{{ssh_pool_name}}')],
-      },
-    ],
-  },
-  {
-    title: 'Acquires',
-    panels: [
-      {
-        title: 'Acquires by outcome',
-        description: 'Acquires per second by ssh.pool.acquire.outcome: reused, created, timeout, error.',
-        unit: 'reqps',
-        min: 0,
-        stack: true,
-        targets: [
-          q(
-            `sum by (ssh_pool_name, ssh_pool_acquire_outcome) (rate(ssh_client_connection_acquires_total{${POOL}}[${RATE}]))`,
-            '{{ssh_pool_name}} {{ssh_pool_acquire_outcome}}',
-          ),
-        ],
-      },
-      {
-        title: 'Acquire wait time p50 / p99',
-        description: 'Time each acquire waited for a slot (ssh.client.connection.wait_time).',
-        unit: 's',
-        min: 0,
-        targets: [
-          q(quantile(0.5, 'ssh_client_connection_wait_time'), '{{ssh_pool_name}} p50'),
-          q(quantile(0.99, 'ssh_client_connection_wait_time'), '{{ssh_pool_name}} p99'),
-        ],
-      },
-      {
-        title: 'Acquire timeouts',
-        description: 'Acquires that timed out per second (acquireTimeout, or a command\'s .timeout() while it waited).',
-        unit: 'reqps',
-        min: 0,
-        targets: [q(`sum by (ssh_pool_name) (rate(ssh_client_connection_timeouts_total{${POOL}}[${RATE}]))`, '{{ssh_pool_name}}')],
-      },
-    ],
-  },
-  {
-    title: 'Commands',
-    panels: [
-      {
-        title: 'Command duration p99',
-        description: 'From await to result, waiting included (ssh.client.command.duration), successful and failed commands.',
-        unit: 's',
-        min: 0,
-        targets: [q(quantile(0.99, 'ssh_client_command_duration'), '{{ssh_pool_name}} p99')],
-      },
-      {
-        title: 'Command errors by error_type',
-        description: 'Failed commands per second by error.type, and the share of commands that failed.',
-        unit: 'reqps',
-        min: 0,
-        stack: true,
-        targets: [
-          q(
-            `sum by (ssh_pool_name, error_type) (rate(${histogram('ssh_client_command_duration', 'count', 'error_type!=""')}[${RATE}]))`,
-            '{{ssh_pool_name}} {{error_type}}',
-          ),
-        ],
-      },
-      {
-        title: 'Command error ratio',
-        description: 'Share of commands that failed, any error.type.',
-        unit: 'percentunit',
-        min: 0,
-        max: 1,
-        targets: [
-          q(
-            `sum by (ssh_pool_name) (rate(${histogram('ssh_client_command_duration', 'count', 'error_type!=""')}[${RATE}]))\n/\nsum by (ssh_pool_name) (rate(${histogram('ssh_client_command_duration', 'count')}[${RATE}]))`,
-            '{{ssh_pool_name}}',
-          ),
-        ],
-      },
-      {
-        title: 'Channel refusals',
-        description: 'Channels the server refused to open per second (e.g. OpenSSH MaxSessions lower than maxChannelsPerConnection).',
-        unit: 'reqps',
-        min: 0,
-        targets: [q(`sum by (ssh_pool_name) (rate(ssh_client_channel_refusals_total{${POOL}}[${RATE}]))`, '{{ssh_pool_name}}')],
-      },
-    ],
-  },
-  {
-    title: 'Connections',
-    panels: [
-      {
-        title: 'Connection create time p50 / p99',
-        description: 'Successful connects: TCP, handshake, host-key check and authentication (ssh.client.connection.create_time).',
-        unit: 's',
-        min: 0,
-        targets: [
-          q(quantile(0.5, 'ssh_client_connection_create_time', 'ssh_pool_name', 'error_type=""'), '{{ssh_pool_name}} p50'),
-          q(quantile(0.99, 'ssh_client_connection_create_time', 'ssh_pool_name', 'error_type=""'), '{{ssh_pool_name}} p99'),
-        ],
-      },
-      {
-        title: 'Connection failures by error_type',
-        description: 'Failed connect attempts per second by error.type (ERR_SSHPOOL_CONNECT, _AUTH, _HOST_KEY, _CONNECT_TIMEOUT).',
-        unit: 'reqps',
-        min: 0,
-        stack: true,
-        targets: [
-          q(
-            `sum by (ssh_pool_name, error_type) (rate(${histogram('ssh_client_connection_create_time', 'count', 'error_type!=""')}[${RATE}]))`,
-            '{{ssh_pool_name}} {{error_type}}',
-          ),
-        ],
-      },
-      {
-        title: 'Connections closed by reason',
-        description: 'Connections closed per second by ssh.connection.close_reason: idle, expired, unhealthy, remote, error, shutdown.',
-        unit: 'reqps',
-        min: 0,
-        stack: true,
-        targets: [
-          q(
-            `sum by (ssh_pool_name, ssh_connection_close_reason) (rate(ssh_client_connection_closed_total{${POOL}}[${RATE}]))`,
-            '{{ssh_pool_name}} {{ssh_connection_close_reason}}',
-          ),
-        ],
-      },
-      {
-        title: 'Health checks by outcome',
-        description: 'Health probes of idle connections per second by ssh.health_check.outcome.',
-        unit: 'reqps',
-        min: 0,
-        stack: true,
-        targets: [
-          q(
-            `sum by (ssh_pool_name, ssh_health_check_outcome) (rate(${histogram('ssh_client_health_check_duration', 'count')}[${RATE}]))`,
-            '{{ssh_pool_name}} {{ssh_health_check_outcome}}',
-          ),
-        ],
-      },
-      {
-        title: 'Reconnect attempts by outcome',
-        description: 'Background reconnect attempts per second by ssh.reconnect.outcome.',
-        unit: 'reqps',
-        min: 0,
-        stack: true,
-        targets: [
-          q(
-            `sum by (ssh_pool_name, ssh_reconnect_outcome) (rate(ssh_client_reconnect_attempts_total{${POOL}}[${RATE}]))`,
-            '{{ssh_pool_name}} {{ssh_reconnect_outcome}}',
-          ),
-        ],
-      },
-    ],
-  },
-];
-
-/** Every panel query of the dashboard, in panel order, with `$pool` and `$__rate_interval` unsubstituted. */
-export function panelQueries(): PanelQuery[] {
-  return ROWS.flatMap((row) =>
-    row.panels.flatMap((panel) => panel.targets.map((target, i) => ({ panel: panel.title, refId: refId(i), ...target }))),
-  );
+interface DashboardSpec {
+  uid: string;
+  file: string;
+  title: string;
+  description: string;
+  /** The pool variable accepts several pools and "All" (overview) or one pool (drill-down). */
+  multiPool: boolean;
+  rows: RowSpec[];
 }
 
-const refId = (i: number): string => String.fromCharCode(65 + i);
-const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+const q = (expr: string, legendFormat: string, expectData = true): TargetSpec => ({ expr, legendFormat, expectData });
 
-function panelJson(panel: PanelSpec, id: number, gridPos: { h: number; w: number; x: number; y: number }): Record<string, unknown> {
-  return {
-    id,
-    type: panel.kind ?? 'timeseries',
-    title: panel.title,
-    description: panel.description,
-    datasource: DATASOURCE,
-    gridPos,
-    fieldConfig: {
-      defaults: {
-        unit: panel.unit,
-        ...(panel.min === undefined ? {} : { min: panel.min }),
-        ...(panel.max === undefined ? {} : { max: panel.max }),
-        custom: {
-          drawStyle: 'line',
-          lineWidth: 1,
-          fillOpacity: panel.stack ? 30 : 10,
-          showPoints: 'never',
-          spanNulls: false,
-          stacking: { mode: panel.stack ? 'normal' : 'none', group: 'A' },
-        },
-      },
-      overrides: [],
-    },
-    options: {
-      legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
-      tooltip: { mode: 'multi', sort: 'desc' },
-    },
-    targets: panel.targets.map((target, i) => ({
-      datasource: DATASOURCE,
-      refId: refId(i),
-      expr: target.expr,
-      legendFormat: target.legendFormat,
-      range: true,
-      instant: false,
-    })),
-  };
-}
+// ---- overview -------------------------------------------------------------------------------
 
-/** The dashboard as a JSON-serialisable object. */
-export function buildDashboard(): Record<string, unknown> {
-  const panels: Array<Record<string, unknown>> = [];
-  let id = 1;
-  let y = 0;
-  for (const row of ROWS) {
-    panels.push({ id: id++, type: 'row', title: row.title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
-    y += 1;
-    row.panels.forEach((panel, i) => {
-      // Three panels per line, 8 columns wide and 8 high each.
-      panels.push(panelJson(panel, id++, { h: 8, w: 8, x: (i % 3) * 8, y: y + Math.floor(i / 3) * 8 }));
-    });
-    y += Math.ceil(row.panels.length / 3) * 8;
-  }
-  return {
-    uid: DASHBOARD_UID,
-    title: 'sshpool: pool overview',
-    description: 'Pooled SSH connections of sshpool: efficiency, saturation, acquires, commands, connects, health checks and reconnects. Generated by scripts/generate-dashboards.ts; do not edit by hand.',
-    tags: ['sshpool', 'ssh', 'opentelemetry'],
-    editable: true,
-    graphTooltip: 1,
-    schemaVersion: 39,
-    version: 1,
-    refresh: '30s',
-    time: { from: 'now-1h', to: 'now' },
-    timepicker: {},
-    timezone: '',
-    fiscalYearStartMonth: 0,
-    liveNow: false,
-    links: [],
-    annotations: { list: [] },
-    templating: {
-      list: [
+const OVERVIEW: DashboardSpec = {
+  uid: 'sshpool-overview',
+  file: 'sshpool-overview.json',
+  title: 'sshpool: pool overview',
+  description:
+    'Pooled SSH connections of sshpool: efficiency, errors, saturation, hosts given up, acquires, commands, connects, health checks and reconnects. Generated by scripts/generate-dashboards.ts; do not edit by hand.',
+  multiPool: true,
+  rows: [
+    {
+      title: 'At a glance',
+      panels: [
         {
-          name: 'datasource',
-          label: 'Data source',
-          type: 'datasource',
-          query: 'prometheus',
-          regex: '',
-          hide: 0,
-          refresh: 1,
-          includeAll: false,
-          multi: false,
-          current: {},
-          options: [],
+          title: 'Pool efficiency',
+          description: 'Share of acquires served by an already open connection: reused / (reused + created), all selected pools.',
+          unit: 'percentunit',
+          kind: 'stat',
+          width: 6,
+          min: 0,
+          max: 1,
+          targets: [q(`${acquires('reused', '')}\n/\n${acquires('reused|created', '')}`.replaceAll('sum by ()', 'sum'), 'efficiency')],
         },
         {
-          name: 'pool',
-          label: 'Pool',
-          type: 'query',
-          datasource: DATASOURCE,
-          definition: 'label_values(ssh_client_connection_max, ssh_pool_name)',
-          query: { query: 'label_values(ssh_client_connection_max, ssh_pool_name)', refId: 'PrometheusVariableQueryEditor-VariableQuery' },
-          regex: '',
-          sort: 1,
-          refresh: 2,
-          hide: 0,
-          includeAll: true,
-          allValue: '.*',
-          multi: true,
-          current: { selected: true, text: ['All'], value: ['$__all'] },
-          options: [],
+          title: 'Command error ratio',
+          description: 'Share of commands that failed, any error.type (a remote non-zero exit included).',
+          unit: 'percentunit',
+          kind: 'stat',
+          width: 6,
+          min: 0,
+          max: 1,
+          redFrom: 0.05,
+          targets: [
+            q(
+              `(sum(rate(${histogram('ssh_client_command_duration', 'count', 'error_type!=""')}[${RATE}])) or vector(0))\n/\nsum(rate(${histogram('ssh_client_command_duration', 'count')}[${RATE}]))`,
+              'error ratio',
+            ),
+          ],
+        },
+        {
+          title: 'Channel saturation',
+          description: 'Channels in use out of the channel capacity (ssh.client.channel.max) of the selected pools. Near 1, commands wait.',
+          unit: 'percentunit',
+          kind: 'stat',
+          width: 6,
+          min: 0,
+          max: 1,
+          redFrom: 0.9,
+          targets: [q(`sum(ssh_client_channel_count{${SEL}})\n/\nsum(ssh_client_channel_max{${SEL}})`, 'saturation')],
+        },
+        {
+          title: 'Hosts down (reconnect gave up)',
+          description: 'Pool keys whose background reconnect used up its attempts (ssh.client.reconnect.given_up): their host is unreachable.',
+          unit: 'short',
+          kind: 'stat',
+          width: 6,
+          min: 0,
+          redFrom: 1,
+          targets: [q(`sum(ssh_client_reconnect_given_up{${SEL}})`, 'hosts down')],
         },
       ],
     },
-    panels,
+    {
+      title: 'Pool',
+      panels: [
+        {
+          title: 'Pool efficiency',
+          description:
+            'Share of acquires served by an already open connection: reused / (reused + created). Low values mean most commands pay for a new SSH handshake.',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          targets: [q(`${acquires('reused')}\n/\n${acquires('reused|created')}`, '{{ssh_pool_name}}')],
+        },
+        {
+          title: 'Connections: used / idle vs max',
+          description: "Open connections by state (ssh.client.connection.count) against the pool key's maxConnections.",
+          unit: 'short',
+          min: 0,
+          targets: [
+            q(`sum by (ssh_pool_name, ssh_connection_state) (ssh_client_connection_count{${SEL}})`, '{{ssh_pool_name}} {{ssh_connection_state}}'),
+            q(`sum by (ssh_pool_name) (ssh_client_connection_max{${SEL}})`, '{{ssh_pool_name}} max'),
+          ],
+        },
+        {
+          title: 'Channel saturation (in use / capacity)',
+          description:
+            'Channels in use out of the channel capacity: maxConnections × maxChannelsPerConnection, less what servers refused (ssh.client.channel.max). Near 1, commands start to wait.',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          targets: [q(`sum by (ssh_pool_name) (ssh_client_channel_count{${SEL}})\n/\nsum by (ssh_pool_name) (ssh_client_channel_max{${SEL}})`, '{{ssh_pool_name}}')],
+        },
+        {
+          title: 'Pending requests (peak)',
+          description:
+            'Commands and leases waiting for a channel slot (ssh.client.connection.pending_requests), the highest sample of each interval so that bursts stay visible.',
+          unit: 'short',
+          min: 0,
+          targets: [q(`sum by (ssh_pool_name) (max_over_time(ssh_client_connection_pending_requests{${SEL}}[${RATE}]))`, '{{ssh_pool_name}}')],
+        },
+        {
+          title: 'Open channels vs capacity',
+          description: 'Channels open or opening, health probes included (ssh.client.channel.count), against the channel capacity.',
+          unit: 'short',
+          min: 0,
+          targets: [
+            q(`sum by (ssh_pool_name) (ssh_client_channel_count{${SEL}})`, '{{ssh_pool_name}}'),
+            q(`sum by (ssh_pool_name) (ssh_client_channel_max{${SEL}})`, '{{ssh_pool_name}} capacity'),
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Acquires',
+      panels: [
+        {
+          title: 'Acquires by outcome',
+          description: 'Acquires per second by ssh.pool.acquire.outcome: reused, created, timeout, error.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(`ssh_client_connection_acquires_total{${SEL}}`, 'ssh_pool_name, ssh_pool_acquire_outcome'), '{{ssh_pool_name}} {{ssh_pool_acquire_outcome}}')],
+        },
+        {
+          title: 'Acquire wait time p50 / p99',
+          description: 'Time each acquire waited for a slot (ssh.client.connection.wait_time).',
+          unit: 's',
+          min: 0,
+          targets: [
+            q(quantile(0.5, 'ssh_client_connection_wait_time', 'ssh_pool_name'), '{{ssh_pool_name}} p50'),
+            q(quantile(0.99, 'ssh_client_connection_wait_time', 'ssh_pool_name'), '{{ssh_pool_name}} p99'),
+          ],
+        },
+        {
+          title: 'Failing acquires (share)',
+          description: 'Share of acquires that timed out or failed: what SshPoolAcquiresFailing escalates on (2 % warning, 20 % critical).',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          targets: [q(`${acquires('timeout|error')}\n/\n${acquires('.*')}`, '{{ssh_pool_name}}')],
+        },
+      ],
+    },
+    {
+      title: 'Commands',
+      panels: [
+        {
+          title: 'Command duration p99',
+          description: 'From await to result, waiting included (ssh.client.command.duration), successful and failed commands.',
+          unit: 's',
+          min: 0,
+          targets: [q(quantile(0.99, 'ssh_client_command_duration', 'ssh_pool_name'), '{{ssh_pool_name}} p99')],
+        },
+        {
+          title: 'Command errors by error_type',
+          description: 'Failed commands per second by error.type.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(histogram('ssh_client_command_duration', 'count', 'error_type!=""'), 'ssh_pool_name, error_type'), '{{ssh_pool_name}} {{error_type}}')],
+        },
+        {
+          title: 'Command error ratio',
+          description: 'Share of commands that failed, any error.type.',
+          unit: 'percentunit',
+          min: 0,
+          max: 1,
+          targets: [
+            q(
+              `(\n  ${rate(histogram('ssh_client_command_duration', 'count', 'error_type!=""'), 'ssh_pool_name')}\nor\n  0 * ${rate(histogram('ssh_client_command_duration', 'count'), 'ssh_pool_name')}\n)\n/\n${rate(histogram('ssh_client_command_duration', 'count'), 'ssh_pool_name')}`,
+              '{{ssh_pool_name}}',
+            ),
+          ],
+        },
+        {
+          title: 'Channel refusals',
+          description: 'Channels the server refused to open per second (e.g. OpenSSH MaxSessions lower than maxChannelsPerConnection).',
+          unit: 'reqps',
+          min: 0,
+          targets: [q(rate(`ssh_client_channel_refusals_total{${SEL}}`, 'ssh_pool_name'), '{{ssh_pool_name}}')],
+        },
+      ],
+    },
+    {
+      title: 'Connections',
+      panels: [
+        {
+          title: 'Connection create time p50 / p99',
+          description: 'Successful connects: TCP, handshake, host-key check and authentication (ssh.client.connection.create_time).',
+          unit: 's',
+          min: 0,
+          targets: [
+            q(quantile(0.5, 'ssh_client_connection_create_time', 'ssh_pool_name', 'error_type=""'), '{{ssh_pool_name}} p50'),
+            q(quantile(0.99, 'ssh_client_connection_create_time', 'ssh_pool_name', 'error_type=""'), '{{ssh_pool_name}} p99'),
+          ],
+        },
+        {
+          title: 'Connection failures by error_type',
+          description: 'Failed connect attempts per second by error.type (ERR_SSHPOOL_CONNECT, _AUTH, _HOST_KEY, _CONNECT_TIMEOUT).',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(histogram('ssh_client_connection_create_time', 'count', 'error_type!=""'), 'ssh_pool_name, error_type'), '{{ssh_pool_name}} {{error_type}}')],
+        },
+        {
+          title: 'Connections closed by reason',
+          description: 'Connections closed per second by ssh.connection.close_reason: idle, expired, unhealthy, remote, error, shutdown.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(`ssh_client_connection_closed_total{${SEL}}`, 'ssh_pool_name, ssh_connection_close_reason'), '{{ssh_pool_name}} {{ssh_connection_close_reason}}')],
+        },
+        {
+          title: 'Health checks by outcome',
+          description: 'Health probes of idle connections per second by ssh.health_check.outcome.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(histogram('ssh_client_health_check_duration', 'count'), 'ssh_pool_name, ssh_health_check_outcome'), '{{ssh_pool_name}} {{ssh_health_check_outcome}}')],
+        },
+        {
+          title: 'Reconnect attempts by outcome',
+          description: 'Background reconnect attempts per second by ssh.reconnect.outcome.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(`ssh_client_reconnect_attempts_total{${SEL}}`, 'ssh_pool_name, ssh_reconnect_outcome'), '{{ssh_pool_name}} {{ssh_reconnect_outcome}}')],
+        },
+      ],
+    },
+  ],
+};
+
+// ---- host drill-down ------------------------------------------------------------------------
+
+const HOST: DashboardSpec = {
+  uid: 'sshpool-host',
+  file: 'sshpool-host.json',
+  title: 'sshpool: host drill-down',
+  description:
+    'One pool key (username@host:port) of one service instance: where its commands spend their time, what its connections do, and links from the latency panels to the traces in Jaeger. Generated by scripts/generate-dashboards.ts; do not edit by hand.',
+  multiPool: false,
+  rows: [
+    {
+      title: 'Latency (click a series for its traces in Jaeger)',
+      panels: [
+        {
+          title: 'Command duration p50 / p90 / p99',
+          description: 'From await to result, waiting included (ssh.client.command.duration). A data link opens the ssh.exec traces of the pool in Jaeger.',
+          unit: 's',
+          min: 0,
+          traces: 'ssh.exec',
+          targets: [
+            q(quantile(0.5, 'ssh_client_command_duration', KEY), '{{instance}} p50'),
+            q(quantile(0.9, 'ssh_client_command_duration', KEY), '{{instance}} p90'),
+            q(quantile(0.99, 'ssh_client_command_duration', KEY), '{{instance}} p99'),
+          ],
+        },
+        {
+          title: 'Acquire wait time p50 / p99',
+          description: 'Time each acquire waited for a channel slot (ssh.client.connection.wait_time). A data link opens the ssh.exec traces of the pool.',
+          unit: 's',
+          min: 0,
+          traces: 'ssh.exec',
+          targets: [
+            q(quantile(0.5, 'ssh_client_connection_wait_time', KEY), '{{instance}} p50'),
+            q(quantile(0.99, 'ssh_client_connection_wait_time', KEY), '{{instance}} p99'),
+          ],
+        },
+        {
+          title: 'Connect time p50 / p99',
+          description: 'Successful connects: TCP, key exchange, host-key check, authentication (ssh.client.connection.create_time). A data link opens the ssh.connect traces.',
+          unit: 's',
+          min: 0,
+          traces: 'ssh.connect',
+          targets: [
+            q(quantile(0.5, 'ssh_client_connection_create_time', KEY, 'error_type=""'), '{{instance}} p50'),
+            q(quantile(0.99, 'ssh_client_connection_create_time', KEY, 'error_type=""'), '{{instance}} p99'),
+          ],
+        },
+      ],
+    },
+    {
+      title: 'Capacity',
+      panels: [
+        {
+          title: 'Channels in use vs capacity',
+          description: 'Channels open or opening (ssh.client.channel.count) against the channel capacity (ssh.client.channel.max).',
+          unit: 'short',
+          min: 0,
+          targets: [
+            q(`sum by (${KEY}) (ssh_client_channel_count{${SEL}})`, '{{instance}} in use'),
+            q(`sum by (${KEY}) (ssh_client_channel_max{${SEL}})`, '{{instance}} capacity'),
+          ],
+        },
+        {
+          title: 'Connections by state vs max',
+          description: 'Open connections, used and idle (ssh.client.connection.count), against maxConnections.',
+          unit: 'short',
+          min: 0,
+          stack: false,
+          targets: [
+            q(`sum by (${KEY}, ssh_connection_state) (ssh_client_connection_count{${SEL}})`, '{{instance}} {{ssh_connection_state}}'),
+            q(`sum by (${KEY}) (ssh_client_connection_max{${SEL}})`, '{{instance}} max'),
+          ],
+        },
+        {
+          title: 'Pending requests (peak)',
+          description: 'Commands and leases waiting for a slot, the highest sample of each interval.',
+          unit: 'short',
+          min: 0,
+          targets: [q(`sum by (${KEY}) (max_over_time(ssh_client_connection_pending_requests{${SEL}}[${RATE}]))`, '{{instance}}')],
+        },
+      ],
+    },
+    {
+      title: 'Outcomes',
+      panels: [
+        {
+          title: 'Acquires by outcome',
+          description: 'Acquires per second by ssh.pool.acquire.outcome.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(`ssh_client_connection_acquires_total{${SEL}}`, `${KEY}, ssh_pool_acquire_outcome`), '{{instance}} {{ssh_pool_acquire_outcome}}')],
+        },
+        {
+          title: 'Command errors by error_type',
+          description: 'Failed commands per second by error.type.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(histogram('ssh_client_command_duration', 'count', 'error_type!=""'), `${KEY}, error_type`), '{{instance}} {{error_type}}')],
+        },
+        {
+          title: 'Connect failures by error_type',
+          description: 'Failed connect attempts per second by error.type.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(histogram('ssh_client_connection_create_time', 'count', 'error_type!=""'), `${KEY}, error_type`), '{{instance}} {{error_type}}')],
+        },
+        {
+          title: 'Connections closed by reason',
+          description: 'Connections closed per second by ssh.connection.close_reason.',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(`ssh_client_connection_closed_total{${SEL}}`, `${KEY}, ssh_connection_close_reason`), '{{instance}} {{ssh_connection_close_reason}}')],
+        },
+        {
+          title: 'Reconnects by outcome, and given up',
+          description: 'Background reconnect attempts per second by outcome, and 1 while reconnect has given up (ssh.client.reconnect.given_up).',
+          unit: 'short',
+          min: 0,
+          targets: [
+            q(rate(`ssh_client_reconnect_attempts_total{${SEL}}`, `${KEY}, ssh_reconnect_outcome`), '{{instance}} {{ssh_reconnect_outcome}}/s'),
+            q(`max by (${KEY}) (ssh_client_reconnect_given_up{${SEL}})`, '{{instance}} given up'),
+          ],
+        },
+        {
+          title: 'Health checks and refusals',
+          description: 'Health probes per second by outcome, and channels the server refused per second.',
+          unit: 'reqps',
+          min: 0,
+          targets: [
+            q(rate(histogram('ssh_client_health_check_duration', 'count'), `${KEY}, ssh_health_check_outcome`), '{{instance}} {{ssh_health_check_outcome}}'),
+            q(rate(`ssh_client_channel_refusals_total{${SEL}}`, KEY), '{{instance}} refused'),
+          ],
+        },
+      ],
+    },
+  ],
+};
+
+export const DASHBOARDS: readonly DashboardSpec[] = [OVERVIEW, HOST];
+
+// ---- building -------------------------------------------------------------------------------
+
+const refId = (i: number): string => String.fromCharCode(65 + i);
+
+/**
+ * A Grafana Explore URL that searches the Jaeger data source for `operation` spans of the
+ * clicked series' pool, in the dashboard's time range. The JSON is percent-encoded around the
+ * Grafana variables, which Grafana substitutes (and encodes, `:percentencode`) when clicked.
+ */
+export function jaegerSearchUrl(operation: string): string {
+  const pane = {
+    datasource: JAEGER_DATASOURCE_UID,
+    queries: [
+      {
+        refId: 'A',
+        datasource: { type: 'jaeger', uid: JAEGER_DATASOURCE_UID },
+        queryType: 'search',
+        service: '__SERVICE__',
+        operation,
+        tags: 'ssh.pool.name="__POOL__"',
+      },
+    ],
+    range: { from: '__FROM__', to: '__TO__' },
   };
+  const variables: Record<string, string> = {
+    SERVICE: '${__field.labels.job:percentencode}',
+    POOL: '${__field.labels.ssh_pool_name:percentencode}',
+    FROM: '${__from}',
+    TO: '${__to}',
+  };
+  const encoded = JSON.stringify({ a: pane })
+    .split(/__(SERVICE|POOL|FROM|TO)__/)
+    .map((part, i) => (i % 2 === 1 ? variables[part] : encodeURIComponent(part)))
+    .join('');
+  return `/explore?schemaVersion=1&panes=${encoded}`;
 }
 
-/** The committed file's exact content. */
-export function renderDashboard(): string {
-  return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+function thresholds(redFrom: number | undefined): dashboard.ThresholdsConfigBuilder {
+  const steps: dashboard.Threshold[] = [{ value: null, color: 'green' }];
+  if (redFrom !== undefined) steps.push({ value: redFrom, color: 'red' });
+  return new dashboard.ThresholdsConfigBuilder().mode(dashboard.ThresholdsMode.Absolute).steps(steps);
+}
+
+function targets(spec: PanelSpec): cog.Builder<cog.Dataquery>[] {
+  return spec.targets.map((target, i) => {
+    const query = new DataqueryBuilder().datasource(PROMETHEUS).refId(refId(i)).expr(target.expr).legendFormat(target.legendFormat);
+    return spec.kind === 'stat' ? query.instant() : query.range();
+  });
+}
+
+function panel(spec: PanelSpec, id: number): cog.Builder<dashboard.Panel> {
+  if (spec.kind === 'stat') {
+    const stat = new StatPanelBuilder()
+      .id(id)
+      .title(spec.title)
+      .description(spec.description)
+      .datasource(PROMETHEUS)
+      .unit(spec.unit)
+      .height(5)
+      .span(spec.width ?? 8)
+      .colorMode(common.BigValueColorMode.Background)
+      .graphMode(common.BigValueGraphMode.None)
+      .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']))
+      .thresholds(thresholds(spec.redFrom))
+      .targets(targets(spec));
+    if (spec.min !== undefined) stat.min(spec.min);
+    if (spec.max !== undefined) stat.max(spec.max);
+    return stat;
+  }
+  const series = new TimeseriesPanelBuilder()
+    .id(id)
+    .title(spec.title)
+    .description(spec.description)
+    .datasource(PROMETHEUS)
+    .unit(spec.unit)
+    .height(8)
+    .span(spec.width ?? 8)
+    .lineWidth(1)
+    .fillOpacity(spec.stack ? 30 : 10)
+    .showPoints(common.VisibilityMode.Never)
+    .stacking(new common.StackingConfigBuilder().mode(spec.stack ? common.StackingMode.Normal : common.StackingMode.None))
+    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending))
+    .targets(targets(spec));
+  if (spec.min !== undefined) series.min(spec.min);
+  if (spec.max !== undefined) series.max(spec.max);
+  if (spec.traces) {
+    series.dataLinks([
+      new dashboard.DashboardLinkBuilder(`Traces: ${spec.traces} of \${__field.labels.ssh_pool_name} in Jaeger`)
+        .type(dashboard.DashboardLinkType.Link)
+        .url(jaegerSearchUrl(spec.traces))
+        .targetBlank(true),
+    ]);
+  }
+  return series;
+}
+
+function variable(name: string, label: string, query: string, multi: boolean): dashboard.QueryVariableBuilder {
+  const builder = new dashboard.QueryVariableBuilder(name)
+    .label(label)
+    .datasource(PROMETHEUS)
+    .query({ query, refId: 'PrometheusVariableQueryEditor-VariableQuery' })
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .multi(multi)
+    .includeAll(multi);
+  return multi ? builder.allValue('.*') : builder;
+}
+
+/** One dashboard as the SDK's typed model. */
+export function buildDashboard(spec: DashboardSpec): dashboard.Dashboard {
+  const builder = new dashboard.DashboardBuilder(spec.title)
+    .uid(spec.uid)
+    .description(spec.description)
+    .tags(['sshpool', 'ssh', 'opentelemetry'])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .refresh('30s')
+    .time({ from: 'now-1h', to: 'now' })
+    .timezone('browser')
+    .withVariable(new dashboard.DatasourceVariableBuilder('datasource').label('Data source').type('prometheus'))
+    .withVariable(variable('service', 'Service (job)', 'label_values(ssh_client_connection_max, job)', true))
+    .withVariable(variable('instance', 'Instance', 'label_values(ssh_client_connection_max{job=~"$service"}, instance)', true))
+    .withVariable(
+      variable('ssh_pool_name', 'Pool', 'label_values(ssh_client_connection_max{job=~"$service", instance=~"$instance"}, ssh_pool_name)', spec.multiPool),
+    )
+    .link(
+      new dashboard.DashboardLinkBuilder('sshpool dashboards')
+        .type(dashboard.DashboardLinkType.Dashboards)
+        .tags(['sshpool'])
+        .asDropdown(true)
+        .includeVars(true)
+        .keepTime(true),
+    );
+  let id = 1;
+  for (const row of spec.rows) {
+    builder.withRow(new dashboard.RowBuilder(row.title).id(id++));
+    for (const panelSpec of row.panels) builder.withPanel(panel(panelSpec, id++));
+  }
+  return builder.build();
+}
+
+/** Every panel query of every dashboard, in panel order, with variables unsubstituted. */
+export function panelQueries(): PanelQuery[] {
+  return DASHBOARDS.flatMap((spec) =>
+    spec.rows.flatMap((row) =>
+      row.panels.flatMap((panelSpec) =>
+        panelSpec.targets.map((target, i) => ({ dashboard: spec.uid, panel: panelSpec.title, refId: refId(i), ...target })),
+      ),
+    ),
+  );
+}
+
+/** Where a dashboard is committed. */
+export const dashboardPath = (spec: DashboardSpec): string => join(DASHBOARD_DIR, spec.file);
+
+/** A committed file's exact content. */
+export function renderDashboard(spec: DashboardSpec): string {
+  return `${JSON.stringify(buildDashboard(spec), null, 2)}\n`;
 }
 
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1]);
 if (isMain) {
-  const fresh = renderDashboard();
-  if (process.argv.includes('--check')) {
-    let committed = '';
-    try {
-      committed = readFileSync(DASHBOARD_PATH, 'utf8');
-    } catch {
-      // Missing counts as different.
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const spec of DASHBOARDS) {
+    const path = dashboardPath(spec);
+    const fresh = renderDashboard(spec);
+    if (check) {
+      let committed = '';
+      try {
+        committed = readFileSync(path, 'utf8');
+      } catch {
+        // Missing counts as different.
+      }
+      if (committed !== fresh) {
+        console.error(`${path} is out of date: run npm run dashboards`);
+        stale++;
+      } else {
+        console.log(`${path} is up to date`);
+      }
+    } else {
+      writeFileSync(path, fresh);
+      console.log(`wrote ${path}`);
     }
-    if (committed !== fresh) {
-      console.error(`${DASHBOARD_PATH} is out of date: run npm run dashboards`);
-      process.exit(1);
-    }
-    console.log(`${DASHBOARD_PATH} is up to date`);
-  } else {
-    writeFileSync(DASHBOARD_PATH, fresh);
-    console.log(`wrote ${DASHBOARD_PATH} (${panelQueries().length} queries)`);
   }
+  if (!check) console.log(`${panelQueries().length} panel queries`);
+  process.exit(stale === 0 ? 0 : 1);
 }

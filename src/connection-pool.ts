@@ -81,7 +81,11 @@ export class SSHConnectionPool {
     this.#telemetry = new PoolTelemetry({
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
-      observe: () => [...this.#hostPools.values()].map((hostPool) => ({ name: hostPool.name, ...hostPool.gauges() })),
+      observe: () => [...this.#hostPools.values()].map((hostPool) => ({
+        name: hostPool.name,
+        maxChannelsPerConnection: hostPool.config.maxChannelsPerConnection,
+        ...hostPool.gauges(),
+      })),
     });
     this.#budget = new ConnectionBudget(options.maxTotalConnections ?? 0);
   }
@@ -248,6 +252,7 @@ export class SSHConnectionPool {
       factory: () => SSHConnection.open(settings),
       budget: this.#budget,
     });
+    this.#telemetry.registerPool(name);
     hostPool.events.subscribe(this.#metrics.observe);
     hostPool.events.subscribe(telemetryObserver(this.#telemetry, hostPool.details, config));
     hostPool.events.subscribe(publicEventsObserver(this.#events, hostPool.details));

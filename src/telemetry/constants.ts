@@ -1,5 +1,6 @@
 // Every telemetry name sshpool emits, in one place. Names are part of the public contract:
 // dashboards and alert rules depend on them, so they change only with a major version.
+import type { CloseReason } from '../types.js';
 
 export const INSTRUMENTATION_SCOPE = 'sshpool';
 export const INSTRUMENTATION_VERSION = '0.1.0';
@@ -54,3 +55,25 @@ export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
  * a connect against a struggling server (tens of seconds).
  */
 export const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+// ---- fixed label values: every series with one of these exists, at zero, from the moment a
+// pool key is created (PoolTelemetry.registerPool), so rate() and increase() see its first event.
+
+/** `ssh.pool.acquire.outcome` values. */
+export const ACQUIRE_OUTCOMES = ['reused', 'created', 'timeout', 'error'] as const satisfies readonly AcquireSpanOutcome[];
+/** `ssh.connection.close_reason` values (the `CloseReason` of the public types). */
+export const CLOSE_REASONS = ['idle', 'expired', 'unhealthy', 'remote', 'error', 'shutdown'] as const satisfies readonly CloseReason[];
+/** `ssh.reconnect.outcome` values. */
+export const RECONNECT_OUTCOMES = ['success', 'failure'] as const;
+/** `ssh.health_check.outcome` values. */
+export const HEALTH_CHECK_OUTCOMES = ['healthy', 'unhealthy'] as const;
+/**
+ * `error.type` values a failed connect records on `ssh.client.connection.create_time`: the
+ * stable `code`s of ConnectError and its subclasses (src/errors.ts).
+ */
+export const CONNECT_ERROR_TYPES = [
+  'ERR_SSHPOOL_CONNECT',
+  'ERR_SSHPOOL_AUTH',
+  'ERR_SSHPOOL_HOST_KEY',
+  'ERR_SSHPOOL_CONNECT_TIMEOUT',
+] as const;

@@ -7,6 +7,7 @@ import type {
   Histogram,
   Meter,
   MeterProvider,
+  ObservableGauge,
   ObservableUpDownCounter,
   Span,
   SpanContext,
@@ -24,6 +25,24 @@ export interface ObservedPool {
   readonly idleConnections: number;
   readonly pendingRequests: number;
   readonly openChannels: number;
+  /**
+   * Channels one connection may carry (`maxChannelsPerConnection`); with `maxConnections` it
+   * gives the channel capacity when `channelCapacity` is not reported.
+   */
+  readonly maxChannelsPerConnection?: number;
+  /**
+   * Channels the pool key could carry at once right now: the sum of its connections' current
+   * channel limits (lowered by refusals) plus the full limit for each connection it may still
+   * open. Default: `maxConnections × maxChannelsPerConnection`.
+   */
+  readonly channelCapacity?: number;
+  /** True while reconnect has used up its attempts and waits for new demand. Default: false. */
+  readonly reconnectGivenUp?: boolean;
+}
+
+/** A pool key whose fixed-label series exist from its creation on. */
+interface RegisteredPool {
+  readonly connectErrorTypes: readonly string[];
 }
 
 export interface TelemetryOptions {
@@ -45,7 +64,7 @@ interface Instruments {
   readonly healthCheckDuration: Histogram;
   readonly reconnectAttempts: Counter;
   readonly commandDuration: Histogram;
-  readonly observables: ObservableUpDownCounter[];
+  readonly observables: Array<ObservableUpDownCounter | ObservableGauge>;
   readonly callback: BatchObservableCallback;
 }
 
@@ -79,6 +98,7 @@ export class PoolTelemetry {
   #tracer: Tracer | undefined;
   #instruments: Instruments | undefined;
   #instrumentsFrom: MeterProvider | undefined;
+  readonly #registered = new Map<string, RegisteredPool>();
   #shutdown = false;
 
   constructor(options: TelemetryOptions) {
@@ -159,6 +179,27 @@ export class PoolTelemetry {
   }
 
   // ---- metrics ----
+
+  /**
+   * Starts every series of a new pool key that has a fixed label set at zero: acquires and
+   * wait time by outcome, closes by reason, reconnects by outcome, health checks by outcome,
+   * refusals, timeouts, use time, successful commands, and connects (successful and failed with
+   * each of `connectErrorTypes`). Prometheus' rate() and increase() only see increments
+   * between two samples of a series that already exists, so without this the first burst of
+   * failures, often the whole of a short outage, would be invisible. Instruments re-created for
+   * a new meter provider start these series again.
+   */
+  registerPool(poolName: string, connectErrorTypes: readonly string[] = names.CONNECT_ERROR_TYPES): void {
+    const pool: RegisteredPool = { connectErrorTypes: [...connectErrorTypes] };
+    this.#registered.set(poolName, pool);
+    const instruments = this.#current();
+    if (instruments) startAtZero(instruments, poolName, pool);
+  }
+
+  /** Stops re-creating the zero series of a pool key that no longer exists. */
+  unregisterPool(poolName: string): void {
+    this.#registered.delete(poolName);
+  }
 
   recordAcquire(poolName: string, outcome: AcquireSpanOutcome, waitMs: number): void {
     const instruments = this.#current();
@@ -246,7 +287,15 @@ export class PoolTelemetry {
       unit: '{channel}',
       description: 'Channels open or opening',
     });
-    const observables = [connectionCount, connectionMax, pending, channels];
+    const channelMax = meter.createObservableUpDownCounter(names.METRIC_CHANNEL_MAX, {
+      unit: '{channel}',
+      description: 'Channels the pool key could carry at once: its connections\' channel limits plus those it may still open',
+    });
+    const givenUp = meter.createObservableGauge(names.METRIC_RECONNECT_GIVEN_UP, {
+      unit: '1',
+      description: '1 while reconnect has used up its attempts for the pool key and waits for new demand, else 0',
+    });
+    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp];
     const callback: BatchObservableCallback = (result) => {
       for (const pool of this.#observe()) {
         const base = { [names.ATTR_POOL_NAME]: pool.name };
@@ -255,10 +304,13 @@ export class PoolTelemetry {
         result.observe(connectionMax, pool.maxConnections, base);
         result.observe(pending, pool.pendingRequests, base);
         result.observe(channels, pool.openChannels, base);
+        const capacity = channelCapacityOf(pool);
+        if (capacity !== undefined) result.observe(channelMax, capacity, base);
+        result.observe(givenUp, pool.reconnectGivenUp ? 1 : 0, base);
       }
     };
     meter.addBatchObservableCallback(callback, observables);
-    return {
+    const instruments: Instruments = {
       meter,
       createTime: histogram(names.METRIC_CREATE_TIME, 'Time to open a connection: TCP, handshake and authentication'),
       waitTime: histogram(names.METRIC_WAIT_TIME, 'Time a command or lease waited for a channel slot'),
@@ -273,5 +325,44 @@ export class PoolTelemetry {
       observables,
       callback,
     };
+    for (const [poolName, pool] of this.#registered) startAtZero(instruments, poolName, pool);
+    return instruments;
   }
+}
+
+function channelCapacityOf(pool: ObservedPool): number | undefined {
+  if (pool.channelCapacity !== undefined) return pool.channelCapacity;
+  return pool.maxChannelsPerConnection === undefined ? undefined : pool.maxConnections * pool.maxChannelsPerConnection;
+}
+
+/**
+ * A histogram has no "add nothing": NaN is the one value the SDK accepts without counting it
+ * (sdk-metrics drops NaN inside the aggregation, after the data point has been created; see
+ * opentelemetry-js#4455 and the spec's "Handle all normal values"). The result is a data point
+ * with count 0, sum 0 and empty buckets. test/unit/zero-started-series.test.ts pins this.
+ */
+const NO_OBSERVATION = Number.NaN;
+
+function startAtZero(instruments: Instruments, poolName: string, pool: RegisteredPool): void {
+  const base = { [names.ATTR_POOL_NAME]: poolName };
+  for (const outcome of names.ACQUIRE_OUTCOMES) {
+    const attributes = { ...base, [names.ATTR_ACQUIRE_OUTCOME]: outcome };
+    instruments.acquires.add(0, attributes);
+    instruments.waitTime.record(NO_OBSERVATION, attributes);
+  }
+  instruments.timeouts.add(0, base);
+  instruments.refusals.add(0, base);
+  for (const reason of names.CLOSE_REASONS) instruments.closed.add(0, { ...base, [names.ATTR_CLOSE_REASON]: reason });
+  for (const outcome of names.RECONNECT_OUTCOMES) {
+    instruments.reconnectAttempts.add(0, { ...base, [names.ATTR_RECONNECT_OUTCOME]: outcome });
+  }
+  for (const outcome of names.HEALTH_CHECK_OUTCOMES) {
+    instruments.healthCheckDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_HEALTH_CHECK_OUTCOME]: outcome });
+  }
+  instruments.createTime.record(NO_OBSERVATION, base);
+  for (const errorType of pool.connectErrorTypes) {
+    instruments.createTime.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
+  }
+  instruments.useTime.record(NO_OBSERVATION, base);
+  instruments.commandDuration.record(NO_OBSERVATION, base);
 }

@@ -1,5 +1,6 @@
-// A real Prometheus (Debian's /usr/bin/prometheus) for tests: scrapes one endpoint every
-// second from a temporary directory, answers its HTTP API, and is stopped by pid.
+// A real Prometheus (Debian's /usr/bin/prometheus) for tests: scrapes one endpoint (every
+// second unless told otherwise) from a temporary directory, answers its HTTP API, and is
+// stopped by pid.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,8 +25,12 @@ export interface PrometheusOptions {
   /** Port of the metrics endpoint on 127.0.0.1 to scrape. */
   readonly scrapePort: number;
   readonly job: string;
-  /** Rule files to load (evaluated every second). */
+  /** Rule files to load. */
   readonly ruleFiles?: readonly string[];
+  /** Seconds between scrapes. @default 1 */
+  readonly scrapeIntervalSeconds?: number;
+  /** Seconds between rule evaluations. @default 1 */
+  readonly evaluationIntervalSeconds?: number;
 }
 
 interface PromResponse<T> {
@@ -63,9 +68,9 @@ export class PrometheusServer {
     const rules = options.ruleFiles?.length ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : [];
     writeFileSync(config, [
       'global:',
-      '  scrape_interval: 1s',
+      `  scrape_interval: ${options.scrapeIntervalSeconds ?? 1}s`,
       '  scrape_timeout: 1s',
-      '  evaluation_interval: 1s',
+      `  evaluation_interval: ${options.evaluationIntervalSeconds ?? 1}s`,
       ...rules,
       'scrape_configs:',
       `  - job_name: ${options.job}`,
@@ -105,7 +110,7 @@ export class PrometheusServer {
     return body.data;
   }
 
-  /** Waits until Prometheus has scraped the endpoint at least twice more from now. */
+  /** Waits until Prometheus has scraped the endpoint once more, starting at least 1 s from now. */
   async waitForScrapes(): Promise<void> {
     const since = Date.now();
     for (;;) {
