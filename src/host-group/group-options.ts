@@ -70,7 +70,8 @@ export function normalizeGroupTarget(group: SSHHostGroupTarget): HostGroupSpec {
   const { hosts, strategy = 'round-robin', retryable = false, concurrency = DEFAULT_FAN_OUT_CONCURRENCY } = group;
   if ('host' in group) throw new InvalidArgumentError('a host group takes hosts: [...], not host');
   if (!Array.isArray(hosts) || hosts.length === 0) {
-    throw new InvalidArgumentError(`hosts must be a non-empty array of host names or { host, port } objects, got ${describe(hosts)}`);
+    const got = Array.isArray(hosts) ? 'an empty array' : describe(hosts);
+    throw new InvalidArgumentError(`hosts must be a non-empty array of host names or { host, port } objects, got ${got}`);
   }
   if (!STRATEGIES.includes(strategy)) {
     throw new InvalidArgumentError(`strategy must be one of ${STRATEGIES.join(', ')}, got ${describe(strategy)}`);
