@@ -93,21 +93,24 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
     const built = buildCommand(strings, values, isRemoteCommandResult);
     return new FanOutCommand(group, built, (run) => new SSHCommand(built, spec.name, run, commandLog));
   };
-  const api: HostGroupExecutor = Object.assign(executor, {
-    all,
-    host: spec.name,
-    name: spec.name,
-    strategy: spec.strategy,
-    hosts: Object.freeze(spec.members.map((member) => member.label)),
-    members: () => group.members(),
-    on: <E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void) => {
+  const api = executor as HostGroupExecutor;
+  // `name` of a function is read-only to assignment: every property is defined instead.
+  const constant = (value: unknown): PropertyDescriptor => ({ value, enumerable: true });
+  Object.defineProperties(executor, {
+    all: constant(all),
+    host: constant(spec.name),
+    name: constant(spec.name),
+    strategy: constant(spec.strategy),
+    hosts: constant(Object.freeze(spec.members.map((member) => member.label))),
+    members: constant(() => group.members()),
+    on: constant(<E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void) => {
       group.events.on(event, listener);
       return api;
-    },
-    off: <E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void) => {
+    }),
+    off: constant(<E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void) => {
       group.events.off(event, listener);
       return api;
-    },
+    }),
   });
   return api;
 }

@@ -134,9 +134,10 @@ export class GroupTelemetry {
 
   /**
    * A host went down or came back. Its own short trace (many commands are affected, none
-   * owns it), linked from the active span, which also gets an event of the same name.
+   * owns it), linked from the span of `trigger` (the command that saw it, if any), which
+   * also gets an event of the same name.
    */
-  hostStateChanged(member: MemberLabel, state: 'down' | 'up', error?: Error): void {
+  hostStateChanged(member: MemberLabel, state: 'down' | 'up', trigger: Context, error?: Error): void {
     this.#observeHostStates();
     const attributes: Attributes = {
       [names.ATTR_GROUP_NAME]: this.#groupName,
@@ -148,7 +149,7 @@ export class GroupTelemetry {
     };
     if (error) attributes[names.ATTR_ERROR_TYPE] = errorTypeOf(error);
     const name = state === 'down' ? names.SPAN_HOST_DOWN : names.SPAN_HOST_UP;
-    const active = trace.getActiveSpan();
+    const active = trace.getSpan(trigger);
     active?.addEvent(name, attributes);
     const span = this.#tracer.startSpan(name, {
       kind: SpanKind.INTERNAL,

@@ -1,4 +1,4 @@
-import { context as otelContext } from '@opentelemetry/api';
+import { context as otelContext, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { errorCodeForOutcome } from '../command-outcome.js';
 import { RemoteCommandResult } from '../command-result.js';
@@ -170,11 +170,11 @@ export class HostGroup implements HostStateSource {
       outcome = await otelContext.with(attempt, () => pool.execute(member.normalized, request, cancel));
     } catch (error) {
       const failure = startFailureOf(error);
-      if (failure?.hostFault && !pool.closed) this.#recordFailure(member, pool, failure.hostFault);
+      if (failure?.hostFault && !pool.closed) this.#recordFailure(member, pool, failure.hostFault, attempt);
       throw error;
     }
     // A channel ran (whatever its ending): the host answered.
-    this.#recordSuccess(member, pool);
+    this.#recordSuccess(member, pool, attempt);
     return { ...outcome, host: member.label };
   }
 
@@ -225,19 +225,20 @@ export class HostGroup implements HostStateSource {
     return new ConnectionLostError(`Command \`${request.built.template}\` on ${member.label} lost its connection before finishing`, result);
   }
 
-  #recordFailure(member: Member, pool: SSHConnectionPool, error: Error): void {
+  /** `trigger`: the context of the command that saw it, whose span records the change too. */
+  #recordFailure(member: Member, pool: SSHConnectionPool, error: Error, trigger: Context): void {
     if (member.breaker?.recordFailure(error) !== 'down') return;
     member.failedOn = pool;
-    this.#telemetry.hostStateChanged(this.#labelOf(member, pool), 'down', error);
+    this.#telemetry.hostStateChanged(this.#labelOf(member, pool), 'down', trigger, error);
     this.events.emit('host:down', member.label, error, this.#details(member, pool));
     this.#scheduleProbe(member);
   }
 
-  #recordSuccess(member: Member, pool: SSHConnectionPool): void {
+  #recordSuccess(member: Member, pool: SSHConnectionPool, trigger: Context): void {
     if (member.breaker?.recordSuccess() !== 'up') return;
     clearTimeout(member.probeTimer);
     member.probeTimer = undefined;
-    this.#telemetry.hostStateChanged(this.#labelOf(member, pool), 'up');
+    this.#telemetry.hostStateChanged(this.#labelOf(member, pool), 'up', trigger);
     this.events.emit('host:up', member.label, this.#details(member, pool));
   }
 
@@ -254,7 +255,7 @@ export class HostGroup implements HostStateSource {
       const pool = member.failedOn;
       if (!pool || pool.closed || !breaker.beginProbe()) return;
       pool.warmUp(member.target, 1).then(
-        () => this.#recordSuccess(member, pool),
+        () => this.#recordSuccess(member, pool, ROOT_CONTEXT),
         (error: unknown) => {
           if (pool.closed) return;
           breaker.probeFailed(error instanceof Error ? error : new Error(String(error)));
