@@ -1,5 +1,6 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { SSHConnectionPool } from './connection-pool.js';
+import type { ResolvedPoolConfig } from './pool-config.js';
 
 /** How the server's host key is checked. */
 export type HostKeyPolicy = 'strict' | 'accept-new' | 'off';
@@ -307,6 +308,8 @@ export interface HostGroupMemberStatus {
   readonly retryAt: number | undefined;
   /** The failure that marked it down, while it is down. */
   readonly lastError: Error | undefined;
+  /** Its settings, as `pool.resolveConfig()` gives them: group `poolConfig` > `configureHost` rule > defaults. */
+  readonly config: ResolvedPoolConfig;
 }
 
 /** Extra details of host group events. Never holds a credential. */

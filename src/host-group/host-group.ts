@@ -87,6 +87,7 @@ export class HostGroup implements HostStateSource {
       state: member.breaker?.state ?? 'up',
       retryAt: member.breaker?.retryAt,
       lastError: member.breaker?.lastError,
+      config: pool.resolveConfig(member.target),
     }));
   }
 
