@@ -5,6 +5,9 @@ import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { Attributes, Context } from '@opentelemetry/api';
+import { groupExecAttributes } from '../../src/host-group/group-telemetry.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   $,
@@ -35,7 +38,17 @@ class TestReader extends MetricReader {
 }
 
 const exporter = new InMemorySpanExporter();
-const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+/** What `groupExecAttributes()` finds in the context each `ssh.exec` span starts in. */
+const execStartAttributes: Array<Attributes | undefined> = [];
+const execStartWatcher: SpanProcessor = {
+  onStart(span: SdkSpan, parent: Context) {
+    if (span.name === 'ssh.exec') execStartAttributes.push(groupExecAttributes(parent));
+  },
+  onEnd: () => {},
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter }), execStartWatcher] });
 const contextManager = new AsyncLocalStorageContextManager();
 const servers: EmbeddedSshServer[] = [];
 const pools: SSHConnectionPool[] = [];
@@ -54,6 +67,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((pool) => pool.closeAll()));
   exporter.reset();
+  execStartAttributes.length = 0;
 });
 afterAll(async () => {
   await Promise.all(servers.map((server) => server.stop().catch(() => {})));
@@ -305,6 +319,16 @@ describe('host group telemetry', () => {
     const execs = exporter.getFinishedSpans().filter((s) => s.name === 'ssh.exec');
     expect(execs).toHaveLength(2);
     for (const exec of execs) expect(exec.parentSpanContext?.spanId).toBe(span!.spanContext().spanId);
+  });
+
+  it('starts each try\'s ssh.exec in a context that carries the group, the strategy and the try number', async () => {
+    const dead = await freePort();
+    const { group } = groupOf([dead, live[0]!.port], { strategy: 'failover', name: 'web' });
+    await group`true`;
+    expect(execStartAttributes).toEqual([
+      { 'ssh.group.name': 'web', 'ssh.group.strategy': 'failover', 'ssh.group.attempt': 1 },
+      { 'ssh.group.name': 'web', 'ssh.group.strategy': 'failover', 'ssh.group.attempt': 2 },
+    ]);
   });
 
   it('records a host going down and coming back as ssh.host.down / ssh.host.up spans', async () => {
