@@ -113,7 +113,7 @@ describe('failover when the primary dies mid-workload', () => {
     group.on('host:down', (host) => transitions.push(`down ${host}`));
     group.on('host:up', (host) => transitions.push(`up ${host}`));
 
-    const total = 120;
+    const total = 90;
     let completed = 0;
     let killed: Promise<void> | undefined;
     let next = 0;
@@ -134,7 +134,7 @@ describe('failover when the primary dies mid-workload', () => {
         if (++completed === 30) killed = primary.kill();
       }
     };
-    await withTimeout(Promise.all(Array.from({ length: 6 }, worker)), 60_000, 'the 120-command workload');
+    await withTimeout(Promise.all(Array.from({ length: 6 }, worker)), 60_000, 'the 90-command workload');
     await killed;
 
     expect(outcomes).toHaveLength(total);
@@ -154,7 +154,7 @@ describe('failover when the primary dies mid-workload', () => {
     await until(() => transitions.length === 2, 10_000, 'the primary marked up again');
     expect(transitions[1]).toBe(`up 127.0.0.1:${primary.port}`);
     expect(await servedBy(group)).toBe(primary.port);
-  });
+  }, 120_000); // a kill and a restart of a container: slow when the machine is busy
 });
 
 describe('priority under a saturated pool (maxConnections 1, maxChannelsPerConnection 1)', () => {
