@@ -110,6 +110,22 @@ export class SSHConnectionPool {
     return this;
   }
 
+  /**
+   * The settings `target` runs with: its own `poolConfig`, else the most recently added
+   * `configureHost` rule matching its host, else this pool's defaults. A pool key already in
+   * use keeps the settings it was created with, and those are returned. A copy: changing it
+   * changes nothing.
+   */
+  resolveConfig(target: SSHTarget): ResolvedPoolConfig {
+    const normalized = normalizeTarget(target);
+    return structuredClone(this.#hostPools.get(normalized.identity)?.config ?? this.#configFor(normalized));
+  }
+
+  /** The pool name of `target` (`username@host:port`, `#N` for further credentials); undefined before its first use. */
+  poolNameOf(target: SSHTarget): string | undefined {
+    return this.#hostPools.get(normalizeTarget(target).identity)?.name;
+  }
+
   on<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
     this.#events.on(event, listener);
     return this;

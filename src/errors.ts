@@ -1,4 +1,4 @@
-import type { CommandResult } from './types.js';
+import type { CommandResult, FanOutResult } from './types.js';
 
 /**
  * Base class of every error sshpool throws. `code` is stable across releases and is what
@@ -176,5 +176,66 @@ export class OutputLimitError extends CommandError {
   constructor(message: string, result: CommandResult, limitBytes: number) {
     super(message, result);
     this.limitBytes = limitBytes;
+  }
+}
+
+/** Why one host of a group did not run a command. */
+export interface HostFailure {
+  /** The member as the group lists it: `host:port`. */
+  readonly host: string;
+  /** The member's pool name (`username@host:port`, `#N` for further credentials). */
+  readonly poolName: string;
+  readonly error: Error;
+}
+
+function listFailures(failures: readonly HostFailure[]): string {
+  return failures.map(({ host, error }) => `${host}: ${error.message}`).join('; ');
+}
+
+/**
+ * A host group skipped this host: its circuit breaker marked it down after connection
+ * failures, and its cool-down has not ended. `cause` is the failure that marked it down.
+ */
+export class HostDownError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_HOST_DOWN';
+  readonly host: string;
+  /** Epoch ms at which the host is probed again. */
+  readonly retryAt: number;
+
+  constructor(message: string, host: string, retryAt: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.host = host;
+    this.retryAt = retryAt;
+  }
+}
+
+/**
+ * No host of a group could take a command: each was down, could not start it (connection
+ * failed, no slot), or, for a retryable command, lost it. `failures` lists every host of the
+ * group with its cause, in the order the group tried them.
+ */
+export class NoHostAvailableError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_NO_HOST_AVAILABLE';
+  readonly failures: readonly HostFailure[];
+
+  constructor(what: string, failures: readonly HostFailure[]) {
+    super(`No host could run ${what}: ${listFailures(failures)}`, { cause: failures.at(-1)?.error });
+    this.failures = failures;
+  }
+}
+
+/**
+ * A fan-out (`group.all`) in which some hosts failed. The successes are not lost: `results`
+ * holds one settled outcome per host, in the group's host order; `failures` the failed ones.
+ */
+export class FanOutError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_FAN_OUT';
+  readonly results: readonly FanOutResult[];
+  readonly failures: readonly HostFailure[];
+
+  constructor(what: string, results: readonly FanOutResult[], failures: readonly HostFailure[]) {
+    super(`${what} failed on ${failures.length} of ${results.length} hosts: ${listFailures(failures)}`);
+    this.results = results;
+    this.failures = failures;
   }
 }

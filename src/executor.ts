@@ -6,7 +6,11 @@ import type { RawShellText } from './shell-quote.js';
 import { SSHCommand } from './ssh-command.js';
 import type { CommandRunner } from './ssh-command.js';
 import { normalizeTarget } from './ssh-target.js';
-import type { SSHTarget } from './types.js';
+import type { HostGroupEvents, HostGroupMemberStatus, HostGroupStrategy, SSHHostGroupTarget, SSHTarget } from './types.js';
+import { FanOutCommand } from './host-group/fan-out.js';
+import { GroupCommand } from './host-group/group-command.js';
+import { normalizeGroupTarget } from './host-group/group-options.js';
+import { HostGroup } from './host-group/host-group.js';
 
 /** A tagged template bound to one target: `` ssh`ls -la ${dir}` ``. */
 export interface SSHExecutor {
@@ -15,7 +19,31 @@ export interface SSHExecutor {
   readonly host: string;
 }
 
+/**
+ * A tagged template bound to a group of hosts: `` group`uptime` `` runs on one host picked by
+ * the group's strategy, `` group.all`uptime` `` on every host.
+ */
+export interface HostGroupExecutor {
+  (strings: TemplateStringsArray, ...values: unknown[]): GroupCommand;
+  /** The same command on every host, `concurrency` at a time; see `FanOutCommand`. */
+  all(strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand;
+  /** The group's name (members joined by ',' unless `name` was given), for logs. */
+  readonly host: string;
+  readonly name: string;
+  readonly strategy: HostGroupStrategy;
+  /** Members as `host:port`, in the group's order. */
+  readonly hosts: readonly string[];
+  /** Every member with its live state (up, down, probing) and pool name. */
+  members(): HostGroupMemberStatus[];
+  /** `host:down` / `host:up` as the circuit breakers mark members. A throwing listener is reported as a warning. */
+  on<E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void): HostGroupExecutor;
+  off<E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void): HostGroupExecutor;
+}
+
 export interface Shell {
+  /** Binds commands to a group of hosts (`hosts: [...]`); see `SSHHostGroupTarget`. */
+  ssh(group: SSHHostGroupTarget): HostGroupExecutor;
+  // Listed last so that `ReturnType<typeof $.ssh>` stays the single-host executor.
   /** Binds commands to a target. Validates the target now, connects on the first awaited command. */
   ssh(target: SSHTarget): SSHExecutor;
   /** Text inserted into a command without quoting. Only for trusted text. */
@@ -24,21 +52,79 @@ export interface Shell {
   verbose: boolean;
 }
 
-function ssh(target: SSHTarget): SSHExecutor {
-  const normalized = normalizeTarget(target);
+function ssh(group: SSHHostGroupTarget): HostGroupExecutor;
+function ssh(target: SSHTarget): SSHExecutor;
+function ssh(target: SSHTarget | SSHHostGroupTarget): SSHExecutor | HostGroupExecutor {
+  if (typeof target === 'object' && target !== null && 'hosts' in target) return hostGroup(target);
+  return singleHost(target as SSHTarget);
+}
+
+function assertTemplate(strings: TemplateStringsArray, example: string): void {
+  if (!Array.isArray(strings) || !('raw' in strings)) {
+    throw new InvalidArgumentError(`an SSH executor is a tagged template: ${example}`);
+  }
+}
+
+function explicitPoolOf(target: SSHTarget | SSHHostGroupTarget): SSHConnectionPool | undefined {
   const explicitPool = target.pool;
   if (explicitPool !== undefined && !(explicitPool instanceof SSHConnectionPool)) {
     throw new InvalidArgumentError('target.pool must be an SSHConnectionPool');
   }
+  return explicitPool;
+}
+
+function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
+  const spec = normalizeGroupTarget(target);
+  const group = new HostGroup(spec, explicitPoolOf(target));
+  for (const member of spec.members) {
+    if ((member.normalized.poolConfig?.warmUpConnections ?? 0) > 0) group.pool.prepare(member.normalized);
+  }
+  const executor = (strings: TemplateStringsArray, ...values: unknown[]): GroupCommand => {
+    assertTemplate(strings, 'group`command ${value}`');
+    return new GroupCommand(
+      buildCommand(strings, values, isRemoteCommandResult),
+      spec.name,
+      (request, cancel, retryable) => group.run(request, cancel, retryable ?? spec.retryable),
+      commandLog,
+    );
+  };
+  const all = (strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand => {
+    assertTemplate(strings, 'group.all`command ${value}`');
+    const built = buildCommand(strings, values, isRemoteCommandResult);
+    return new FanOutCommand(group, built, (run) => new SSHCommand(built, spec.name, run, commandLog));
+  };
+  const api = executor as HostGroupExecutor;
+  // `name` of a function is read-only to assignment: every property is defined instead.
+  const constant = (value: unknown): PropertyDescriptor => ({ value, enumerable: true });
+  Object.defineProperties(executor, {
+    all: constant(all),
+    host: constant(spec.name),
+    name: constant(spec.name),
+    strategy: constant(spec.strategy),
+    hosts: constant(Object.freeze(spec.members.map((member) => member.label))),
+    members: constant(() => group.members()),
+    on: constant(<E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void) => {
+      group.events.on(event, listener);
+      return api;
+    }),
+    off: constant(<E extends keyof HostGroupEvents>(event: E, listener: (...args: HostGroupEvents[E]) => void) => {
+      group.events.off(event, listener);
+      return api;
+    }),
+  });
+  return api;
+}
+
+function singleHost(target: SSHTarget): SSHExecutor {
+  const normalized = normalizeTarget(target);
+  const explicitPool = explicitPoolOf(target);
   // A target that asks for warm connections gets them now, not at its first command.
   if ((normalized.poolConfig?.warmUpConnections ?? 0) > 0) (explicitPool ?? SSHConnectionPool.getInstance()).prepare(normalized);
   // The global pool is looked up per command, so a target made before closeAll() keeps working after.
   const run: CommandRunner = (request, cancel) =>
     (explicitPool ?? SSHConnectionPool.getInstance()).execute(normalized, request, cancel);
   const executor = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
-    if (!Array.isArray(strings) || !('raw' in strings)) {
-      throw new InvalidArgumentError('an SSH executor is a tagged template: ssh`command ${value}`');
-    }
+    assertTemplate(strings, 'ssh`command ${value}`');
     return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), normalized.host, run, commandLog);
   };
   Object.defineProperty(executor, 'host', { value: normalized.host, enumerable: true });

@@ -1,5 +1,7 @@
 export { $ } from './executor.js';
-export type { Shell, SSHExecutor } from './executor.js';
+export type { HostGroupExecutor, Shell, SSHExecutor } from './executor.js';
+export { GroupCommand } from './host-group/group-command.js';
+export { FanOutCommand } from './host-group/fan-out.js';
 export { SSHConnectionPool } from './connection-pool.js';
 export { SSHCommand, DEFAULT_MAX_BUFFER } from './ssh-command.js';
 export { SSHLease } from './ssh-lease.js';
@@ -23,6 +25,9 @@ export {
   AbortedError,
   ConnectionLostError,
   OutputLimitError,
+  HostDownError,
+  NoHostAvailableError,
+  FanOutError,
 } from './errors.js';
-export type { HostKeyRejection } from './errors.js';
+export type { HostFailure, HostKeyRejection } from './errors.js';
 export type * from './types.js';

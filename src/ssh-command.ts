@@ -18,8 +18,14 @@ export interface CommandRequest extends ChannelSpec {
   readonly built: BuiltCommand;
 }
 
+/** How a command's channel ended, and where it ran when the runner chose among several hosts. */
+export interface RunOutcome extends ChannelOutcome {
+  /** The host that ran the command (a host group's choice); the executor's host when absent. */
+  readonly host?: string;
+}
+
 /** Runs a channel for a command; rejects for failures that leave no result (connect, acquire). */
-export type CommandRunner = (request: CommandRequest, cancel: AbortSignal) => Promise<ChannelOutcome>;
+export type CommandRunner = (request: CommandRequest, cancel: AbortSignal) => Promise<RunOutcome>;
 
 /** Where printing goes when verbose; swappable for tests. */
 export interface CommandLog {
@@ -165,6 +171,11 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     return 'SSHCommand';
   }
 
+  /** For subclasses' modifiers: throws once the command has started. */
+  protected assertNotStarted(method: string): void {
+    this.#assertNotStarted(method);
+  }
+
   #assertNotStarted(method: string): void {
     if (this.#promise) throw new InvalidArgumentError(`${method}() cannot change a command that has already started`);
   }
@@ -197,7 +208,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     const verbose = this.#log.verbose && !this.#quiet;
     if (verbose) this.#log.write('stderr', `$ ${this.#built.text}\n`);
 
-    let outcome: ChannelOutcome;
+    let outcome: RunOutcome;
     try {
       outcome = await this.#run(
         { command: this.#scriptText(), stdin: this.#stdin, maxBuffer: this.#maxBuffer, priority: this.#priority, built: this.#built },
@@ -219,7 +230,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
       signal: outcome.signal,
       ok: outcome.ending === 'closed' && outcome.exitCode === 0,
       durationMs: performance.now() - startedAt,
-      host: this.#host,
+      host: outcome.host ?? this.#host,
       command: this.#built.text,
     });
     if (verbose) {
@@ -234,7 +245,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
 
   #errorFor(outcome: ChannelOutcome, result: CommandResult): CommandError {
     return errorForOutcome(outcome.ending, result, {
-      what: `Command \`${this.#built.template}\` on ${this.#host}`,
+      what: `Command \`${this.#built.template}\` on ${result.host}`,
       timeoutMs: this.#timeoutMs,
       maxBuffer: this.#maxBuffer,
       abortReason: this.#signal?.reason,

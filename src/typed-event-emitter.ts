@@ -1,4 +1,4 @@
-import type { PoolEventListener, PoolEventName, PoolEvents } from './types.js';
+import type { PoolEvents } from './types.js';
 
 /**
  * Event dispatch that a listener cannot break: a throwing listener is reported as a process
@@ -8,41 +8,44 @@ import type { PoolEventListener, PoolEventName, PoolEvents } from './types.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyListener = (...args: any[]) => void;
 
-export class TypedEventEmitter {
-  #listeners = new Map<PoolEventName, Set<AnyListener>>();
+/** Event name → listener arguments; the pool's events unless given. */
+type EventMap<Events> = { [K in keyof Events]: unknown[] };
 
-  on<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
+export class TypedEventEmitter<Events extends EventMap<Events> = PoolEvents> {
+  #listeners = new Map<keyof Events, Set<AnyListener>>();
+
+  on<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this {
     let set = this.#listeners.get(event);
     if (!set) this.#listeners.set(event, (set = new Set()));
     set.add(listener as unknown as AnyListener);
     return this;
   }
 
-  once<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
-    const wrapped = ((...args: PoolEvents[E]) => {
+  once<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this {
+    const wrapped = (...args: Events[E]): void => {
       this.off(event, wrapped);
       listener(...args);
-    }) as PoolEventListener<E>;
+    };
     return this.on(event, wrapped);
   }
 
-  off<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
+  off<E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): this {
     this.#listeners.get(event)?.delete(listener as unknown as AnyListener);
     return this;
   }
 
-  listenerCount(event: PoolEventName): number {
+  listenerCount(event: keyof Events): number {
     return this.#listeners.get(event)?.size ?? 0;
   }
 
-  emit<E extends PoolEventName>(event: E, ...args: PoolEvents[E]): void {
+  emit<E extends keyof Events>(event: E, ...args: Events[E]): void {
     const set = this.#listeners.get(event);
     if (!set || set.size === 0) return;
     for (const listener of [...set]) {
       try {
         listener(...args);
       } catch (error) {
-        process.emitWarning(`sshpool: a '${event}' listener threw: ${(error as Error)?.message ?? String(error)}`, {
+        process.emitWarning(`sshpool: a '${String(event)}' listener threw: ${(error as Error)?.message ?? String(error)}`, {
           code: 'SSHPOOL_LISTENER_ERROR',
         });
       }

@@ -77,3 +77,30 @@ export const CONNECT_ERROR_TYPES = [
   'ERR_SSHPOOL_HOST_KEY',
   'ERR_SSHPOOL_CONNECT_TIMEOUT',
 ] as const;
+
+// ---- host groups ----
+/** One command of a host group, around the `ssh.exec` span of each host it was tried on. */
+export const SPAN_GROUP_EXEC = 'ssh.group.exec';
+/** One fan-out (`group.all`), around the `ssh.exec` span of every host. */
+export const SPAN_GROUP_FAN_OUT = 'ssh.group.fan_out';
+/** A group's circuit breaker marked a host down (own trace, linked from the command that did it). */
+export const SPAN_HOST_DOWN = 'ssh.host.down';
+/** A host came back up: its probe connected, or a command reached it. */
+export const SPAN_HOST_UP = 'ssh.host.up';
+/** Event on `ssh.group.exec`: one host could not take the command, the next one is tried. */
+export const EVENT_GROUP_ATTEMPT_FAILED = 'ssh.group.attempt_failed';
+export const ATTR_GROUP_NAME = 'ssh.group.name';
+export const ATTR_GROUP_STRATEGY = 'ssh.group.strategy';
+/** The member (`host:port`) that ran the command, or was tried. */
+export const ATTR_GROUP_HOST = 'ssh.group.host';
+/** Hosts tried for one command (1 when the first choice ran it). */
+export const ATTR_GROUP_ATTEMPTS = 'ssh.group.attempts';
+/** Which try of the command this `ssh.exec` is (1-based). */
+export const ATTR_GROUP_ATTEMPT = 'ssh.group.attempt';
+/** Hosts of a fan-out, and how many of them failed. */
+export const ATTR_GROUP_HOST_COUNT = 'ssh.group.host_count';
+export const ATTR_GROUP_FAILED_COUNT = 'ssh.group.failed_count';
+/** `up` / `down`, on host state spans. */
+export const ATTR_HOST_STATE = 'ssh.host.state';
+/** 1 while a group member is up, 0 while it is down (probing included); per `ssh.pool.name` and `ssh.group.name`. */
+export const METRIC_HOST_STATE = 'ssh.client.host.state';

@@ -15,6 +15,7 @@ import type {
   TracerProvider,
 } from '@opentelemetry/api';
 import * as names from './constants.js';
+import { execAttributesOf } from './exec-attributes.js';
 import type { AcquireSpanOutcome } from './constants.js';
 
 /** Live numbers of one pool key, read by the observable instruments at collection time. */
@@ -128,6 +129,8 @@ export class PoolTelemetry {
     };
     if (input.text !== undefined) attributes[names.ATTR_COMMAND_TEXT] = input.text;
     const parent = otelContext.active();
+    const extra = execAttributesOf(parent);
+    if (extra) Object.assign(attributes, extra);
     const span = this.tracer.startSpan(names.SPAN_EXEC, { kind: SpanKind.CLIENT, attributes }, parent);
     return { span, context: trace.setSpan(parent, span) };
   }

@@ -93,7 +93,8 @@ describe('health checks', () => {
     pool.on('connection:unhealthy', (_host, error) => errors.push(error.message));
     await $.ssh(target({ healthCheck: { enabled: true, interval: 100, timeout: 100, command: 'sleep 5' }, reconnect: { enabled: false } }))`true`;
     await until(() => errors.length > 0);
-    expect(errors[0]).toBe('health check timed out after 100 ms');
+    // Under load the probe's channel may not even open within 100 ms; either way it timed out.
+    expect(errors[0]).toMatch(/^health check timed out after 100 ms/);
   });
 });
 
