@@ -16,17 +16,21 @@ export interface SSHExecutor {
 }
 
 export interface Shell {
-  /** Binds commands to a target. Validates the target now, connects on the first awaited command. */
-  ssh(target: SSHTarget): SSHExecutor;
+  /**
+   * Binds commands to a target: an object, or a host name / `~/.ssh/config` alias with an
+   * optional user (`'deploy@web-1'`). Validates and resolves the target now, connects on the
+   * first awaited command.
+   */
+  ssh(target: SSHTarget | string): SSHExecutor;
   /** Text inserted into a command without quoting. Only for trusted text. */
   raw(text: string): RawShellText;
   /** Print each command and its output (commands can opt out with `.quiet()`). @default false */
   verbose: boolean;
 }
 
-function ssh(target: SSHTarget): SSHExecutor {
+function ssh(target: SSHTarget | string): SSHExecutor {
   const normalized = normalizeTarget(target);
-  const explicitPool = target.pool;
+  const explicitPool = typeof target === 'string' ? undefined : target.pool;
   if (explicitPool !== undefined && !(explicitPool instanceof SSHConnectionPool)) {
     throw new InvalidArgumentError('target.pool must be an SSHConnectionPool');
   }

@@ -23,6 +23,11 @@ export {
   AbortedError,
   ConnectionLostError,
   OutputLimitError,
+  SSHConfigError,
+  PrivateKeyError,
 } from './errors.js';
-export type { HostKeyRejection } from './errors.js';
+export type { HostKeyRejection, PrivateKeyProblem } from './errors.js';
+export { resolveSSHConfig } from './ssh-config/ssh-config-resolver.js';
+export type { ResolveSSHConfigOptions } from './ssh-config/ssh-config-resolver.js';
+export type { ResolvedSSHConfig, SSHConfigNotice } from './ssh-config/resolve-ssh-config.js';
 export type * from './types.js';

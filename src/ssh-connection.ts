@@ -14,9 +14,11 @@ import type { EndpointInfo } from './errors.js';
 import { describeRejection, verifyHostKey } from './host-key-verifier.js';
 import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-key-verifier.js';
 import type { CloseReason } from './types.js';
+import { planAuthentication } from './auth-methods.js';
+import type { AuthCredentials } from './auth-methods.js';
 
 /** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
-export interface Credentials {
+export interface Credentials extends AuthCredentials {
   readonly privateKey?: string | Buffer;
   readonly passphrase?: string;
   readonly password?: string;
@@ -149,7 +151,7 @@ export class SSHConnection {
         resolve(new SSHConnection(client, sock, settings, performance.now() - startedAt, sock.remoteAddress));
       });
       client.on('error', (error: Error & { level?: string }) => {
-        if (!settled) fail(classifyConnectError(error, settings, verdict));
+        if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
       });
       client.once('close', () => {
         if (!settled) {
@@ -169,10 +171,8 @@ export class SSHConnection {
           return verdict.accepted;
         },
       };
-      if (credentials.privateKey !== undefined) config.privateKey = credentials.privateKey;
-      if (credentials.passphrase !== undefined) config.passphrase = credentials.passphrase;
-      if (credentials.password !== undefined) config.password = credentials.password;
-      if (credentials.agent !== undefined) config.agent = credentials.agent;
+      const auth = planAuthentication(settings.username, credentials);
+      Object.assign(config, auth.connectConfig);
       try {
         client.connect(config);
       } catch (error) {
@@ -325,7 +325,7 @@ export class SSHConnection {
   }
 }
 
-function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined): ConnectError {
+function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined, attempts: string): ConnectError {
   if (verdict && !verdict.accepted) {
     return new HostKeyError(describeRejection(endpoint.host, endpoint.port, verdict, endpoint.hostKey), endpoint, {
       fingerprint: verdict.fingerprint,
@@ -334,9 +334,8 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
     });
   }
   if (error.level === 'client-authentication') {
-    const methods = describeAuthMethods(endpoint.credentials);
     return new AuthenticationError(
-      `Authentication failed for ${endpoint.poolName}: the server accepted none of the offered methods (${methods})`,
+      `Authentication failed for ${endpoint.poolName}: the server accepted none of the offered credentials (${attempts})`,
       endpoint,
       { cause: error },
     );
@@ -347,12 +346,4 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
   // DNS names that do not exist will not start existing on the next attempt.
   const permanent = error.code === 'ENOTFOUND' || error.level === 'client-dns';
   return new ConnectError(`Cannot connect to ${endpoint.poolName}: ${error.message}`, endpoint, !permanent, { cause: error });
-}
-
-function describeAuthMethods(credentials: Credentials): string {
-  const methods: string[] = [];
-  if (credentials.privateKey !== undefined) methods.push('publickey');
-  if (credentials.agent !== undefined) methods.push('agent');
-  if (credentials.password !== undefined) methods.push('password');
-  return methods.join(', ') || 'none';
 }
