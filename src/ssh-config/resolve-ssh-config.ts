@@ -293,7 +293,7 @@ function validate(entry: ConfigEntry): void {
       break;
     case 'identityagent':
     case 'forwardagent':
-      if (value.startsWith('$') && !/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(value)) fail('names an invalid environment variable');
+      if (value.startsWith('$') && !value.startsWith('${') && !/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(value)) fail('names an invalid environment variable');
       break;
   }
 }
