@@ -1,6 +1,7 @@
 // Turns private key text (target.privateKey or an IdentityFile) into a usable key, or into a
 // PrivateKeyError that says what is wrong in words: ssh2's own messages ("Malformed OpenSSH
 // private key") do not say whether a passphrase is missing, wrong, or the format unreadable.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
@@ -26,18 +27,33 @@ export interface IdentityKey {
  * given one). Throws PrivateKeyError: passphrase-required, wrong-passphrase or unsupported-format.
  */
 export function parsePrivateKey(text: string | Buffer, passphrase: string | undefined, source: string): IdentityKey {
+  // Decrypting an OpenSSH key runs bcrypt-pbkdf in JavaScript (about 1.5 s at 16 rounds) and
+  // blocks the event loop: each distinct key and passphrase is decrypted once per process.
+  const cacheKey = createHash('sha256').update(text).update('\0').update(passphrase ?? '\u0000none').update('\0').update(source).digest('hex');
+  const cached = decrypted.get(cacheKey);
+  if (cached) return cached;
+  const identity = parseUncached(text, passphrase, source);
+  if (decrypted.size >= MAX_CACHED_KEYS) decrypted.delete(decrypted.keys().next().value!);
+  decrypted.set(cacheKey, identity);
+  return identity;
+}
+
+const MAX_CACHED_KEYS = 64;
+const decrypted = new Map<string, IdentityKey>();
+
+function parseUncached(text: string | Buffer, passphrase: string | undefined, source: string): IdentityKey {
   const plain = parseOne(text, undefined);
   if (!(plain instanceof Error)) return identityOf(plain, source);
   if (!/no passphrase given/i.test(plain.message)) throw unsupported(text, source, plain);
   if (passphrase === undefined) {
     throw new PrivateKeyError(`${source} is encrypted and no passphrase was given (set passphrase on the target)`, source, 'passphrase-required');
   }
-  const decrypted = parseOne(text, passphrase);
-  if (decrypted instanceof Error) {
+  const key = parseOne(text, passphrase);
+  if (key instanceof Error) {
     // ssh2 reports a wrong passphrase as an integrity or format failure of the decrypted bytes.
     throw new PrivateKeyError(`${source}: the passphrase does not decrypt this key`, source, 'wrong-passphrase');
   }
-  return identityOf(decrypted, source);
+  return identityOf(key, source);
 }
 
 /**
