@@ -239,3 +239,43 @@ export class FanOutError extends SSHPoolError {
     this.failures = failures;
   }
 }
+
+/**
+ * An OpenSSH client config file (`~/.ssh/config` or `configFile`) could not be used for a
+ * target: unreadable, malformed, or asking for something sshpool does not do (`ProxyCommand`,
+ * `Match exec`). Carries where; never a value that might be secret.
+ */
+export class SSHConfigError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_SSH_CONFIG';
+  /** The config file at fault. */
+  readonly file: string;
+  /** 1-based line in `file`, when one line is at fault. */
+  readonly line: number | undefined;
+
+  constructor(message: string, file: string, line?: number, options?: { cause?: unknown }) {
+    super(line === undefined ? `${file}: ${message}` : `${file} line ${line}: ${message}`, options);
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** Why a private key could not be used. */
+export type PrivateKeyProblem = 'passphrase-required' | 'wrong-passphrase' | 'unsupported-format' | 'unreadable';
+
+/**
+ * A private key (`privateKey`, or an `IdentityFile` of the config) cannot be used: it is
+ * encrypted and no passphrase was given, the passphrase is wrong, its format is not one ssh2
+ * reads, or the file cannot be read. Raised before anything is sent; never retried.
+ */
+export class PrivateKeyError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_PRIVATE_KEY';
+  readonly reason: PrivateKeyProblem;
+  /** `target.privateKey`, or the path of the key file. */
+  readonly source: string;
+
+  constructor(message: string, source: string, reason: PrivateKeyProblem, options?: { cause?: unknown }) {
+    super(message, options);
+    this.source = source;
+    this.reason = reason;
+  }
+}

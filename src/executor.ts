@@ -44,8 +44,12 @@ export interface Shell {
   /** Binds commands to a group of hosts (`hosts: [...]`); see `SSHHostGroupTarget`. */
   ssh(group: SSHHostGroupTarget): HostGroupExecutor;
   // Listed last so that `ReturnType<typeof $.ssh>` stays the single-host executor.
-  /** Binds commands to a target. Validates the target now, connects on the first awaited command. */
-  ssh(target: SSHTarget): SSHExecutor;
+  /**
+   * Binds commands to a target: an object, or a host name / `~/.ssh/config` alias with an
+   * optional user (`'deploy@web-1'`). Validates and resolves the target now, connects on the
+   * first awaited command.
+   */
+  ssh(target: SSHTarget | string): SSHExecutor;
   /** Text inserted into a command without quoting. Only for trusted text. */
   raw(text: string): RawShellText;
   /** Print each command and its output (commands can opt out with `.quiet()`). @default false */
@@ -53,10 +57,10 @@ export interface Shell {
 }
 
 function ssh(group: SSHHostGroupTarget): HostGroupExecutor;
-function ssh(target: SSHTarget): SSHExecutor;
-function ssh(target: SSHTarget | SSHHostGroupTarget): SSHExecutor | HostGroupExecutor {
+function ssh(target: SSHTarget | string): SSHExecutor;
+function ssh(target: SSHTarget | SSHHostGroupTarget | string): SSHExecutor | HostGroupExecutor {
   if (typeof target === 'object' && target !== null && 'hosts' in target) return hostGroup(target);
-  return singleHost(target as SSHTarget);
+  return singleHost(target as SSHTarget | string);
 }
 
 function assertTemplate(strings: TemplateStringsArray, example: string): void {
@@ -65,8 +69,8 @@ function assertTemplate(strings: TemplateStringsArray, example: string): void {
   }
 }
 
-function explicitPoolOf(target: SSHTarget | SSHHostGroupTarget): SSHConnectionPool | undefined {
-  const explicitPool = target.pool;
+function explicitPoolOf(target: SSHTarget | SSHHostGroupTarget | string): SSHConnectionPool | undefined {
+  const explicitPool = typeof target === 'string' ? undefined : target.pool;
   if (explicitPool !== undefined && !(explicitPool instanceof SSHConnectionPool)) {
     throw new InvalidArgumentError('target.pool must be an SSHConnectionPool');
   }
@@ -115,7 +119,7 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
   return api;
 }
 
-function singleHost(target: SSHTarget): SSHExecutor {
+function singleHost(target: SSHTarget | string): SSHExecutor {
   const normalized = normalizeTarget(target);
   const explicitPool = explicitPoolOf(target);
   // A target that asks for warm connections gets them now, not at its first command.

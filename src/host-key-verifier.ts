@@ -12,6 +12,10 @@ export interface ResolvedHostKeyVerification {
   readonly policy: HostKeyPolicy;
   readonly knownHostsFile: string;
   readonly fingerprints: readonly string[] | undefined;
+  /** Name looked up instead of `host`/`[host]:port` (OpenSSH HostKeyAlias). */
+  readonly alias?: string;
+  /** Further known_hosts files, read but never written (OpenSSH's other UserKnownHostsFile and GlobalKnownHostsFile entries). */
+  readonly extraKnownHostsFiles?: readonly string[];
 }
 
 export interface HostKeyVerdict {
@@ -32,8 +36,8 @@ export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerif
   }
   if (!isPlainObject(setting)) throw new InvalidArgumentError(`hostKey must be a policy name or an object, got ${describe(setting)}`);
   for (const key of Object.keys(setting)) {
-    if (!['policy', 'knownHostsFile', 'fingerprints'].includes(key)) {
-      throw new InvalidArgumentError(`hostKey.${key} is not a known option (known: policy, knownHostsFile, fingerprints)`);
+    if (!HOST_KEY_OPTIONS.includes(key)) {
+      throw new InvalidArgumentError(`hostKey.${key} is not a known option (known: ${HOST_KEY_OPTIONS.join(', ')})`);
     }
   }
   const policy = setting.policy ?? 'strict';
@@ -53,8 +57,27 @@ export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerif
       return fp.trim().replace(/=$/, '');
     });
   }
-  return { policy, knownHostsFile: setting.knownHostsFile ?? defaultFile, fingerprints };
+  const resolved: { -readonly [K in keyof ResolvedHostKeyVerification]: ResolvedHostKeyVerification[K] } = {
+    policy,
+    knownHostsFile: setting.knownHostsFile ?? defaultFile,
+    fingerprints,
+  };
+  if (setting.alias !== undefined) {
+    if (typeof setting.alias !== 'string' || setting.alias === '' || /\s/.test(setting.alias)) {
+      throw new InvalidArgumentError(`hostKey.alias must be a host name, got ${describe(setting.alias)}`);
+    }
+    resolved.alias = setting.alias;
+  }
+  if (setting.extraKnownHostsFiles !== undefined) {
+    if (!Array.isArray(setting.extraKnownHostsFiles) || setting.extraKnownHostsFiles.some((file) => typeof file !== 'string' || file === '')) {
+      throw new InvalidArgumentError('hostKey.extraKnownHostsFiles must be an array of file paths');
+    }
+    if (setting.extraKnownHostsFiles.length > 0) resolved.extraKnownHostsFiles = [...setting.extraKnownHostsFiles];
+  }
+  return resolved;
 }
+
+const HOST_KEY_OPTIONS = ['policy', 'knownHostsFile', 'fingerprints', 'alias', 'extraKnownHostsFiles'];
 
 function checkPolicy(value: unknown, path: string): asserts value is HostKeyPolicy {
   if (value !== 'strict' && value !== 'accept-new' && value !== 'off') {
@@ -147,12 +170,14 @@ export function verifyHostKey(
     return verification.fingerprints.includes(fingerprint) ? verdict(true) : verdict(false, 'not-pinned');
   }
 
-  const name = knownHostsName(host, port);
+  const name = verification.alias ?? knownHostsName(host, port);
   let text = '';
-  try {
-    text = readFileSync(verification.knownHostsFile, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  for (const file of [verification.knownHostsFile, ...(verification.extraKnownHostsFiles ?? [])]) {
+    try {
+      text += `${readFileSync(file, 'utf8')}\n`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
   const entries = parseKnownHosts(text).filter((entry) => matchesHost(entry.patterns, name));
   if (entries.some((entry) => entry.marker === '@revoked' && entry.keyBlob.equals(keyBlob))) {
@@ -178,7 +203,7 @@ function recordHostKey(file: string, name: string, keyType: string, keyBlob: Buf
 
 /** An actionable message: what was presented, and the three ways forward. */
 export function describeRejection(host: string, port: number, verdict: HostKeyVerdict, verification: ResolvedHostKeyVerification): string {
-  const name = knownHostsName(host, port);
+  const name = verification.alias ?? knownHostsName(host, port);
   const key = `${verdict.keyType} key ${verdict.fingerprint}`;
   switch (verdict.reason) {
     case 'mismatch':

@@ -28,6 +28,11 @@ export {
   HostDownError,
   NoHostAvailableError,
   FanOutError,
+  SSHConfigError,
+  PrivateKeyError,
 } from './errors.js';
-export type { HostFailure, HostKeyRejection } from './errors.js';
+export type { HostFailure, HostKeyRejection, PrivateKeyProblem } from './errors.js';
+export { resolveSSHConfig } from './ssh-config/ssh-config-resolver.js';
+export type { ResolveSSHConfigOptions } from './ssh-config/ssh-config-resolver.js';
+export type { ResolvedSSHConfig, SSHConfigNotice } from './ssh-config/resolve-ssh-config.js';
 export type * from './types.js';

@@ -16,9 +16,11 @@ import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './
 import type { ChannelSpec, CloseListener, PoolConnection, RunningChannel } from './pool-connection.js';
 import { runChannel, withProcessGroupReport } from './run-channel.js';
 import type { CloseReason } from './types.js';
+import { planAuthentication } from './auth-methods.js';
+import type { AuthCredentials } from './auth-methods.js';
 
 /** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
-export interface Credentials {
+export interface Credentials extends AuthCredentials {
   readonly privateKey?: string | Buffer;
   readonly passphrase?: string;
   readonly password?: string;
@@ -122,7 +124,7 @@ export class SSHConnection implements PoolConnection {
         resolve(new SSHConnection(client, sock, settings, performance.now() - startedAt, sock.remoteAddress));
       });
       client.on('error', (error: Error & { level?: string }) => {
-        if (!settled) fail(classifyConnectError(error, settings, verdict));
+        if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
       });
       client.once('close', () => {
         if (!settled) {
@@ -143,10 +145,8 @@ export class SSHConnection implements PoolConnection {
           return verdict.accepted;
         },
       };
-      if (credentials.privateKey !== undefined) config.privateKey = credentials.privateKey;
-      if (credentials.passphrase !== undefined) config.passphrase = credentials.passphrase;
-      if (credentials.password !== undefined) config.password = credentials.password;
-      if (credentials.agent !== undefined) config.agent = credentials.agent;
+      const auth = planAuthentication(settings.username, credentials);
+      Object.assign(config, auth.connectConfig);
       try {
         client.connect(config);
       } catch (error) {
@@ -316,7 +316,7 @@ interface KeepAliveInternals {
   _protocol?: { ping?: () => void };
 }
 
-function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined): ConnectError {
+function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined, attempts: string): ConnectError {
   if (verdict && !verdict.accepted) {
     return new HostKeyError(describeRejection(endpoint.host, endpoint.port, verdict, endpoint.hostKey), endpoint, {
       fingerprint: verdict.fingerprint,
@@ -325,9 +325,8 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
     });
   }
   if (error.level === 'client-authentication') {
-    const methods = describeAuthMethods(endpoint.credentials);
     return new AuthenticationError(
-      `Authentication failed for ${endpoint.poolName}: the server accepted none of the offered methods (${methods})`,
+      `Authentication failed for ${endpoint.poolName}: the server accepted none of the offered credentials (${attempts})`,
       endpoint,
       { cause: error },
     );
@@ -338,12 +337,4 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
   // DNS names that do not exist will not start existing on the next attempt.
   const permanent = error.code === 'ENOTFOUND' || error.level === 'client-dns';
   return new ConnectError(`Cannot connect to ${endpoint.poolName}: ${error.message}`, endpoint, !permanent, { cause: error });
-}
-
-function describeAuthMethods(credentials: Credentials): string {
-  const methods: string[] = [];
-  if (credentials.privateKey !== undefined) methods.push('publickey');
-  if (credentials.agent !== undefined) methods.push('agent');
-  if (credentials.password !== undefined) methods.push('password');
-  return methods.join(', ') || 'none';
 }

@@ -1,14 +1,25 @@
 import { createHash } from 'node:crypto';
+import { homedir, hostname as localHostname, userInfo } from 'node:os';
 import { InvalidArgumentError } from './errors.js';
 import { resolveHostKeyVerification } from './host-key-verifier.js';
 import type { ResolvedHostKeyVerification } from './host-key-verifier.js';
 import { validatePoolConfig } from './pool-config.js';
+import { configFilePath, localUserName } from './ssh-config/ssh-config-resolver.js';
+import { loadConfigFile } from './ssh-config/config-file.js';
+import { resolveSSHConfigFile } from './ssh-config/resolve-ssh-config.js';
+import type { ResolvedSSHConfig } from './ssh-config/resolve-ssh-config.js';
+import { parseJumpHost, parseProxyJump } from './ssh-config/proxy-jump.js';
+import type { JumpSpec } from './ssh-config/proxy-jump.js';
+import { expandPath } from './ssh-config/ssh-tokens.js';
+import type { TokenValues } from './ssh-config/ssh-tokens.js';
+import { resolveCredentials } from './target-credentials.js';
 import { describe, isPlainObject } from './validation.js';
 import type { Credentials } from './ssh-connection.js';
-import type { PoolConfig, SSHTarget } from './types.js';
+import type { HostKeyVerification, PoolConfig, SSHJumpHost, SSHTarget } from './types.js';
 
 /** A validated target. `identity` separates credentials; it is an internal map key only. */
 export interface NormalizedTarget {
+  /** The address to connect to (the config's `HostName`, else `host` as given). */
   readonly host: string;
   readonly port: number;
   readonly username: string;
@@ -18,65 +29,219 @@ export interface NormalizedTarget {
   readonly hostKey: ResolvedHostKeyVerification;
   readonly poolConfig: PoolConfig | undefined;
   /**
-   * Digest of endpoint, credentials and host-key policy: two targets share connections only
-   * when it is equal. Never shown anywhere: a digest of a password is still sensitive.
+   * Jump hosts to pass through, in dialing order: the first is connected to directly, each
+   * next one through the previous, the target through the last. Empty: a direct connection.
+   */
+  readonly route: readonly NormalizedTarget[];
+  /**
+   * Digest of endpoint, credentials, host-key policy and route: two targets share connections
+   * only when it is equal. Never shown anywhere: a digest of a password is still sensitive.
    */
   readonly identity: string;
 }
 
-const TARGET_KEYS = new Set(['host', 'port', 'username', 'privateKey', 'passphrase', 'password', 'agent', 'hostKey', 'poolConfig', 'pool']);
+const TARGET_KEYS = new Set([
+  'host', 'port', 'username', 'privateKey', 'passphrase', 'password', 'agent', 'forwardAgent', 'hostKey', 'configFile', 'jump', 'poolConfig', 'pool',
+]);
 
-export function normalizeTarget(target: SSHTarget): NormalizedTarget {
-  if (!isPlainObject(target)) throw new InvalidArgumentError(`the target must be an object, got ${describe(target)}`);
+// A route longer than this is a loop in the config (a jumps through b, b through a).
+const MAX_ROUTE_LENGTH = 8;
+
+/**
+ * Validates a target and resolves it against the OpenSSH client config. Refuses targets with
+ * jump hosts: the connection pool cannot dial through them yet, and connecting directly
+ * instead would reach a different network path than the user configured.
+ */
+export function normalizeTarget(target: SSHTarget | string): NormalizedTarget {
+  const normalized = resolveTarget(target);
+  if (normalized.route.length > 0) {
+    const route = normalized.route.map((hop) => hop.endpoint).join(' -> ');
+    throw new InvalidArgumentError(
+      `${normalized.endpoint} is reached through jump hosts (${route}), and jump hosts are not supported yet; ` +
+        'connect to it another way, or set jump: false to connect directly',
+    );
+  }
+  return normalized;
+}
+
+/** Validates and resolves a target, jump route included. */
+export function resolveTarget(target: SSHTarget | string): NormalizedTarget {
+  return resolve(typeof target === 'string' ? parseDestination(target) : target, 'target', [], undefined);
+}
+
+/** `$.ssh('web-1')` / `$.ssh('deploy@web-1')`: a config alias or host name, with an optional user. */
+function parseDestination(text: string): SSHTarget {
+  const spec = parseJumpHost(text, 'target');
+  const target: SSHTarget = { host: spec.host };
+  if (spec.username !== undefined) target.username = spec.username;
+  if (spec.port !== undefined) target.port = spec.port;
+  return target;
+}
+
+function resolve(target: SSHTarget, path: string, seen: readonly string[], inheritedConfigFile: string | false | undefined): NormalizedTarget {
+  if (!isPlainObject(target)) throw new InvalidArgumentError(`the ${path} must be an object or a host name, got ${describe(target)}`);
   for (const key of Object.keys(target)) {
-    if (!TARGET_KEYS.has(key)) throw new InvalidArgumentError(`target.${key} is not a known option (known: ${[...TARGET_KEYS].join(', ')})`);
+    if (!TARGET_KEYS.has(key)) throw new InvalidArgumentError(`${path}.${key} is not a known option (known: ${[...TARGET_KEYS].join(', ')})`);
   }
-  const { host, username } = target;
-  const port = target.port ?? 22;
+  const { host, username: explicitUser, port: explicitPort } = target;
   if (typeof host !== 'string' || host.trim() === '' || /\s/.test(host)) {
-    throw new InvalidArgumentError(`target.host must be a host name or address, got ${describe(host)}`);
+    throw new InvalidArgumentError(`${path}.host must be a host name, address or config alias, got ${describe(host)}`);
   }
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new InvalidArgumentError(`target.port must be an integer from 1 to 65535, got ${describe(port)}`);
+  if (explicitPort !== undefined && (typeof explicitPort !== 'number' || !Number.isInteger(explicitPort) || explicitPort < 1 || explicitPort > 65_535)) {
+    throw new InvalidArgumentError(`${path}.port must be an integer from 1 to 65535, got ${describe(explicitPort)}`);
   }
-  if (typeof username !== 'string' || username === '' || /[\s@]/.test(username)) {
-    throw new InvalidArgumentError(`target.username must be a user name, got ${describe(username)}`);
+  if (explicitUser !== undefined && (typeof explicitUser !== 'string' || explicitUser === '' || /[\s@]/.test(explicitUser))) {
+    throw new InvalidArgumentError(`${path}.username must be a user name, got ${describe(explicitUser)}`);
   }
-  const credentials: { -readonly [K in keyof Credentials]: Credentials[K] } = {};
-  if (target.privateKey !== undefined) {
-    if (typeof target.privateKey !== 'string' && !Buffer.isBuffer(target.privateKey)) {
-      throw new InvalidArgumentError('target.privateKey must be the key text (string or Buffer)');
-    }
-    if (target.privateKey.length === 0) throw new InvalidArgumentError('target.privateKey is empty');
-    credentials.privateKey = target.privateKey;
+  if (target.configFile !== undefined && target.configFile !== false && typeof target.configFile !== 'string') {
+    throw new InvalidArgumentError(`${path}.configFile must be a file path or false, got ${describe(target.configFile)}`);
   }
-  if (target.passphrase !== undefined) {
-    if (typeof target.passphrase !== 'string') throw new InvalidArgumentError('target.passphrase must be a string');
-    if (target.privateKey === undefined) throw new InvalidArgumentError('target.passphrase is given without target.privateKey');
-    credentials.passphrase = target.passphrase;
-  }
-  if (target.password !== undefined) {
-    if (typeof target.password !== 'string') throw new InvalidArgumentError('target.password must be a string');
-    credentials.password = target.password;
-  }
-  if (target.agent !== undefined) {
-    if (target.agent === true) {
-      const socket = process.env['SSH_AUTH_SOCK'];
-      if (!socket) throw new InvalidArgumentError('target.agent is true but SSH_AUTH_SOCK is not set');
-      credentials.agent = socket;
-    } else if (typeof target.agent === 'string' && target.agent !== '') {
-      credentials.agent = target.agent;
-    } else {
-      throw new InvalidArgumentError('target.agent must be an agent socket path or true');
-    }
-  }
-  if (credentials.privateKey === undefined && credentials.password === undefined && credentials.agent === undefined) {
-    throw new InvalidArgumentError('the target needs a credential: privateKey, password or agent');
-  }
-  const hostKey = resolveHostKeyVerification(target.hostKey);
-  if (target.poolConfig !== undefined) validatePoolConfig(target.poolConfig, 'target.poolConfig');
+  const configFile = target.configFile ?? inheritedConfigFile;
+  const configPath = configFilePath(configFile);
+  const localUser = localUserName();
+  const config = configPath === undefined
+    ? undefined
+    : resolveSSHConfigFile(loadConfigFile(configPath, homedir()), { host, user: explicitUser, port: explicitPort, localUser });
 
-  const endpoint = `${username}@${host}:${port}`;
+  const connectHost = config?.hostname ?? host;
+  const port = explicitPort ?? config?.port ?? 22;
+  const username = explicitUser ?? config?.user ?? localUser;
+  if (username === '') throw new InvalidArgumentError(`${path}.username is not set and the local user name is unknown`);
+  const tokens: TokenValues = {
+    home: homedir(),
+    localUser,
+    uid: String(safeUid()),
+    localHost: localHostname(),
+    host: connectHost,
+    originalHost: host,
+    port,
+    user: username,
+    hostKeyAlias: config?.hostKeyAlias,
+    proxyJump: config?.proxyJump,
+  };
+
+  const { credentials, warnings } = resolveCredentials(target, config, tokens, process.env);
+  const hostKey = resolveHostKeyVerification(mergeHostKey(target.hostKey, config, tokens));
+  const poolConfig = mergePoolConfig(target.poolConfig, config, path);
+
+  const endpoint = `${username}@${connectHost}:${port}`;
+  if (seen.includes(endpoint) || seen.length >= MAX_ROUTE_LENGTH) {
+    throw new InvalidArgumentError(`jump hosts loop or nest too deep: ${[...seen, endpoint].join(' -> ')}`);
+  }
+  const route = resolveRoute(target, config, path, [...seen, endpoint], configFile);
+
+  reportConfigNotices(config, warnings);
+  return {
+    host: connectHost,
+    port,
+    username,
+    endpoint,
+    credentials,
+    hostKey,
+    poolConfig,
+    route,
+    identity: identityOf(endpoint, credentials, hostKey, route),
+  };
+}
+
+/**
+ * The jump hosts of a target, in dialing order. Like `ssh -J a,b`: the first hop's own
+ * ProxyJump (from the config) is followed, the others are reached through the hop before.
+ */
+function resolveRoute(
+  target: SSHTarget,
+  config: ResolvedSSHConfig | undefined,
+  path: string,
+  seen: readonly string[],
+  configFile: string | false | undefined,
+): NormalizedTarget[] {
+  let hops: Array<{ target: SSHTarget; path: string }>;
+  if (target.jump === false) return [];
+  if (target.jump !== undefined) {
+    const list = Array.isArray(target.jump) ? target.jump : [target.jump];
+    if (list.length === 0) throw new InvalidArgumentError(`${path}.jump must name at least one jump host, or be false`);
+    hops = list.map((hop: string | SSHJumpHost, index: number) => {
+      const hopPath = `${path}.jump${Array.isArray(target.jump) ? `[${index}]` : ''}`;
+      if (typeof hop === 'string') return { target: specToTarget(parseJumpHost(hop, hopPath)), path: hopPath };
+      if (!isPlainObject(hop)) throw new InvalidArgumentError(`${hopPath} must be a host name or a target object, got ${describe(hop)}`);
+      for (const key of ['jump', 'pool', 'poolConfig']) {
+        if (key in hop) throw new InvalidArgumentError(`${hopPath}.${key} is not allowed on a jump host (list every hop in ${path}.jump instead)`);
+      }
+      return { target: hop as unknown as SSHTarget, path: hopPath };
+    });
+  } else if (config?.proxyJump !== undefined) {
+    const where = `ProxyJump (${config.origins.get('proxyjump') ?? 'config'})`;
+    hops = parseProxyJump(config.proxyJump, where).map((spec) => ({ target: specToTarget(spec), path: where }));
+  } else {
+    return [];
+  }
+  const route: NormalizedTarget[] = [];
+  for (const [index, hop] of hops.entries()) {
+    // Later hops are reached through the earlier ones, whatever their own ProxyJump says.
+    const hopTarget = index === 0 ? hop.target : { ...hop.target, jump: false as const };
+    const normalized = resolve(hopTarget, hop.path, seen, configFile);
+    if (index === 0) route.push(...normalized.route);
+    route.push({ ...normalized, route: [] });
+  }
+  if (route.length > MAX_ROUTE_LENGTH) throw new InvalidArgumentError(`${path}: more than ${MAX_ROUTE_LENGTH} jump hosts`);
+  return route;
+}
+
+function specToTarget(spec: JumpSpec): SSHTarget {
+  const target: SSHTarget = { host: spec.host };
+  if (spec.username !== undefined) target.username = spec.username;
+  if (spec.port !== undefined) target.port = spec.port;
+  return target;
+}
+
+/** Explicit hostKey fields win one by one over what the config's host-key directives say. */
+function mergeHostKey(
+  explicit: SSHTarget['hostKey'],
+  config: ResolvedSSHConfig | undefined,
+  tokens: TokenValues,
+): SSHTarget['hostKey'] {
+  if (!config) return explicit;
+  const fromConfig: HostKeyVerification = {};
+  switch (config.strictHostKeyChecking) {
+    case 'yes':
+    case 'ask':
+      fromConfig.policy = 'strict';
+      break;
+    case 'accept-new':
+    case 'no':
+      // ssh's `no` also connects to hosts whose key CHANGED; sshpool never does.
+      fromConfig.policy = 'accept-new';
+      break;
+  }
+  const where = (keyword: string): string => config.origins.get(keyword) ?? keyword;
+  const userFiles = (config.userKnownHostsFiles ?? []).map((file) => expandPath(file, tokens, process.env, where('userknownhostsfile')));
+  const globalFiles = (config.globalKnownHostsFiles ?? []).map((file) => expandPath(file, tokens, process.env, where('globalknownhostsfile')));
+  if (userFiles[0] !== undefined && userFiles[0].toLowerCase() !== 'none') fromConfig.knownHostsFile = userFiles[0];
+  const extra = [...userFiles.slice(1), ...globalFiles].filter((file) => file.toLowerCase() !== 'none');
+  if (extra.length > 0) fromConfig.extraKnownHostsFiles = extra;
+  if (config.hostKeyAlias !== undefined) fromConfig.alias = config.hostKeyAlias;
+  if (explicit === undefined) return Object.keys(fromConfig).length > 0 ? fromConfig : undefined;
+  if (typeof explicit === 'string') return { ...fromConfig, policy: explicit };
+  if (!isPlainObject(explicit)) return explicit;
+  // Pinned fingerprints make files irrelevant; keep the config's alias out of the way too.
+  return { ...fromConfig, ...explicit };
+}
+
+/** ConnectTimeout and ServerAlive* become pool settings, under the target's own poolConfig. */
+function mergePoolConfig(explicit: PoolConfig | undefined, config: ResolvedSSHConfig | undefined, path: string): PoolConfig | undefined {
+  if (explicit !== undefined) validatePoolConfig(explicit, `${path}.poolConfig`);
+  if (!config) return explicit;
+  const fromConfig: PoolConfig = {};
+  if (config.connectTimeout !== undefined && config.connectTimeout > 0) fromConfig.connectionTimeout = config.connectTimeout * 1000;
+  if (config.serverAliveInterval !== undefined) fromConfig.keepAliveInterval = config.serverAliveInterval * 1000;
+  if (config.serverAliveCountMax !== undefined && config.serverAliveCountMax > 0) fromConfig.keepAliveCountMax = config.serverAliveCountMax;
+  if (Object.keys(fromConfig).length === 0) return explicit;
+  const merged = { ...fromConfig, ...explicit };
+  validatePoolConfig(merged, `${path}.poolConfig (with ConnectTimeout/ServerAlive* from the ssh config)`);
+  return merged;
+}
+
+function identityOf(endpoint: string, credentials: Credentials, hostKey: ResolvedHostKeyVerification, route: readonly NormalizedTarget[]): string {
   const digest = createHash('sha256');
   for (const part of [
     endpoint,
@@ -84,20 +249,38 @@ export function normalizeTarget(target: SSHTarget): NormalizedTarget {
     credentials.passphrase ?? '',
     credentials.password ?? '',
     credentials.agent ?? '',
+    ...(credentials.identities ?? []).flatMap((identity) => [identity.source, identity.publicBlob, identity.privateKey ? '1' : '0']),
+    credentials.identitiesOnly ? 'identities-only' : '',
+    credentials.forwardAgent ? 'forward-agent' : '',
     JSON.stringify(hostKey),
+    ...route.map((hop) => hop.identity),
   ]) {
     // Length-prefixing keeps ("ab","c") and ("a","bc") apart.
     const bytes = typeof part === 'string' ? Buffer.from(part) : part;
     digest.update(`${bytes.length}:`).update(bytes);
   }
-  return {
-    host,
-    port,
-    username,
-    endpoint,
-    credentials,
-    hostKey,
-    poolConfig: target.poolConfig,
-    identity: `${endpoint}\n${digest.digest('hex')}`,
-  };
+  return `${endpoint}\n${digest.digest('hex')}`;
+}
+
+function safeUid(): number {
+  try {
+    return userInfo().uid;
+  } catch {
+    return process.getuid?.() ?? -1;
+  }
+}
+
+const reported = new Set<string>();
+
+/** Each distinct problem is one process warning, once: visible, never a flood. */
+function reportConfigNotices(config: ResolvedSSHConfig | undefined, warnings: readonly string[]): void {
+  const messages = [
+    ...(config?.notices ?? []).filter((notice) => notice.kind === 'unsupported').map((notice) => `${notice.file} line ${notice.line}: ${notice.message}`),
+    ...warnings,
+  ];
+  for (const message of messages) {
+    if (reported.has(message)) continue;
+    reported.add(message);
+    process.emitWarning(message, { code: 'SSHPOOL_SSH_CONFIG' });
+  }
 }

@@ -24,28 +24,77 @@ export interface HostKeyVerification {
    * server's key must match one of them and the known-hosts file is not consulted.
    */
   fingerprints?: readonly string[];
+  /**
+   * Name to look the key up under instead of `host` / `[host]:port`, as OpenSSH's
+   * `HostKeyAlias`: for hosts reached by changing names or through tunnels.
+   * @default undefined (the host name and port)
+   */
+  alias?: string;
+  /**
+   * Further known-hosts files to read, never written (OpenSSH's second and later
+   * `UserKnownHostsFile` entries and `GlobalKnownHostsFile`).
+   * @default []
+   */
+  extraKnownHostsFiles?: readonly string[];
 }
 
-/** Where and as whom to run commands. */
+/**
+ * Where and as whom to run commands. Fields left out are taken from the OpenSSH client config
+ * (`configFile`) the way `ssh` takes them; fields given win over the config.
+ */
 export interface SSHTarget {
+  /** Host name, address, or a `Host` alias of the OpenSSH client config. */
   host: string;
-  /** @default 22 */
+  /** @default the config's `Port`, else 22 */
   port?: number;
-  username: string;
-  /** OpenSSH or PEM private key text. */
+  /** @default the config's `User`, else the local user name (as ssh) */
+  username?: string;
+  /**
+   * Private key text: OpenSSH, PEM (PKCS#1 RSA, SEC1 EC, DSA) or PuTTY PPK v2 (RSA). Replaces
+   * the config's `IdentityFile`s.
+   * @default the config's `IdentityFile`s; with no credential given at all, ~/.ssh/id_rsa, id_ecdsa, id_ed25519, id_dsa (those that exist)
+   */
   privateKey?: string | Buffer;
-  /** Passphrase of an encrypted `privateKey`. */
+  /** Passphrase of an encrypted `privateKey`, or of the config's encrypted `IdentityFile`s. */
   passphrase?: string;
+  /** Tried after every key, as ssh does. */
   password?: string;
-  /** ssh-agent socket path; `true` means `$SSH_AUTH_SOCK`. */
-  agent?: string | true;
-  /** @default 'strict' */
+  /**
+   * ssh-agent to take keys from: a socket path, `true` for `$SSH_AUTH_SOCK`, `false` for none.
+   * Its keys are offered in the agent's order, after the identity keys the agent also holds.
+   * @default the config's `IdentityAgent`; with no credential given at all, `$SSH_AUTH_SOCK` (as ssh)
+   */
+  agent?: string | boolean;
+  /**
+   * Forward the agent to the server (`ssh -A`), so that commands there can use your keys.
+   * Risk: while the connection is open (pooled connections stay open), anyone who is root on
+   * that server, or who can act as your user there, can ask your agent to sign and log in
+   * wherever your keys are accepted. Only for servers you trust as much as your own machine.
+   * The config's `ForwardAgent` is not honoured for that reason (a warning says so).
+   * @default false
+   */
+  forwardAgent?: boolean;
+  /**
+   * OpenSSH client config used to resolve `host`: a path, or `false` to read none.
+   * @default '~/.ssh/config' (when it exists)
+   */
+  configFile?: string | false;
+  /**
+   * Jump hosts (`ssh -J`), first hop first: host names / aliases (`[user@]host[:port]`) or
+   * target objects. `false`: connect directly whatever the config's `ProxyJump` says.
+   * @default the config's `ProxyJump`, else none
+   */
+  jump?: string | SSHJumpHost | ReadonlyArray<string | SSHJumpHost> | false;
+  /** @default 'strict', or what the config's StrictHostKeyChecking, UserKnownHostsFile, GlobalKnownHostsFile and HostKeyAlias say */
   hostKey?: HostKeyPolicy | HostKeyVerification;
   /** Settings for this target's pool; wins over `configureHost` rules and pool defaults. */
   poolConfig?: PoolConfig;
   /** The pool to use. @default SSHConnectionPool.getInstance() */
   pool?: SSHConnectionPool;
 }
+
+/** A jump host: where and as whom, without pool settings (the route belongs to the target). */
+export type SSHJumpHost = Omit<SSHTarget, 'jump' | 'pool' | 'poolConfig'>;
 
 /** Periodic probe of idle connections. */
 export interface HealthCheckConfig {
