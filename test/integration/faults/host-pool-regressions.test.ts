@@ -204,7 +204,8 @@ describe('closeAll() drain', () => {
     const server = await startSshd();
     const pool = newPool();
     const ssh = $.ssh(targetFor(server, pool));
-    const running = ssh`sleep 1; echo done`;
+    // Awaiting is what starts a command: .then() does it here.
+    const running = ssh`sleep 1; echo done`.then((result) => result);
     await until(() => pool.getStats().openChannels === 1, 10_000, 'the command running');
     await pool.closeAll({ timeout: 10_000 });
     expect((await running).stdout).toBe('done\n');
