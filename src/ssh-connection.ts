@@ -11,7 +11,7 @@ import {
   HostKeyError,
 } from './errors.js';
 import type { EndpointInfo } from './errors.js';
-import { describeRejection, verifyHostKey } from './host-key-verifier.js';
+import { describeRejection, preferredHostKeyAlgorithms, verifyHostKey } from './host-key-verifier.js';
 import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-key-verifier.js';
 import type { CloseReason } from './types.js';
 
@@ -164,6 +164,7 @@ export class SSHConnection {
         readyTimeout: 0,
         keepaliveInterval: settings.keepAliveInterval,
         keepaliveCountMax: settings.keepAliveCountMax,
+        algorithms: { serverHostKey: preferredHostKeyAlgorithms(settings.hostKey, settings.host, settings.port) },
         hostVerifier: (key: Buffer) => {
           verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
           return verdict.accepted;
