@@ -1,4 +1,5 @@
 import type { ClientChannel } from 'ssh2';
+import { OutputBuffer } from './output-buffer.js';
 import type { SSHConnection } from './ssh-connection.js';
 
 /** How a channel's life ended, as far as the command is concerned. */
@@ -35,10 +36,8 @@ export interface RunningChannel {
 
 /** Feeds stdin, gathers output, and reports one command's exit. */
 export function runChannel(connection: SSHConnection, channel: ClientChannel, request: ChannelRequest): RunningChannel {
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  let stdoutBytes = 0;
-  let stderrBytes = 0;
+  const stdout = new OutputBuffer(request.maxBuffer);
+  const stderr = new OutputBuffer(request.maxBuffer);
   let exitCode: number | null = null;
   let signal: string | null = null;
   let settle!: (outcome: ChannelOutcome) => void;
@@ -52,7 +51,7 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
     if (settled) return;
     settled = true;
     request.cancel.removeEventListener('abort', onCancel);
-    settle({ stdout: Buffer.concat(stdout, stdoutBytes), stderr: Buffer.concat(stderr, stderrBytes), exitCode, signal, ending });
+    settle({ stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending });
   };
 
   const stopEarly = (ending: ChannelEnding): void => {
@@ -65,15 +64,11 @@ export function runChannel(connection: SSHConnection, channel: ClientChannel, re
 
   channel.on('data', (chunk: Buffer) => {
     if (settled) return;
-    stdoutBytes += chunk.length;
-    if (stdoutBytes > request.maxBuffer) return stopEarly('output-limit');
-    stdout.push(chunk);
+    if (!stdout.append(chunk)) stopEarly('output-limit');
   });
   channel.stderr.on('data', (chunk: Buffer) => {
     if (settled) return;
-    stderrBytes += chunk.length;
-    if (stderrBytes > request.maxBuffer) return stopEarly('output-limit');
-    stderr.push(chunk);
+    if (!stderr.append(chunk)) stopEarly('output-limit');
   });
   channel.on('exit', (code: number | null, signalName?: string) => {
     exitCode = typeof code === 'number' ? code : null;
