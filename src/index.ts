@@ -2,6 +2,7 @@ export { $ } from './executor.js';
 export type { Shell, SSHExecutor } from './executor.js';
 export { SSHConnectionPool } from './connection-pool.js';
 export { SSHCommand, DEFAULT_MAX_BUFFER } from './ssh-command.js';
+export { MAX_COMMAND_BYTES } from './command-limits.js';
 export { SSHLease } from './ssh-lease.js';
 export { quote } from './shell-quote.js';
 export type { RawShellText } from './shell-quote.js';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, CommandFailedError, CommandTimeoutError, InvalidArgumentError, OutputLimitError, SSHConnectionPool } from '../../src/index.js';
 import type { CommandResult } from '../../src/index.js';
-import { MAX_COMMAND_BYTES } from '../../src/command-limits.js';
+import { MAX_COMMAND_BYTES } from '../../src/index.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
