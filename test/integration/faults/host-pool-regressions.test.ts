@@ -131,8 +131,10 @@ for (const login of ['root', 'tester'] as const) {
 
     async function expectGoneWithinASecond(server: SshdServer, pool: ReturnType<typeof newPool>, needle: string, since: number) {
       await until(() => pool.getStats().openChannels === 0, 1_000, 'the channel slot freed');
+      const freedMs = performance.now() - since;
       expect(await remoteProcesses(server, needle)).toEqual([]);
-      expect(performance.now() - since).toBeLessThan(1_500);
+      console.info(`${login} login: slot freed ${Math.round(freedMs)} ms after the command settled`);
+      expect(freedMs).toBeLessThan(1_000);
     }
 
     it(`regression: sleep 30 with timeout(300) kept running and held its MaxSessions slot — it is killed and the slot freed within 1 s`, async () => {
