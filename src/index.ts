@@ -16,6 +16,7 @@ export {
   AuthenticationError,
   HostKeyError,
   ConnectTimeoutError,
+  JumpHostError,
   AcquireTimeoutError,
   PoolClosedError,
   ChannelRefusedError,
