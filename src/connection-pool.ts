@@ -65,6 +65,8 @@ export class SSHConnectionPool {
   readonly #defaults: PoolConfig;
   readonly #options: SSHConnectionPoolOptions;
   readonly #hostPools = new Map<string, HostPool>();
+  /** Jump hosts before each pool key: 0 for a direct one. */
+  readonly #depths = new Map<HostPool, number>();
   readonly #namesInUse = new Map<string, number>();
   readonly #rules: HostRule[] = [];
   readonly #events = new TypedEventEmitter();
@@ -170,9 +172,16 @@ export class SSHConnectionPool {
     return this.#metrics.snapshot();
   }
 
-  /** Closes every connection that carries nothing right now. */
+  /**
+   * Closes every connection that carries nothing right now. Targets behind jump hosts go
+   * first: a jump host connection carrying only their tunnels is idle once they are closed.
+   */
   async closeIdleConnections(): Promise<void> {
-    await Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.closeIdle()));
+    const deepest = Math.max(0, ...this.#depths.values());
+    for (let depth = deepest; depth >= 0; depth--) {
+      const level = [...this.#hostPools.values()].filter((hostPool) => this.#depths.get(hostPool) === depth);
+      await Promise.all(level.map((hostPool) => hostPool.closeIdle()));
+    }
   }
 
   /**
@@ -279,6 +288,7 @@ export class SSHConnectionPool {
     hostPool.events.subscribe(publicEventsObserver(this.#events, hostPool.details));
     hostPool.start();
     this.#hostPools.set(target.identity, hostPool);
+    this.#depths.set(hostPool, target.route.length);
     return hostPool;
   }
 

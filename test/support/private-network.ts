@@ -1,8 +1,8 @@
 // A bastion and private OpenSSH servers that the test process cannot reach directly.
 //
 //   test process (root netns) ── 10.200.N.1 ═veth═ 10.200.N.2 ── bastion netns (sshd :22)
-//                                                   10.201.N.1 ═veth═ 10.201.N.2 ── private netns
-//                                                                               (sshd :2201..)
+//                                                   10.201.N.1 ═veth═ 10.201.N.11, .12, ... ── private netns
+//                                                                     (one sshd :22 per address)
 //
 // Two network namespaces created with `ip netns add`, joined by veth pairs. The root namespace
 // even has a route to the private subnet through the bastion, but the bastion namespace does
@@ -30,6 +30,8 @@ export interface NamespacedSshd {
   readonly username: string;
   readonly privateKey: string;
   readonly hostKeyFingerprint: string;
+  /** `host ssh-ed25519 AAAA...`, a known_hosts line for this server */
+  readonly knownHostsLine: string;
   /** SIGKILL this server and every session it runs: established connections drop at once. */
   kill(): void;
   /** Starts it again (same address, host key); resolves once it listens. */
@@ -41,6 +43,8 @@ export interface PrivateNetwork {
   readonly targets: readonly NamespacedSshd[];
   /** The bastion's address as the private servers see it. */
   readonly bastionInnerAddress: string;
+  /** The first three octets of the private servers' addresses (`10.201.N.`). */
+  readonly privatePrefix: string;
   remove(): void;
 }
 
@@ -91,16 +95,21 @@ function removeStale(): void {
   }
 }
 
-function fingerprintOf(privateKey: string): string {
+function publicKeyOf(privateKey: string): Buffer {
   const parsed = ssh2.utils.parseKey(privateKey);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || key instanceof Error) throw new Error('unusable host key');
-  return `SHA256:${createHash('sha256').update(key.getPublicSSH()).digest('base64').replace(/=+$/, '')}`;
+  return key.getPublicSSH();
+}
+
+function fingerprintOf(privateKey: string): string {
+  return `SHA256:${createHash('sha256').update(publicKeyOf(privateKey)).digest('base64').replace(/=+$/, '')}`;
 }
 
 class Sshd implements NamespacedSshd {
   readonly username = USER;
   readonly hostKeyFingerprint: string;
+  readonly knownHostsLine: string;
   #child: ChildProcess | undefined;
 
   constructor(
@@ -113,6 +122,8 @@ class Sshd implements NamespacedSshd {
     hostKey: string,
   ) {
     this.hostKeyFingerprint = fingerprintOf(hostKey);
+    const publicKey = publicKeyOf(hostKey);
+    this.knownHostsLine = `${port === 22 ? host : `[${host}]:${port}`} ssh-ed25519 ${publicKey.toString('base64')}`;
   }
 
   kill(): void {
@@ -188,7 +199,14 @@ export async function startPrivateNetwork(targetCount: number): Promise<PrivateN
   if (process.getuid?.() !== 0) throw new Error('the jump host tests create network namespaces and need root');
   removeStale();
   const id = process.pid;
-  const octet = (id % 200) + 20;
+  // A subnet pair of its own: claiming the private subnet's route is atomic (a second claim
+  // fails with "File exists"), so concurrent test files never share addresses.
+  let octet = 0;
+  for (let attempt = 0; attempt < 200 && octet === 0; attempt++) {
+    const candidate = 20 + ((id + attempt) % 200);
+    if (spawnSync('ip', ['route', 'add', 'blackhole', `10.201.${candidate}.0/24`]).status === 0) octet = candidate;
+  }
+  if (octet === 0) throw new Error('no free 10.201.X.0/24 subnet for the private network');
   const outer = `${PREFIX}b-${id}`;
   const inner = `${PREFIX}t-${id}`;
   const links = { hostSide: `spj${id % 100000}h`, bastionOut: `spj${id % 100000}b`, bastionIn: `spt${id % 100000}b`, targetSide: `spt${id % 100000}t` };
@@ -216,12 +234,12 @@ export async function startPrivateNetwork(targetCount: number): Promise<PrivateN
     ip('-n', outer, 'link', 'add', links.bastionIn, 'type', 'veth', 'peer', 'name', links.targetSide, 'netns', inner);
     ip('-n', outer, 'addr', 'add', `10.201.${octet}.1/24`, 'dev', links.bastionIn);
     ip('-n', outer, 'link', 'set', links.bastionIn, 'up');
-    ip('-n', inner, 'addr', 'add', `10.201.${octet}.2/24`, 'dev', links.targetSide);
+    for (let index = 0; index < targetCount; index++) ip('-n', inner, 'addr', 'add', `10.201.${octet}.${11 + index}/24`, 'dev', links.targetSide);
     ip('-n', inner, 'link', 'set', links.targetSide, 'up');
     ip('-n', inner, 'link', 'set', 'lo', 'up');
     // The root namespace may send to the private subnet, through the bastion; the bastion
     // namespace will not forward it. That, not a missing route, is what keeps it private.
-    ip('route', 'add', `10.201.${octet}.0/24`, 'via', `10.200.${octet}.2`);
+    ip('route', 'replace', `10.201.${octet}.0/24`, 'via', `10.200.${octet}.2`);
     const forward = spawnSync('ip', ['netns', 'exec', outer, 'sysctl', '-qw', 'net.ipv4.ip_forward=0'], { encoding: 'utf8' });
     if (forward.status !== 0) throw new Error(`cannot turn forwarding off in ${outer}: ${forward.stderr}`);
     // sshd refuses to start without its privilege separation directory.
@@ -229,9 +247,10 @@ export async function startPrivateNetwork(targetCount: number): Promise<PrivateN
     const home = join(dir, 'home');
     mkdirSync(home, { mode: 0o700 });
 
+    // One client key for every server, as one deploy key often serves a whole fleet.
+    const client = generateKeyPair('sshpool-jump-client');
     const make = (namespace: string, host: string, port: number, name: string): Sshd => {
       const hostKey = generateKeyPair(`sshpool-${name}-host`);
-      const client = generateKeyPair(`sshpool-${name}-client`);
       const hostKeyFile = join(dir, `${name}_host_key`);
       const authorized = join(dir, `${name}_authorized_keys`);
       const config = join(dir, `${name}_sshd_config`);
@@ -260,9 +279,9 @@ export async function startPrivateNetwork(targetCount: number): Promise<PrivateN
       return new Sshd(namespace, host, port, client.private, config, home, hostKey.private);
     };
     const bastion = make(outer, `10.200.${octet}.2`, 22, 'bastion');
-    const targets = Array.from({ length: targetCount }, (_, index) => make(inner, `10.201.${octet}.2`, 2201 + index, `target${index + 1}`));
+    const targets = Array.from({ length: targetCount }, (_, index) => make(inner, `10.201.${octet}.${11 + index}`, 22, `target${index + 1}`));
     await Promise.all([bastion, ...targets].map((server) => server.start()));
-    return { bastion, targets, bastionInnerAddress: `10.201.${octet}.1`, remove };
+    return { bastion, targets, bastionInnerAddress: `10.201.${octet}.1`, privatePrefix: `10.201.${octet}.`, remove };
   } catch (error) {
     remove();
     throw error;
