@@ -1,3 +1,4 @@
+import { RemoteCommandResult } from './command-result.js';
 import type { CommandResult, FanOutResult } from './types.js';
 
 /**
@@ -139,13 +140,19 @@ export class ChannelRefusedError extends SSHPoolError {
   }
 }
 
-/** Base of the errors that describe how a started command ended. Carries the result. */
+/**
+ * Base of the errors that describe how a started command ended. Carries the result.
+ * The message names the command by its masked template; the result shows only that template
+ * to `util.inspect`, `console.error` and `JSON.stringify`, so logging an error never logs an
+ * interpolated secret. The full text stays reachable as `error.result.command`.
+ */
 export abstract class CommandError extends SSHPoolError {
   readonly result: CommandResult;
 
   constructor(message: string, result: CommandResult, options?: { cause?: unknown }) {
     super(message, options);
-    this.result = result;
+    // A result built elsewhere (a plain object) gets the same redacting representation.
+    this.result = result instanceof RemoteCommandResult ? result : new RemoteCommandResult(result);
   }
 
   get exitCode(): number | null {

@@ -1,11 +1,16 @@
-import { createHash, createHmac } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { InvalidArgumentError } from './errors.js';
 import type { HostKeyRejection } from './errors.js';
+import { hostFieldMatches, knownHostsName, parseKnownHosts } from './known-hosts.js';
+import type { KnownHostEntry } from './known-hosts.js';
 import type { HostKeyPolicy, HostKeyVerification } from './types.js';
 import { describe, isPlainObject } from './validation.js';
+
+export { knownHostsName } from './known-hosts.js';
 
 /** A host-key verification setting with defaults filled in. */
 export interface ResolvedHostKeyVerification {
@@ -23,6 +28,12 @@ export interface HostKeyVerdict {
   readonly reason?: HostKeyRejection;
   readonly keyType: string;
   readonly fingerprint: string;
+  /** Line of known_hosts that decided a rejection (the revoked or the differing entry). */
+  readonly line?: number;
+  /** For a mismatch: the key types recorded for the host. */
+  readonly knownKeyTypes?: readonly string[];
+  /** Why known_hosts could not be used at all (unreadable, a directory, not writable). */
+  readonly problem?: string;
 }
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
@@ -98,62 +109,97 @@ export function keyTypeOf(keyBlob: Buffer): string {
   return keyBlob.subarray(4, 4 + length).toString('latin1');
 }
 
-/** How known_hosts names a host: bare for port 22, `[host]:port` otherwise. */
-export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`;
+interface KnownHostsRead {
+  readonly entries: readonly KnownHostEntry[];
+  /** Why the file could not be read; a missing file is simply empty. */
+  readonly problem?: string;
 }
 
-interface KnownHostEntry {
-  readonly marker: '' | '@revoked' | '@cert-authority';
-  readonly patterns: string;
-  readonly keyType: string;
-  readonly keyBlob: Buffer;
-}
-
-function parseKnownHosts(text: string): KnownHostEntry[] {
-  const entries: KnownHostEntry[] = [];
-  for (const rawLine of text.split('\n')) {
-    const line = rawLine.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const fields = line.split(/\s+/);
-    let marker: KnownHostEntry['marker'] = '';
-    if (fields[0] === '@revoked' || fields[0] === '@cert-authority') marker = fields.shift() as KnownHostEntry['marker'];
-    const [patterns, keyType, base64] = fields;
-    if (!patterns || !keyType || !base64) continue;
-    entries.push({ marker, patterns, keyType, keyBlob: Buffer.from(base64, 'base64') });
+function readKnownHosts(file: string): KnownHostsRead {
+  try {
+    return { entries: parseKnownHosts(readFileSync(file, 'utf8')) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { entries: [] };
+    // A directory or an unreadable file will not fix itself on retry: a permanent rejection.
+    const what = code === 'EISDIR' ? 'is a directory, not a known_hosts file' : `cannot be read (${code ?? 'unknown error'})`;
+    return { entries: [], problem: `${file} ${what}` };
   }
-  return entries;
 }
 
-/** Hashed entries are `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`. */
-function matchesHashed(pattern: string, name: string): boolean {
-  const [, magic, salt, hash] = pattern.split('|');
-  if (magic !== '1' || !salt || !hash) return false;
-  const digest = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
-  return digest === hash;
-}
-
-function wildcardToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-  return new RegExp(`^${escaped}$`, 'i');
-}
-
-/** OpenSSH semantics: comma-separated patterns, `!` negates and wins over any positive match. */
-function matchesHost(patterns: string, name: string): boolean {
-  if (patterns.startsWith('|')) return matchesHashed(patterns, name);
-  let matched = false;
-  for (const pattern of patterns.split(',')) {
-    const negated = pattern.startsWith('!');
-    const body = negated ? pattern.slice(1) : pattern;
-    if (wildcardToRegExp(body).test(name)) {
-      if (negated) return false;
-      matched = true;
-    }
+/**
+ * The entries of the known_hosts file and of any further files (`GlobalKnownHostsFile` from
+ * ~/.ssh/config), in that order.
+ */
+function readVerificationFiles(verification: ResolvedHostKeyVerification): KnownHostsRead {
+  const main = readKnownHosts(verification.knownHostsFile);
+  if (main.problem || !verification.extraKnownHostsFiles) return main;
+  const entries = [...main.entries];
+  for (const file of verification.extraKnownHostsFiles) {
+    const extra = readKnownHosts(file);
+    if (extra.problem) return { entries: [], problem: extra.problem };
+    entries.push(...extra.entries);
   }
-  return matched;
+  return { entries };
 }
 
-/** Checks a presented host key against one resolved policy. */
+/**
+ * ssh2's default server host key algorithms, in its order of preference (ssh2 1.17,
+ * lib/protocol/constants.js DEFAULT_SERVER_HOST_KEY; a unit test keeps the two in step).
+ */
+export const SSH2_DEFAULT_HOST_KEY_ALGORITHMS: readonly ServerHostKeyAlgorithm[] = Object.freeze([
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+]);
+
+/** The key type (as a key blob names it) an algorithm negotiates. */
+function keyTypeOfAlgorithm(algorithm: ServerHostKeyAlgorithm): string {
+  return algorithm.startsWith('rsa-sha2-') ? 'ssh-rsa' : algorithm;
+}
+
+/**
+ * The server host key algorithms to offer, ordered the way OpenSSH's order_hostkeyalgs does:
+ * when the most preferred algorithm's key type is already recorded for `[host]:port`, the
+ * default order as is; otherwise the algorithms whose key types are recorded first, the rest
+ * after, each group in default order. Without this a server with several host keys presents
+ * the one sshpool prefers (ed25519), and a host known only by its ecdsa key looks changed.
+ * Undefined when nothing is recorded (or known_hosts is not used): ssh2's default applies.
+ */
+export function preferredHostKeyAlgorithms(
+  verification: ResolvedHostKeyVerification,
+  host: string,
+  port: number,
+): ServerHostKeyAlgorithm[] | undefined {
+  if (verification.policy === 'off' || verification.fingerprints) return undefined;
+  const name = verification.alias ?? knownHostsName(host, port);
+  const known = new Set(
+    readVerificationFiles(verification).entries
+      .filter((entry) => entry.marker === '' && hostFieldMatches(entry.hosts, name))
+      .map((entry) => entry.keyType),
+  );
+  if (known.size === 0) return undefined;
+  const all = [...SSH2_DEFAULT_HOST_KEY_ALGORITHMS];
+  if (known.has(keyTypeOfAlgorithm(all[0]!))) return all;
+  const first = all.filter((algorithm) => known.has(keyTypeOfAlgorithm(algorithm)));
+  const last = all.filter((algorithm) => !known.has(keyTypeOfAlgorithm(algorithm)));
+  return [...first, ...last];
+}
+
+/**
+ * Checks a presented host key against one resolved policy, deciding as OpenSSH's
+ * check_host_key does (see the README's Security model for the deliberate differences):
+ * - a key marked `@revoked` for the host is refused;
+ * - a key recorded for the host is accepted;
+ * - a host with any other key recorded, of any type, has CHANGED: refused under every
+ *   policy, never appended (a host known under any key type is a known host);
+ * - for a port other than 22, a key recorded under the bare host name is accepted;
+ * - otherwise the host is unknown: refused under `strict`, recorded under `accept-new`.
+ */
 export function verifyHostKey(
   verification: ResolvedHostKeyVerification,
   host: string,
@@ -162,61 +208,88 @@ export function verifyHostKey(
 ): HostKeyVerdict {
   const keyType = keyTypeOf(keyBlob);
   const fingerprint = fingerprintOf(keyBlob);
-  const verdict = (accepted: boolean, reason?: HostKeyRejection): HostKeyVerdict =>
-    reason ? { accepted, reason, keyType, fingerprint } : { accepted, keyType, fingerprint };
+  const verdict = (accepted: boolean, reason?: HostKeyRejection, extra: Partial<HostKeyVerdict> = {}): HostKeyVerdict =>
+    reason ? { accepted, reason, keyType, fingerprint, ...extra } : { accepted, keyType, fingerprint, ...extra };
 
   if (verification.policy === 'off') return verdict(true);
   if (verification.fingerprints) {
     return verification.fingerprints.includes(fingerprint) ? verdict(true) : verdict(false, 'not-pinned');
   }
 
+  const { entries, problem } = readVerificationFiles(verification);
+  if (problem) return verdict(false, 'unknown', { problem });
   const name = verification.alias ?? knownHostsName(host, port);
-  let text = '';
-  for (const file of [verification.knownHostsFile, ...(verification.extraKnownHostsFiles ?? [])]) {
-    try {
-      text += `${readFileSync(file, 'utf8')}\n`;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  }
-  const entries = parseKnownHosts(text).filter((entry) => matchesHost(entry.patterns, name));
-  if (entries.some((entry) => entry.marker === '@revoked' && entry.keyBlob.equals(keyBlob))) {
-    return verdict(false, 'revoked');
-  }
-  const plain = entries.filter((entry) => entry.marker === '');
+  const forName = entries.filter((entry) => hostFieldMatches(entry.hosts, name));
+  // OpenSSH also consults the bare name for other ports (see below); a revocation there counts too.
+  const bareName = port === 22 || verification.alias !== undefined ? undefined : knownHostsName(host, 22);
+  const forBareName = bareName === undefined ? [] : entries.filter((entry) => hostFieldMatches(entry.hosts, bareName));
+
+  const revoked = [...forName, ...forBareName].find((entry) => entry.marker === '@revoked' && entry.keyBlob.equals(keyBlob));
+  if (revoked) return verdict(false, 'revoked', { line: revoked.line });
+  const plain = forName.filter((entry) => entry.marker === '');
   if (plain.some((entry) => entry.keyBlob.equals(keyBlob))) return verdict(true);
-  // A known host presenting another key of the same type is the classic MITM sign; OpenSSH
-  // still accepts a key of a type it has no record of only as "new".
-  if (plain.some((entry) => entry.keyType === keyType)) return verdict(false, 'mismatch');
-  if (plain.length > 0 && verification.policy === 'strict') return verdict(false, 'mismatch');
-  if (verification.policy === 'accept-new') {
-    recordHostKey(verification.knownHostsFile, name, keyType, keyBlob);
-    return verdict(true);
+  if (plain.length > 0) {
+    return verdict(false, 'mismatch', { line: plain[0]!.line, knownKeyTypes: [...new Set(plain.map((entry) => entry.keyType))] });
   }
-  return verdict(false, 'unknown');
+  // "checking without port identifier": a key recorded for the bare name vouches for any port.
+  if (forBareName.some((entry) => entry.marker === '' && entry.keyBlob.equals(keyBlob))) return verdict(true);
+  if (verification.policy === 'strict') return verdict(false, 'unknown');
+  try {
+    recordHostKey(verification.knownHostsFile, name, keyType, keyBlob);
+  } catch (error) {
+    // Trusting a key that cannot be recorded would make every reconnect a new first use.
+    const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+    return verdict(false, 'unknown', { problem: `the new key could not be recorded in ${verification.knownHostsFile} (${code})` });
+  }
+  return verdict(true);
 }
 
 function recordHostKey(file: string, name: string, keyType: string, keyBlob: Buffer): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  appendFileSync(file, `${name} ${keyType} ${keyBlob.toString('base64')}\n`, { mode: 0o600 });
+  const line = `${name} ${keyType} ${keyBlob.toString('base64')}\n`;
+  // A file whose last line has no newline would otherwise have that line and ours glued together.
+  let prefix = '';
+  try {
+    const size = statSync(file).size;
+    if (size > 0) {
+      const fd = openSync(file, 'r');
+      try {
+        const last = Buffer.alloc(1);
+        readSync(fd, last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) prefix = '\n';
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  appendFileSync(file, prefix + line, { mode: 0o600 });
 }
 
-/** An actionable message: what was presented, and the three ways forward. */
+/** An actionable message: what was presented, and the ways forward. */
 export function describeRejection(host: string, port: number, verdict: HostKeyVerdict, verification: ResolvedHostKeyVerification): string {
   const name = verification.alias ?? knownHostsName(host, port);
   const key = `${verdict.keyType} key ${verdict.fingerprint}`;
+  const file = verification.knownHostsFile;
+  const at = verdict.line === undefined ? file : `${file}:${verdict.line}`;
+  if (verdict.problem) {
+    return `Host key for ${name} cannot be verified: ${verdict.problem}. The server presented ${key}.`;
+  }
   switch (verdict.reason) {
-    case 'mismatch':
-      return `Host key for ${name} has CHANGED: the server presented ${key}, which does not match ${verification.knownHostsFile}. ` +
+    case 'mismatch': {
+      const known = verdict.knownKeyTypes?.length ? ` (recorded: ${verdict.knownKeyTypes.join(', ')})` : '';
+      return `Host key for ${name} has CHANGED: the server presented ${key}, which does not match the key${known} in ${at}. ` +
         'Someone may be intercepting the connection, or the host was reinstalled; verify the new key out of band, ' +
-        `then replace the old line (ssh-keygen -R '${name}' -f ${verification.knownHostsFile}).`;
+        `then replace the old line (ssh-keygen -R '${name}' -f ${file}).`;
+    }
     case 'revoked':
-      return `Host key for ${name} is marked @revoked in ${verification.knownHostsFile}: the server presented ${key}.`;
+      return `Host key for ${name} is marked @revoked in ${at}: the server presented ${key}.`;
     case 'not-pinned':
       return `Host key for ${name} is not one of the pinned fingerprints: the server presented ${key}.`;
     default:
-      return `Host key for ${name} is not known: the server presented ${key}, and ${verification.knownHostsFile} has no entry for it. ` +
-        `Verify the fingerprint, then add it (ssh-keyscan -p ${port} ${host} >> ${verification.knownHostsFile}), ` +
+      return `Host key for ${name} is not known: the server presented ${key}, and ${file} has no entry for it. ` +
+        `Verify the fingerprint, then add it (ssh-keyscan -p ${port} ${host} >> ${file}), ` +
         "pin it with hostKey: { fingerprints: ['" + verdict.fingerprint + "'] }, or use hostKey: 'accept-new'.";
   }
 }

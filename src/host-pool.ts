@@ -68,6 +68,14 @@ export interface CloseOptions {
 }
 
 export const MAX_CHANNEL_ATTEMPTS = 10;
+
+const CONNECTION_LOST: ChannelOutcome = Object.freeze({
+  stdout: Buffer.alloc(0),
+  stderr: Buffer.alloc(0),
+  exitCode: null,
+  signal: null,
+  ending: 'connection-lost',
+});
 /** After a cancel, how long a channel may take to close before its connection is retired. */
 export const STUCK_CHANNEL_MS = 750;
 /** After the drain timeout, how long stopped commands get to release their channels. */
@@ -362,10 +370,11 @@ export class HostPool implements BudgetMember {
     this.#running.add(cancel);
     let handedOff = false;
     try {
+      let lostDuringOpen = 0;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
         const slot = await this.acquire({ priority: request.priority, cancel: cancel.signal, trace: request.trace }, attempt > 1);
         const running = await this.openOnSlot(slot, spec, cancel.signal);
-        if (running !== 'refused') {
+        if (typeof running === 'object') {
           handedOff = true;
           const channel = await this.follow(slot, running, cancel.signal, () => {
             this.#running.delete(cancel);
@@ -375,7 +384,11 @@ export class HostPool implements BudgetMember {
           return { channel, slot };
         }
         this.releaseSlot(slot);
-        await this.pauseAfterRefusal(attempt);
+        // A connection that closes in answer to this command's request, twice, is the command's
+        // doing (sshd drops a connection over a malformed request): it fails alone instead of
+        // taking one connection after another down with it.
+        if (running === 'lost' && ++lostDuringOpen >= 2) return { channel: CONNECTION_LOST, slot };
+        if (running === 'refused') await this.pauseAfterRefusal(attempt);
       }
       throw this.refusedTooOften();
     } finally {
@@ -442,8 +455,11 @@ export class HostPool implements BudgetMember {
     );
   }
 
-  /** Opens a channel on a held slot and starts the command. The caller releases the slot. */
-  async openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal): Promise<RunningChannel | 'refused'> {
+  /**
+   * Opens a channel on a held slot and starts the command. The caller releases the slot.
+   * `refused`: the server refused the channel; `lost`: the connection closed meanwhile.
+   */
+  async openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal): Promise<RunningChannel | 'refused' | 'lost'> {
     const { entry } = slot;
     entry.openingStarted();
     try {
@@ -458,6 +474,7 @@ export class HostPool implements BudgetMember {
         return { outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }), freed: error.settled };
       }
       this.#lastRefusal = error as Error;
+      if (!entry.connection.usable) return 'lost';
       if (error instanceof ChannelOpenRefusal) {
         entry.noteRefusal();
         this.events.emit({ type: 'channel-refused', connection: entry.connection });

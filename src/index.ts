@@ -4,6 +4,7 @@ export { GroupCommand } from './host-group/group-command.js';
 export { FanOutCommand } from './host-group/fan-out.js';
 export { SSHConnectionPool } from './connection-pool.js';
 export { SSHCommand, DEFAULT_MAX_BUFFER } from './ssh-command.js';
+export { MAX_COMMAND_BYTES } from './command-limits.js';
 export { SSHLease } from './ssh-lease.js';
 export { quote } from './shell-quote.js';
 export type { RawShellText } from './shell-quote.js';

@@ -15,7 +15,10 @@ export function publicEventsObserver(emitter: TypedEventEmitter, details: Connec
         emitter.emit('connection:created', host, event.durationMs, withConnection(event.connection.id));
         break;
       case 'acquired':
-        if (event.outcome === 'reused') emitter.emit('connection:reused', host, withConnection(event.connection.id));
+        // The hot path of every command: no details object unless someone listens.
+        if (event.outcome === 'reused' && emitter.listenerCount('connection:reused') > 0) {
+          emitter.emit('connection:reused', host, withConnection(event.connection.id));
+        }
         break;
       case 'connect-failed':
         emitter.emit('connection:failed', host, event.error, details);

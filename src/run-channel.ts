@@ -1,4 +1,5 @@
 import type { ClientChannel } from 'ssh2';
+import { OutputBuffer } from './output-buffer.js';
 import type { ChannelEnding, ChannelOutcome, RunningChannel } from './pool-connection.js';
 
 /**
@@ -37,10 +38,8 @@ export interface ChannelHost {
 
 /** Feeds stdin, gathers output, reports one command's exit, and kills it when cancelled. */
 export function runChannel(host: ChannelHost, channel: ClientChannel, request: ChannelRequest): RunningChannel {
-  const stdout: Buffer[] = [];
-  const stderr: Buffer[] = [];
-  let stdoutBytes = 0;
-  let stderrBytes = 0;
+  const stdout = new OutputBuffer(request.maxBuffer);
+  const stderr = new OutputBuffer(request.maxBuffer);
   let exitCode: number | null = null;
   let signal: string | null = null;
   let settle!: (outcome: ChannelOutcome) => void;
@@ -60,7 +59,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     settled = true;
     request.cancel.removeEventListener('abort', onCancel);
     if (markerPending && markerPending.length > 0 && ending === 'closed') keepStdout(markerPending);
-    settle({ stdout: Buffer.concat(stdout, stdoutBytes), stderr: Buffer.concat(stderr, stderrBytes), exitCode, signal, ending });
+    settle({ stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending });
   };
 
   // Kills the process group once its id is known, then closes our side. Closing earlier could
@@ -86,9 +85,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   const keepStdout = (chunk: Buffer): void => {
     if (settled || chunk.length === 0) return;
-    stdoutBytes += chunk.length;
-    if (stdoutBytes > request.maxBuffer) return stopEarly('output-limit');
-    stdout.push(chunk);
+    if (!stdout.append(chunk)) stopEarly('output-limit');
   };
 
   const readMarker = (chunk: Buffer): void => {
@@ -118,9 +115,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   });
   channel.stderr.on('data', (chunk: Buffer) => {
     if (settled) return;
-    stderrBytes += chunk.length;
-    if (stderrBytes > request.maxBuffer) return stopEarly('output-limit');
-    stderr.push(chunk);
+    if (!stderr.append(chunk)) stopEarly('output-limit');
   });
   channel.on('exit', (code: number | null, signalName?: string) => {
     exitCode = typeof code === 'number' ? code : null;

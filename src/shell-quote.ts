@@ -11,6 +11,7 @@ export interface RawShellText {
 /** Marks text to be inserted unquoted. Only for trusted text: it can do anything a shell can. */
 export function raw(text: string): RawShellText {
   if (typeof text !== 'string') throw new InvalidArgumentError(`$.raw() takes a string, got ${describe(text)}`);
+  checkEncodable(text, 'the text given to $.raw()');
   return Object.freeze({ [RAW]: text, toString: () => text });
 }
 
@@ -18,15 +19,40 @@ function isRaw(value: unknown): value is RawShellText {
   return typeof value === 'object' && value !== null && RAW in value;
 }
 
+// With the u flag a surrogate range matches only code units that are not half of a pair.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Refuses a NUL: it ends the command early on the server (OpenSSH drops the whole connection for it). */
+export function checkNoNul(text: string, what: string): void {
+  if (text.includes('\0')) {
+    throw new InvalidArgumentError(`${what} contains a NUL byte, which no command or argument can carry; pass binary data with .stdin()`);
+  }
+}
+
+/** Refuses a lone UTF-16 surrogate: it has no UTF-8 form, and Node would send U+FFFD instead. */
+export function checkWellFormed(text: string, what: string): void {
+  const surrogate = LONE_SURROGATE.exec(text);
+  if (surrogate) {
+    const unit = surrogate[0].charCodeAt(0).toString(16).toUpperCase();
+    throw new InvalidArgumentError(
+      `${what} contains a lone UTF-16 surrogate (U+${unit} at index ${surrogate.index}), which has no UTF-8 encoding; ` +
+        'it would reach the server as U+FFFD',
+    );
+  }
+}
+
+/** Refuses text that cannot travel as the UTF-8 bytes of an SSH exec request unchanged. */
+export function checkEncodable(text: string, what: string): void {
+  checkNoNul(text, what);
+  checkWellFormed(text, what);
+}
+
 /**
  * POSIX single-quoting: inside '…' no character is special, and a quote itself is written as
  * '\'' (close, escaped quote, reopen). The result is exactly one shell word for any input.
  */
 export function quote(text: string): string {
-  if (text.includes('\0')) {
-    // A NUL cannot travel in an argv string: the remote side would silently truncate it.
-    throw new InvalidArgumentError('an interpolated value contains a NUL byte, which no shell argument can carry');
-  }
+  checkEncodable(text, 'an interpolated value');
   return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
@@ -66,12 +92,34 @@ export interface BuiltCommand {
   readonly template: string;
 }
 
+/**
+ * The text of template segment `index`. A segment with an invalid escape sequence (`\1`,
+ * `\x`, `\u{}` misused...) has no cooked value: it is refused rather than dropped or read
+ * raw, since dropping loses text and reading it raw would give `\(` a different meaning in
+ * that one segment than everywhere else.
+ */
+function segment(strings: TemplateStringsArray | readonly string[], index: number): string {
+  const cooked = strings[index];
+  if (typeof cooked === 'string') {
+    checkEncodable(cooked, 'the command template text');
+    return cooked;
+  }
+  const rawText = (strings as TemplateStringsArray).raw?.[index];
+  if (rawText === undefined) return '';
+  const excerpt = rawText.length > 60 ? `${rawText.slice(0, 60)}…` : rawText;
+  throw new InvalidArgumentError(
+    `the command template has an invalid escape sequence in its text \`${excerpt}\` ` +
+      '(JavaScript template literals allow no \\1, \\x without hex digits, or \\u without a code point); ' +
+      'write a double backslash (\\\\1) to send a backslash, or pass the text through $.raw(String.raw`...`)',
+  );
+}
+
 export function buildCommand(strings: TemplateStringsArray | readonly string[], values: readonly unknown[], isResult: ResultCheck): BuiltCommand {
-  let text = strings[0] ?? '';
+  let text = segment(strings, 0);
   let template = text;
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
-    const tail = strings[i + 1] ?? '';
+    const tail = segment(strings, i + 1);
     text += render(value, isResult) + tail;
     // Raw text is masked too: it is as likely as any value to carry a secret.
     template += '?' + tail;

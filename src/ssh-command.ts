@@ -1,16 +1,25 @@
 import { performance } from 'node:perf_hooks';
+import { checkCommandText } from './command-limits.js';
 import { RemoteCommandResult } from './command-result.js';
 import { AcquireCancelled, errorForOutcome } from './error-mapping.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CommandError } from './errors.js';
 import { describe, isPlainObject } from './validation.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec } from './pool-connection.js';
-import { quote } from './shell-quote.js';
+import { checkWellFormed, quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';
 import type { CommandResult } from './types.js';
 
-/** Default cap on each of stdout and stderr: large enough for real output, small enough to survive a runaway. */
-export const DEFAULT_MAX_BUFFER = 128 * 1024 * 1024;
+/**
+ * Default cap on each of stdout and stderr: 16 MiB. Output is buffered in memory, per stream
+ * and per running command, so the worst case of a pool is about
+ * `2 × maxBuffer × maxConnections × maxChannelsPerConnection` (16 MiB: 3.2 GB at 10 × 10;
+ * the former 128 MiB: 25.6 GB). Commands that really print more raise it with `.maxBuffer()`.
+ */
+export const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+
+/** Largest `maxBuffer()`: 2 GiB, far beyond what a string can hold (about 512 MiB) anyway. */
+export const MAX_MAX_BUFFER = 2 ** 31;
 
 /** What a command asks of whoever runs it. */
 export interface CommandRequest extends ChannelSpec {
@@ -104,7 +113,10 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     this.#assertNotStarted('env');
     if (!isPlainObject(variables)) throw new InvalidArgumentError(`env() takes an object, got ${describe(variables)}`);
     for (const [name, value] of Object.entries(variables)) {
-      if (!ENV_NAME.test(name)) throw new InvalidArgumentError(`env(): ${JSON.stringify(name)} is not a valid variable name`);
+      if (!ENV_NAME.test(name)) {
+        // The name is not echoed: a secret passed as a key by mistake must not reach a log.
+        throw new InvalidArgumentError(`env(): a variable name (${describe(name)}) is not valid: names must match [A-Za-z_][A-Za-z0-9_]*`);
+      }
       if (typeof value !== 'string' && typeof value !== 'number') {
         throw new InvalidArgumentError(`env(): the value of ${name} must be a string or number, got ${describe(value)}`);
       }
@@ -126,17 +138,20 @@ export class SSHCommand implements PromiseLike<CommandResult> {
   /** Feed this to the command's standard input, then close it. */
   stdin(data: string | Buffer | Uint8Array): this {
     this.#assertNotStarted('stdin');
-    if (typeof data === 'string' || Buffer.isBuffer(data)) this.#stdin = data;
+    if (typeof data === 'string') {
+      checkWellFormed(data, 'the text given to stdin()');
+      this.#stdin = data;
+    } else if (Buffer.isBuffer(data)) this.#stdin = data;
     else if (data instanceof Uint8Array) this.#stdin = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     else throw new InvalidArgumentError(`stdin() takes a string or bytes, got ${describe(data)}`);
     return this;
   }
 
-  /** Bytes kept per stream (stdout, stderr) before the command is ended with `OutputLimitError`. */
+  /** Bytes kept per stream (stdout, stderr) before the command is ended with `OutputLimitError`. @default 16777216 (16 MiB) */
   maxBuffer(bytes: number): this {
     this.#assertNotStarted('maxBuffer');
-    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1) {
-      throw new InvalidArgumentError(`maxBuffer(bytes) takes a positive integer, got ${describe(bytes)}`);
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1 || bytes > MAX_MAX_BUFFER) {
+      throw new InvalidArgumentError(`maxBuffer(bytes) takes an integer from 1 to ${MAX_MAX_BUFFER}, got ${describe(bytes)}`);
     }
     this.#maxBuffer = bytes;
     return this;
@@ -194,6 +209,9 @@ export class SSHCommand implements PromiseLike<CommandResult> {
   }
 
   async #execute(): Promise<CommandResult> {
+    const script = this.#scriptText();
+    // Before anything is sent: OpenSSH answers some bad exec requests by dropping the connection.
+    checkCommandText(script);
     const startedAt = performance.now();
     const cancel = new AbortController();
     const giveUp = (reason: CancelReason): void => {
@@ -211,7 +229,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     let outcome: RunOutcome;
     try {
       outcome = await this.#run(
-        { command: this.#scriptText(), stdin: this.#stdin, maxBuffer: this.#maxBuffer, priority: this.#priority, built: this.#built },
+        { command: script, stdin: this.#stdin, maxBuffer: this.#maxBuffer, priority: this.#priority, built: this.#built },
         cancel.signal,
       );
     } catch (error) {
@@ -224,14 +242,15 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     }
 
     const result = new RemoteCommandResult({
-      stdout: outcome.stdout.toString('utf8'),
-      stderr: outcome.stderr.toString('utf8'),
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
       exitCode: outcome.exitCode,
       signal: outcome.signal,
       ok: outcome.ending === 'closed' && outcome.exitCode === 0,
       durationMs: performance.now() - startedAt,
       host: outcome.host ?? this.#host,
       command: this.#built.text,
+      template: this.#built.template,
     });
     if (verbose) {
       if (result.stdout) this.#log.write('stdout', result.stdout);

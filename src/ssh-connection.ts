@@ -10,7 +10,7 @@ import {
   HostKeyError,
 } from './errors.js';
 import type { EndpointInfo } from './errors.js';
-import { describeRejection, verifyHostKey } from './host-key-verifier.js';
+import { describeRejection, preferredHostKeyAlgorithms, verifyHostKey } from './host-key-verifier.js';
 import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-key-verifier.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './pool-connection.js';
 import type { ChannelSpec, CloseListener, PoolConnection, RunningChannel } from './pool-connection.js';
@@ -150,6 +150,7 @@ export class SSHConnection implements PoolConnection {
         // ssh2's own keepalive timer is ref'd and would keep every idle connection's process
         // alive; this class keeps its own, unref'd (see #startKeepAlive).
         keepaliveInterval: 0,
+        algorithms: { serverHostKey: preferredHostKeyAlgorithms(settings.hostKey, settings.host, settings.port) },
         hostVerifier: (key: Buffer) => {
           verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
           return verdict.accepted;

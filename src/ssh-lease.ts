@@ -88,6 +88,7 @@ export class SSHLease {
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
         if (!this.#slot.connection.usable || this.#slot.entry.retiring) return LOST;
         const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel);
+        if (running === 'lost') return LOST;
         if (running === 'refused') {
           await this.#hostPool.pauseAfterRefusal(attempt);
           continue;

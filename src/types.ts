@@ -193,8 +193,12 @@ export interface SSHConnectionPoolOptions extends PoolConfig {
 
 /** The outcome of one command. */
 export interface CommandResult {
+  /** Standard output decoded as UTF-8 (invalid sequences become U+FFFD). */
   readonly stdout: string;
   readonly stderr: string;
+  /** Standard output exactly as received (binary output). */
+  readonly stdoutBuffer: Buffer;
+  readonly stderrBuffer: Buffer;
   /** Exit status the server reported; null when it reported none (signal, lost connection, timeout). */
   readonly exitCode: number | null;
   /** Signal name the server reported (e.g. `TERM`, `KILL`), or null. */
@@ -203,8 +207,13 @@ export interface CommandResult {
   readonly ok: boolean;
   readonly durationMs: number;
   readonly host: string;
-  /** The command text as run, with interpolated values quoted. */
+  /**
+   * The command text as run, with interpolated values quoted. Interpolated values are often
+   * secrets: this accessor is the only way to the full text; inspection and JSON show `template`.
+   */
   readonly command: string;
+  /** The command text with every interpolated value, `$.raw()` included, masked as `?`. */
+  readonly template: string;
 }
 
 /** Live numbers of one pool key, or of a whole pool instance. */

@@ -12,13 +12,18 @@ export function isObjectWithMethod(value: unknown, method: string): boolean {
   return typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[method] === 'function';
 }
 
-/** A short, secret-free rendering of a rejected value for error messages. */
+/**
+ * A short, secret-free rendering of a rejected value for error messages. Strings are never
+ * echoed, however short: a password pasted into the wrong field (username, fingerprints) must
+ * not reach a log through the message that rejects it.
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   switch (typeof value) {
     case 'string':
-      return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+      if (value === '') return 'an empty string';
+      return value.length === 1 ? 'a string of 1 character' : `a string of ${value.length} characters`;
     case 'number':
     case 'boolean':
     case 'bigint':

@@ -213,14 +213,15 @@ export class HostGroup implements HostStateSource {
 
   #connectionLost(request: CommandRequest, member: Member, outcome: RunOutcome): ConnectionLostError {
     const result = new RemoteCommandResult({
-      stdout: outcome.stdout.toString('utf8'),
-      stderr: outcome.stderr.toString('utf8'),
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
       exitCode: outcome.exitCode,
       signal: outcome.signal,
       ok: false,
       durationMs: 0,
       host: member.label,
       command: request.built.text,
+      template: request.built.template,
     });
     return new ConnectionLostError(`Command \`${request.built.template}\` on ${member.label} lost its connection before finishing`, result);
   }

@@ -139,10 +139,12 @@ describe('sshpool against OpenSSH', () => {
   it('streams a 40 MB output without corruption, and caps it when asked', async () => {
     const pool = newPool();
     const ssh = $.ssh(targetFor(server, pool));
-    const big = await ssh`head -c 41943040 /dev/zero | tr '\\0' 'x'`;
+    // Above the 16 MiB default limit, so it is raised for this command.
+    const big = await ssh`head -c 41943040 /dev/zero | tr '\\0' 'x'`.maxBuffer(64 * 1024 * 1024);
     expect(big.stdout.length).toBe(41_943_040);
     expect(/^x+$/.test(big.stdout)).toBe(true);
     await expect(ssh`head -c 10000000 /dev/zero`.maxBuffer(1_000_000)).rejects.toBeInstanceOf(OutputLimitError);
+    await expect(ssh`head -c 41943040 /dev/zero`).rejects.toBeInstanceOf(OutputLimitError);
     expect((await ssh`echo still fine`).stdout).toBe('still fine\n');
   });
 

@@ -44,6 +44,8 @@ export interface SshdOptions {
   config?: Record<string, string | number>;
   /** reuse a given host key (OpenSSH private key text); default: a fresh ed25519 key per server */
   hostKey?: string;
+  /** further host keys (OpenSSH private key texts, e.g. ecdsa, rsa), offered after `hostKey` */
+  extraHostKeys?: string[];
   /** listen on this port instead of a free one (to replace a server on the same port) */
   port?: number;
   /** extra public keys ('ssh-ed25519 AAAA...') authorised for the test user, besides `privateKey`'s */
@@ -141,7 +143,7 @@ export async function startSshd(options: SshdOptions = {}): Promise<SshdServer> 
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const port = options.port ?? (await pickFreePort());
     reservedPorts.add(port);
-    const sshdConfig = buildConfig(port, options.config ?? {});
+    const sshdConfig = buildConfig(port, options.config ?? {}, (options.extraHostKeys ?? []).map((_, i) => extraHostKeyFile(i)));
     try {
       const { started, docker } = await createContainer(port, sshdConfig, hostKey, authorized, options);
       const server = new SshdServerImpl({
@@ -310,6 +312,7 @@ async function createContainer(
       { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/${TEST_USERNAME}`, mode: 0o644 },
       // The same key logs in as root where a test allows it (config PermitRootLogin).
       { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/root`, mode: 0o644 },
+      ...(options.extraHostKeys ?? []).map((key, i) => ({ content: ensureTrailingNewline(key), target: extraHostKeyFile(i), mode: 0o600 })),
     ])
     // -D: stay in the foreground as PID 1; -e: log to stderr, i.e. to `docker logs`.
     .withCommand(['/usr/sbin/sshd', '-D', '-e', '-f', CONFIG_FILE])
@@ -327,7 +330,11 @@ async function createContainer(
   return { started, docker };
 }
 
-function buildConfig(port: number, extra: Record<string, string | number>): string {
+function extraHostKeyFile(index: number): string {
+  return `${CONFIG_DIR}/ssh_host_extra_${index}_key`;
+}
+
+function buildConfig(port: number, extra: Record<string, string | number>, extraHostKeyFiles: string[] = []): string {
   const merged = new Map<string, [string, string | number]>();
   for (const [key, value] of Object.entries(DEFAULT_CONFIG)) merged.set(key.toLowerCase(), [key, value]);
   for (const [key, value] of Object.entries(extra)) {
@@ -343,6 +350,7 @@ function buildConfig(port: number, extra: Record<string, string | number>): stri
     `Port ${port}`,
     `ListenAddress ${SSHD_HOST}`,
     `HostKey ${HOST_KEY_FILE}`,
+    ...extraHostKeyFiles.map((file) => `HostKey ${file}`),
     `AuthorizedKeysFile ${AUTHORIZED_KEYS_DIR}/%u`,
     'PidFile none',
     ...[...merged.values()].map(([key, value]) => `${key} ${value}`),

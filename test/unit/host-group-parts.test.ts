@@ -188,13 +188,13 @@ describe('host group options', () => {
     [{ hosts: ['a', 42] }, 'hosts[1] must be a host name or { host, port }, got 42'],
     [{ hosts: [{ host: 'a', user: 'x' }] }, 'hosts[0].user is not a known option (known: host, port)'],
     [{ hosts: ['a', { host: 'b', port: 0 }] }, 'hosts[1]: target.port must be an integer from 1 to 65535, got 0'],
-    [{ strategy: 'random' }, 'strategy must be one of round-robin, least-used, failover, got "random"'],
+    [{ strategy: 'random' }, 'strategy must be one of round-robin, least-used, failover, got a string of 6 characters'],
     [{ circuitBreaker: { cooldown: 0 } }, 'circuitBreaker.cooldown must be an integer from 1 to 2147483647, got 0'],
     [{ circuitBreaker: { threshold: 2 } }, 'circuitBreaker.threshold is not a known option (known: failureThreshold, cooldown, maxCooldown)'],
     [{ circuitBreaker: { cooldown: 5_000, maxCooldown: 1_000 } }, 'circuitBreaker.maxCooldown (1000) cannot be less than circuitBreaker.cooldown (5000)'],
-    [{ retryable: 'yes' }, 'retryable must be a boolean, got "yes"'],
+    [{ retryable: 'yes' }, 'retryable must be a boolean, got a string of 3 characters'],
     [{ concurrency: 0 }, 'concurrency must be an integer from 1 to 10000, got 0'],
-    [{ name: '' }, 'name must be a non-empty string, got ""'],
+    [{ name: '' }, 'name must be a non-empty string, got an empty string'],
   ])('rejects %j with a precise message', (extra, message) => {
     expect(() => group(extra as Partial<SSHHostGroupTarget>)).toThrow(new InvalidArgumentError(message));
   });

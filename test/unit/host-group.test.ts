@@ -3,7 +3,7 @@
 // test/integration/host-groups.test.ts.
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Attributes, Context } from '@opentelemetry/api';
@@ -22,20 +22,9 @@ import {
 import type { FanOutProgress, HostGroupExecutor, SSHHostGroupTarget } from '../../src/index.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { freePort } from '../support/free-port.js';
+import { TestMetricReader } from '../support/test-metric-reader.js';
 
 const PASSWORD = 'group-password';
-
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 const exporter = new InMemorySpanExporter();
 /** What `groupExecAttributes()` finds in the context each `ssh.exec` span starts in. */
@@ -76,7 +65,7 @@ afterAll(async () => {
 
 /** A group over `ports` on an isolated pool that fails fast on a closed port. */
 function groupOf(ports: number[], extra: Partial<SSHHostGroupTarget> = {}) {
-  const reader = new TestReader();
+  const reader = new TestMetricReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const pool = new SSHConnectionPool({ maxRetries: 0, connectionTimeout: 2_000, tracerProvider, meterProvider });
   pools.push(pool);

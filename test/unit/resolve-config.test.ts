@@ -35,7 +35,7 @@ describe('pool.resolveConfig(target)', () => {
   });
 
   it('rejects an invalid target with the same message as $.ssh()', () => {
-    expect(() => new SSHConnectionPool().resolveConfig({ host: '', ...credentials })).toThrow('target.host must be a host name, address or config alias, got ""');
+    expect(() => new SSHConnectionPool().resolveConfig({ host: '', ...credentials })).toThrow('target.host must be a host name, address or config alias, got an empty string');
   });
 });
 

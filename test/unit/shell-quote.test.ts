@@ -18,7 +18,7 @@ describe('shell quoting', () => {
   });
 
   it('quotes numbers and interpolates a previous result as its trimmed stdout', () => {
-    const previous = new RemoteCommandResult({ stdout: '  /srv/app \n', stderr: '', exitCode: 0, signal: null, ok: true, durationMs: 1, host: 'h', command: 'pwd' });
+    const previous = new RemoteCommandResult({ stdout: '  /srv/app \n', stderr: '', exitCode: 0, signal: null, ok: true, durationMs: 1, host: 'h', command: 'pwd', template: 'pwd' });
     expect(build`cd ${previous} && sleep ${2}`.text).toBe("cd '/srv/app' && sleep '2'");
   });
 

@@ -1,6 +1,6 @@
 import { context, metrics, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -8,22 +8,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { $, AcquireTimeoutError, SSHConnectionPool } from '../../src/index.js';
 import type { PoolConfig } from '../../src/index.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
-
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { TestMetricReader } from '../support/test-metric-reader.js';
 
 const exporter = new InMemorySpanExporter();
 const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-let reader: TestReader;
+let reader: TestMetricReader;
 let meterProvider: MeterProvider;
 let server: EmbeddedSshServer;
 const contextManager = new AsyncLocalStorageContextManager();
@@ -39,7 +28,7 @@ afterAll(async () => {
 
 const pools: SSHConnectionPool[] = [];
 function newPool(config: PoolConfig = {}) {
-  reader = new TestReader();
+  reader = new TestMetricReader();
   meterProvider = new MeterProvider({ readers: [reader] });
   const pool = new SSHConnectionPool({ ...config, tracerProvider, meterProvider });
   pools.push(pool);
@@ -198,7 +187,7 @@ describe('metrics', () => {
   });
 
   it('reaches an SDK registered after the pool was created (instruments are lazy)', async () => {
-    const lateReader = new TestReader();
+    const lateReader = new TestMetricReader();
     const lateProvider = new MeterProvider({ readers: [lateReader] });
     const pool = new SSHConnectionPool();
     pools.push(pool);

@@ -1,6 +1,6 @@
 // Series with a fixed label set exist, at zero, from the moment a pool key is created, so that
 // Prometheus' rate() and increase() see the first burst of failures (issue 9, deliver 1).
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,21 +13,10 @@ import {
 import * as names from '../../src/telemetry/constants.js';
 import { PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
 import type { ObservedPool } from '../../src/telemetry/pool-telemetry.js';
-
-class TestReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected override onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected override onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { TestMetricReader } from '../support/test-metric-reader.js';
 
 function setup(observed: ObservedPool[] = []): { telemetry: PoolTelemetry; collect: () => Promise<Map<string, MetricData>> } {
-  const reader = new TestReader();
+  const reader = new TestMetricReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const telemetry = new PoolTelemetry({ meterProvider, observe: () => observed });
   const collect = async (): Promise<Map<string, MetricData>> => {
@@ -105,7 +94,7 @@ describe('every series with a fixed label set starts at zero', () => {
     const { telemetry, collect } = setup();
     telemetry.registerPool('u@h:22');
     // A second provider: instruments are re-created for it, with the registered pool keys.
-    const second = new TestReader();
+    const second = new TestMetricReader();
     const provider = new MeterProvider({ readers: [second] });
     const late = new PoolTelemetry({ meterProvider: provider, observe: () => [] });
     late.registerPool('a@b:22');
@@ -117,7 +106,7 @@ describe('every series with a fixed label set starts at zero', () => {
   });
 
   it('an SSHConnectionPool registers each pool key when it is first used', async () => {
-    const reader = new TestReader();
+    const reader = new TestMetricReader();
     const pool = new SSHConnectionPool({ meterProvider: new MeterProvider({ readers: [reader] }) });
     // A closed port: the command fails to connect, the pool key exists all the same.
     const target = { host: '127.0.0.1', port: 1, username: 'nobody', password: 'x', hostKey: 'off' as const, pool, poolConfig: { maxRetries: 0 } };

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { $, AbortedError, CommandTimeoutError } from '../../../src/index.js';
 import type { SSHTarget } from '../../../src/index.js';
+import { normalizeTarget } from '../../../src/ssh-target.js';
 import { freePort } from '../../support/free-port.js';
 import { startSshd } from '../../support/sshd.js';
 import type { SshdServer } from '../../support/sshd.js';
@@ -204,9 +205,33 @@ describe('closeAll() drain', () => {
     const server = await startSshd();
     const pool = newPool();
     const ssh = $.ssh(targetFor(server, pool));
-    const running = ssh`sleep 1; echo done`;
+    // Awaiting is what starts a command: .then() does it here.
+    const running = ssh`sleep 1; echo done`.then((result) => result);
     await until(() => pool.getStats().openChannels === 1, 10_000, 'the command running');
     await pool.closeAll({ timeout: 10_000 });
     expect((await running).stdout).toBe('done\n');
+  });
+});
+
+describe('a request the server answers by dropping the connection', () => {
+  it('regression: one malformed request took down 11 connections and ended in ChannelRefusedError — it fails alone with ConnectionLostError', async () => {
+    const server = await startSshd();
+    const pool = newPool();
+    const recorder = recordEvents(pool);
+    const target = targetFor(server, pool);
+    const ssh = $.ssh(target);
+    await ssh`true`;
+    // What the command layer refuses before sending (a NUL byte), sent straight to the pool,
+    // as a malformed request from any source would be: sshd drops the connection over it.
+    const text = 'echo a\0b';
+    const outcome = await pool.execute(
+      normalizeTarget(target),
+      { command: text, stdin: undefined, maxBuffer: 1024, priority: 0, built: { text, template: text } },
+      new AbortController().signal,
+    );
+    expect(outcome.ending).toBe('connection-lost');
+    expect(pool.getMetrics().connectionsCreated).toBeLessThanOrEqual(3);
+    expect((await ssh`echo fine`).stdout).toBe('fine\n');
+    expect(recorder.count('connection:created')).toBeLessThanOrEqual(4);
   });
 });
