@@ -141,6 +141,30 @@ describe('host keys along the route', () => {
   });
 });
 
+describe('chains of jump hosts', () => {
+  it('reaches a target through two hops, each an ordinary pool key carrying one tunnel', async () => {
+    const pool = newPool();
+    const [relay, last] = [network.targets[0]!, network.targets[1]!];
+    const result = await $.ssh({ ...server(last), pool, jump: [server(network.bastion), server(relay)] })`echo $SSH_CONNECTION`;
+    expect(result.stdout.trim().split(' ')[2]).toBe(last.host);
+    const { hosts } = pool.getStats();
+    expect(hosts[bastionName()]).toMatchObject({ totalConnections: 1, openChannels: 1 });
+    // The relay, reached through the bastion, carries the tunnel to the last host.
+    expect(hosts[`root@${relay.host}:22`]).toMatchObject({ totalConnections: 1, openChannels: 1 });
+    expect(hosts[`root@${last.host}:22`]).toMatchObject({ totalConnections: 1 });
+  });
+
+  it('names the middle hop when its host key fails, with the hop\'s HostKeyError as cause', async () => {
+    const pool = newPool();
+    const [relay, last] = [network.targets[0]!, network.targets[1]!];
+    const badRelay = { ...server(relay), hostKey: { fingerprints: [otherFingerprint()] } };
+    const error = await $.ssh({ ...server(last), pool, jump: [server(network.bastion), badRelay] })`true`.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(JumpHostError);
+    expect(error).toMatchObject({ jumpHost: `root@${relay.host}:22`, poolName: `root@${last.host}:22`, transient: false });
+    expect((error as Error).cause).toMatchObject({ code: 'ERR_SSHPOOL_HOST_KEY', fingerprint: relay.hostKeyFingerprint });
+  });
+});
+
 describe('telemetry', () => {
   it('records the route on the target\'s ssh.connect span and links it to the bastion connection\'s', async () => {
     const exporter = new InMemorySpanExporter();
