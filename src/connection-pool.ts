@@ -10,10 +10,11 @@ import type { ResolvedPoolConfig } from './pool-config.js';
 import { PoolMetricsRecorder } from './pool-metrics-recorder.js';
 import type { ChannelOutcome } from './pool-connection.js';
 import { publicEventsObserver } from './public-events.js';
+import { jumpDialer } from './jump-dialer.js';
 import { SSHConnection } from './ssh-connection.js';
 import type { CommandLog, CommandRequest } from './ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
-import { normalizeTarget } from './ssh-target.js';
+import { normalizeTarget, previousHop, routeText } from './ssh-target.js';
 import type { NormalizedTarget } from './ssh-target.js';
 import { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import { telemetryObserver } from './telemetry/telemetry-observer.js';
@@ -64,6 +65,8 @@ export class SSHConnectionPool {
   readonly #defaults: PoolConfig;
   readonly #options: SSHConnectionPoolOptions;
   readonly #hostPools = new Map<string, HostPool>();
+  /** Jump hosts before each pool key: 0 for a direct one. */
+  readonly #depths = new Map<HostPool, number>();
   readonly #namesInUse = new Map<string, number>();
   readonly #rules: HostRule[] = [];
   readonly #events = new TypedEventEmitter();
@@ -169,9 +172,16 @@ export class SSHConnectionPool {
     return this.#metrics.snapshot();
   }
 
-  /** Closes every connection that carries nothing right now. */
+  /**
+   * Closes every connection that carries nothing right now. Targets behind jump hosts go
+   * first: a jump host connection carrying only their tunnels is idle once they are closed.
+   */
   async closeIdleConnections(): Promise<void> {
-    await Promise.all([...this.#hostPools.values()].map((hostPool) => hostPool.closeIdle()));
+    const deepest = Math.max(0, ...this.#depths.values());
+    for (let depth = deepest; depth >= 0; depth--) {
+      const level = [...this.#hostPools.values()].filter((hostPool) => this.#depths.get(hostPool) === depth);
+      await Promise.all(level.map((hostPool) => hostPool.closeIdle()));
+    }
   }
 
   /**
@@ -244,6 +254,10 @@ export class SSHConnectionPool {
     if (this.#closed) throw new PoolClosedError('The connection pool is closed');
     const existing = this.#hostPools.get(target.identity);
     if (existing) return existing;
+    // The hop before a target behind jump hosts is an ordinary pool key (recursively, for a
+    // chain): its connections are pooled, capped, reconnected and observed as any other.
+    const hop = previousHop(target);
+    const via = hop ? this.#hostPoolFor(hop) : undefined;
     const config = this.#configFor(target);
     const seen = (this.#namesInUse.get(target.endpoint) ?? 0) + 1;
     this.#namesInUse.set(target.endpoint, seen);
@@ -265,15 +279,16 @@ export class SSHConnectionPool {
       port: target.port,
       username: target.username,
       config,
-      factory: () => SSHConnection.open(settings),
+      factory: via ? jumpDialer({ settings, via }) : () => SSHConnection.open(settings),
       budget: this.#budget,
     });
     this.#telemetry.registerPool(name);
     hostPool.events.subscribe(this.#metrics.observe);
-    hostPool.events.subscribe(telemetryObserver(this.#telemetry, hostPool.details, config));
+    hostPool.events.subscribe(telemetryObserver(this.#telemetry, hostPool.details, config, via ? routeText(target) : undefined));
     hostPool.events.subscribe(publicEventsObserver(this.#events, hostPool.details));
     hostPool.start();
     this.#hostPools.set(target.identity, hostPool);
+    this.#depths.set(hostPool, target.route.length);
     return hostPool;
   }
 

@@ -92,6 +92,23 @@ export class ConnectTimeoutError extends ConnectError {
 }
 
 /**
+ * A target behind jump hosts could not be reached because of a hop: the jump host's own
+ * connection failed (its `ConnectError` is the `cause`), or it would not open a `direct-tcpip`
+ * channel to the next host. `poolName`/`host`/`port` are the target's; `jumpHost` names the hop.
+ * Transient exactly when the hop's failure is.
+ */
+export class JumpHostError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_JUMP_HOST';
+  /** Pool name of the hop that failed (`username@host:port`). */
+  readonly jumpHost: string;
+
+  constructor(message: string, endpoint: EndpointInfo, jumpHost: string, transient: boolean, options?: { cause?: unknown }) {
+    super(message, endpoint, transient, options);
+    this.jumpHost = jumpHost;
+  }
+}
+
+/**
  * No channel slot became free within `acquireTimeout`. `cause` is the last error met while
  * opening a connection for this pool, when there was one: "timed out" alone rarely explains.
  */

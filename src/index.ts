@@ -17,6 +17,7 @@ export {
   AuthenticationError,
   HostKeyError,
   ConnectTimeoutError,
+  JumpHostError,
   AcquireTimeoutError,
   PoolClosedError,
   ChannelRefusedError,

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { CloseReason } from './types.js';
 
 /** How a channel's life ended, as far as the command is concerned. */
@@ -75,6 +76,11 @@ export interface PoolConnection {
    * Rejects with `ChannelOpenRefusal`, `ChannelOpenCancelled` or `ConnectionUnusable`.
    */
   openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: { trackProcessGroup?: boolean }): Promise<RunningChannel>;
+  /**
+   * Opens a `direct-tcpip` channel from the server to `host:port`, for a connection to a host
+   * behind this one (a jump host). Absent on connections that cannot forward.
+   */
+  openTunnel?(host: string, port: number): Promise<Duplex>;
   onClose(listener: CloseListener): () => void;
   /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
   close(reason: CloseReason): void;

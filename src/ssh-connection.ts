@@ -1,5 +1,5 @@
 import { connect as netConnect } from 'node:net';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
@@ -54,7 +54,7 @@ export class SSHConnection implements PoolConnection {
   readonly peerAddress: string | undefined;
 
   #client: Client;
-  #sock: Socket;
+  #sock: Duplex;
   #state: 'ready' | 'closing' | 'closed' = 'ready';
   #requestedReason: CloseReason | undefined;
   #lastError: Error | undefined;
@@ -63,7 +63,7 @@ export class SSHConnection implements PoolConnection {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
 
-  private constructor(client: Client, sock: Socket, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
+  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
     this.#client = client;
     this.#sock = sock;
     this.settings = settings;
@@ -78,21 +78,31 @@ export class SSHConnection implements PoolConnection {
 
   /**
    * Opens, verifies and authenticates a connection within `connectionTimeout`. Rejects with
-   * a classified `ConnectError` subclass; never leaves a socket behind on failure.
+   * a classified `ConnectError` subclass; never leaves a socket behind on failure. `tunnel`:
+   * a stream already connected to the server (a jump host's `direct-tcpip` channel) to speak
+   * SSH over instead of a new TCP connection; it is destroyed with the connection.
    */
-  static open(settings: ConnectionSettings): Promise<SSHConnection> {
+  static open(settings: ConnectionSettings, tunnel?: Duplex): Promise<SSHConnection> {
     return new Promise((resolve, reject) => {
       const startedAt = performance.now();
       const client = new Client();
       let verdict: HostKeyVerdict | undefined;
       let settled = false;
 
-      const sock = netConnect({ host: settings.host, port: settings.port });
-      // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
-      sock.setNoDelay(true);
-      // A connect on behalf of a command is kept alive by that command's hold; a background
-      // one (warm-up, reconnect) must not keep a finished script running.
-      sock.unref();
+      let sock: Duplex;
+      let peerAddress = (): string | undefined => undefined;
+      if (tunnel) {
+        sock = tunnel;
+      } else {
+        const tcp = netConnect({ host: settings.host, port: settings.port });
+        // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
+        tcp.setNoDelay(true);
+        // A connect on behalf of a command is kept alive by that command's hold; a background
+        // one (warm-up, reconnect) must not keep a finished script running.
+        tcp.unref();
+        sock = tcp;
+        peerAddress = () => tcp.remoteAddress;
+      }
 
       const fail = (error: ConnectError): void => {
         if (settled) return;
@@ -121,7 +131,7 @@ export class SSHConnection implements PoolConnection {
         }
         settled = true;
         clearTimeout(timer);
-        resolve(new SSHConnection(client, sock, settings, performance.now() - startedAt, sock.remoteAddress));
+        resolve(new SSHConnection(client, sock, settings, performance.now() - startedAt, peerAddress()));
       });
       client.on('error', (error: Error & { level?: string }) => {
         if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
@@ -215,6 +225,30 @@ export class SSHConnection implements PoolConnection {
         });
       } catch (error) {
         cancel.removeEventListener('abort', onCancel);
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  /**
+   * Opens a `direct-tcpip` channel from the server to `host:port` (what `ssh -J` asks a jump
+   * host for). Rejects with `ChannelOpenRefusal` carrying the server's reason when it will not
+   * connect, `ConnectionUnusable` when this connection is going away.
+   */
+  openTunnel(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      try {
+        // The originator address is informational for the server; OpenSSH logs it.
+        this.#client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+          if (!error) resolve(channel);
+          else if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
+          else reject(new ChannelOpenRefusal(error.message));
+        });
+      } catch (error) {
         reject(new ConnectionUnusable((error as Error).message));
       }
     });

@@ -48,20 +48,29 @@ const TARGET_KEYS = new Set([
 const MAX_ROUTE_LENGTH = 8;
 
 /**
- * Validates a target and resolves it against the OpenSSH client config. Refuses targets with
- * jump hosts: the connection pool cannot dial through them yet, and connecting directly
- * instead would reach a different network path than the user configured.
+ * Validates a target and resolves it against the OpenSSH client config, jump route included
+ * (the pool dials through every hop; see `jump-dialer.ts`).
  */
 export function normalizeTarget(target: SSHTarget | string): NormalizedTarget {
-  const normalized = resolveTarget(target);
-  if (normalized.route.length > 0) {
-    const route = normalized.route.map((hop) => hop.endpoint).join(' -> ');
-    throw new InvalidArgumentError(
-      `${normalized.endpoint} is reached through jump hosts (${route}), and jump hosts are not supported yet; ` +
-        'connect to it another way, or set jump: false to connect directly',
-    );
-  }
-  return normalized;
+  return resolveTarget(target);
+}
+
+/**
+ * The hop before `target` on its route, as a target of its own: reached through the hops
+ * before it. It is an ordinary pool key, shared with every target (and direct use) that
+ * reaches the same hop the same way. Undefined for a direct target.
+ */
+export function previousHop(target: NormalizedTarget): NormalizedTarget | undefined {
+  const index = target.route.length - 1;
+  if (index < 0) return undefined;
+  const hop = target.route[index]!;
+  const route = target.route.slice(0, index);
+  return { ...hop, route, identity: identityOf(hop.endpoint, hop.credentials, hop.hostKey, route) };
+}
+
+/** `user@bastion:22 -> user@target:22`: the endpoints a connection to `target` passes. */
+export function routeText(target: NormalizedTarget): string {
+  return [...target.route, target].map((hop) => hop.endpoint).join(' -> ');
 }
 
 /** Validates and resolves a target, jump route included. */

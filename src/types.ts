@@ -81,7 +81,9 @@ export interface SSHTarget {
   configFile?: string | false;
   /**
    * Jump hosts (`ssh -J`), first hop first: host names / aliases (`[user@]host[:port]`) or
-   * target objects. `false`: connect directly whatever the config's `ProxyJump` says.
+   * target objects. `false`: connect directly whatever the config's `ProxyJump` says. Each hop
+   * is a pool key of the same pool, its connections shared by every target behind it (README
+   * "Jump hosts").
    * @default the config's `ProxyJump`, else none
    */
   jump?: string | SSHJumpHost | ReadonlyArray<string | SSHJumpHost> | false;
@@ -148,6 +150,8 @@ export interface PoolConfig {
   /**
    * Concurrent commands multiplexed on one connection. OpenSSH allows `MaxSessions 10`, but
    * under fast churn refuses from about 6 on; a refused channel lowers that connection's limit.
+   * On a jump host's pool key, each tunnel to a target behind it holds one of these slots for
+   * the life of the target's connection (set it with `configureHost()`).
    * @default 5
    */
   maxChannelsPerConnection?: number;

@@ -28,6 +28,8 @@ export const ATTR_CONNECTION_ID = 'ssh.connection.id';
 export const ATTR_HEALTH_CHECK_OUTCOME = 'ssh.health_check.outcome';
 export const ATTR_RECONNECT_ATTEMPT = 'ssh.reconnect.attempt';
 export const ATTR_RECONNECT_OUTCOME = 'ssh.reconnect.outcome';
+/** On `ssh.connect` of a target behind jump hosts: `user@bastion:22 -> user@target:22`. */
+export const ATTR_ROUTE = 'ssh.route';
 
 export const METRIC_CONNECTION_COUNT = 'ssh.client.connection.count';
 export const METRIC_CONNECTION_MAX = 'ssh.client.connection.max';

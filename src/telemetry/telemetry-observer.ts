@@ -1,6 +1,7 @@
 import { context as otelContext } from '@opentelemetry/api';
 import type { Span, SpanContext } from '@opentelemetry/api';
 import type { HostPoolEvent, HostPoolObserver } from '../host-pool-events.js';
+import { jumpConnectionOf } from '../jump-dialer.js';
 import type { PoolConnection } from '../pool-connection.js';
 import type { ResolvedPoolConfig } from '../pool-config.js';
 import type { ConnectionEventDetails } from '../types.js';
@@ -11,6 +12,7 @@ import {
   ATTR_HEALTH_CHECK_OUTCOME,
   ATTR_NETWORK_PEER_ADDRESS,
   ATTR_RECONNECT_OUTCOME,
+  ATTR_ROUTE,
 } from './constants.js';
 import { PoolTelemetry } from './pool-telemetry.js';
 
@@ -25,9 +27,10 @@ export function connectSpanOf(connection: PoolConnection): SpanContext | undefin
 
 /**
  * Spans and metrics of one host pool, as an observer of its event stream (DESIGN §3). With no
- * OpenTelemetry SDK registered every call lands on the API's no-op implementations.
+ * OpenTelemetry SDK registered every call lands on the API's no-op implementations. `route`:
+ * for a pool key behind jump hosts, the endpoints its connections pass (`ssh.route`).
  */
-export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionEventDetails, config: ResolvedPoolConfig): HostPoolObserver {
+export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionEventDetails, config: ResolvedPoolConfig, route?: string): HostPoolObserver {
   const name = details.poolName;
   const connects = new Map<number, Span>();
   const probes = new Map<number, Span>();
@@ -66,9 +69,12 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
       case 'released':
         telemetry.recordUseTime(name, event.heldMs);
         break;
-      case 'connect-started':
-        connects.set(event.attemptId, telemetry.startConnect(name, details.host, details.port));
+      case 'connect-started': {
+        const span = telemetry.startConnect(name, details.host, details.port);
+        if (route) span.setAttribute(ATTR_ROUTE, route);
+        connects.set(event.attemptId, span);
         break;
+      }
       case 'connected': {
         const span = connects.get(event.attemptId);
         connects.delete(event.attemptId);
@@ -76,6 +82,10 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         if (!span) break;
         if (event.connection.peerAddress) span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, event.connection.peerAddress);
         span.setAttribute(ATTR_CONNECTION_ID, event.connection.id);
+        // A tunnelled connection's connect span links to the jump host connection carrying it.
+        const carrier = jumpConnectionOf(event.connection);
+        const carrierSpan = carrier ? connectSpans.get(carrier) : undefined;
+        if (carrierSpan) span.addLink({ context: carrierSpan });
         span.end();
         connectSpans.set(event.connection, span.spanContext());
         break;

@@ -1,5 +1,5 @@
 // How a target is resolved against an OpenSSH client config: explicit fields win, the config
-// fills the rest, jump routes are parsed but refused until the pool can dial through them,
+// fills the rest, jump routes resolve into hops that are pool keys of their own,
 // and whatever the config asks for that sshpool does not do is named, never dropped silently.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../src/index.js';
-import { normalizeTarget, resolveTarget } from '../../src/ssh-target.js';
+import { normalizeTarget, previousHop, resolveTarget, routeText } from '../../src/ssh-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-target-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -149,10 +149,21 @@ describe('jump hosts', () => {
     expect(() => resolveTarget({ host: 'x', configFile: false, password: 'pw', jump: 'u@host:99999' })).toThrow(InvalidArgumentError);
   });
 
-  it('fails a target with jump hosts with InvalidArgumentError until the pool can dial through them, never connecting directly', () => {
-    const error = thrown(() => $.ssh({ host: 'inner', configFile: file(), password: 'pw' }));
-    expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect((error as Error).message).toMatch(/jump hosts are not supported yet/);
+  it('accepts a target with jump hosts: the pool dials through them', () => {
+    expect(normalizeTarget({ host: 'inner', configFile: file(), password: 'pw' }).route).toHaveLength(3);
+    expect(() => $.ssh({ host: 'inner', configFile: file(), password: 'pw' })).not.toThrow();
+  });
+
+  it('makes each hop a pool key of its own, reached through the hops before it', () => {
+    const target = normalizeTarget({ host: 'inner', configFile: file(), password: 'pw' });
+    const relay = previousHop(target)!;
+    expect(relay.endpoint).toBe('u@relay:22');
+    expect(relay.route.map((hop) => hop.endpoint)).toEqual(['u@outer:22', 'ops@bastion.example:2222']);
+    expect(previousHop(previousHop(relay)!)!.route).toEqual([]);
+    expect(previousHop(previousHop(previousHop(relay)!)!)).toBeUndefined();
+    // The same host reached directly is a different pool key from the hop reached through others.
+    expect(relay.identity).not.toBe(normalizeTarget({ host: 'relay', configFile: file(), password: 'pw', jump: false }).identity);
+    expect(routeText(target)).toBe('u@outer:22 -> ops@bastion.example:2222 -> u@relay:22 -> u@10.1.0.5:22');
   });
 });
 
