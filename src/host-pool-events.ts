@@ -17,9 +17,14 @@ export type AcquireOutcome = 'reused' | 'created';
 export type HostPoolEvent =
   | { readonly type: 'acquired'; readonly outcome: AcquireOutcome; readonly connection: PoolConnection; readonly waitMs: number;
       /** How long the connection had been idle before this lend, when it had been. */
-      readonly idleMs: number | undefined; readonly parent: Context | undefined; readonly startedAtEpoch: number }
+      readonly idleMs: number | undefined; readonly parent: Context | undefined; readonly startedAtEpoch: number;
+      /** Connect attempts started while this acquire waited (their `attemptId`s). */
+      readonly connectAttempts: readonly number[] }
   | { readonly type: 'acquire-failed'; readonly outcome: 'timeout' | 'error'; readonly waitMs: number; readonly errorType: string;
-      readonly parent: Context | undefined; readonly startedAtEpoch: number }
+      readonly parent: Context | undefined; readonly startedAtEpoch: number; readonly connectAttempts: readonly number[] }
+  | { readonly type: 'channel-opened'; readonly connection: PoolConnection; readonly parent: Context | undefined;
+      /** How long the server took to open the channel and start the command. */
+      readonly openMs: number; readonly atEpoch: number }
   | { readonly type: 'released'; readonly connection: PoolConnection; readonly heldMs: number }
   | { readonly type: 'connect-started'; readonly attemptId: number; readonly purpose: OpenPurpose }
   | { readonly type: 'connected'; readonly attemptId: number; readonly connection: PoolConnection; readonly durationMs: number }

@@ -69,6 +69,8 @@ export interface CloseOptions {
 
 export const MAX_CHANNEL_ATTEMPTS = 10;
 
+const NO_ATTEMPTS: readonly number[] = Object.freeze([]);
+
 const CONNECTION_LOST: ChannelOutcome = Object.freeze({
   stdout: Buffer.alloc(0),
   stderr: Buffer.alloc(0),
@@ -159,6 +161,10 @@ export class HostPool implements BudgetMember {
       probeFreed: (entry) => this.#afterRoomMade(entry),
     });
     options.budget.join(this);
+    // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
+    this.events.subscribe((event) => {
+      if (event.type === 'connect-started') this.#pending.noteConnectAttempt(event.attemptId);
+    });
   }
 
   /** Starts background upkeep (warm minimum, expiry, probes). Separate so observers can subscribe first. */
@@ -204,18 +210,18 @@ export class HostPool implements BudgetMember {
     const startedAtEpoch = this.clock.epochNow();
     // A retry at the front belongs to a command accepted before the close: it may go on.
     if (this.#closing && !front) {
-      this.#acquireFailed(request.trace, startedAtEpoch, 'error', 0, 'ERR_SSHPOOL_POOL_CLOSED');
+      this.#acquireFailed(request.trace, startedAtEpoch, 'error', 0, 'ERR_SSHPOOL_POOL_CLOSED', NO_ATTEMPTS);
       return Promise.reject(new PoolClosedError(`The pool for ${this.name} is closed`));
     }
     if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
     if (this.#pending.length === 0 || front) {
       const entry = this.#entries.pick();
-      if (entry) return Promise.resolve(this.#grant(entry, 0, request.trace, startedAtEpoch));
+      if (entry) return Promise.resolve(this.#grant(entry, 0, request.trace, startedAtEpoch, NO_ATTEMPTS));
     }
     return new Promise<Slot>((resolve, reject) => {
       const pending: PendingAcquire<Slot> = new PendingAcquire<Slot>(request, front, this.clock.now(), this.#hold, resolve, (error) => {
         const timedOut = error instanceof AcquireTimeoutError || (error instanceof AcquireCancelled && error.reason === 'timeout');
-        this.#acquireFailed(request.trace, startedAtEpoch, timedOut ? 'timeout' : 'error', this.clock.now() - pending.enqueuedAt, errorTypeOf(error));
+        this.#acquireFailed(request.trace, startedAtEpoch, timedOut ? 'timeout' : 'error', this.clock.now() - pending.enqueuedAt, errorTypeOf(error), pending.connectAttempts);
         reject(error);
       });
       pending.lastCause = this.#lastConnectError;
@@ -242,19 +248,21 @@ export class HostPool implements BudgetMember {
     });
   }
 
-  #grant(entry: PoolEntry, waitMs: number, parent: Context | undefined, startedAtEpoch: number): Slot {
+  #grant(entry: PoolEntry, waitMs: number, parent: Context | undefined, startedAtEpoch: number, connectAttempts: readonly number[]): Slot {
     const idleSince = entry.idleSince;
     const first = entry.lend();
     const now = this.clock.now();
     // A connection's first slot pays for its opening; every later one is a reuse.
     const outcome: AcquireOutcome = first ? 'created' : 'reused';
     const idleMs = !first && idleSince !== undefined ? now - idleSince : undefined;
-    this.events.emit({ type: 'acquired', outcome, connection: entry.connection, waitMs, idleMs, parent, startedAtEpoch });
+    this.events.emit({ type: 'acquired', outcome, connection: entry.connection, waitMs, idleMs, parent, startedAtEpoch, connectAttempts });
     return { entry, connection: entry.connection, outcome, waitMs, grantedAt: now };
   }
 
-  #acquireFailed(parent: Context | undefined, startedAtEpoch: number, outcome: 'timeout' | 'error', waitMs: number, errorType: string): void {
-    this.events.emit({ type: 'acquire-failed', outcome, waitMs, errorType, parent, startedAtEpoch });
+  #acquireFailed(
+    parent: Context | undefined, startedAtEpoch: number, outcome: 'timeout' | 'error', waitMs: number, errorType: string, connectAttempts: readonly number[],
+  ): void {
+    this.events.emit({ type: 'acquire-failed', outcome, waitMs, errorType, parent, startedAtEpoch, connectAttempts });
   }
 
   #dequeue(pending: PendingAcquire<Slot>): boolean {
@@ -270,7 +278,7 @@ export class HostPool implements BudgetMember {
       if (!entry) break;
       const pending = this.#pending.shift()!;
       const waitMs = this.clock.now() - pending.enqueuedAt;
-      pending.resolve(this.#grant(entry, waitMs, pending.request.trace, this.clock.epochNow() - waitMs));
+      pending.resolve(this.#grant(entry, waitMs, pending.request.trace, this.clock.epochNow() - waitMs, pending.connectAttempts));
     }
     if (this.#pending.length === 0) this.#saturated = false;
   }
@@ -373,7 +381,7 @@ export class HostPool implements BudgetMember {
       let lostDuringOpen = 0;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
         const slot = await this.acquire({ priority: request.priority, cancel: cancel.signal, trace: request.trace }, attempt > 1);
-        const running = await this.openOnSlot(slot, spec, cancel.signal);
+        const running = await this.openOnSlot(slot, spec, cancel.signal, request.trace);
         if (typeof running === 'object') {
           handedOff = true;
           const channel = await this.follow(slot, running, cancel.signal, () => {
@@ -459,12 +467,14 @@ export class HostPool implements BudgetMember {
    * Opens a channel on a held slot and starts the command. The caller releases the slot.
    * `refused`: the server refused the channel; `lost`: the connection closed meanwhile.
    */
-  async openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal): Promise<RunningChannel | 'refused' | 'lost'> {
+  async openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace?: Context): Promise<RunningChannel | 'refused' | 'lost'> {
     const { entry } = slot;
     entry.openingStarted();
+    const startedAt = this.clock.now();
     try {
       const running = await entry.connection.openChannel(spec, cancel);
       entry.openingEnded();
+      this.events.emit({ type: 'channel-opened', connection: entry.connection, parent: trace, openMs: this.clock.now() - startedAt, atEpoch: this.clock.epochNow() });
       return running;
     } catch (error) {
       entry.openingEnded();

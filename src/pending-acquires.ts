@@ -3,6 +3,9 @@ import type { Clock, TimerHandle } from './clock.js';
 import type { ProcessHold } from './process-hold.js';
 import { nextSequence, WaitQueue } from './wait-queue.js';
 
+// Beyond this an acquire's span would be mostly links: the first attempts tell the story.
+const MAX_LINKED_ATTEMPTS = 16;
+
 /** What a caller asks for when it wants a channel slot. */
 export interface AcquireRequest {
   /** Higher first; equal priorities in arrival order. */
@@ -25,6 +28,8 @@ export class PendingAcquire<T> {
   readonly request: AcquireRequest;
   /** The last connect error met while this acquire waited. */
   lastCause: Error | undefined;
+  /** Connect attempts started while this acquire waited: its spans link to them. */
+  readonly connectAttempts: number[] = [];
   #settled = false;
   #resolve: (value: T) => void;
   #reject: (error: Error) => void;
@@ -98,6 +103,11 @@ export class PendingAcquires<T> {
   /** Records a connect error as the possible cause of every waiting acquire's timeout. */
   noteCause(error: Error): void {
     for (const pending of this.#queue.items()) pending.lastCause = error;
+  }
+
+  /** Records a connect attempt as made on behalf of every waiting acquire. */
+  noteConnectAttempt(attemptId: number): void {
+    for (const pending of this.#queue.items()) if (pending.connectAttempts.length < MAX_LINKED_ATTEMPTS) pending.connectAttempts.push(attemptId);
   }
 
   /** Empties the queue, in serving order. */

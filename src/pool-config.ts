@@ -41,7 +41,7 @@ export const DEFAULT_POOL_CONFIG: ResolvedPoolConfig = Object.freeze({
     backoff: 'exponential' as const,
     jitter: true,
   }),
-  telemetry: Object.freeze({ acquireSpans: 'all' as const, captureCommand: false }),
+  telemetry: Object.freeze({ acquireSpans: 'all' as const, healthCheckSpans: 'all' as const, captureCommand: false }),
 });
 
 // Node's timers overflow to 1 ms above 2^31-1; a larger "timeout" would fire at once.
@@ -85,6 +85,7 @@ const RECONNECT_SCHEMA: Record<keyof ReconnectConfig, Check> = {
 };
 const TELEMETRY_SCHEMA: Record<keyof TelemetryConfig, Check> = {
   acquireSpans: oneOf('all', 'non-reused', 'none'),
+  healthCheckSpans: oneOf('all', 'failures', 'none'),
   captureCommand: boolean,
 };
 

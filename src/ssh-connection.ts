@@ -12,6 +12,8 @@ import {
 import type { EndpointInfo } from './errors.js';
 import { describeRejection, preferredHostKeyAlgorithms, verifyHostKey } from './host-key-verifier.js';
 import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-key-verifier.js';
+import { recordConnectPhases } from './connect-phases.js';
+import type { ConnectPhase, ConnectPhaseMark } from './connect-phases.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './pool-connection.js';
 import type { ChannelSpec, CloseListener, PoolConnection, RunningChannel } from './pool-connection.js';
 import { runChannel, withProcessGroupReport } from './run-channel.js';
@@ -88,6 +90,8 @@ export class SSHConnection implements PoolConnection {
       const client = new Client();
       let verdict: HostKeyVerdict | undefined;
       let settled = false;
+      const phases: ConnectPhaseMark[] = [];
+      const mark = (phase: ConnectPhase): void => void phases.push({ phase, at: Date.now() });
 
       let sock: Duplex;
       let peerAddress = (): string | undefined => undefined;
@@ -100,6 +104,7 @@ export class SSHConnection implements PoolConnection {
         // A connect on behalf of a command is kept alive by that command's hold; a background
         // one (warm-up, reconnect) must not keep a finished script running.
         tcp.unref();
+        tcp.once('connect', () => mark('tcp-connected'));
         sock = tcp;
         peerAddress = () => tcp.remoteAddress;
       }
@@ -113,6 +118,7 @@ export class SSHConnection implements PoolConnection {
         sock.on('error', () => {});
         client.destroy();
         sock.destroy();
+        recordConnectPhases(error, phases);
         reject(error);
       };
       const timer = setTimeout(() => {
@@ -131,11 +137,15 @@ export class SSHConnection implements PoolConnection {
         }
         settled = true;
         clearTimeout(timer);
-        resolve(new SSHConnection(client, sock, settings, performance.now() - startedAt, peerAddress()));
+        mark('authenticated');
+        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peerAddress());
+        recordConnectPhases(connection, phases);
+        resolve(connection);
       });
       client.on('error', (error: Error & { level?: string }) => {
         if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
       });
+      client.once('handshake', () => mark('key-exchanged'));
       client.once('close', () => {
         if (!settled) {
           fail(new ConnectError(`Connection to ${settings.poolName} closed during the SSH handshake`, settings, true));
@@ -153,6 +163,7 @@ export class SSHConnection implements PoolConnection {
         algorithms: { serverHostKey: preferredHostKeyAlgorithms(settings.hostKey, settings.host, settings.port) },
         hostVerifier: (key: Buffer) => {
           verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
+          if (verdict.accepted) mark('host-key-verified');
           return verdict.accepted;
         },
       };

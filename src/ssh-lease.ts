@@ -6,7 +6,8 @@ import type { ChannelOutcome } from './pool-connection.js';
 import { processHold } from './process-hold.js';
 import { buildCommand } from './shell-quote.js';
 import { SSHCommand } from './ssh-command.js';
-import type { CommandLog, CommandRunner } from './ssh-command.js';
+import type { CommandLog, CommandRequest, CommandRunner } from './ssh-command.js';
+import type { Context } from '@opentelemetry/api';
 import type { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import { traceCommand } from './trace-command.js';
 
@@ -75,9 +76,9 @@ export class SSHLease {
   }
 
   #runner: CommandRunner = (request, cancel) =>
-    traceCommand(this.#telemetry, this.#hostPool, request, async () => ({ channel: await this.#run(request, cancel), slot: this.#slot }));
+    traceCommand(this.#telemetry, this.#hostPool, request, async (trace) => ({ channel: await this.#run(request, cancel, trace), slot: this.#slot }));
 
-  #run: CommandRunner = async (request, cancel) => {
+  #run = async (request: CommandRequest, cancel: AbortSignal, trace: Context): Promise<ChannelOutcome> => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
     const previous = this.#tail;
     let markDone!: () => void;
@@ -87,7 +88,7 @@ export class SSHLease {
       await previous;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
         if (!this.#slot.connection.usable || this.#slot.entry.retiring) return LOST;
-        const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel);
+        const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel, trace);
         if (running === 'lost') return LOST;
         if (running === 'refused') {
           await this.#hostPool.pauseAfterRefusal(attempt);

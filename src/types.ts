@@ -136,6 +136,13 @@ export interface TelemetryConfig {
    */
   acquireSpans?: 'all' | 'non-reused' | 'none';
   /**
+   * Which health probes get an `ssh.health_check` span (each is a trace of its own): `all`;
+   * `failures`, only probes that found a connection unhealthy; or `none`. The
+   * `ssh.client.health_check.duration` metric counts every probe either way.
+   * @default 'all'
+   */
+  healthCheckSpans?: 'all' | 'failures' | 'none';
+  /**
    * Record the full command text (`ssh.command.text`). Off by default because interpolated
    * values often carry secrets; the template with values masked is always recorded.
    * @default false
@@ -181,7 +188,7 @@ export interface PoolConfig {
   healthCheck?: HealthCheckConfig;
   /** @default { enabled: true, maxRetries: 5, initialDelay: 200, maxDelay: 10000, backoff: 'exponential', jitter: true } */
   reconnect?: ReconnectConfig;
-  /** @default { acquireSpans: 'all', captureCommand: false } */
+  /** @default { acquireSpans: 'all', healthCheckSpans: 'all', captureCommand: false } */
   telemetry?: TelemetryConfig;
 }
 

@@ -31,6 +31,18 @@ export const ATTR_RECONNECT_OUTCOME = 'ssh.reconnect.outcome';
 /** On `ssh.connect` of a target behind jump hosts: `user@bastion:22 -> user@target:22`. */
 export const ATTR_ROUTE = 'ssh.route';
 
+// Span events: timings inside a span, each with its own timestamp.
+/** On `ssh.exec`: the server opened the command's channel; `ssh.channel.open_time` says how long that took (s). */
+export const EVENT_CHANNEL_OPENED = 'ssh.channel.opened';
+export const ATTR_CHANNEL_OPEN_TIME = 'ssh.channel.open_time';
+/** On `ssh.connect`: the phases of opening a connection, in the order they happened. */
+export const EVENT_CONNECT_PHASES = {
+  'tcp-connected': 'ssh.connect.tcp_connected',
+  'host-key-verified': 'ssh.connect.host_key_verified',
+  'key-exchanged': 'ssh.connect.key_exchanged',
+  authenticated: 'ssh.connect.authenticated',
+} as const;
+
 export const METRIC_CONNECTION_COUNT = 'ssh.client.connection.count';
 export const METRIC_CONNECTION_MAX = 'ssh.client.connection.max';
 export const METRIC_PENDING_REQUESTS = 'ssh.client.connection.pending_requests';

@@ -157,10 +157,12 @@ export class PoolTelemetry {
     );
   }
 
-  startHealthCheck(poolName: string, link: SpanContext | undefined): Span {
+  /** `startTime` in epoch ms, for a span made once the probe's outcome is known. */
+  startHealthCheck(poolName: string, link: SpanContext | undefined, startTime?: number): Span {
     return this.tracer.startSpan(names.SPAN_HEALTH_CHECK, {
       kind: SpanKind.INTERNAL,
       root: true,
+      ...(startTime === undefined ? {} : { startTime }),
       attributes: { [names.ATTR_POOL_NAME]: poolName },
       links: link ? [{ context: link }] : [],
     }, ROOT_CONTEXT);

@@ -1,12 +1,16 @@
-import { context as otelContext } from '@opentelemetry/api';
-import type { Span, SpanContext } from '@opentelemetry/api';
+import { context as otelContext, trace } from '@opentelemetry/api';
+import type { Context, Span, SpanContext } from '@opentelemetry/api';
 import type { HostPoolEvent, HostPoolObserver } from '../host-pool-events.js';
 import { jumpConnectionOf } from '../jump-dialer.js';
 import type { PoolConnection } from '../pool-connection.js';
 import type { ResolvedPoolConfig } from '../pool-config.js';
 import type { ConnectionEventDetails } from '../types.js';
+import { connectPhasesOf } from '../connect-phases.js';
 import {
   ATTR_ACQUIRE_OUTCOME,
+  ATTR_CHANNEL_OPEN_TIME,
+  EVENT_CHANNEL_OPENED,
+  EVENT_CONNECT_PHASES,
   ATTR_ACQUIRE_WAIT,
   ATTR_CONNECTION_ID,
   ATTR_HEALTH_CHECK_OUTCOME,
@@ -15,6 +19,10 @@ import {
   ATTR_ROUTE,
 } from './constants.js';
 import { PoolTelemetry } from './pool-telemetry.js';
+
+// Connect attempts' span contexts by attempt id, for links from the acquires and commands that
+// waited on them; bounded, oldest dropped first (Map keeps insertion order).
+const MAX_REMEMBERED_ATTEMPTS = 512;
 
 // The `ssh.connect` span that opened each connection: acquires, commands, probes and
 // reconnects that use the connection link to it.
@@ -34,7 +42,28 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
   const name = details.poolName;
   const connects = new Map<number, Span>();
   const probes = new Map<number, Span>();
+  // Probe start times (epoch ms) for spans made only when a probe fails.
+  const probeStarts = new Map<number, number>();
+  const attempts = new Map<number, SpanContext>();
   let reconnect: Span | undefined;
+  const rememberAttempt = (attemptId: number, context: SpanContext): void => {
+    attempts.set(attemptId, context);
+    if (attempts.size > MAX_REMEMBERED_ATTEMPTS) attempts.delete(attempts.keys().next().value!);
+  };
+  /** Links `span`, and the command span the acquire ran under, to the connect attempts it waited on. */
+  const linkAttempts = (span: Span | undefined, parent: Context | undefined, attemptIds: readonly number[]): void => {
+    if (attemptIds.length === 0) return;
+    const exec = parent ? trace.getSpan(parent) : undefined;
+    for (const attemptId of attemptIds) {
+      const context = attempts.get(attemptId);
+      if (!context) continue;
+      span?.addLink({ context });
+      exec?.addLink({ context });
+    }
+  };
+  const addPhases = (span: Span, target: object): void => {
+    for (const { phase, at } of connectPhasesOf(target)) span.addEvent(EVENT_CONNECT_PHASES[phase], at);
+  };
   const wantsAcquireSpan = (outcome: string): boolean => {
     const wanted = config.telemetry.acquireSpans;
     return wanted === 'all' || (wanted === 'non-reused' && outcome !== 'reused');
@@ -55,24 +84,37 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         });
         const link = connectSpans.get(event.connection);
         if (link) span.addLink({ context: link });
+        linkAttempts(span, event.parent, event.connectAttempts);
         span.end();
         break;
       }
       case 'acquire-failed': {
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
-        if (!wantsAcquireSpan(event.outcome)) break;
+        if (!wantsAcquireSpan(event.outcome)) {
+          linkAttempts(undefined, event.parent, event.connectAttempts);
+          break;
+        }
         const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
         span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: event.outcome, [ATTR_ACQUIRE_WAIT]: event.waitMs / 1000 });
+        // A command that never ran because its connection failed points at every failed attempt.
+        linkAttempts(span, event.parent, event.connectAttempts);
         PoolTelemetry.fail(span, event.errorType);
         break;
       }
       case 'released':
         telemetry.recordUseTime(name, event.heldMs);
         break;
+      case 'channel-opened': {
+        // exec = acquire + channel open + remote run: this event marks the middle boundary.
+        const exec = event.parent ? trace.getSpan(event.parent) : undefined;
+        exec?.addEvent(EVENT_CHANNEL_OPENED, { [ATTR_CHANNEL_OPEN_TIME]: event.openMs / 1000 }, event.atEpoch);
+        break;
+      }
       case 'connect-started': {
         const span = telemetry.startConnect(name, details.host, details.port);
         if (route) span.setAttribute(ATTR_ROUTE, route);
         connects.set(event.attemptId, span);
+        rememberAttempt(event.attemptId, span.spanContext());
         break;
       }
       case 'connected': {
@@ -86,6 +128,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         const carrier = jumpConnectionOf(event.connection);
         const carrierSpan = carrier ? connectSpans.get(carrier) : undefined;
         if (carrierSpan) span.addLink({ context: carrierSpan });
+        addPhases(span, event.connection);
         span.end();
         connectSpans.set(event.connection, span.spanContext());
         break;
@@ -94,7 +137,9 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         const span = connects.get(event.attemptId);
         connects.delete(event.attemptId);
         telemetry.recordCreateTime(name, event.durationMs, event.error.code);
-        if (span) PoolTelemetry.fail(span, event.error.code, event.error.message);
+        if (!span) break;
+        addPhases(span, event.error);
+        PoolTelemetry.fail(span, event.error.code, event.error.message);
         break;
       }
       case 'closed':
@@ -120,13 +165,19 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         break;
       }
       case 'probe-started':
-        probes.set(event.probeId, telemetry.startHealthCheck(name, connectSpans.get(event.connection)));
+        if (config.telemetry.healthCheckSpans === 'all') probes.set(event.probeId, telemetry.startHealthCheck(name, connectSpans.get(event.connection)));
+        else if (config.telemetry.healthCheckSpans === 'failures') probeStarts.set(event.probeId, Date.now());
         break;
       case 'probe-finished': {
         const outcome = event.healthy ? 'healthy' : 'unhealthy';
         telemetry.recordHealthCheck(name, event.durationMs, outcome);
-        const span = probes.get(event.probeId);
+        let span = probes.get(event.probeId);
         probes.delete(event.probeId);
+        const startedAt = probeStarts.get(event.probeId);
+        probeStarts.delete(event.probeId);
+        if (!span && startedAt !== undefined && !event.healthy && !event.lost) {
+          span = telemetry.startHealthCheck(name, connectSpans.get(event.connection), startedAt);
+        }
         if (!span) break;
         span.setAttribute(ATTR_HEALTH_CHECK_OUTCOME, outcome);
         if (event.healthy || event.lost) span.end();

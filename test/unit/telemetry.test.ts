@@ -9,6 +9,7 @@ import { $, AcquireTimeoutError, SSHConnectionPool } from '../../src/index.js';
 import type { PoolConfig } from '../../src/index.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
+import { freePort } from '../support/free-port.js';
 
 const exporter = new InMemorySpanExporter();
 const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -47,6 +48,13 @@ async function collect(): Promise<Map<string, MetricData>> {
   const byName = new Map<string, MetricData>();
   for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
   return byName;
+}
+async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 function points(metric: MetricData | undefined): DataPoint<unknown>[] {
   return (metric?.dataPoints ?? []) as DataPoint<unknown>[];
@@ -142,6 +150,85 @@ describe('spans', () => {
     await ssh`true`;
     expect(spansNamed('ssh.pool.acquire').map((s) => s.attributes['ssh.pool.acquire.outcome'])).toEqual(['created']);
     expect(spansNamed('ssh.exec')).toHaveLength(2);
+  });
+});
+
+describe('traces that explain a slow command', () => {
+  it('records the connect phases as timestamped events on ssh.connect', async () => {
+    const { ssh } = newPool();
+    await ssh`true`;
+    const [connect] = spansNamed('ssh.connect');
+    const names = connect!.events.map((event) => event.name);
+    expect(names).toEqual(expect.arrayContaining([
+      'ssh.connect.tcp_connected', 'ssh.connect.host_key_verified', 'ssh.connect.key_exchanged', 'ssh.connect.authenticated',
+    ]));
+    expect(names.at(-1)).toBe('ssh.connect.authenticated');
+    const times = connect!.events.map((event) => event.time[0] * 1e3 + event.time[1] / 1e6);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+
+  it('marks on ssh.exec when the channel opened, so exec = acquire + open + remote run', async () => {
+    const { ssh } = newPool();
+    await ssh`sleep 0.1`;
+    const [exec] = spansNamed('ssh.exec');
+    const opened = exec!.events.find((event) => event.name === 'ssh.channel.opened');
+    expect(opened?.attributes?.['ssh.channel.open_time']).toBeGreaterThan(0);
+    const at = opened!.time[0] * 1e3 + opened!.time[1] / 1e6;
+    const start = exec!.startTime[0] * 1e3 + exec!.startTime[1] / 1e6;
+    const end = exec!.endTime[0] * 1e3 + exec!.endTime[1] / 1e6;
+    expect(at).toBeGreaterThanOrEqual(start);
+    // The remote run (sleep 0.1) comes after the channel opened.
+    expect(end - at).toBeGreaterThanOrEqual(90);
+  });
+
+  it('links a command that could not connect to every failed ssh.connect attempt made for it', async () => {
+    const pool = new SSHConnectionPool({ tracerProvider, meterProvider: new MeterProvider(), maxRetries: 2, reconnect: { initialDelay: 10, maxDelay: 20 } });
+    pools.push(pool);
+    const port = await freePort();
+    await $.ssh({ host: '127.0.0.1', port, username: 'u', password: 'p', hostKey: 'off', pool })`true`.catch(() => {});
+    const connects = spansNamed('ssh.connect');
+    expect(connects).toHaveLength(3);
+    expect(connects.every((span) => span.status.code === SpanStatusCode.ERROR)).toBe(true);
+    const [exec] = spansNamed('ssh.exec');
+    const [acquire] = spansNamed('ssh.pool.acquire');
+    const ids = connects.map((span) => span.spanContext().spanId).sort();
+    expect(exec!.links.map((link) => link.context.spanId).sort()).toEqual(ids);
+    expect(acquire!.links.map((link) => link.context.spanId).sort()).toEqual(ids);
+  });
+
+  it('links ssh.reconnect to the connection it opened', async () => {
+    const { pool, target } = newPool({ warmUpConnections: 1, reconnect: { initialDelay: 10, maxDelay: 20 } });
+    await pool.warmUp(target, 1);
+    server.dropAllConnections();
+    await until(() => spansNamed('ssh.reconnect').length > 0 && pool.getStats().totalConnections === 1);
+    const [reconnect] = spansNamed('ssh.reconnect');
+    const connects = spansNamed('ssh.connect').map((span) => span.spanContext().spanId);
+    expect(reconnect!.attributes['ssh.reconnect.outcome']).toBe('success');
+    expect(reconnect!.links.map((link) => link.context.spanId)).toEqual([connects.at(-1)]);
+  });
+
+  for (const mode of ['none', 'failures'] as const) {
+    it(`records no span for healthy probes with healthCheckSpans: ${mode}`, async () => {
+      const { pool, ssh } = newPool({ healthCheck: { enabled: true, interval: 30, timeout: 1_000 }, telemetry: { healthCheckSpans: mode } });
+      let healthy = 0;
+      pool.on('connection:healthy', () => healthy++);
+      await ssh`true`;
+      await until(() => healthy >= 3);
+      expect(spansNamed('ssh.health_check')).toEqual([]);
+    });
+  }
+
+  it('with healthCheckSpans: failures, records a failing probe as a back-dated span', async () => {
+    const { ssh } = newPool({
+      healthCheck: { enabled: true, interval: 30, timeout: 1_000, command: 'exit 3' },
+      telemetry: { healthCheckSpans: 'failures' },
+      reconnect: { enabled: false },
+    });
+    await ssh`true`;
+    await until(() => spansNamed('ssh.health_check').length > 0);
+    const [probe] = spansNamed('ssh.health_check');
+    expect(probe!.attributes['ssh.health_check.outcome']).toBe('unhealthy');
+    expect(probe!.status.code).toBe(SpanStatusCode.ERROR);
   });
 });
 
