@@ -17,6 +17,9 @@ export function withProcessGroupReport(command: string): string {
   return `printf '${PGID_MARKER}%d\\n' "$$"\n${command}`;
 }
 
+/** Bytes `withProcessGroupReport` adds in front of every command. */
+export const PROCESS_GROUP_REPORT_BYTES = Buffer.byteLength(withProcessGroupReport(''));
+
 export interface ChannelRequest {
   readonly stdin: string | Buffer | undefined;
   /** Bytes allowed per stream before the channel is closed. */
