@@ -78,8 +78,10 @@ const CONNECTION_LOST: ChannelOutcome = Object.freeze({
   signal: null,
   ending: 'connection-lost',
 });
-/** After a cancel, how long a channel may take to close before its connection is retired. */
+/** After a cancelled command's kill was sent, how long its channel may take to close before its connection is retired. */
 export const STUCK_CHANNEL_MS = 750;
+/** After a cancel, how long the kill may take to be sent before the channel counts as stuck. */
+export const KILL_WAIT_MS = 5_000;
 /** After the drain timeout, how long stopped commands get to release their channels. */
 const FORCED_STOP_MS = 1_000;
 
@@ -427,15 +429,24 @@ export class HostPool implements BudgetMember {
       cancel.removeEventListener('abort', onCancel);
       done();
     };
+    const giveUpOnChannel = (): void => {
+      if (!freed) {
+        this.#retire(slot.entry);
+        if (ownsSlot) this.releaseSlot(slot);
+      }
+      finish();
+    };
     const onCancel = (): void => {
       if (freed) return;
-      stuckTimer = this.clock.setTimeout(() => {
-        if (!freed) {
-          this.#retire(slot.entry);
-          if (ownsSlot) this.releaseSlot(slot);
-        }
-        finish();
-      }, STUCK_CHANNEL_MS);
+      // The grace period runs from the kill: under load the channel's open, the process-group
+      // report and the kill channel may each take a while. A kill that never comes (a shell that
+      // never reported its group) is waited for only so long.
+      stuckTimer = this.clock.setTimeout(giveUpOnChannel, running.killSent ? KILL_WAIT_MS : STUCK_CHANNEL_MS);
+      void running.killSent?.then(() => {
+        if (finished || freed) return;
+        stuckTimer?.cancel();
+        stuckTimer = this.clock.setTimeout(giveUpOnChannel, STUCK_CHANNEL_MS);
+      });
     };
     if (cancel.aborted) onCancel();
     else cancel.addEventListener('abort', onCancel, { once: true });
@@ -481,7 +492,11 @@ export class HostPool implements BudgetMember {
       if (error instanceof ChannelOpenCancelled) {
         const reason = cancel.reason as CancelReason;
         const empty = Buffer.alloc(0);
-        return { outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }), freed: error.settled };
+        return {
+          outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }),
+          freed: error.settled,
+          killSent: error.killSent,
+        };
       }
       this.#lastRefusal = error as Error;
       if (!entry.connection.usable) return 'lost';

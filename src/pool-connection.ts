@@ -32,6 +32,13 @@ export interface RunningChannel {
    * proof that the remote process group is gone.
    */
   readonly freed: Promise<void>;
+  /**
+   * Settles once a cancelled command's kill has been sent (its process group known), or when
+   * no kill will come (the channel closed, or the command reported no group). The pool gives a
+   * cancelled channel a grace period from then, not from the cancel: under load the kill itself
+   * may be late. Absent: counted from the cancel.
+   */
+  readonly killSent?: Promise<void>;
 }
 
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
@@ -45,7 +52,11 @@ export class ChannelOpenRefusal extends Error {
  */
 export class ChannelOpenCancelled extends Error {
   override readonly name = 'ChannelOpenCancelled';
-  constructor(readonly settled: Promise<void>) {
+  /**
+   * @param settled the slot is free (the late channel closed, or the open failed)
+   * @param killSent a late-opened channel's kill was sent, or none is needed
+   */
+  constructor(readonly settled: Promise<void>, readonly killSent: Promise<void> = settled) {
     super('channel open cancelled');
   }
 }

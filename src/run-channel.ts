@@ -53,6 +53,8 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   let markerPending: Buffer | undefined = request.reportsProcessGroup ? Buffer.alloc(0) : undefined;
   let pgid: number | undefined;
   let killWanted = false;
+  let markKillSent!: () => void;
+  const killSent = new Promise<void>((resolve) => (markKillSent = resolve));
 
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
   const freed = new Promise<void>((resolve) => (markFreed = resolve));
@@ -68,6 +70,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   // Kills the process group once its id is known, then closes our side. Closing earlier could
   // lose the marker line that carries the id.
   const kill = (): void => {
+    markKillSent();
     if (closed) return;
     if (pgid !== undefined && host.usable) host.killProcessGroup(pgid);
     channel.close();
@@ -129,11 +132,13 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   channel.stderr.on('error', () => {});
   const stopWatchingConnection = host.onClose(() => {
     closed = true;
+    markKillSent();
     finish('connection-lost');
     markFreed();
   });
   channel.once('close', () => {
     closed = true;
+    markKillSent();
     stopWatchingConnection();
     finish(host.usable ? 'closed' : 'connection-lost');
     markFreed();
@@ -147,7 +152,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     if (request.stdin === undefined) channel.end();
     else channel.end(request.stdin);
   }
-  return { outcome, freed };
+  return { outcome, freed, killSent };
 }
 
 interface ChannelInternals {

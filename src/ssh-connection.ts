@@ -207,8 +207,10 @@ export class SSHConnection implements PoolConnection {
         return;
       }
       let markSettled: (() => void) | undefined;
+      let markKillSent: (() => void) | undefined;
       const onCancel = (): void => {
-        reject(new ChannelOpenCancelled(new Promise<void>((done) => (markSettled = done))));
+        const settled = new Promise<void>((done) => (markSettled = done));
+        reject(new ChannelOpenCancelled(settled, new Promise<void>((done) => (markKillSent = done))));
       };
       try {
         if (cancel.aborted) {
@@ -222,8 +224,14 @@ export class SSHConnection implements PoolConnection {
             // Given up while opening. A channel that opened late is attached anyway: its cancel
             // signal has fired, so it kills the command and closes the channel, and the slot is
             // free once the server has closed it.
-            if (error) markSettled();
-            else void attach(channel).freed.then(markSettled);
+            if (error) {
+              markSettled();
+              markKillSent?.();
+              return;
+            }
+            const late = attach(channel);
+            void late.freed.then(markSettled);
+            void (late.killSent ?? late.freed).then(markKillSent);
             return;
           }
           if (!error) {

@@ -36,6 +36,9 @@ export class FakeChannel {
   #free!: () => void;
   readonly outcome = new Promise<ChannelOutcome>((resolve) => (this.#settle = resolve));
   readonly freed = new Promise<void>((resolve) => (this.#free = resolve));
+  #markKillSent!: () => void;
+  /** As the real channel: settles when the kill was sent on cancel, or when no kill is needed any more. */
+  readonly killSent = new Promise<void>((resolve) => (this.#markKillSent = resolve));
   freedYet = false;
 
   constructor(readonly connection: FakeConnection, readonly spec: ChannelSpec) {}
@@ -52,6 +55,7 @@ export class FakeChannel {
     if (!this.running) return;
     this.running = false;
     this.#settle({ stdout: EMPTY, stderr: EMPTY, exitCode: null, signal: null, ending: reason });
+    this.#markKillSent();
     // A process nothing can kill keeps its session, as a root login's command did on OpenSSH 9.2.
     if (!this.connection.layer.unkillable) this.free();
   }
@@ -67,6 +71,7 @@ export class FakeChannel {
   free(): void {
     if (this.freedYet) return;
     this.freedYet = true;
+    this.#markKillSent();
     this.connection.channels.delete(this);
     this.#free();
   }
@@ -107,7 +112,7 @@ export class FakeConnection implements PoolConnection {
       const channel = new FakeChannel(this, spec);
       this.channels.add(channel);
       cancel.addEventListener('abort', () => channel.cancel(cancel.reason as CancelReason), { once: true });
-      return { outcome: channel.outcome, freed: channel.freed };
+      return { outcome: channel.outcome, freed: channel.freed, killSent: channel.killSent };
     });
   }
 
