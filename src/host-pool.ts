@@ -429,7 +429,15 @@ export class HostPool implements BudgetMember {
       cancel.removeEventListener('abort', onCancel);
       done();
     };
+    let extended = false;
     const giveUpOnChannel = (): void => {
+      // A kill the server confirmed will close the channel: on a loaded server that can take
+      // longer, so it gets one more grace period before its connection is given up on.
+      if (!freed && !extended && running.killConfirmed?.()) {
+        extended = true;
+        stuckTimer = this.clock.setTimeout(giveUpOnChannel, KILL_WAIT_MS);
+        return;
+      }
       if (!freed) {
         this.#retire(slot.entry);
         if (ownsSlot) this.releaseSlot(slot);

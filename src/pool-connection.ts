@@ -39,6 +39,8 @@ export interface RunningChannel {
    * may be late. Absent: counted from the cancel.
    */
   readonly killSent?: Promise<void>;
+  /** True once the kill ran on the server and reported success: the channel will close soon. */
+  readonly killConfirmed?: () => boolean;
 }
 
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */

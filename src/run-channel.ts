@@ -35,8 +35,8 @@ export interface ChannelHost {
   /** True while the connection can still carry channels. */
   readonly usable: boolean;
   onClose(listener: () => void): () => void;
-  /** Kills a remote process group from a channel of its own; best effort. */
-  killProcessGroup(pgid: number): void;
+  /** Kills a remote process group from a channel of its own; best effort. `done(true)`: it worked. */
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
 }
 
 /** Feeds stdin, gathers output, reports one command's exit, and kills it when cancelled. */
@@ -53,6 +53,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   let markerPending: Buffer | undefined = request.reportsProcessGroup ? Buffer.alloc(0) : undefined;
   let pgid: number | undefined;
   let killWanted = false;
+  let killConfirmed = false;
   let markKillSent!: () => void;
   const killSent = new Promise<void>((resolve) => (markKillSent = resolve));
 
@@ -72,7 +73,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   const kill = (): void => {
     markKillSent();
     if (closed) return;
-    if (pgid !== undefined && host.usable) host.killProcessGroup(pgid);
+    if (pgid !== undefined && host.usable) host.killProcessGroup(pgid, (killed) => (killConfirmed = killed));
     channel.close();
   };
 
@@ -152,7 +153,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     if (request.stdin === undefined) channel.end();
     else channel.end(request.stdin);
   }
-  return { outcome, freed, killSent };
+  return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
 }
 
 interface ChannelInternals {

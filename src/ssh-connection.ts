@@ -277,18 +277,28 @@ export class SSHConnection implements PoolConnection {
    * Kills a remote process group from a short channel of its own. A refused channel is left
    * alone: the pool retires a connection whose cancelled channel does not close in time.
    */
-  killProcessGroup(pgid: number): void {
-    if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) return;
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void): void {
+    if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) {
+      done?.(false);
+      return;
+    }
     try {
       this.#client.exec(`kill -s KILL -- -${pgid}`, (error, channel) => {
-        if (error) return;
+        if (error) {
+          done?.(false);
+          return;
+        }
+        let killed = false;
         channel.on('error', () => {});
+        channel.on('exit', (code: number | null) => (killed = code === 0));
+        channel.once('close', () => done?.(killed));
         channel.resume();
         channel.stderr.resume();
         channel.end();
       });
     } catch {
       // The connection is going away; its close frees everything anyway.
+      done?.(false);
     }
   }
 

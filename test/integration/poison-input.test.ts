@@ -42,6 +42,8 @@ async function amongNeighbours<T>(bad: () => Promise<T>): Promise<T> {
   const created = pool.getMetrics().connectionsCreated;
   const neighbours = [1, 2, 3].map((n) => ssh`sleep 0.${n}; echo neighbour-${n}; echo err-${n} >&2`);
   const outcome = bad();
+  // Handled by the caller once the neighbours are checked; until then it must not count as unhandled.
+  outcome.catch(() => {});
   const results = await Promise.all(neighbours);
   results.forEach((result, i) => {
     expect(result).toMatchObject({ ok: true, exitCode: 0, stdout: `neighbour-${i + 1}\n`, stderr: `err-${i + 1}\n` });
@@ -65,7 +67,8 @@ describe('poison inputs on one shared connection', () => {
   it('command over the size limit: InvalidArgumentError naming the limit, nothing sent', async () => {
     const error = await amongNeighbours(() => attempt(() => ssh`echo ${'x'.repeat(300 * 1024)}`)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidArgumentError);
-    expect((error as Error).message).toMatch(/over the limit of 131071 bytes.*\.stdin\(\)/s);
+    expect((error as Error).message).toContain(`over the limit of ${MAX_COMMAND_BYTES} bytes`);
+    expect((error as Error).message).toContain('.stdin()');
   });
 
   it('command exactly at the size limit runs on OpenSSH', async () => {
