@@ -1,0 +1,67 @@
+// The practical ceiling: plain ssh2 with every connection opened before the clock starts,
+// TCP_NODELAY on, and just enough connections for the workload's concurrency at the best
+// channel count per connection. No pool logic: no health checks, no telemetry, no limits
+// beyond a FIFO queue when every channel is busy.
+import type { BenchHost } from '../bench-host.js';
+import type { Contender, WorkloadHints } from '../contender.js';
+import { ChannelOpenError, connectSsh2, execSsh2 } from './ssh2-exec.js';
+import type { Ssh2Client } from './ssh2-exec.js';
+
+/**
+ * Channels per connection. OpenSSH allows MaxSessions=10, but under fast churn it already
+ * refuses the 6th concurrent channel (it frees a session slot late), so 5 is the most that
+ * never costs a refused open. Override with SSHPOOL_BENCH_CEILING_CHANNELS.
+ */
+const CHANNELS = Number(process.env['SSHPOOL_BENCH_CEILING_CHANNELS'] ?? 5);
+
+interface Slot {
+  readonly client: Ssh2Client;
+  inFlight: number;
+}
+
+export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: WorkloadHints): Promise<Contender> {
+  const perHost = Math.max(1, Math.ceil(hints.perHostConcurrency / CHANNELS));
+  const slots: Slot[][] = await Promise.all(
+    hosts.map(async (host) => {
+      const clients = await Promise.all(Array.from({ length: perHost }, () => connectSsh2(host, { noDelay: true })));
+      return clients.map((client) => {
+        client.on('error', () => {});
+        return { client, inFlight: 0 };
+      });
+    }),
+  );
+  const waiting: Array<Array<() => void>> = hosts.map(() => []);
+
+  const take = (host: number): Promise<Slot> => {
+    let best: Slot | undefined;
+    for (const slot of slots[host]!) if (slot.inFlight < CHANNELS && (!best || slot.inFlight < best.inFlight)) best = slot;
+    if (best) {
+      best.inFlight++;
+      return Promise.resolve(best);
+    }
+    return new Promise((resolve) => waiting[host]!.push(() => resolve(take(host))));
+  };
+  const give = (host: number, slot: Slot): void => {
+    slot.inFlight--;
+    waiting[host]!.shift()?.();
+  };
+
+  return {
+    async run(host, command) {
+      for (let attempt = 1; ; attempt++) {
+        const slot = await take(host);
+        try {
+          return await execSsh2(slot.client, command);
+        } catch (error) {
+          // A refused channel is the server being slow to free a session: try again.
+          if (!(error instanceof ChannelOpenError) || attempt >= 50) throw error;
+        } finally {
+          give(host, slot);
+        }
+      }
+    },
+    async close() {
+      for (const slot of slots.flat()) slot.client.end();
+    },
+  };
+}
