@@ -41,6 +41,8 @@ interface Options {
   readonly fleet: number | undefined;
   readonly cpuRounds: number;
   readonly json: string | undefined;
+  /** From the sizes, unless --contenders names the contenders explicitly. */
+  readonly allContendersOn: readonly string[] | 'all';
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -64,6 +66,7 @@ function parseOptions(argv: readonly string[]): Options {
     fleet: fleet === undefined ? undefined : Number(fleet),
     cpuRounds: rounds === undefined ? (smoke ? 2 : 7) : Number(rounds),
     json: value('--json'),
+    allContendersOn: list('--contenders') || !smoke ? 'all' : SMOKE_SIZES.allContendersOn,
   };
 }
 
@@ -88,6 +91,7 @@ class Bench {
   readonly #fleet: OpenSshFleet;
   readonly #proxies = new Map<number, DelayProxy>();
   readonly results: Record<string, Array<{ contender: ContenderId; outcome: Outcome }>> = {};
+  cpuSummary: unknown;
 
   constructor(options: Options, fleet: OpenSshFleet) {
     this.#options = options;
@@ -96,6 +100,12 @@ class Bench {
 
   get contenders(): ContenderId[] {
     return this.#options.contenders.filter((id) => id !== 'openssh-mux' || existsSync(SSH_BINARY));
+  }
+
+  #contendersFor(def: WorkloadDef): ContenderId[] {
+    const all = this.#options.allContendersOn;
+    if (all === 'all' || all.includes(def.name.replace(/^wan-/, '')) && !def.wan) return this.contenders;
+    return this.contenders.filter((id) => id === 'sshpool' || id === 'ceiling');
   }
 
   async #hostsFor(count: number, wan: boolean): Promise<BenchHost[]> {
@@ -133,7 +143,7 @@ class Bench {
     out(`### ${def.title}`);
     out();
     const rows: Measured[] = [];
-    for (const id of this.contenders) {
+    for (const id of this.#contendersFor(def)) {
       process.stderr.write(`  ${def.name}: ${CONTENDER_LABELS[id]} …\n`);
       rows.push({ id, outcome: await this.measure(id, def) });
     }
@@ -201,8 +211,7 @@ class Bench {
       `mean ${paired('mean').toFixed(3)}×; client CPU per command ${cpu.toFixed(3)}× (target ≤ 1.2: ${cpu <= 1.2 ? 'met' : 'MISSED'})`);
     for (const failure of failures) out(`- ${failure}`);
     out();
-    this.results['cpu'] = [];
-    (this.results as Record<string, unknown>)['cpu-summary'] = { rounds: perRound, latencyRatio: latency, cpuRatio: cpu };
+    this.cpuSummary = { rounds: perRound, latencyRatio: latency, cpuRatio: cpu, failures };
   }
 
   async stop(): Promise<void> {
@@ -219,7 +228,9 @@ function runOverhead(smoke: boolean): Promise<number> {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const sizes = options.smoke ? SMOKE_SIZES : FULL_SIZES;
-  const defs = workloadsFor(sizes).filter((w) => selected(options, w.name, w.wan));
+  // --only may name a workload that the smoke sizes leave out by default.
+  const defs = (options.only ? workloadsFor({ ...sizes, lanWorkloads: FULL_SIZES.lanWorkloads, wanWorkloads: FULL_SIZES.wanWorkloads }) : workloadsFor(sizes))
+    .filter((w) => selected(options, w.name, w.wan));
   const wantsCpu = options.only?.has('cpu') ?? true;
   const fleetSize = Math.max(1, ...defs.map((w) => w.hosts), options.fleet ?? 0);
   out(`## sshpool comparison${options.smoke ? ' (smoke sizes: checks the harness, the numbers mean nothing)' : ''}`);
@@ -238,7 +249,7 @@ async function main(): Promise<number> {
       out();
       for (const def of defs) await bench.workload(def);
       if (wantsCpu) await bench.cpu();
-      if (options.json) writeFileSync(options.json, JSON.stringify({ machine: machine(), sizes, results: bench.results }, null, 2));
+      if (options.json) writeFileSync(options.json, JSON.stringify({ machine: machine(), sizes, results: bench.results, cpu: bench.cpuSummary }, null, 2));
       const anyCrash = Object.values(bench.results).flat().some((r) => r.outcome.kind !== 'ok' && r.contender === 'sshpool');
       if (anyCrash) status = 1;
     } finally {

@@ -13,12 +13,15 @@ const send = (message: FromContender): Promise<void> =>
 
 // A library that throws from a timer or socket callback would end a real application too:
 // report it as a crash with its message.
-const crash = (error: unknown): void => {
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  void send({ type: 'crash', message }).finally(() => process.exit(70));
+const crash = (how: string) => (error: unknown): void => {
+  let message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  // Where it came from: the first frame inside a library, if any.
+  const frame = error instanceof Error ? error.stack?.split('\n').find((line) => line.includes('node_modules/')) : undefined;
+  if (frame) message += ` (${frame.trim().replace(/^at /, 'at ').replace(/.*node_modules\//, 'node_modules/')})`;
+  void send({ type: 'crash', message: `${how}: ${message}` }).finally(() => process.exit(70));
 };
-process.on('uncaughtException', crash);
-process.on('unhandledRejection', crash);
+process.on('uncaughtException', crash('uncaught exception'));
+process.on('unhandledRejection', crash('unhandled rejection'));
 process.on('disconnect', () => process.exit(0));
 
 class Tally {
@@ -148,6 +151,6 @@ process.once('message', (message: ToContender) => {
       await send(result);
       process.exit(0);
     },
-    crash,
+    crash('failed'),
   );
 });

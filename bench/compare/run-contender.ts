@@ -57,7 +57,7 @@ export async function runContender(
         });
         break;
       case 'crash':
-        outcome ??= { kind: 'failed', reason: `crashed: ${message.message}` };
+        outcome ??= { kind: 'failed', reason: `process ended by ${message.message}` };
         break;
       case 'result':
         outcome ??= { kind: 'ok', result: message, connections: { measured: 0, total: 0, dropped: 0 } };

@@ -25,7 +25,14 @@ export interface Sizes {
   readonly burst: number;
   /** WAN runs divide the command counts by this (each command waits at least one 50 ms round trip). */
   readonly wanDivisor: number;
+  /** Workloads run without --only: all of them, or a few for the smoke run. */
+  readonly lanWorkloads: readonly string[];
   readonly wanWorkloads: readonly string[];
+  /**
+   * Workloads every contender runs; the others run sshpool and the ceiling only (the smoke
+   * run: every contender's code and every workload's code once, in little time).
+   */
+  readonly allContendersOn: readonly string[] | 'all';
 }
 
 export const FULL_SIZES: Sizes = {
@@ -39,25 +46,29 @@ export const FULL_SIZES: Sizes = {
   largeCommands: 3,
   burst: 100,
   wanDivisor: 2,
+  lanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst'],
   wanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst'],
+  allContendersOn: 'all',
 };
 
 export const SMOKE_SIZES: Sizes = {
-  fleet: 3,
+  fleet: 2,
   sequential: 4,
   c10: 20,
   c100: 20,
   c100Concurrency: 20,
   fleetCommands: 2,
-  largeBytes: 1024 * 1024,
+  largeBytes: 256 * 1024,
   largeCommands: 1,
-  burst: 10,
+  burst: 5,
   wanDivisor: 1,
-  wanWorkloads: ['sequential', 'fleet'],
+  lanWorkloads: ['sequential', 'c10', 'fleet', 'large-output', 'cold-burst'],
+  wanWorkloads: ['sequential'],
+  allContendersOn: ['sequential'],
 };
 
 export function workloadsFor(sizes: Sizes): WorkloadDef[] {
-  const lan: WorkloadDef[] = [
+  const all: WorkloadDef[] = [
     { name: 'sequential', title: 'Sequential latency: one command at a time, warm', hosts: 1, commandsPerHost: sizes.sequential, perHostConcurrency: 1, warmUpPerHost: 5, outputBytes: 0, wan: false },
     { name: 'c10', title: 'Throughput, 10 in flight, one host, warm', hosts: 1, commandsPerHost: sizes.c10, perHostConcurrency: 10, warmUpPerHost: 20, outputBytes: 0, wan: false },
     {
@@ -101,7 +112,8 @@ export function workloadsFor(sizes: Sizes): WorkloadDef[] {
       wan: false,
     },
   ];
-  const wan = lan
+  const lan = all.filter((w) => sizes.lanWorkloads.includes(w.name));
+  const wan = all
     .filter((w) => sizes.wanWorkloads.includes(w.name))
     .map((w): WorkloadDef => {
       // A burst or a fleet is defined by its count; the steady workloads are shortened.

@@ -10,7 +10,9 @@ export function connectSsh2(host: BenchHost, options: { noDelay: boolean }): Pro
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.once('ready', () => resolve(client));
-    client.once('error', reject);
+    // ssh2 may emit more than one error (e.g. a reset after a failed handshake); after the
+    // first, the promise is settled and the rest have nowhere to go.
+    client.on('error', reject);
     client.once('close', () => reject(new Error('connection closed before it was ready')));
     client.connect({
       host: host.host,
