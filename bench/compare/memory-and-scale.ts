@@ -48,7 +48,7 @@ const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
 export async function runMemoryAndScale(options: Options): Promise<void> {
   const { out } = options;
-  const hostCounts = options.smoke ? [1, 3, 10] : [1, 50, 500];
+  const hostCounts = options.smoke ? [1, 4] : [1, 50, 500];
   const idleConnections = options.smoke ? 5 : 100;
   const fleet = await startEmbeddedFleet((options.parts.includes('scale') ? Math.max(...hostCounts) : 1) + 1);
   const warmUpHost = fleet.hosts.at(-1)!;

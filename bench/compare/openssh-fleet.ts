@@ -74,7 +74,7 @@ export class OpenSshFleet {
   async settledCount(hostIndexes: readonly number[]): Promise<ConnectionCount> {
     let last = await this.count(hostIndexes);
     for (let i = 0; i < 20; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 50));
       const now = await this.count(hostIndexes);
       if (now.accepted === last.accepted && now.dropped === last.dropped) return now;
       last = now;

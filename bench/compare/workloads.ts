@@ -93,7 +93,7 @@ export function workloadsFor(sizes: Sizes): WorkloadDef[] {
     },
     {
       name: 'large-output',
-      title: `Large output: ${(sizes.largeBytes / 1024 / 1024).toFixed(0)} MiB per command, ${sizes.largeCommands} in a row, warm`,
+      title: `Large output: ${sizes.largeBytes >= 2 ** 20 ? `${(sizes.largeBytes / 2 ** 20).toFixed(0)} MiB` : `${(sizes.largeBytes / 1024).toFixed(0)} KiB`} per command, ${sizes.largeCommands} in a row, warm`,
       hosts: 1,
       commandsPerHost: sizes.largeCommands,
       perHostConcurrency: 1,
