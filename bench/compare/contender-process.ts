@@ -26,7 +26,8 @@ process.on('disconnect', () => process.exit(0));
 
 class Tally {
   readonly latencies: number[] = [];
-  readonly errors = new Map<string, number>();
+  /** Failures grouped by cause; each keeps its first message as the example shown. */
+  readonly errors = new Map<string, { example: string; count: number }>();
   failed = 0;
   done = 0;
 
@@ -34,7 +35,9 @@ class Tally {
     this.failed++;
     // Digits vary per command (ports, tokens, counts); without them equal causes group together.
     const key = message.replace(/\d+/g, 'N').slice(0, 160);
-    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+    const entry = this.errors.get(key);
+    if (entry) entry.count++;
+    else this.errors.set(key, { example: message.slice(0, 200), count: 1 });
   }
 }
 
@@ -134,7 +137,7 @@ async function run(contenderId: Parameters<typeof loadContender>[0], workload: W
     type: 'result',
     commands: workload.commandsPerHost * workload.hosts.length,
     failed: tally.failed,
-    errors: [...tally.errors].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([message, count]) => ({ message, count })),
+    errors: [...tally.errors.values()].sort((a, b) => b.count - a.count).slice(0, 4).map(({ example, count }) => ({ message: example, count })),
     elapsedMs,
     latencyMs: summarize(tally.latencies),
     cpuMicros: cpu.user + cpu.system + (externalAfter - externalBefore),

@@ -21,13 +21,29 @@ interface Slot {
 
 export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: WorkloadHints): Promise<Contender> {
   const perHost = Math.max(1, Math.ceil(hints.perHostConcurrency / CHANNELS));
-  const slots: Slot[][] = await Promise.all(
-    hosts.map(async (host) => {
-      const clients = await Promise.all(Array.from({ length: perHost }, () => connectSsh2(host, { noDelay: true })));
-      return clients.map((client) => {
-        client.on('error', () => {});
-        return { client, inFlight: 0 };
-      });
+  const slots: Slot[][] = hosts.map(() => []);
+  // Before the clock starts, a few at a time per host (sshd's MaxStartups resets handshakes
+  // beyond 10 at once), again if the server reset one anyway.
+  await Promise.all(
+    hosts.map(async (host, index) => {
+      let opened = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(perHost, 5) }, async () => {
+          while (opened < perHost) {
+            opened++;
+            for (let attempt = 1; ; attempt++) {
+              try {
+                const client = await connectSsh2(host, { noDelay: true });
+                client.on('error', () => {});
+                slots[index]!.push({ client, inFlight: 0 });
+                break;
+              } catch (error) {
+                if (attempt >= 5) throw error;
+              }
+            }
+          }
+        }),
+      );
     }),
   );
   const waiting: Array<Array<() => void>> = hosts.map(() => []);
