@@ -132,7 +132,7 @@ class Bench {
       warmUpPerHost: def.warmUpPerHost,
       outputBytes: def.outputBytes,
       commandTimeoutMs: smoke ? 30_000 : 60_000,
-      deadlineMs: smoke ? 45_000 : 240_000,
+      deadlineMs: smoke ? 45_000 : 120_000,
     };
     const indexes = Array.from({ length: def.hosts }, (_, i) => i);
     const counter = { settledCount: () => this.#fleet.settledCount(indexes) };
@@ -246,6 +246,13 @@ async function main(): Promise<number> {
     process.stderr.write(`starting ${fleetSize} OpenSSH servers …\n`);
     const fleet = await OpenSshFleet.start(fleetSize);
     const bench = new Bench(options, fleet);
+    // Interrupted (Ctrl-C, kill): the containers go too.
+    const interrupted = (signal: NodeJS.Signals): void => {
+      process.stderr.write(`${signal}: removing the servers …\n`);
+      void Promise.allSettled([bench.stop(), fleet.stop()]).then(() => process.exit(130));
+    };
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
     try {
       out(`Contenders: ${bench.contenders.map((id) => CONTENDER_LABELS[id]).join('; ')}.` +
         (options.contenders.includes('openssh-mux') && !existsSync(SSH_BINARY) ? ` (OpenSSH multiplexing skipped: no ${SSH_BINARY}.)` : ''));

@@ -24,7 +24,10 @@ export type ToContender = { readonly type: 'run'; readonly contender: ContenderI
 
 export interface ContenderResult {
   readonly type: 'result';
+  /** Commands run (measured phase). */
   readonly commands: number;
+  /** Commands not started because the time cap (deadlineMs) was reached. */
+  readonly skipped: number;
   readonly failed: number;
   /** Distinct failure messages with their counts, most frequent first (at most a few). */
   readonly errors: ReadonlyArray<{ readonly message: string; readonly count: number }>;

@@ -61,9 +61,10 @@ export function workloadTable(rows: readonly Measured[], outputBytes: number): s
       ]),
     );
     for (const { message, count } of result.errors) notes.push(`- ${CONTENDER_LABELS[id]}: ${count}× ${message}`);
+    if (result.skipped > 0) notes.push(`- ${CONTENDER_LABELS[id]}: ${result.skipped} commands not started: the workload's time cap was reached (rates are over the commands run)`);
     if (result.warmUpFailed > 0) notes.push(`- ${CONTENDER_LABELS[id]}: ${result.warmUpFailed} warm-up commands failed (not counted above)`);
   }
-  return [...lines, ...(notes.length > 0 ? ['', 'Failures:', ...notes] : [])].join('\n');
+  return [...lines, ...(notes.length > 0 ? ['', 'Notes:', ...notes] : [])].join('\n');
 }
 
 /** Throughput of each row's contender divided by each column's. */
