@@ -10,7 +10,7 @@
 // cold-burst, wan-<name>), groups (lan, wan), and cpu, memory, scale, overhead.
 // --contenders: sshpool, ssh2-per-command, ceiling, xec, node-ssh, openssh-mux.
 // --json FILE writes every measurement for later comparison.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ import { median } from './compare/stats.js';
 import type { WorkloadDef } from './compare/workloads.js';
 import { FULL_SIZES, SMOKE_SIZES, workloadsFor } from './compare/workloads.js';
 import { runMemoryAndScale } from './compare/memory-and-scale.js';
+import { distIsStale, FROM_SOURCE, REPO_ROOT } from './compare/sshpool-module.js';
 
 const WAN_DELAY_MS = 25;
 const EXTRA_SECTIONS = ['cpu', 'memory', 'scale', 'overhead'] as const;
@@ -239,6 +240,14 @@ async function main(): Promise<number> {
   out(`## sshpool comparison${options.smoke ? ' (smoke sizes: checks the harness, the numbers mean nothing)' : ''}`);
   out();
   out(`Machine: ${machine()}.`);
+  out();
+  if (distIsStale()) {
+    // sshpool is measured as users run it, compiled; src/ changed since the last build.
+    process.stderr.write('building dist/ (npm run build) …\n');
+    const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('npm run build failed; SSHPOOL_BENCH_FROM_SOURCE=1 measures src/ through tsx instead');
+  }
+  out(`sshpool measured from ${FROM_SOURCE ? 'src/ through tsx (SSHPOOL_BENCH_FROM_SOURCE=1)' : 'its compiled dist/'}; no OpenTelemetry SDK registered in any contender's process.`);
   out();
 
   let status = 0;

@@ -1,11 +1,14 @@
 // Memory and scale measurements for one client (sshpool or plain ssh2), in a process of its
 // own started with --expose-gc. Started by memory-and-scale.ts; answers one request.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { $, SSHConnectionPool } from '../../src/index.js';
+import type { SSHConnectionPool } from '../../src/index.js';
 import type { BenchHost } from './bench-host.js';
 import { connectSsh2, execSsh2 } from './contenders/ssh2-exec.js';
 import type { Ssh2Client } from './contenders/ssh2-exec.js';
+import { loadSshpool } from './sshpool-module.js';
 import { summarize } from './stats.js';
+
+const { $, SSHConnectionPool: Pool } = await loadSshpool();
 
 export type ScaleClient = 'sshpool' | 'ssh2';
 
@@ -75,7 +78,7 @@ function sshpoolClient(): Client {
   return {
     async open(hosts, perHost) {
       // Defaults, except that the idle measurement needs room for its connections.
-      pool = new SSHConnectionPool(perHost > 1 ? { maxConnections: perHost } : {});
+      pool = new Pool(perHost > 1 ? { maxConnections: perHost } : {});
       executors = hosts.map((host) => $.ssh({ ...target(host), pool }));
       if (perHost > 1) await pool.warmUp(target(hosts[0]!), perHost);
     },

@@ -38,6 +38,9 @@ export function execSsh2(client: Ssh2Client, command: string): Promise<string> {
         reject(new ChannelOpenError(error.message));
         return;
       }
+      // No input: EOF on stdin, as every library here sends, so a command that reads stdin ends
+      // instead of hanging (and the ceiling does the same protocol work as the others).
+      stream.end();
       const chunks: Buffer[] = [];
       let code: number | null = null;
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -1,9 +1,10 @@
 // sshpool exactly as its README shows it: $.ssh(target) on the global pool, default poolConfig.
-import { $, SSHConnectionPool } from '../../../src/index.js';
 import type { BenchHost } from '../bench-host.js';
 import type { Contender } from '../contender.js';
+import { loadSshpool } from '../sshpool-module.js';
 
 export async function openSshpool(hosts: readonly BenchHost[]): Promise<Contender> {
+  const { $, SSHConnectionPool } = await loadSshpool();
   const executors = hosts.map((host) =>
     $.ssh({
       host: host.host,
