@@ -33,6 +33,8 @@ import { runMemoryAndScale } from './compare/memory-and-scale.js';
 import { distIsStale, FROM_SOURCE, REPO_ROOT } from './compare/sshpool-module.js';
 
 const WAN_DELAY_MS = 25;
+/** Set on SIGINT/SIGTERM: what fails while the servers go away is no news. */
+let interrupting = false;
 const EXTRA_SECTIONS = ['cpu', 'memory', 'scale', 'overhead'] as const;
 
 interface Options {
@@ -133,7 +135,7 @@ class Bench {
       warmUpPerHost: def.warmUpPerHost,
       outputBytes: def.outputBytes,
       commandTimeoutMs: smoke ? 30_000 : 60_000,
-      deadlineMs: smoke ? 45_000 : 120_000,
+      deadlineMs: smoke ? 45_000 : 60_000,
     };
     const indexes = Array.from({ length: def.hosts }, (_, i) => i);
     const counter = { settledCount: () => this.#fleet.settledCount(indexes) };
@@ -257,6 +259,7 @@ async function main(): Promise<number> {
     const bench = new Bench(options, fleet);
     // Interrupted (Ctrl-C, kill): the containers go too.
     const interrupted = (signal: NodeJS.Signals): void => {
+      interrupting = true;
       process.stderr.write(`${signal}: removing the servers …\n`);
       void Promise.allSettled([bench.stop(), fleet.stop()]).then(() => process.exit(130));
     };
@@ -299,6 +302,7 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (interrupting) return;
     process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

@@ -37,7 +37,7 @@ export interface Sizes {
 
 export const FULL_SIZES: Sizes = {
   fleet: 50,
-  sequential: 300,
+  sequential: 200,
   c10: 1_000,
   c100: 2_000,
   c100Concurrency: 100,
@@ -45,7 +45,7 @@ export const FULL_SIZES: Sizes = {
   largeBytes: 50 * 1024 * 1024,
   largeCommands: 3,
   burst: 100,
-  wanDivisor: 2,
+  wanDivisor: 4,
   lanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst'],
   wanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst'],
   allContendersOn: 'all',
