@@ -4,6 +4,7 @@
 //   npm run bench                              everything (about half an hour on 2 cores)
 //   npm run bench -- --only sequential,cpu     the host pool's latency and CPU targets only
 //   npm run bench -- --only wan --contenders sshpool,ceiling
+//   npm run bench -- --rounds 3                each workload 3 times, median rows (a busy machine)
 //   npm run bench:smoke                        tiny sizes, no timing assertions (CI)
 //
 // Selections for --only: workload names (sequential, c10, c100, fleet, large-output,
@@ -23,7 +24,7 @@ import { DelayProxy } from './compare/delay-proxy.js';
 import { OpenSshFleet } from './compare/openssh-fleet.js';
 import type { WorkloadRun } from './compare/protocol.js';
 import type { Measured } from './compare/report.js';
-import { cpuPerCommandOf, ratioMatrix, workloadTable } from './compare/report.js';
+import { cpuPerCommandOf, rateOf, ratioMatrix, workloadTable } from './compare/report.js';
 import { runContender } from './compare/run-contender.js';
 import type { Outcome } from './compare/run-contender.js';
 import { median } from './compare/stats.js';
@@ -43,6 +44,8 @@ interface Options {
   readonly contenders: readonly ContenderId[];
   readonly fleet: number | undefined;
   readonly cpuRounds: number;
+  /** Times each workload runs (rotating the contenders' order); rows show the median round. */
+  readonly rounds: number;
   readonly json: string | undefined;
   /** From the sizes, unless --contenders names the contenders explicitly. */
   readonly allContendersOn: readonly string[] | 'all';
@@ -60,6 +63,10 @@ function parseOptions(argv: readonly string[]): Options {
   const only = list('--only');
   const known = new Set([...workloadsFor(FULL_SIZES).map((w) => w.name), 'lan', 'wan', ...EXTRA_SECTIONS]);
   for (const name of only ?? []) if (!known.has(name)) throw new Error(`unknown selection ${name}; known: ${[...known].join(', ')}`);
+  for (const flag of ['--rounds', '--cpu-rounds', '--fleet']) {
+    const given = value(flag);
+    if (given !== undefined && !(Number.isInteger(Number(given)) && Number(given) >= 1)) throw new Error(`${flag} takes a positive integer`);
+  }
   const fleet = value('--fleet');
   const rounds = value('--cpu-rounds');
   return {
@@ -68,6 +75,7 @@ function parseOptions(argv: readonly string[]): Options {
     contenders,
     fleet: fleet === undefined ? undefined : Number(fleet),
     cpuRounds: rounds === undefined ? (smoke ? 1 : 7) : Number(rounds),
+    rounds: Number(value('--rounds') ?? 1),
     json: value('--json'),
     allContendersOn: list('--contenders') || !smoke ? 'all' : SMOKE_SIZES.allContendersOn,
   };
@@ -87,6 +95,14 @@ function machine(): string {
     `${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ` +
     `load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`
   );
+}
+
+/** The round with the median throughput, or the first failed one if any round failed outright. */
+function representative(outcomes: readonly Outcome[]): Outcome {
+  const failed = outcomes.find((o) => o.kind !== 'ok');
+  if (failed) return failed;
+  const sorted = [...outcomes].sort((a, b) => rateOf(a) - rateOf(b));
+  return sorted[(sorted.length - 1) >> 1]!;
 }
 
 class Bench {
@@ -145,15 +161,25 @@ class Bench {
   async workload(def: WorkloadDef): Promise<void> {
     out(`### ${def.title}`);
     out();
-    const rows: Measured[] = [];
-    for (const id of this.#contendersFor(def)) {
-      const started = performance.now();
-      const outcome = await this.measure(id, def);
-      rows.push({ id, outcome });
-      process.stderr.write(`  ${def.name}: ${CONTENDER_LABELS[id]} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+    const ids = this.#contendersFor(def);
+    const rounds = new Map<ContenderId, Outcome[]>(ids.map((id) => [id, []]));
+    for (let round = 0; round < this.#options.rounds; round++) {
+      // Rotating order: a machine that gets busier during a round weighs on everyone in turn.
+      for (const id of ids.map((_, i) => ids[(i + round) % ids.length]!)) {
+        const started = performance.now();
+        rounds.get(id)!.push(await this.measure(id, def));
+        process.stderr.write(`  ${def.name}: ${CONTENDER_LABELS[id]} (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+      }
     }
-    this.results[def.name] = rows.map((r) => ({ contender: r.id, outcome: r.outcome }));
+    // Each contender's row is its median round by throughput; a crash in any round shows.
+    const rows: Measured[] = ids.map((id) => ({ id, outcome: representative(rounds.get(id)!) }));
+    this.results[def.name] = ids.flatMap((id) => rounds.get(id)!.map((outcome) => ({ contender: id, outcome })));
     out(workloadTable(rows, def.outputBytes));
+    if (this.#options.rounds > 1) {
+      out();
+      out(`Rows are each contender's median of ${this.#options.rounds} rounds by cmd/s; all rounds: ` +
+        ids.map((id) => `${id} ${rounds.get(id)!.map((o) => (o.kind === 'ok' ? rateOf(o).toFixed(1) : 'failed')).join('/')}`).join('; '));
+    }
     const matrix = ratioMatrix(rows);
     if (matrix) {
       out();
