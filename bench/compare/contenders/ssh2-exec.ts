@@ -22,8 +22,8 @@ export function connectSsh2(host: BenchHost, options: { noDelay: boolean }): Pro
       readyTimeout: 60_000,
       hostVerifier: (key: Buffer) => fingerprintOf(key) === host.hostKeyFingerprint,
     });
-    // ssh2 creates its socket inside connect(); it has no option for TCP_NODELAY.
-    if (options.noDelay) (client as unknown as { _sock?: { setNoDelay?(on: boolean): void } })._sock?.setNoDelay?.(true);
+    // ssh2 creates its socket inside connect() and has no connect option for TCP_NODELAY.
+    if (options.noDelay) client.setNoDelay(true);
   });
 }
 
