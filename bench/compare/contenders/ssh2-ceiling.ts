@@ -13,6 +13,12 @@ import type { Ssh2Client } from './ssh2-exec.js';
  * never costs a refused open. Override with SSHPOOL_BENCH_CEILING_CHANNELS.
  */
 const CHANNELS = Number(process.env['SSHPOOL_BENCH_CEILING_CHANNELS'] ?? 5);
+/**
+ * At most this many connections per host (SSHPOOL_BENCH_CEILING_CONNECTIONS); by default as
+ * many as the concurrency needs. Worth lowering when the server is the bottleneck: channels
+ * beyond what sshd can fork for only wait on the server instead of the client.
+ */
+const MAX_CONNECTIONS = Number(process.env['SSHPOOL_BENCH_CEILING_CONNECTIONS'] ?? Number.POSITIVE_INFINITY);
 
 interface Slot {
   readonly client: Ssh2Client;
@@ -20,7 +26,7 @@ interface Slot {
 }
 
 export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: WorkloadHints): Promise<Contender> {
-  const perHost = Math.max(1, Math.ceil(hints.perHostConcurrency / CHANNELS));
+  const perHost = Math.max(1, Math.min(MAX_CONNECTIONS, Math.ceil(hints.perHostConcurrency / CHANNELS)));
   const slots: Slot[][] = hosts.map(() => []);
   // Before the clock starts, a few at a time per host (sshd's MaxStartups resets handshakes
   // beyond 10 at once), again if the server reset one anyway.
