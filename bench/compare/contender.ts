@@ -1,0 +1,48 @@
+import type { BenchHost } from './bench-host.js';
+
+/** What a contender is told about the workload before it starts (only the ceiling uses it). */
+export interface WorkloadHints {
+  /** Commands in flight at once against each host. */
+  readonly perHostConcurrency: number;
+}
+
+/** One way of running remote commands, as a user of that library would write it. */
+export interface Contender {
+  /** Runs `command` on hosts[host]; resolves with its stdout, rejects when the command did not succeed. */
+  run(host: number, command: string): Promise<string>;
+  /** CPU (µs) spent for this contender by processes other than this one, e.g. OpenSSH clients. */
+  externalCpuMicros?(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export type ContenderFactory = (hosts: readonly BenchHost[], hints: WorkloadHints) => Promise<Contender>;
+
+export const CONTENDER_IDS = ['sshpool', 'ssh2-per-command', 'ceiling', 'xec', 'node-ssh', 'openssh-mux'] as const;
+export type ContenderId = (typeof CONTENDER_IDS)[number];
+
+export const CONTENDER_LABELS: Record<ContenderId, string> = {
+  sshpool: 'sshpool (defaults)',
+  'ssh2-per-command': 'ssh2, new connection per command',
+  ceiling: 'hand-tuned ssh2 (ceiling)',
+  xec: '@xec-sh/core $.ssh',
+  'node-ssh': 'node-ssh',
+  'openssh-mux': 'OpenSSH ControlMaster',
+};
+
+/** Loads a contender's module only in the process that runs it, so no library weighs on another's numbers. */
+export async function loadContender(id: ContenderId): Promise<ContenderFactory> {
+  switch (id) {
+    case 'sshpool':
+      return (await import('./contenders/sshpool.js')).openSshpool;
+    case 'ssh2-per-command':
+      return (await import('./contenders/ssh2-per-command.js')).openSsh2PerCommand;
+    case 'ceiling':
+      return (await import('./contenders/ssh2-ceiling.js')).openSsh2Ceiling;
+    case 'xec':
+      return (await import('./contenders/xec.js')).openXec;
+    case 'node-ssh':
+      return (await import('./contenders/node-ssh.js')).openNodeSsh;
+    case 'openssh-mux':
+      return (await import('./contenders/openssh-mux.js')).openOpenSshMux;
+  }
+}
