@@ -6,6 +6,8 @@
 //   series started at zero, such an outage was invisible).
 // - Every panel query of the generated dashboards, and every alert and recording rule
 //   expression, returns series.
+// - A host group member that cannot be reached shows down on the host group panels and makes
+//   SshPoolHostDown pending.
 // - When the endpoint goes away, the absent-data rules fire.
 // - The rules pass `promtool check rules` and their unit tests; the stack's Prometheus and
 //   Alertmanager configs pass `promtool check config` and `amtool check-config`.
@@ -106,10 +108,11 @@ async function alertState(name: string): Promise<Array<{ state: string; labels: 
   return data.alerts.filter((a) => a.labels['alertname'] === name);
 }
 
-async function waitForAlert(name: string, state: 'pending' | 'firing', timeoutMs: number): Promise<Array<Record<string, string>>> {
+/** Waits for alert `name` in `state`, for the series whose labels include `where`. */
+async function waitForAlert(name: string, state: 'pending' | 'firing', timeoutMs: number, where: Record<string, string> = {}): Promise<Array<Record<string, string>>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const matching = (await alertState(name)).filter((a) => a.state === state);
+    const matching = (await alertState(name)).filter((a) => a.state === state && Object.entries(where).every(([k, v]) => a.labels[k] === v));
     if (matching.length > 0) return matching.map((a) => a.labels);
     if (Date.now() > deadline) throw new Error(`${name} not ${state} within ${timeoutMs} ms: ${JSON.stringify(await alertState(name))}`);
     await sleep(250);
@@ -195,6 +198,21 @@ describe('the dashboards and alerts on data from OpenSSH, scraped every 5 s', ()
     const refusing = $.ssh(targetFor(limitedServer, { poolConfig: { maxConnections: 1, maxChannelsPerConnection: 4 } }));
     await Promise.all(Array.from({ length: 4 }, (_, i) => refusing`sleep 0.2; echo ${i}`));
 
+    // A host group whose first member has nothing listening: its circuit breaker marks it down
+    // and the command runs on the second. The gauge holds the group weakly: `group` is used
+    // again below so that it stays reported.
+    const { host: liveHost, port: livePort, ...credential } = targetFor(limitedServer);
+    const group = $.ssh({
+      ...credential,
+      hosts: [{ host: liveHost, port: await freePort() }, { host: liveHost, port: livePort }],
+      strategy: 'failover',
+      name: 'assets-group',
+      poolConfig: { maxRetries: 0 },
+    });
+    expect((await group`echo grouped`).host).toBe(`${liveHost}:${livePort}`);
+    const [deadMember, liveMember] = group.members();
+    expect(deadMember!.state).not.toBe('up');
+
     // A steady workload on its own pool key, which sees the outage. No retries: each failed
     // connect is one command's error, as soon as it happens.
     // Its own credential (password) makes it its own pool key: `username@host:port#N`.
@@ -247,7 +265,8 @@ describe('the dashboards and alerts on data from OpenSSH, scraped every 5 s', ()
     expect(steadyCloses.length, JSON.stringify(closes)).toBeGreaterThan(0);
 
     // The connect-failure alert goes pending for the pool key that saw the outage.
-    const pending = await waitForAlert('SshPoolConnectionFailures', 'pending', 20_000);
+    // (The host group's unreachable member has its own.)
+    const pending = await waitForAlert('SshPoolConnectionFailures', 'pending', 20_000, { ssh_pool_name: steadyName });
     expect(pending.map((l) => `${l['ssh_pool_name']} ${l['error_type']} ${l['job']}`)).toContain(`${steadyName} ERR_SSHPOOL_CONNECT ${JOB}`);
 
     // Every panel query runs; those the workload feeds return series.
@@ -266,6 +285,18 @@ describe('the dashboards and alerts on data from OpenSSH, scraped every 5 s', ()
     }
     expect(problems).toEqual([]);
     expect(empty).toEqual([]);
+
+    // The host group panels and alert see the member that is down.
+    const memberStates = await instant(asGrafanaSendsIt(byPanel.get('Host group members')!.expr));
+    expect(Object.fromEntries(memberStates.filter((s) => s.metric['ssh_group_name'] === 'assets-group').map((s) => [s.metric['ssh_pool_name'], s.value[1]]))).toEqual({
+      [deadMember!.poolName]: '0',
+      [liveMember!.poolName]: '1',
+    });
+    const hostsDown = await instant(asGrafanaSendsIt(byPanel.get('Hosts down')!.expr));
+    expect(Number(hostsDown[0]?.value[1]), JSON.stringify(hostsDown)).toBeGreaterThanOrEqual(1);
+    const memberDown = await waitForAlert('SshPoolHostDown', 'pending', 20_000);
+    expect(memberDown.map((l) => `${l['ssh_group_name']} ${l['ssh_pool_name']} ${l['job']}`)).toEqual([`assets-group ${deadMember!.poolName} ${JOB}`]);
+    expect(group.members().map((m) => m.state === 'up')).toEqual([false, true]);
 
     // Every rule loads and evaluates cleanly; every alert and recording expression returns series.
     const loaded = (await prometheus!.api<{ groups: Array<{ rules: Array<{ name: string; query: string; type: string; health: string; lastError?: string }> }> }>('rules', {})).groups.flatMap((g) => g.rules);

@@ -8,6 +8,7 @@ import type * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import type * as prometheus from '@grafana/grafana-foundation-sdk/prometheus';
 import type * as stat from '@grafana/grafana-foundation-sdk/stat';
+import type * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { describe, expect, it } from 'vitest';
 import { DASHBOARDS, buildDashboard, dashboardPath, jaegerSearchUrl, panelQueries, renderDashboard } from '../../scripts/generate-dashboards.js';
@@ -101,6 +102,12 @@ const TIMESERIES_OPTIONS = shape<timeseries.Options>(
   { timezone: true, legend: true, tooltip: true, orientation: true },
   { legend: true, tooltip: true },
 );
+const STATETIMELINE_OPTIONS = shape<statetimeline.Options>(
+  'statetimeline.Options',
+  { showValue: true, rowHeight: true, mergeValues: true, alignValue: true, legend: true, tooltip: true, timezone: true, perPage: true },
+  { showValue: true, rowHeight: true, legend: true, tooltip: true },
+);
+const OPTIONS_BY_TYPE: Record<string, Shape> = { stat: STAT_OPTIONS, timeseries: TIMESERIES_OPTIONS, 'state-timeline': STATETIMELINE_OPTIONS };
 
 type Json = Record<string, unknown>;
 
@@ -141,9 +148,10 @@ function validate(json: unknown): string[] {
       }
     }
     if (isRow) return;
-    if (!['stat', 'timeseries'].includes(panel['type'] as string)) problems.push(`${path}.type: unexpected ${String(panel['type'])}`);
+    const options = OPTIONS_BY_TYPE[panel['type'] as string];
+    if (!options) problems.push(`${path}.type: unexpected ${String(panel['type'])}`);
     check(panel['datasource'], DATASOURCE_REF, `${path}.datasource`, problems);
-    check(panel['options'], panel['type'] === 'stat' ? STAT_OPTIONS : TIMESERIES_OPTIONS, `${path}.options`, problems);
+    if (options) check(panel['options'], options, `${path}.options`, problems);
     if (check(panel['fieldConfig'], FIELD_CONFIG_SOURCE, `${path}.fieldConfig`, problems)) {
       const defaults = panel['fieldConfig']['defaults'];
       if (check(defaults, FIELD_CONFIG, `${path}.fieldConfig.defaults`, problems)) {
@@ -221,6 +229,23 @@ describe('generated Grafana dashboards', () => {
   it('the overview opens with stat panels for efficiency, error ratio, saturation and hosts down', () => {
     const overview = buildDashboard(DASHBOARDS.find((d) => d.uid === 'sshpool-overview')!);
     const stats = (overview.panels ?? []).filter((p) => p.type === 'stat').map((p) => p.title);
-    expect(stats).toEqual(['Pool efficiency', 'Command error ratio', 'Channel saturation', 'Hosts down (reconnect gave up)']);
+    expect(stats).toEqual(['Pool efficiency', 'Command error ratio', 'Channel saturation', 'Hosts down']);
+  });
+
+  it('the hosts-down stat counts group members down and pool keys given up, each pool key once, and 0 when none is', () => {
+    const [query] = panelQueries().filter((q) => q.dashboard === 'sshpool-overview' && q.panel === 'Hosts down');
+    expect(query!.expr).toMatch(/^count\(\n  max by \(job, instance, ssh_pool_name\) \(ssh_client_host_state\{[^}]*\} == 0\)\nor\n  max by \(job, instance, ssh_pool_name\) \(ssh_client_reconnect_given_up\{[^}]*\} == 1\)\n\)\nor vector\(0\)$/);
+  });
+
+  it('the overview shows each host group member as an up or down state over time', () => {
+    const overview = buildDashboard(DASHBOARDS.find((d) => d.uid === 'sshpool-overview')!);
+    const timeline = (overview.panels ?? []).find((p): p is dashboard.Panel => p.type === 'state-timeline');
+    expect(timeline?.title).toBe('Host group members');
+    expect(timeline!.fieldConfig!.defaults.mappings).toEqual([
+      { type: dashboard.MappingType.ValueToText, options: { '0': { text: 'down', color: 'red', index: 0 }, '1': { text: 'up', color: 'green', index: 1 } } },
+    ]);
+    const [query] = panelQueries().filter((q) => q.panel === 'Host group members');
+    expect(query!.expr).toContain('by (ssh_group_name, ssh_pool_name) (ssh_client_host_state{');
+    expect(query!.legendFormat).toBe('{{ssh_group_name}} {{ssh_pool_name}}');
   });
 });
