@@ -21,6 +21,13 @@ export interface ChannelSpec {
   readonly stdin: string | Buffer | undefined;
   /** Bytes allowed per stream before the channel is closed. */
   readonly maxBuffer: number;
+  /**
+   * Whether the caller may cancel it (a timeout or an abort signal): only then does the command
+   * report its process group first, which costs the server a `printf` and the client one more
+   * packet to decrypt. A command nobody can cancel is stopped only by its connection closing.
+   * @default true
+   */
+  readonly cancellable?: boolean;
 }
 
 export interface RunningChannel {

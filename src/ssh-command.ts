@@ -229,7 +229,14 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     let outcome: RunOutcome;
     try {
       outcome = await this.#run(
-        { command: script, stdin: this.#stdin, maxBuffer: this.#maxBuffer, priority: this.#priority, built: this.#built },
+        {
+          command: script,
+          stdin: this.#stdin,
+          maxBuffer: this.#maxBuffer,
+          cancellable: this.#timeoutMs !== undefined || this.#signal !== undefined,
+          priority: this.#priority,
+          built: this.#built,
+        },
         cancel.signal,
       );
     } catch (error) {

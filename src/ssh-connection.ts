@@ -197,7 +197,7 @@ export class SSHConnection implements PoolConnection {
    * event emitted before anyone listens is lost for good.
    */
   openChannel(spec: ChannelSpec, cancel: AbortSignal, options: { trackProcessGroup?: boolean } = {}): Promise<RunningChannel> {
-    const reportsProcessGroup = options.trackProcessGroup ?? true;
+    const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
     const command = reportsProcessGroup ? withProcessGroupReport(spec.command) : spec.command;
     const attach = (channel: ClientChannel): RunningChannel =>
       runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup });

@@ -188,9 +188,9 @@ for (const login of ['root', 'tester'] as const) {
 
 describe('closeAll() drain', () => {
   it('regression: a running command with no timeout kept closeAll() pending forever — it is stopped after the drain timeout', async () => {
-    const server = await startSshd({ config: ROOT_LOGIN });
+    const server = await startSshd();
     const pool = newPool();
-    const ssh = $.ssh(targetFor(server, pool, { username: 'root' }));
+    const ssh = $.ssh(targetFor(server, pool));
     const needle = '6543.21';
     const running = ssh`sleep ${needle}`.catch((e: unknown) => e);
     await until(() => pool.getStats().openChannels === 1, 3_000, 'the command running');
@@ -201,6 +201,19 @@ describe('closeAll() drain', () => {
     expect(error).toBeInstanceOf(AbortedError);
     expect(await remoteProcesses(server, needle)).toEqual([]);
     expect(pool.getStats()).toMatchObject({ totalConnections: 0, openChannels: 0 });
+  });
+
+  it('kills a cancellable command still running at the drain timeout, for a root login too', async () => {
+    const server = await startSshd({ config: ROOT_LOGIN });
+    const pool = newPool();
+    const ssh = $.ssh(targetFor(server, pool, { username: 'root' }));
+    const needle = '6543.22';
+    // A signal makes it cancellable: it reports its process group, so it can be killed as root.
+    const running = ssh`sleep ${needle}`.signal(new AbortController().signal).catch((e: unknown) => e);
+    await until(() => pool.getStats().openChannels === 1, 3_000, 'the command running');
+    await withTimeout(pool.closeAll({ timeout: 300 }), 5_000, 'closeAll({ timeout: 300 })');
+    expect(await running).toBeInstanceOf(AbortedError);
+    expect(await remoteProcesses(server, needle)).toEqual([]);
   });
 
   it('lets a command finish within the drain timeout', async () => {
