@@ -46,7 +46,7 @@ export interface RunningChannel {
    * may be late. Absent: counted from the cancel.
    */
   readonly killSent?: Promise<void>;
-  /** True once the kill ran on the server and reported success: the channel will close soon. */
+  /** True once the kill ran on the server (the group is dead or was already gone): the channel will close soon. */
   readonly killConfirmed?: () => boolean;
 }
 

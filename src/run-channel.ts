@@ -35,7 +35,7 @@ export interface ChannelHost {
   /** True while the connection can still carry channels. */
   readonly usable: boolean;
   onClose(listener: () => void): () => void;
-  /** Kills a remote process group from a channel of its own; best effort. `done(true)`: it worked. */
+  /** Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill ran. */
   killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
 }
 

@@ -274,8 +274,9 @@ export class SSHConnection implements PoolConnection {
   }
 
   /**
-   * Kills a remote process group from a short channel of its own. A refused channel is left
-   * alone: the pool retires a connection whose cancelled channel does not close in time.
+   * Kills a remote process group from a short channel of its own; `done(true)` once the kill
+   * ran on the server. A refused channel is left alone: the pool retires a connection whose
+   * cancelled channel does not close in time.
    */
   killProcessGroup(pgid: number, done?: (killed: boolean) => void): void {
     if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) {
@@ -288,10 +289,12 @@ export class SSHConnection implements PoolConnection {
           done?.(false);
           return;
         }
-        let killed = false;
+        // Ran either way: exit 0 killed the group, and "No such process" means it had already
+        // ended; in both cases its channel is about to close.
+        let ran = false;
         channel.on('error', () => {});
-        channel.on('exit', (code: number | null) => (killed = code === 0));
-        channel.once('close', () => done?.(killed));
+        channel.on('exit', (code: number | null) => (ran = code !== null));
+        channel.once('close', () => done?.(ran));
         channel.resume();
         channel.stderr.resume();
         channel.end();

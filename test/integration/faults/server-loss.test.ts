@@ -138,6 +138,8 @@ describe('sshd frozen (docker pause)', () => {
       // Both connections are gone from the stats: the idle one was detected by the same keepalive.
       await until(() => pool.getStats().totalConnections === 0, budget + 1_000, 'both dead connections dropped from stats');
       expect(pool.getStats()).toMatchObject({ activeConnections: 0, idleConnections: 0, openChannels: 0, pendingRequests: 0 });
+      // Dropped from the stats once unusable; their close events follow a moment later.
+      await until(() => recorder.closeReasons().length === 2, 2_000, 'both close events');
       const closed = recorder.closeReasons();
       expect(closed).toHaveLength(2);
       expect(closed.every((reason) => reason === 'error' || reason === 'remote')).toBe(true);
