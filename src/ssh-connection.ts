@@ -289,12 +289,10 @@ export class SSHConnection implements PoolConnection {
           done?.(false);
           return;
         }
-        // Ran either way: exit 0 killed the group, and "No such process" means it had already
-        // ended; in both cases its channel is about to close.
-        let ran = false;
+        // The server accepted the kill: it kills the group, or finds it already ended ("No such
+        // process"); either way the cancelled command's channel is about to close.
+        done?.(true);
         channel.on('error', () => {});
-        channel.on('exit', (code: number | null) => (ran = code !== null));
-        channel.once('close', () => done?.(ran));
         channel.resume();
         channel.stderr.resume();
         channel.end();
