@@ -11,6 +11,8 @@ import type { ChannelEnding, ChannelOutcome, RunningChannel } from './pool-conne
  */
 const PGID_MARKER = 'sshpool-pgid ';
 const MARKER_LINE_MAX = PGID_MARKER.length + 12;
+/** How long a signalled command gets to end before its process group is killed as well. */
+const SIGNAL_GRACE_MS = 50;
 
 /** The command text that reports its process group before running `command`. */
 export function withProcessGroupReport(command: string): string {
@@ -35,6 +37,11 @@ export interface ChannelHost {
   /** True while the connection can still carry channels. */
   readonly usable: boolean;
   onClose(listener: () => void): () => void;
+  /**
+   * Whether the server honours the SSH `signal` request for this login (OpenSSH 9.2 refuses it
+   * for root): then the process-group kill waits a moment for the signal to do the job.
+   */
+  readonly signalsHonoured: boolean;
   /** Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill ran. */
   killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
 }
@@ -73,8 +80,15 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   const kill = (): void => {
     markKillSent();
     if (closed) return;
-    if (pgid !== undefined && host.usable) host.killProcessGroup(pgid, (killed) => (killConfirmed = killed));
     channel.close();
+    if (pgid === undefined || !host.usable) return;
+    const killGroup = (): void => {
+      if (!closed && host.usable) host.killProcessGroup(pgid!, (killed) => (killConfirmed = killed));
+    };
+    // Where the SSH signal request works it usually ends the command by itself; the kill
+    // channel (one more session on the server) is then only needed if the channel stays open.
+    if (!host.signalsHonoured) return killGroup();
+    setTimeout(killGroup, SIGNAL_GRACE_MS).unref();
   };
 
   const stopEarly = (ending: ChannelEnding): void => {

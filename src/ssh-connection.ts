@@ -187,6 +187,11 @@ export class SSHConnection implements PoolConnection {
     return this.#state === 'ready';
   }
 
+  /** OpenSSH 9.2 refuses the SSH `signal` request for root logins ("requires privilege separation"). */
+  get signalsHonoured(): boolean {
+    return this.settings.username !== 'root';
+  }
+
   get closed(): boolean {
     return this.#state === 'closed';
   }
