@@ -41,6 +41,9 @@ export interface ConnectionSettings extends EndpointInfo {
 
 let nextConnectionId = 1;
 
+/** Tries of the process-group kill channel (50, 100, 200 ms apart): within the pool's 750 ms grace. */
+const KILL_ATTEMPTS = 4;
+
 /** How long a polite close may take before the socket is cut. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -283,7 +286,7 @@ export class SSHConnection implements PoolConnection {
    * ran on the server. A refused channel is left alone: the pool retires a connection whose
    * cancelled channel does not close in time.
    */
-  killProcessGroup(pgid: number, done?: (killed: boolean) => void): void {
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void, attempt = 1): void {
     if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) {
       done?.(false);
       return;
@@ -291,7 +294,13 @@ export class SSHConnection implements PoolConnection {
     try {
       this.#client.exec(`kill -s KILL -- -${pgid}`, (error, channel) => {
         if (error) {
-          done?.(false);
+          // Refused under churn (the server frees session slots late): a few quick retries fit
+          // well inside the pool's grace period.
+          if (attempt < KILL_ATTEMPTS && this.#state === 'ready') {
+            setTimeout(() => this.killProcessGroup(pgid, done, attempt + 1), 25 * 2 ** attempt).unref();
+          } else {
+            done?.(false);
+          }
           return;
         }
         // The server accepted the kill: it kills the group, or finds it already ended ("No such

@@ -181,8 +181,10 @@ describe('sshpool against OpenSSH', () => {
     const name = `tester@127.0.0.1:${server.port}`;
 
     expect(pool.getStats()).toEqual({ activeConnections: 0, idleConnections: 0, totalConnections: 0, pendingRequests: 0, openChannels: 0, hosts: {} });
-    const running = Promise.all([ssh`sleep 0.5`, ssh`sleep 0.5`, ssh`sleep 0.5`]);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const running = Promise.all([ssh`sleep 1`, ssh`sleep 1`, ssh`sleep 1`]);
+    // Two run on the one connection, the third waits: seen as soon as the connection is open.
+    const deadline = Date.now() + 10_000;
+    while (pool.getStats().hosts[name]?.openChannels !== 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(pool.getStats().hosts[name]).toEqual({ activeConnections: 1, idleConnections: 0, totalConnections: 1, pendingRequests: 1, openChannels: 2 });
     await running;
     expect(pool.getStats().hosts[name]).toEqual({ activeConnections: 0, idleConnections: 1, totalConnections: 1, pendingRequests: 0, openChannels: 0 });
