@@ -61,6 +61,10 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
       exec?.addLink({ context });
     }
   };
+  const parentRecords = (parent: Context | undefined): boolean => {
+    const span = parent ? trace.getSpan(parent) : undefined;
+    return span === undefined || span.isRecording();
+  };
   const addPhases = (span: Span, target: object): void => {
     for (const { phase, at } of connectPhasesOf(target)) span.addEvent(EVENT_CONNECT_PHASES[phase], at);
   };
@@ -73,7 +77,9 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
     switch (event.type) {
       case 'acquired': {
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
-        if (!wantsAcquireSpan(event.outcome)) break;
+        // Under a command span that records nothing (no SDK, or sampled out), its children
+        // would record nothing either: skip building them, on the hot path of every command.
+        if (!wantsAcquireSpan(event.outcome) || !parentRecords(event.parent)) break;
         // Made once the outcome is known, back-dated to the start: that is what lets
         // `acquireSpans: 'non-reused'` keep only the interesting ones.
         const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
