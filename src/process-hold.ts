@@ -15,7 +15,10 @@ export interface ProcessHold {
 // Above the largest delay Node accepts without warning; the timer only needs to exist.
 const FOREVER_MS = 2_147_483_647;
 
-/** The process-wide hold: one ref'd timer while at least one hold is taken. */
+/**
+ * The process-wide hold: one timer, ref'd while at least one hold is taken. It is made once and
+ * only switched between ref and unref, which is cheaper than a timer per command.
+ */
 class TimerProcessHold implements ProcessHold {
   #count = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -25,15 +28,15 @@ class TimerProcessHold implements ProcessHold {
   }
 
   take(): () => void {
-    if (this.#count++ === 0) this.#timer = setInterval(() => {}, FOREVER_MS);
+    if (this.#count++ === 0) {
+      this.#timer ??= setInterval(() => {}, FOREVER_MS);
+      this.#timer.ref();
+    }
     let given = false;
     return () => {
       if (given) return;
       given = true;
-      if (--this.#count === 0) {
-        clearInterval(this.#timer);
-        this.#timer = undefined;
-      }
+      if (--this.#count === 0) this.#timer?.unref();
     };
   }
 }
