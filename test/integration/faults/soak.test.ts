@@ -156,17 +156,23 @@ describe('soak', () => {
     expect(processListeners()).toEqual(listenersBefore);
     process.off('warning', onWarning);
     expect(warnings).toEqual([]);
-    // Timeouts and aborts end channels, never connections; only idle expiry may close one.
-    expect(recorder.closeReasons().filter((reason) => reason !== 'idle')).toEqual([]);
+    // Timeouts and aborts end channels, not connections: idle expiry may close one, and the
+    // safety net that retires a connection whose killed command's channel stays open may, rarely,
+    // when the server is slow to close it (seen about once in 2,000 commands while other suites
+    // load the machine). More than that is a kill that does not work.
+    const closes = recorder.closeReasons();
+    const retired = closes.filter((reason) => reason === 'expired').length;
+    expect(closes.filter((reason) => reason !== 'idle' && reason !== 'expired')).toEqual([]);
+    expect(retired, `${retired} connections retired`).toBeLessThanOrEqual(Math.ceil(COMMANDS / 1_000));
     expect(recorder.count('connection:failed')).toBe(0);
     const metrics = pool.getMetrics();
-    expect(metrics.connectionsCreated - createdBefore).toBeLessThanOrEqual(10);
+    expect(metrics.connectionsCreated - createdBefore).toBeLessThanOrEqual(10 + retired);
 
     const heapAfter = await settledHeap();
     const growthMb = (heapAfter - heapBefore) / 1024 / 1024;
     console.info(
       `soak: ${COMMANDS} commands in ${(elapsed / 1000).toFixed(1)} s (${Math.round(COMMANDS / (elapsed / 1000))}/s), ` +
-        `${JSON.stringify(counts)}; connections ${metrics.connectionsCreated}, efficiency ${metrics.poolEfficiency.toFixed(3)}, ` +
+        `${JSON.stringify(counts)}; connections ${metrics.connectionsCreated} (${retired} retired), efficiency ${metrics.poolEfficiency.toFixed(3)}, ` +
         `peak pending ${peakPending}; heap ${(heapBefore / 1048576).toFixed(1)} MB -> ${(heapAfter / 1048576).toFixed(1)} MB ` +
         `(${growthMb >= 0 ? '+' : ''}${growthMb.toFixed(1)} MB); commands/s per tenth: ` +
         checkpoints.map((at, k) => Math.round(tenth / ((at - (k === 0 ? started : checkpoints[k - 1]!)) / 1000))).join(' '),
