@@ -158,12 +158,13 @@ describe('soak', () => {
     expect(warnings).toEqual([]);
     // Timeouts and aborts end channels, not connections: idle expiry may close one, and the
     // safety net that retires a connection whose killed command's channel stays open may, rarely,
-    // when the server is slow to close it (seen about once in 2,000 commands while other suites
-    // load the machine). More than that is a kill that does not work.
+    // when the server is slow to close it. Locally none are; while other suites load the machine
+    // 1-5 per 2,000 commands were. A kill that does not work retires dozens (44 were seen when
+    // the grace period still ran from the cancel), which this bound catches.
     const closes = recorder.closeReasons();
     const retired = closes.filter((reason) => reason === 'expired').length;
     expect(closes.filter((reason) => reason !== 'idle' && reason !== 'expired')).toEqual([]);
-    expect(retired, `${retired} connections retired`).toBeLessThanOrEqual(Math.ceil(COMMANDS / 1_000));
+    expect(retired, `${retired} connections retired`).toBeLessThanOrEqual(Math.ceil(COMMANDS / 200));
     expect(recorder.count('connection:failed')).toBe(0);
     const metrics = pool.getMetrics();
     expect(metrics.connectionsCreated - createdBefore).toBeLessThanOrEqual(10 + retired);
