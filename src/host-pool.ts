@@ -504,6 +504,7 @@ export class HostPool implements BudgetMember {
           outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }),
           freed: error.settled,
           killSent: error.killSent,
+          killConfirmed: error.killConfirmed,
         };
       }
       this.#lastRefusal = error as Error;

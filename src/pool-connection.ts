@@ -65,7 +65,12 @@ export class ChannelOpenCancelled extends Error {
    * @param settled the slot is free (the late channel closed, or the open failed)
    * @param killSent a late-opened channel's kill was sent, or none is needed
    */
-  constructor(readonly settled: Promise<void>, readonly killSent: Promise<void> = settled) {
+  constructor(
+    readonly settled: Promise<void>,
+    readonly killSent: Promise<void> = settled,
+    /** Whether the late-opened channel's kill ran on the server (see `RunningChannel.killConfirmed`). */
+    readonly killConfirmed: () => boolean = () => false,
+  ) {
     super('channel open cancelled');
   }
 }

@@ -216,9 +216,11 @@ export class SSHConnection implements PoolConnection {
       }
       let markSettled: (() => void) | undefined;
       let markKillSent: (() => void) | undefined;
+      let late: RunningChannel | undefined;
       const onCancel = (): void => {
         const settled = new Promise<void>((done) => (markSettled = done));
-        reject(new ChannelOpenCancelled(settled, new Promise<void>((done) => (markKillSent = done))));
+        const killSent = new Promise<void>((done) => (markKillSent = done));
+        reject(new ChannelOpenCancelled(settled, killSent, () => late?.killConfirmed?.() ?? false));
       };
       try {
         if (cancel.aborted) {
@@ -237,7 +239,7 @@ export class SSHConnection implements PoolConnection {
               markKillSent?.();
               return;
             }
-            const late = attach(channel);
+            late = attach(channel);
             void late.freed.then(markSettled);
             void (late.killSent ?? late.freed).then(markKillSent);
             return;
