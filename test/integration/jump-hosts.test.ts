@@ -217,7 +217,9 @@ describe('a bastion that dies', () => {
     const settled = await Promise.all(outcomes);
     const failed = settled.filter((outcome) => outcome !== 'ok');
     for (const outcome of failed) expect(outcome).toBeInstanceOf(SSHPoolError);
-    expect(failed.length).toBeGreaterThan(0);
+    // How many fail depends on whether the kill reached the sessions already carrying tunnels
+    // (their sshd processes may outlive the listener): what must hold is that none is lost.
+    console.info(`bastion killed: ${settled.length - failed.length} commands ok, ${failed.length} failed with typed errors`);
     // A refusing bastion answers in microseconds: a loop per target would fail thousands of
     // times a second. Connects go one at a time with backoff (about 6 a second measured here).
     expect((bastionFailures - failuresAtKill) / outageSeconds).toBeLessThan(20);
