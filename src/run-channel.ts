@@ -1,4 +1,5 @@
 import type { ClientChannel } from 'ssh2';
+import { windowKeeper } from './channel-window.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { ChannelEnding, ChannelOutcome, RunningChannel } from './pool-connection.js';
 
@@ -130,11 +131,14 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     keepStdout(pending.subarray(newline + 1));
   };
 
+  const topUpWindow = windowKeeper(channel);
   channel.on('data', (chunk: Buffer) => {
-    if (markerPending) return readMarker(chunk);
-    keepStdout(chunk);
+    if (markerPending) readMarker(chunk);
+    else keepStdout(chunk);
+    topUpWindow();
   });
   channel.stderr.on('data', (chunk: Buffer) => {
+    topUpWindow();
     if (settled) return;
     if (!stderr.append(chunk)) stopEarly('output-limit');
   });

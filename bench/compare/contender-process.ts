@@ -101,7 +101,7 @@ async function runPhase(contender: Contender, workload: WorkloadRun, perHost: nu
 
 async function run(contenderId: Parameters<typeof loadContender>[0], workload: WorkloadRun): Promise<ContenderResult> {
   const factory = await loadContender(contenderId);
-  const contender = await factory(workload.hosts, { perHostConcurrency: workload.perHostConcurrency });
+  const contender = await factory(workload.hosts, { perHostConcurrency: workload.perHostConcurrency, outputBytes: workload.outputBytes });
   const prefix = `t${randomBytes(3).toString('hex')}x`;
 
   const warm = new Tally();

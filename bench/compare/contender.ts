@@ -1,9 +1,14 @@
 import type { BenchHost } from './bench-host.js';
 
-/** What a contender is told about the workload before it starts (only the ceiling uses it). */
+/** What a contender is told about the workload before it starts. */
 export interface WorkloadHints {
-  /** Commands in flight at once against each host. */
+  /** Commands in flight at once against each host (the ceiling sizes its connections by it). */
   readonly perHostConcurrency: number;
+  /**
+   * Bytes one command prints before its token, 0 for `echo`. A library that caps output by
+   * default (sshpool keeps 16 MiB per stream) is told to keep more, as its docs tell users to.
+   */
+  readonly outputBytes?: number;
 }
 
 /** One way of running remote commands, as a user of that library would write it. */

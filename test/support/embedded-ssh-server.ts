@@ -20,6 +20,8 @@ export interface EmbeddedServerOptions {
   username?: string;
   /** Milliseconds to stall before answering authentication (to test connect timeouts). */
   authDelayMs?: number;
+  /** Sees each exec channel as it is accepted, before the command's output is piped into it. */
+  onExec?: (channel: ServerChannel, command: string) => void;
 }
 
 /**
@@ -136,6 +138,7 @@ export class EmbeddedSshServer {
       });
       session.on('exec', (acceptExec, _rejectExec, info) => {
         const channel: ServerChannel = acceptExec();
+        this.#options.onExec?.(channel, info.command);
         child = spawn('/bin/sh', ['-c', info.command], { cwd: this.#home, env: { HOME: this.#home, PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
         child.stdout!.pipe(channel, { end: false });
         child.stderr!.pipe(channel.stderr, { end: false });

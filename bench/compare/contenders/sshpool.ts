@@ -1,10 +1,12 @@
 // sshpool exactly as its README shows it: $.ssh(target) on the global pool, default poolConfig.
 import type { BenchHost } from '../bench-host.js';
-import type { Contender } from '../contender.js';
+import type { Contender, WorkloadHints } from '../contender.js';
 import { loadSshpool } from '../sshpool-module.js';
 
-export async function openSshpool(hosts: readonly BenchHost[]): Promise<Contender> {
-  const { $, SSHConnectionPool } = await loadSshpool();
+export async function openSshpool(hosts: readonly BenchHost[], hints: WorkloadHints): Promise<Contender> {
+  const { $, SSHConnectionPool, DEFAULT_MAX_BUFFER } = await loadSshpool();
+  // Output beyond the default cap is asked for per command, as the README tells users to.
+  const maxBuffer = (hints.outputBytes ?? 0) + 4096 > DEFAULT_MAX_BUFFER ? (hints.outputBytes ?? 0) + 4096 : undefined;
   const executors = hosts.map((host) =>
     $.ssh({
       host: host.host,
@@ -16,7 +18,8 @@ export async function openSshpool(hosts: readonly BenchHost[]): Promise<Contende
   );
   return {
     async run(host, command) {
-      const result = await executors[host]!`${$.raw(command)}`;
+      const call = executors[host]!`${$.raw(command)}`;
+      const result = await (maxBuffer === undefined ? call : call.maxBuffer(maxBuffer));
       return result.stdout;
     },
     close: () => SSHConnectionPool.getInstance().closeAll(),
