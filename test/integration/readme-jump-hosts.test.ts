@@ -2,25 +2,15 @@
 // private OpenSSH servers in network namespaces (test/support/private-network.ts). Mapped to
 // the test rig: bastion.example.com and 10.0.0.1x become the namespaces' addresses, the user
 // ops becomes root, and /etc/deploy/ a directory holding the key, known_hosts and ssh config.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHConnectionPool } from '../../src/index.js';
 import { startPrivateNetwork } from '../support/private-network.js';
+import { readmeBlocks, runReadmeBlock } from '../support/readme-blocks.js';
 import type { PrivateNetwork } from '../support/private-network.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
-
-function blocksOf(heading: string): Array<{ lang: string; code: string }> {
-  const start = README.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no section "${heading}"`);
-  const end = README.indexOf('\n## ', start + 1);
-  const section = README.slice(start, end < 0 ? undefined : end);
-  return [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, code: m[2]! }));
-}
 
 let network: PrivateNetwork;
 const deploy = mkdtempSync(join(tmpdir(), 'sshpool-readme-deploy-'));
@@ -38,7 +28,7 @@ beforeAll(async () => {
   network = await startPrivateNetwork(3);
   writeFileSync(join(deploy, 'ops_key'), network.bastion.privateKey, { mode: 0o600 });
   writeFileSync(join(deploy, 'known_hosts'), [network.bastion, ...network.targets].map((server) => server.knownHostsLine).join('\n') + '\n');
-  const config = blocksOf('Jump hosts').find((block) => block.lang === '')!.code;
+  const config = readmeBlocks('Jump hosts').find((block) => block.lang === '')!.code;
   writeFileSync(join(deploy, 'ssh_config'), rig(config));
 }, 60_000);
 
@@ -48,30 +38,19 @@ afterAll(async () => {
   rmSync(deploy, { recursive: true, force: true });
 });
 
-async function runBlock(name: string, code: string): Promise<string[]> {
-  const scratch = join(ROOT, '.sshpool-test');
-  mkdirSync(scratch, { recursive: true });
-  const file = join(scratch, `readme-${name}-${process.pid}.ts`);
-  writeFileSync(file, rig(code).replaceAll("from 'sshpool'", `from ${JSON.stringify(join(ROOT, 'src', 'index.ts'))}`));
-  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  try {
-    await import(pathToFileURL(file).href);
-    return log.mock.calls.map((call) => call.map(String).join(' '));
-  } finally {
-    vi.restoreAllMocks();
-    rmSync(file, { force: true });
-  }
+function runBlock(name: string, code: string): Promise<string[]> {
+  return runReadmeBlock(name, rig(code));
 }
 
 describe('README "Jump hosts"', () => {
   it('runs the explicit route as written: three private hosts over one bastion connection', async () => {
-    const blocks = blocksOf('Jump hosts').filter((block) => block.lang === 'ts');
+    const blocks = readmeBlocks('Jump hosts').filter((block) => block.lang === 'ts');
     expect(blocks).toHaveLength(2);
     expect(await runBlock('jump-explicit', blocks[0]!.code)).toEqual(['6 1 3']);
   });
 
   it('runs the ProxyJump route from the config file as written, arriving from the bastion', async () => {
-    const blocks = blocksOf('Jump hosts').filter((block) => block.lang === 'ts');
+    const blocks = readmeBlocks('Jump hosts').filter((block) => block.lang === 'ts');
     expect(await runBlock('jump-config', blocks[1]!.code)).toEqual([network.bastionInnerAddress]);
   });
 });

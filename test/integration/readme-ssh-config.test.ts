@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHConnectionPool } from '../../src/index.js';
+import { readmeBlocks, runReadmeBlock } from '../support/readme-blocks.js';
 import { startSshAgent } from '../support/ssh-agent.js';
 import type { TestAgent } from '../support/ssh-agent.js';
 import { startSshd } from '../support/sshd.js';
@@ -16,21 +16,10 @@ import type { SshdServer } from '../support/sshd.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURE_KEYS = join(ROOT, 'test', 'fixtures', 'keys');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
-
-/** The fenced blocks of one `## ` section, with their info string. */
-function blocksOf(heading: string): Array<{ lang: string; code: string }> {
-  const start = README.indexOf(`\n## ${heading}\n`);
-  if (start < 0) throw new Error(`README has no section "${heading}"`);
-  const end = README.indexOf('\n## ', start + 1);
-  const section = README.slice(start, end < 0 ? undefined : end);
-  return [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1]!, code: m[2]! }));
-}
 
 let server: SshdServer;
 let agent: TestAgent;
 const home = mkdtempSync(join(tmpdir(), 'sshpool-readme-home-'));
-const scratch = join(ROOT, '.sshpool-test');
 const saved = { HOME: process.env['HOME'], SSH_AUTH_SOCK: process.env['SSH_AUTH_SOCK'], DEPLOY_KEY_PASSPHRASE: process.env['DEPLOY_KEY_PASSPHRASE'] };
 
 const rig = (text: string): string =>
@@ -51,13 +40,12 @@ beforeAll(async () => {
   execFileSync('ssh-keygen', ['-q', '-p', '-P', 'sshpool-test', '-N', '', '-f', decrypted]);
   agent = await startSshAgent();
   agent.add(decrypted);
-  const config = blocksOf('Using ~/.ssh/config').find((block) => block.lang === '')!.code;
+  const config = readmeBlocks('Using ~/.ssh/config').find((block) => block.lang === '')!.code;
   writeFileSync(join(ssh, 'config'), rig(config));
   writeFileSync(join(ssh, 'known_hosts'), `${server.knownHostsLine}\n`);
   process.env['HOME'] = home;
   process.env['SSH_AUTH_SOCK'] = agent.socket;
   process.env['DEPLOY_KEY_PASSPHRASE'] = 'sshpool-test';
-  mkdirSync(scratch, { recursive: true });
 });
 
 afterAll(async () => {
@@ -70,30 +58,20 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function runBlock(name: string, code: string): Promise<string[]> {
-  const file = join(scratch, `readme-${name}-${process.pid}.ts`);
-  writeFileSync(file, rig(code).replaceAll("from 'sshpool'", `from ${JSON.stringify(join(ROOT, 'src', 'index.ts'))}`));
-  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-  try {
-    await import(pathToFileURL(file).href);
-    return log.mock.calls.map((call) => call.map(String).join(' '));
-  } finally {
-    vi.restoreAllMocks();
-    rmSync(file, { force: true });
-  }
+function runBlock(name: string, code: string): Promise<string[]> {
+  return runReadmeBlock(name, rig(code), { quiet: true });
 }
 
 describe('README examples', () => {
   it('"Using ~/.ssh/config" runs as written and resolves web-1 from the file', async () => {
-    const blocks = blocksOf('Using ~/.ssh/config').filter((block) => block.lang === 'ts');
+    const blocks = readmeBlocks('Using ~/.ssh/config').filter((block) => block.lang === 'ts');
     expect(blocks).toHaveLength(1);
     const printed = await runBlock('ssh-config', blocks[0]!.code);
     expect(printed).toEqual([`127.0.0.1 ${server.port} ${server.username} ~/.ssh/deploy_ed25519`]);
   });
 
   it('"Agents and keys" runs as written: agent, encrypted key, typed errors, forwarding', async () => {
-    const blocks = blocksOf('Agents and keys').filter((block) => block.lang === 'ts');
+    const blocks = readmeBlocks('Agents and keys').filter((block) => block.lang === 'ts');
     expect(blocks).toHaveLength(2);
     const printed = await runBlock('agents-keys', blocks[0]!.code);
     expect(printed).toHaveLength(1);
