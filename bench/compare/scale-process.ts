@@ -5,7 +5,7 @@ import type { SSHConnectionPool } from '../../src/index.js';
 import type { BenchHost } from './bench-host.js';
 import { connectSsh2, execSsh2 } from './contenders/ssh2-exec.js';
 import type { Ssh2Client } from './contenders/ssh2-exec.js';
-import { loadSshpool } from './sshpool-module.js';
+import { loadSshpool, sshpoolTarget } from './sshpool-module.js';
 import { summarize } from './stats.js';
 
 const { $, SSHConnectionPool: Pool } = await loadSshpool();
@@ -68,19 +68,12 @@ interface Client {
 function sshpoolClient(): Client {
   let pool: SSHConnectionPool | undefined;
   let executors: Array<ReturnType<typeof $.ssh>> = [];
-  const target = (host: BenchHost) => ({
-    host: host.host,
-    port: host.port,
-    username: host.username,
-    privateKey: host.privateKey,
-    hostKey: { fingerprints: [host.hostKeyFingerprint] },
-  });
   return {
     async open(hosts, perHost) {
       // Defaults, except that the idle measurement needs room for its connections.
       pool = new Pool(perHost > 1 ? { maxConnections: perHost } : {});
-      executors = hosts.map((host) => $.ssh({ ...target(host), pool }));
-      if (perHost > 1) await pool.warmUp(target(hosts[0]!), perHost);
+      executors = hosts.map((host) => $.ssh({ ...sshpoolTarget(host), pool }));
+      if (perHost > 1) await pool.warmUp(sshpoolTarget(hosts[0]!), perHost);
     },
     async run(host, command) {
       return (await executors[host]!`${$.raw(command)}`).stdout;

@@ -5,7 +5,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type { BenchHost } from './bench-host.js';
+
 export type SshpoolModule = typeof import('../../src/index.js');
+
+/** The sshpool target for a bench host: key login, host key pinned by fingerprint. */
+export function sshpoolTarget(host: BenchHost): { host: string; port: number; username: string; privateKey: string; hostKey: { fingerprints: string[] } } {
+  return { host: host.host, port: host.port, username: host.username, privateKey: host.privateKey, hostKey: { fingerprints: [host.hostKeyFingerprint] } };
+}
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST_ENTRY = join(ROOT, 'dist', 'index.js');

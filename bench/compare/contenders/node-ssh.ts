@@ -3,21 +3,14 @@
 import { NodeSSH } from 'node-ssh';
 import type { BenchHost } from '../bench-host.js';
 import type { Contender } from '../contender.js';
-import { fingerprintOf } from '../fingerprint.js';
+import { pinnedConnectConfig } from './ssh2-exec.js';
 
 export async function openNodeSsh(hosts: readonly BenchHost[]): Promise<Contender> {
   const connections: Array<Promise<NodeSSH> | undefined> = hosts.map(() => undefined);
   const connect = (index: number): Promise<NodeSSH> => {
     const host = hosts[index]!;
     const opening = new NodeSSH()
-      .connect({
-        host: host.host,
-        port: host.port,
-        username: host.username,
-        privateKey: host.privateKey,
-        readyTimeout: 60_000,
-        hostVerifier: (key: Buffer) => fingerprintOf(key) === host.hostKeyFingerprint,
-      })
+      .connect(pinnedConnectConfig(host))
       // A failed connect is retried by the next command instead of failing every later one.
       .catch((error: unknown) => {
         connections[index] = undefined;

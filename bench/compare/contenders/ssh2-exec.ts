@@ -1,9 +1,22 @@
 import ssh2 from 'ssh2';
+import type { ConnectConfig } from 'ssh2';
 import type { BenchHost } from '../bench-host.js';
 import { fingerprintOf } from '../fingerprint.js';
 
 const { Client } = ssh2;
 export type Ssh2Client = InstanceType<typeof Client>;
+
+/** ssh2 connect options for a bench host (also node-ssh's, which passes them to ssh2): key login, host key pinned. */
+export function pinnedConnectConfig(host: BenchHost): ConnectConfig & { privateKey: string } {
+  return {
+    host: host.host,
+    port: host.port,
+    username: host.username,
+    privateKey: host.privateKey,
+    readyTimeout: 60_000,
+    hostVerifier: (key: Buffer) => fingerprintOf(key) === host.hostKeyFingerprint,
+  };
+}
 
 /** Opens an authenticated ssh2 connection that pins the host key; `noDelay` sets TCP_NODELAY. */
 export function connectSsh2(host: BenchHost, options: { noDelay: boolean }): Promise<Ssh2Client> {
@@ -14,14 +27,7 @@ export function connectSsh2(host: BenchHost, options: { noDelay: boolean }): Pro
     // first, the promise is settled and the rest have nowhere to go.
     client.on('error', reject);
     client.once('close', () => reject(new Error('connection closed before it was ready')));
-    client.connect({
-      host: host.host,
-      port: host.port,
-      username: host.username,
-      privateKey: host.privateKey,
-      readyTimeout: 60_000,
-      hostVerifier: (key: Buffer) => fingerprintOf(key) === host.hostKeyFingerprint,
-    });
+    client.connect(pinnedConnectConfig(host));
     // ssh2 creates its socket inside connect() and has no connect option for TCP_NODELAY.
     if (options.noDelay) client.setNoDelay(true);
   });
