@@ -66,7 +66,11 @@ describe('sshd killed in the middle of a workload', () => {
     // At least the commands on the wire when sshd died report the lost connection.
     expect(failed.some((e) => e instanceof ConnectionLostError), `failure kinds: ${JSON.stringify(errorKinds(failed))}`).toBe(true);
     for (const error of failed) {
-      if (error instanceof ConnectionLostError) expect(error.result).toMatchObject({ ok: false, exitCode: null });
+      if (!(error instanceof ConnectionLostError)) continue;
+      // A command whose exit status arrived just before sshd died carries it (never ok: its
+      // channel never closed, so its output may be cut); any other carries none.
+      expect(error.result.ok).toBe(false);
+      expect([null, 0]).toContain(error.result.exitCode);
     }
 
     // Connections that died were closed by the remote side (or by a socket error), never otherwise.
