@@ -245,7 +245,7 @@ export class SSHConnectionPool {
   }
 
   /** @internal Runs one command for `$.ssh()`; not part of the public API. */
-  execute(target: NormalizedTarget, request: CommandRequest, cancel: AbortSignal): Promise<ChannelOutcome> {
+  execute(target: NormalizedTarget, request: CommandRequest, cancel: AbortSignal | undefined): Promise<ChannelOutcome> {
     const hostPool = this.#hostPoolFor(target);
     return traceCommand(this.#telemetry, hostPool, request, (trace) => hostPool.execute(request, { priority: request.priority, cancel, trace }));
   }

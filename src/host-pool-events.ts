@@ -64,9 +64,11 @@ export class HostPoolEventStream {
   }
 
   emit(event: HostPoolEvent): void {
-    for (const observer of this.#observers) {
+    // Indexed: this runs several times per command, often before the JIT has optimised it.
+    const observers = this.#observers;
+    for (let i = 0; i < observers.length; i++) {
       try {
-        observer(event);
+        observers[i]!(event);
       } catch (error) {
         process.emitWarning(`sshpool: an observer of '${event.type}' threw: ${(error as Error)?.message ?? String(error)}`, {
           code: 'SSHPOOL_OBSERVER_ERROR',

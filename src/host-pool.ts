@@ -371,12 +371,13 @@ export class HostPool implements BudgetMember {
    * and the command tries again at the head of the queue, so a server's `MaxSessions` is
    * learned instead of surfacing as failures.
    */
-  async execute(spec: ChannelSpec, request: AcquireRequest & { cancel: AbortSignal }): Promise<ExecOutcome> {
+  async execute(spec: ChannelSpec, request: AcquireRequest): Promise<ExecOutcome> {
     const giveHoldBack = this.#hold.take();
+    // The pool's own controller: closeAll() cuts running commands through it too.
     const cancel = new AbortController();
-    const forward = (): void => cancel.abort(request.cancel.reason);
-    if (request.cancel.aborted) forward();
-    else request.cancel.addEventListener('abort', forward, { once: true });
+    const forward = (): void => cancel.abort(request.cancel!.reason);
+    if (request.cancel?.aborted) forward();
+    else request.cancel?.addEventListener('abort', forward, { once: true });
     this.#running.add(cancel);
     let handedOff = false;
     try {
@@ -402,7 +403,7 @@ export class HostPool implements BudgetMember {
       }
       throw this.refusedTooOften();
     } finally {
-      request.cancel.removeEventListener('abort', forward);
+      request.cancel?.removeEventListener('abort', forward);
       if (!handedOff) {
         this.#running.delete(cancel);
         giveHoldBack();
@@ -418,7 +419,7 @@ export class HostPool implements BudgetMember {
    * its slot back), so no slot is held forever. `done` runs once the command is over for the
    * pool: settled, and its channel freed or its connection retired.
    */
-  async follow(slot: Slot, running: RunningChannel, cancel: AbortSignal, done: () => void, ownsSlot = false): Promise<ChannelOutcome> {
+  follow(slot: Slot, running: RunningChannel, cancel: AbortSignal, done: () => void, ownsSlot = false): Promise<ChannelOutcome> {
     let freed = false;
     let stuckTimer: { cancel(): void } | undefined;
     let finished = false;
@@ -463,9 +464,12 @@ export class HostPool implements BudgetMember {
       if (ownsSlot) this.releaseSlot(slot);
       if (cancel.aborted) finish();
     });
-    const outcome = await running.outcome;
-    if (!cancel.aborted || freed) finish();
-    return outcome;
+    // A continuation, not an async function: this runs once per command, mostly before the JIT
+    // has optimised it, and an async function's resume costs more there.
+    return running.outcome.then((outcome) => {
+      if (!cancel.aborted || freed) finish();
+      return outcome;
+    });
   }
 
   /** The server frees a session slot a little after the close; give it that moment. */
@@ -486,35 +490,43 @@ export class HostPool implements BudgetMember {
    * Opens a channel on a held slot and starts the command. The caller releases the slot.
    * `refused`: the server refused the channel; `lost`: the connection closed meanwhile.
    */
-  async openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace?: Context): Promise<RunningChannel | 'refused' | 'lost'> {
+  openOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace?: Context): Promise<RunningChannel | 'refused' | 'lost'> {
     const { entry } = slot;
     entry.openingStarted();
     const startedAt = this.clock.now();
+    let opening: Promise<RunningChannel>;
     try {
-      const running = await entry.connection.openChannel(spec, cancel);
+      opening = entry.connection.openChannel(spec, cancel);
+    } catch (error) {
+      opening = Promise.reject(error as Error);
+    }
+    return opening.then((running) => {
       entry.openingEnded();
       this.events.emit({ type: 'channel-opened', connection: entry.connection, parent: trace, openMs: this.clock.now() - startedAt, atEpoch: this.clock.epochNow() });
       return running;
-    } catch (error) {
-      entry.openingEnded();
-      if (error instanceof ChannelOpenCancelled) {
-        const reason = cancel.reason as CancelReason;
-        const empty = Buffer.alloc(0);
-        return {
-          outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }),
-          freed: error.settled,
-          killSent: error.killSent,
-          killConfirmed: error.killConfirmed,
-        };
-      }
-      this.#lastRefusal = error as Error;
-      if (!entry.connection.usable) return 'lost';
-      if (error instanceof ChannelOpenRefusal) {
-        entry.noteRefusal();
-        this.events.emit({ type: 'channel-refused', connection: entry.connection });
-      }
-      return 'refused';
+    }, (error: unknown) => this.#channelOpenFailed(entry, cancel, error));
+  }
+
+  /** What a failed channel open means for the command: a cancelled one still follows its late channel. */
+  #channelOpenFailed(entry: PoolEntry, cancel: AbortSignal, error: unknown): RunningChannel | 'refused' | 'lost' {
+    entry.openingEnded();
+    if (error instanceof ChannelOpenCancelled) {
+      const reason = cancel.reason as CancelReason;
+      const empty = Buffer.alloc(0);
+      return {
+        outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }),
+        freed: error.settled,
+        killSent: error.killSent,
+        killConfirmed: error.killConfirmed,
+      };
     }
+    this.#lastRefusal = error as Error;
+    if (!entry.connection.usable) return 'lost';
+    if (error instanceof ChannelOpenRefusal) {
+      entry.noteRefusal();
+      this.events.emit({ type: 'channel-refused', connection: entry.connection });
+    }
+    return 'refused';
   }
 
   /** Gives a slot back (once; later calls do nothing); the connection serves a waiter, goes idle, or retires. */

@@ -15,6 +15,8 @@ const MARKER_LINE_MAX = PGID_MARKER.length + 12;
 /** How long a signalled command gets to end before its process group is killed as well. */
 const SIGNAL_GRACE_MS = 50;
 
+const ignore = (): void => {};
+
 /** The command text that reports its process group before running `command`. */
 export function withProcessGroupReport(command: string): string {
   return `printf '${PGID_MARKER}%d\\n' "$$"\n${command}`;
@@ -62,8 +64,9 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   let pgid: number | undefined;
   let killWanted = false;
   let killConfirmed = false;
-  let markKillSent!: () => void;
-  const killSent = new Promise<void>((resolve) => (markKillSent = resolve));
+  // Only a command that reports its process group can have its kill wait for that report.
+  let markKillSent: (() => void) | undefined;
+  const killSent = request.reportsProcessGroup ? new Promise<void>((resolve) => (markKillSent = resolve)) : undefined;
 
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
   const freed = new Promise<void>((resolve) => (markFreed = resolve));
@@ -79,7 +82,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   // Kills the process group once its id is known, then closes our side. Closing earlier could
   // lose the marker line that carries the id.
   const kill = (): void => {
-    markKillSent();
+    markKillSent?.();
     if (closed) return;
     channel.close();
     if (pgid === undefined || !host.usable) return;
@@ -147,17 +150,17 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     signal = typeof signalName === 'string' ? signalName : null;
   });
   // Writes racing a closing channel surface here; the close event tells the real story.
-  channel.on('error', () => {});
-  channel.stderr.on('error', () => {});
+  channel.on('error', ignore);
+  channel.stderr.on('error', ignore);
   const stopWatchingConnection = host.onClose(() => {
     closed = true;
-    markKillSent();
+    markKillSent?.();
     finish('connection-lost');
     markFreed();
   });
   channel.once('close', () => {
     closed = true;
-    markKillSent();
+    markKillSent?.();
     stopWatchingConnection();
     finish(host.usable ? 'closed' : 'connection-lost');
     markFreed();

@@ -33,8 +33,11 @@ export interface RunOutcome extends ChannelOutcome {
   readonly host?: string;
 }
 
-/** Runs a channel for a command; rejects for failures that leave no result (connect, acquire). */
-export type CommandRunner = (request: CommandRequest, cancel: AbortSignal) => Promise<RunOutcome>;
+/**
+ * Runs a channel for a command; rejects for failures that leave no result (connect, acquire).
+ * `cancel` is absent for a command nobody can cancel (no timeout, no abort signal).
+ */
+export type CommandRunner = (request: CommandRequest, cancel: AbortSignal | undefined) => Promise<RunOutcome>;
 
 /** Where printing goes when verbose; swappable for tests. */
 export interface CommandLog {
@@ -208,46 +211,74 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     return prelude.length === 0 ? this.#built.text : `${prelude.join('\n')}\n${this.#built.text}`;
   }
 
-  async #execute(): Promise<CommandResult> {
+  #execute(): Promise<CommandResult> {
+    // Written with continuations rather than as an async function: it runs once per command,
+    // mostly before the JIT has optimised it, where each resumed await costs more.
+    try {
+      return this.#send();
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  #send(): Promise<CommandResult> {
     const script = this.#scriptText();
     // Before anything is sent: OpenSSH answers some bad exec requests by dropping the connection.
     checkCommandText(script);
     const startedAt = performance.now();
-    const cancel = new AbortController();
+    const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined;
+    // Most commands have neither a timeout nor a signal: they get no controller at all.
+    const cancel = cancellable ? new AbortController() : undefined;
     const giveUp = (reason: CancelReason): void => {
-      if (!cancel.signal.aborted) cancel.abort(reason);
+      if (!cancel!.signal.aborted) cancel!.abort(reason);
     };
     const timer = this.#timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), this.#timeoutMs);
     timer?.unref();
     const onAbort = (): void => giveUp('aborted');
     if (this.#signal?.aborted) giveUp('aborted');
     else this.#signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = (): void => {
+      clearTimeout(timer);
+      this.#signal?.removeEventListener('abort', onAbort);
+    };
 
     const verbose = this.#log.verbose && !this.#quiet;
     if (verbose) this.#log.write('stderr', `$ ${this.#built.text}\n`);
 
-    let outcome: RunOutcome;
+    let running: Promise<RunOutcome>;
     try {
-      outcome = await this.#run(
+      running = this.#run(
         {
           command: script,
           stdin: this.#stdin,
           maxBuffer: this.#maxBuffer,
-          cancellable: this.#timeoutMs !== undefined || this.#signal !== undefined,
+          cancellable,
           priority: this.#priority,
           built: this.#built,
         },
-        cancel.signal,
+        cancel?.signal,
       );
     } catch (error) {
-      if (!(error instanceof AcquireCancelled)) throw error;
-      // Given up while still waiting for a slot: nothing ran remotely.
-      outcome = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: null, signal: null, ending: error.reason };
-    } finally {
-      clearTimeout(timer);
-      this.#signal?.removeEventListener('abort', onAbort);
+      stopWatching();
+      throw error;
     }
+    return running.then(
+      (outcome) => {
+        stopWatching();
+        return this.#resultOf(outcome, startedAt, verbose);
+      },
+      (error: unknown) => {
+        stopWatching();
+        if (!(error instanceof AcquireCancelled)) throw error;
+        // Given up while still waiting for a slot: nothing ran remotely.
+        const empty = Buffer.alloc(0);
+        return this.#resultOf({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: error.reason }, startedAt, verbose);
+      },
+    );
+  }
 
+  /** The command's result, or its typed error unless `nothrow()`. */
+  #resultOf(outcome: RunOutcome, startedAt: number, verbose: boolean): CommandResult {
     const result = new RemoteCommandResult({
       stdout: outcome.stdout,
       stderr: outcome.stderr,

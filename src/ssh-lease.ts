@@ -75,10 +75,11 @@ export class SSHLease {
     this.release();
   }
 
+  // A command nobody can cancel still needs a signal for the channel: one that never fires.
   #runner: CommandRunner = (request, cancel) =>
-    traceCommand(this.#telemetry, this.#hostPool, request, async (trace) => ({ channel: await this.#run(request, cancel, trace), slot: this.#slot }));
+    traceCommand(this.#telemetry, this.#hostPool, request, async (trace) => ({ channel: await this.#run(request, cancel ?? new AbortController().signal, trace), slot: this.#slot }));
 
-  #run = async (request: CommandRequest, cancel: AbortSignal, trace: Context): Promise<ChannelOutcome> => {
+  #run = async (request: CommandRequest, cancel: AbortSignal, trace: Context | undefined): Promise<ChannelOutcome> => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
     const previous = this.#tail;
     let markDone!: () => void;

@@ -22,8 +22,9 @@ export async function traceCommand(
   telemetry: PoolTelemetry,
   hostPool: HostPool,
   request: CommandRequest,
-  run: (traceContext: Context) => Promise<TracedRun>,
+  run: (traceContext: Context | undefined) => Promise<TracedRun>,
 ): Promise<ChannelOutcome> {
+  if (!telemetry.tracing) return untraced(telemetry, hostPool.name, run);
   const { details, config } = hostPool;
   const scope = telemetry.startExec({
     poolName: hostPool.name,
@@ -54,4 +55,19 @@ export async function traceCommand(
     PoolTelemetry.fail(span, errorType, error instanceof AcquireCancelled ? undefined : (error as Error).message);
     throw error;
   }
+}
+
+/** With no tracer to record spans: the command's duration metric only, and no async frame of its own. */
+function untraced(telemetry: PoolTelemetry, poolName: string, run: (traceContext: undefined) => Promise<TracedRun>): Promise<ChannelOutcome> {
+  const startedAt = performance.now();
+  return run(undefined).then(
+    ({ channel }) => {
+      telemetry.recordCommandDuration(poolName, performance.now() - startedAt, errorCodeForOutcome(channel));
+      return channel;
+    },
+    (error: unknown) => {
+      telemetry.recordCommandDuration(poolName, performance.now() - startedAt, errorTypeOf(error));
+      throw error;
+    },
+  );
 }

@@ -16,3 +16,18 @@ export function procCpuMicros(pid: number | 'self'): { own: number; children: nu
     return { own: 0, children: 0 };
   }
 }
+
+/**
+ * CPU time of the whole machine from /proc/stat, in µs: `busy` (every state but idle and
+ * iowait, summed over cores) and `total`. Zeros off Linux.
+ */
+export function machineCpuMicros(): { busy: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    const idle = fields[3]! + fields[4]!;
+    return { busy: (total - idle) * MICROS_PER_TICK, total: total * MICROS_PER_TICK };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}

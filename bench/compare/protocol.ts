@@ -35,6 +35,12 @@ export interface ContenderResult {
   readonly latencyMs: LatencySummary;
   /** Client CPU of the measured phase, this process plus external helpers (µs). */
   readonly cpuMicros: number;
+  /**
+   * CPU the whole machine spent while measuring (µs, all cores: this client, the servers, the
+   * proxy and anything else): with `cpuMicros` it tells a client-bound workload from a
+   * server-bound one.
+   */
+  readonly machineBusyMicros: number;
   /** Event-loop delay while measuring (ms). */
   readonly loopDelayMs: { readonly p99: number; readonly max: number };
   readonly rssBytes: number;

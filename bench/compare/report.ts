@@ -30,7 +30,7 @@ export function workloadTable(rows: readonly Measured[], outputBytes: number): s
   const ceilingCpu = ceiling ? cpuPerCommandOf(ceiling) : Number.NaN;
   const header = [
     'contender', 'failed', 'cmd/s', ...(outputBytes > 0 ? ['MiB/s'] : []), '× ceiling', 'p50 ms', 'p95 ms', 'p99 ms',
-    'CPU µs/cmd', 'CPU × ceiling', 'conns (measured/all)', 'refused', 'loop p99 ms',
+    'CPU µs/cmd', 'CPU × ceiling', 'machine busy (cores)', 'client share', 'conns (measured/all)', 'refused', 'loop p99 ms',
   ];
   const lines = [row(header), row(header.map((_, i) => (i === 0 ? '---' : '---:')))];
   const notes: string[] = [];
@@ -55,6 +55,8 @@ export function workloadTable(rows: readonly Measured[], outputBytes: number): s
         ms(result.latencyMs.p99),
         fixed(cpu),
         ratio(cpu / ceilingCpu),
+        fixed(result.machineBusyMicros / (result.elapsedMs * 1000), 2),
+        result.machineBusyMicros > 0 ? `${fixed((100 * result.cpuMicros) / result.machineBusyMicros)} %` : '–',
         `${connections.measured}/${connections.total}`,
         String(connections.dropped),
         ms(result.loopDelayMs.p99),

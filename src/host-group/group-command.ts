@@ -5,7 +5,7 @@ import type { CommandLog, CommandRequest, RunOutcome } from '../ssh-command.js';
 import { describe } from '../validation.js';
 
 /** Runs a group command; `retryable` is the command's own choice, undefined for the group's default. */
-export type GroupCommandRunner = (request: CommandRequest, cancel: AbortSignal, retryable: boolean | undefined) => Promise<RunOutcome>;
+export type GroupCommandRunner = (request: CommandRequest, cancel: AbortSignal | undefined, retryable: boolean | undefined) => Promise<RunOutcome>;
 
 /**
  * A command of a host group: an `SSHCommand` (same modifiers, result and errors; `result.host`

@@ -105,7 +105,7 @@ export class HostGroup implements HostStateSource {
    * never started moves to the next pick; a try whose connection was lost moves on only when
    * `retryable`. Rejects with `NoHostAvailableError` (every member's cause) when none is left.
    */
-  async run(request: CommandRequest, cancel: AbortSignal, retryable: boolean): Promise<RunOutcome> {
+  async run(request: CommandRequest, cancel: AbortSignal | undefined, retryable: boolean): Promise<RunOutcome> {
     const pool = this.pool;
     const { span, context } = this.#telemetry.startCommand(request.built.template);
     const failures: HostFailure[] = [];
@@ -126,7 +126,7 @@ export class HostGroup implements HostStateSource {
           this.#telemetry.attemptFailed(span, this.#labelOf(member, pool), error);
           continue;
         }
-        if (outcome.ending === 'connection-lost' && retryable && !cancel.aborted) {
+        if (outcome.ending === 'connection-lost' && retryable && !cancel?.aborted) {
           const lost = this.#connectionLost(request, member, outcome);
           failures.push({ host: member.label, poolName: this.#poolNameOf(member, pool), error: lost });
           this.#telemetry.attemptFailed(span, this.#labelOf(member, pool), lost);
@@ -142,7 +142,7 @@ export class HostGroup implements HostStateSource {
   }
 
   /** Runs one command on member `index` whatever its state: a fan-out asks every host. */
-  async runOn(index: number, request: CommandRequest, cancel: AbortSignal, parent: Context): Promise<RunOutcome> {
+  async runOn(index: number, request: CommandRequest, cancel: AbortSignal | undefined, parent: Context): Promise<RunOutcome> {
     const member = this.#members[index]!;
     return this.#tryOn(member, this.pool, request, cancel, this.#telemetry.attemptContext(parent, 1));
   }
@@ -164,7 +164,7 @@ export class HostGroup implements HostStateSource {
   }
 
   /** One try on one member: feeds the outcome to its breaker and labels the result with it. */
-  async #tryOn(member: Member, pool: SSHConnectionPool, request: CommandRequest, cancel: AbortSignal, attempt: Context): Promise<RunOutcome> {
+  async #tryOn(member: Member, pool: SSHConnectionPool, request: CommandRequest, cancel: AbortSignal | undefined, attempt: Context): Promise<RunOutcome> {
     let outcome: RunOutcome;
     try {
       outcome = await otelContext.with(attempt, () => pool.execute(member.normalized, request, cancel));

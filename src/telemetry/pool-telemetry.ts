@@ -1,4 +1,4 @@
-import { context as otelContext, metrics, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context as otelContext, createNoopMeter, metrics, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type {
   Attributes,
   BatchObservableCallback,
@@ -86,6 +86,9 @@ export interface TracedScope {
 
 const seconds = (ms: number): number => ms / 1000;
 
+/** What the API's proxy delegates to until an SDK registers a tracer provider. */
+const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
+
 /**
  * The telemetry layer one pool instance calls at each lifecycle point. It depends on the
  * OpenTelemetry API only. Tracers go through the API's proxy, so an SDK registered after
@@ -111,6 +114,17 @@ export class PoolTelemetry {
   get tracer(): Tracer {
     this.#tracer ??= (this.#tracerProvider ?? trace.getTracerProvider()).getTracer(names.INSTRUMENTATION_SCOPE, names.INSTRUMENTATION_VERSION);
     return this.#tracer;
+  }
+
+  /**
+   * False while spans would go nowhere: no tracer provider was injected and none is registered
+   * (the API's proxy still delegates to its no-op). Callers skip building spans, contexts and
+   * attributes then, on the path of every command. Checked per call, so an SDK registered later
+   * is seen at once. A provider from another copy of the API counts as recording.
+   */
+  get tracing(): boolean {
+    const provider = this.#tracerProvider ?? trace.getTracerProvider();
+    return !(provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_TRACER_PROVIDER);
   }
 
   /** Makes sure observable instruments exist on the current provider, so a scrape sees them. */
@@ -216,9 +230,11 @@ export class PoolTelemetry {
   }
 
   recordCreateTime(poolName: string, durationMs: number, errorType?: string): void {
+    const instruments = this.#current();
+    if (!instruments) return;
     const attributes: Attributes = { [names.ATTR_POOL_NAME]: poolName };
     if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
-    this.#current()?.createTime.record(seconds(durationMs), attributes);
+    instruments.createTime.record(seconds(durationMs), attributes);
   }
 
   recordUseTime(poolName: string, durationMs: number): void {
@@ -245,9 +261,11 @@ export class PoolTelemetry {
   }
 
   recordCommandDuration(poolName: string, durationMs: number, errorType?: string): void {
+    const instruments = this.#current();
+    if (!instruments) return;
     const attributes: Attributes = { [names.ATTR_POOL_NAME]: poolName };
     if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
-    this.#current()?.commandDuration.record(seconds(durationMs), attributes);
+    instruments.commandDuration.record(seconds(durationMs), attributes);
   }
 
   /** Stops observing: a closed pool must not keep reporting (or be kept alive by) callbacks. */
@@ -259,10 +277,13 @@ export class PoolTelemetry {
   #current(): Instruments | undefined {
     if (this.#shutdown) return undefined;
     const provider = this.#meterProvider ?? metrics.getMeterProvider();
-    if (this.#instruments && this.#instrumentsFrom === provider) return this.#instruments;
+    // Undefined from the same provider means its meter is the API's no-op one.
+    if (this.#instrumentsFrom === provider) return this.#instruments;
     this.#detach();
     this.#instrumentsFrom = provider;
-    this.#instruments = this.#create(provider.getMeter(names.INSTRUMENTATION_SCOPE, names.INSTRUMENTATION_VERSION));
+    const meter = provider.getMeter(names.INSTRUMENTATION_SCOPE, names.INSTRUMENTATION_VERSION);
+    // The no-op meter records nothing: no instruments, so no attributes are built per command.
+    this.#instruments = meter === createNoopMeter() ? undefined : this.#create(meter);
     return this.#instruments;
   }
 

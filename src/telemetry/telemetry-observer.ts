@@ -79,7 +79,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
         // Under a command span that records nothing (no SDK, or sampled out), its children
         // would record nothing either: skip building them, on the hot path of every command.
-        if (!wantsAcquireSpan(event.outcome) || !parentRecords(event.parent)) break;
+        if (!wantsAcquireSpan(event.outcome) || !telemetry.tracing || !parentRecords(event.parent)) break;
         // Made once the outcome is known, back-dated to the start: that is what lets
         // `acquireSpans: 'non-reused'` keep only the interesting ones.
         const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
