@@ -7,6 +7,7 @@ import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { $, AcquireTimeoutError, SSHConnectionPool } from '../../src/index.js';
 import type { PoolConfig } from '../../src/index.js';
+import { PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
 import { freePort } from '../support/free-port.js';
@@ -289,6 +290,45 @@ describe('metrics', () => {
     } finally {
       metrics.disable();
     }
+  });
+
+  it('knows when spans would go nowhere: no tracer provider injected or registered', () => {
+    expect(new PoolTelemetry({ observe: () => [] }).tracing).toBe(false);
+    expect(new PoolTelemetry({ observe: () => [], tracerProvider }).tracing).toBe(true);
+    const global = new PoolTelemetry({ observe: () => [] });
+    trace.setGlobalTracerProvider(tracerProvider);
+    try {
+      expect(global.tracing).toBe(true);
+    } finally {
+      trace.disable();
+    }
+    expect(global.tracing).toBe(false);
+  });
+
+  it('starts recording at the next command when an SDK registers after commands ran with none', async () => {
+    const pool = new SSHConnectionPool();
+    pools.push(pool);
+    const ssh = $.ssh({ host: server.host, port: server.port, username: server.username, privateKey: server.privateKey, hostKey: 'off', pool });
+    // With nothing registered, the pool skips spans and metric attributes altogether.
+    await ssh`true`;
+    const lateSpans = new InMemorySpanExporter();
+    const lateReader = new TestMetricReader();
+    trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: lateSpans })] }));
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [lateReader] }));
+    try {
+      await ssh`true`;
+      expect(lateSpans.getFinishedSpans().filter((s) => s.name === 'ssh.exec')).toHaveLength(1);
+      const { resourceMetrics } = await lateReader.collect();
+      const acquires = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'ssh.client.connection.acquires');
+      const reused = (acquires?.dataPoints ?? []).find((p) => p.attributes['ssh.pool.acquire.outcome'] === 'reused');
+      expect(reused?.value).toBe(1);
+    } finally {
+      trace.disable();
+      metrics.disable();
+    }
+    // And back to nothing: commands go on.
+    expect((await ssh`echo after`).stdout).toBe('after\n');
+    expect(lateSpans.getFinishedSpans().filter((s) => s.name === 'ssh.exec')).toHaveLength(1);
   });
 
   it('reaches a tracer provider registered globally after import', async () => {
