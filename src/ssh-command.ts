@@ -259,8 +259,8 @@ export class SSHCommand implements PromiseLike<CommandResult> {
         cancel?.signal,
       );
     } catch (error) {
-      stopWatching();
-      throw error;
+      // Handled below like a rejection: an AcquireCancelled still becomes a result.
+      running = Promise.reject(error as Error);
     }
     return running.then(
       (outcome) => {

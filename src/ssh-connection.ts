@@ -241,7 +241,8 @@ export class SSHConnection implements PoolConnection {
             }
             late = attach(channel);
             void late.freed.then(markSettled);
-            void (late.killSent ?? late.freed).then(markKillSent);
+            // No process-group report: the kill (closing the channel) went out with the cancel.
+            void (late.killSent ?? Promise.resolve()).then(markKillSent);
             return;
           }
           if (!error) {

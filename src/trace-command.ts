@@ -14,17 +14,26 @@ export interface TracedRun {
 }
 
 /**
- * Wraps one command in its `ssh.exec` span (child of the caller's active context) and records
- * `ssh.client.command.duration`. The span links to the `ssh.connect` span of the connection
- * the command ran on, and carries the same error code the caller's error will.
+ * Records `ssh.client.command.duration` of one command and, when a tracer provider is there to
+ * receive it, wraps the command in its `ssh.exec` span (child of the caller's active context).
+ * The span links to the `ssh.connect` span of the connection the command ran on, and carries
+ * the same error code the caller's error will.
  */
-export async function traceCommand(
+export function traceCommand(
   telemetry: PoolTelemetry,
   hostPool: HostPool,
   request: CommandRequest,
   run: (traceContext: Context | undefined) => Promise<TracedRun>,
 ): Promise<ChannelOutcome> {
-  if (!telemetry.tracing) return untraced(telemetry, hostPool.name, run);
+  return telemetry.tracing ? traced(telemetry, hostPool, request, run) : untraced(telemetry, hostPool.name, run);
+}
+
+async function traced(
+  telemetry: PoolTelemetry,
+  hostPool: HostPool,
+  request: CommandRequest,
+  run: (traceContext: Context) => Promise<TracedRun>,
+): Promise<ChannelOutcome> {
   const { details, config } = hostPool;
   const scope = telemetry.startExec({
     poolName: hostPool.name,
@@ -60,7 +69,13 @@ export async function traceCommand(
 /** With no tracer to record spans: the command's duration metric only, and no async frame of its own. */
 function untraced(telemetry: PoolTelemetry, poolName: string, run: (traceContext: undefined) => Promise<TracedRun>): Promise<ChannelOutcome> {
   const startedAt = performance.now();
-  return run(undefined).then(
+  let running: Promise<TracedRun>;
+  try {
+    running = run(undefined);
+  } catch (error) {
+    running = Promise.reject(error as Error);
+  }
+  return running.then(
     ({ channel }) => {
       telemetry.recordCommandDuration(poolName, performance.now() - startedAt, errorCodeForOutcome(channel));
       return channel;

@@ -93,7 +93,8 @@ const NOOP_TRACER_PROVIDER = new ProxyTracerProvider().getDelegate();
  * The telemetry layer one pool instance calls at each lifecycle point. It depends on the
  * OpenTelemetry API only. Tracers go through the API's proxy, so an SDK registered after
  * import still receives spans; instruments are re-created whenever the global meter provider
- * changes, because instruments made from the no-op provider stay no-ops forever.
+ * changes, because instruments made from a provider stay bound to it. The API's no-op meter
+ * gets no instruments at all, so nothing is built per command until an SDK is registered.
  */
 export class PoolTelemetry {
   readonly #tracerProvider: TracerProvider | undefined;

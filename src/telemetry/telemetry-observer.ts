@@ -35,7 +35,8 @@ export function connectSpanOf(connection: PoolConnection): SpanContext | undefin
 
 /**
  * Spans and metrics of one host pool, as an observer of its event stream (DESIGN §3). With no
- * OpenTelemetry SDK registered every call lands on the API's no-op implementations. `route`:
+ * tracer provider, spans are skipped (see `PoolTelemetry.tracing`); with no meter provider,
+ * so are metric points. `route`:
  * for a pool key behind jump hosts, the endpoints its connections pass (`ssh.route`).
  */
 export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionEventDetails, config: ResolvedPoolConfig, route?: string): HostPoolObserver {

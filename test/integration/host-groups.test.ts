@@ -8,6 +8,7 @@ import type { HostGroupExecutor, SSHConnectionPoolOptions, SSHHostGroupTarget } 
 import { generateKeyPair } from '../support/generate-key-pair.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
+import { until } from '../support/until.js';
 import { withTimeout } from '../support/with-timeout.js';
 
 const client = generateKeyPair('sshpool-host-group-client');
@@ -50,15 +51,6 @@ function countByPort(ports: number[]): number[] {
   return servers.map((server) => ports.filter((port) => port === server.port).length);
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-}
 
 describe('distribution across three hosts', () => {
   it('round-robin: sequential commands go to each server in turn', async () => {

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   $,
@@ -10,6 +11,7 @@ import {
   SSHConnectionPool,
 } from '../../src/index.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+import { until } from '../support/until.js';
 
 let server: EmbeddedSshServer;
 let pool: SSHConnectionPool;
@@ -103,6 +105,34 @@ describe('command execution (embedded server)', () => {
     const running = ssh`sleep 10`.signal(controller.signal);
     setTimeout(() => controller.abort(), 100);
     await expect(running).rejects.toBeInstanceOf(AbortedError);
+  });
+
+  it('ends a command whose signal was already aborted with AbortedError, running nothing', async () => {
+    const error = await ssh`echo never`.signal(AbortSignal.abort()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortedError);
+    expect((error as AbortedError).result).toMatchObject({ ok: false, exitCode: null, stdout: '' });
+  });
+
+  it('leaves no listener on the caller\'s abort signal once the command settles, ok or failed', async () => {
+    const controller = new AbortController();
+    await ssh`true`.signal(controller.signal);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    await ssh`exit 3`.signal(controller.signal).nothrow();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('closeAll() stops a command that has neither a timeout nor a signal once its drain timeout passes', async () => {
+    const own = new SSHConnectionPool();
+    const target = { host: server.host, port: server.port, username: server.username, privateKey: server.privateKey, hostKey: 'off' as const, pool: own };
+    await $.ssh(target)`true`;
+    const running = $.ssh(target)`sleep 30`.catch((e: unknown) => e);
+    await until(() => own.getStats().openChannels === 1);
+    const startedAt = performance.now();
+    await own.closeAll({ timeout: 100 });
+    const error = await running;
+    expect(error).toBeInstanceOf(AbortedError);
+    expect((error as AbortedError).message).toContain('the pool closed');
+    expect(performance.now() - startedAt).toBeLessThan(5_000);
   });
 
   it('caps output with OutputLimitError instead of buffering without bound', async () => {

@@ -23,6 +23,7 @@ import type { FanOutProgress, HostGroupExecutor, SSHHostGroupTarget } from '../.
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { freePort } from '../support/free-port.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
+import { until } from '../support/until.js';
 
 const PASSWORD = 'group-password';
 
@@ -347,10 +348,3 @@ describe('host group telemetry', () => {
   });
 });
 
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -10,6 +10,7 @@ import type { PoolConfig } from '../../src/index.js';
 import { PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
+import { until } from '../support/until.js';
 import { freePort } from '../support/free-port.js';
 
 const exporter = new InMemorySpanExporter();
@@ -49,13 +50,6 @@ async function collect(): Promise<Map<string, MetricData>> {
   const byName = new Map<string, MetricData>();
   for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
   return byName;
-}
-async function until(condition: () => boolean, timeoutMs = 3_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 function points(metric: MetricData | undefined): DataPoint<unknown>[] {
   return (metric?.dataPoints ?? []) as DataPoint<unknown>[];

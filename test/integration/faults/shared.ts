@@ -25,15 +25,7 @@ afterAll(async () => {
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls `condition` every 10 ms; throws with `what` when it is still false after `timeoutMs`. */
-export async function until(condition: () => boolean, timeoutMs: number, what = 'condition'): Promise<number> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await sleep(10);
-  }
-  return performance.now() - started;
-}
+export { until } from '../../support/until.js';
 
 export interface RecordedEvent {
   readonly name: PoolEventName;
