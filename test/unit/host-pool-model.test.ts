@@ -3,6 +3,7 @@
 // closeIdleConnections and closeAll against the real HostPool over a fake connection layer and
 // a fake clock (no sockets, no sleeps), and checks the pool's invariants after every step.
 // A failure prints the seed and a shrunk, replayable command sequence.
+//   SSHPOOL_MODEL_SEED=<seed> SSHPOOL_MODEL_PATH=<path> SSHPOOL_MODEL_REPLAY=<replayPath> npx vitest run test/unit/host-pool-model.test.ts
 //
 //   SSHPOOL_MODEL_RUNS=5000 npx vitest run test/unit/host-pool-model.test.ts   (long mode: npm run test:model)
 import { ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
@@ -19,6 +20,11 @@ import { FakeClock, settle } from '../support/fake-clock.js';
 import { FakeConnectionLayer, FakeHold } from '../support/fake-connections.js';
 
 const RUNS = Number.parseInt(process.env['SSHPOOL_MODEL_RUNS'] ?? '150', 10);
+// Replays a failure: SSHPOOL_MODEL_SEED, SSHPOOL_MODEL_PATH (seed and path) and
+// SSHPOOL_MODEL_REPLAY (the counterexample's replayPath) as printed with it.
+const REPLAY = process.env['SSHPOOL_MODEL_SEED'] === undefined
+  ? {}
+  : { seed: Number(process.env['SSHPOOL_MODEL_SEED']), path: process.env['SSHPOOL_MODEL_PATH'], endOnFailure: true };
 const COMMAND_KEY = createContextKey('model command');
 
 interface TrackedCommand {
@@ -369,7 +375,7 @@ const commands = fc.commands<Model, Real, false>([
   fc.integer({ min: 0, max: 4 }).map((n) => new WarmUp(n)),
   fc.constant(new CloseIdle()),
   fc.integer({ min: 0, max: 3_000 }).map((timeout) => new CloseAll(timeout)),
-], { maxCommands: 60 });
+], { maxCommands: 60, ...(process.env['SSHPOOL_MODEL_REPLAY'] ? { replayPath: process.env['SSHPOOL_MODEL_REPLAY'] } : {}) });
 
 /**
  * After a sequence: the server comes back, everything running finishes, time passes. Every
@@ -397,10 +403,14 @@ async function windDown(model: Model, real: Real): Promise<void> {
     // Demand brings a pool back even after reconnect gave up; the warm minimum follows.
     const probe = new Exec(0, undefined);
     await probe.run(model, real);
-    for (let round = 0; round < 10 && model.commands.at(-1)!.settled === 0; round++) {
+    // Long enough for refusals left over from the sequence: a channel refused ten times in a
+    // row backs off ~2.6 s in all before the command gives up. Until the probe has settled it
+    // is running work, and running work rightly holds the process.
+    for (let round = 0; round < 40 && model.commands.at(-1)!.settled === 0; round++) {
       for (const channel of layer.runningChannels) channel.finish(0);
       await clock.advance(100);
     }
+    expect(model.commands.at(-1)!.settled, 'the probe settled').toBe(1);
     await clock.advance(2_500);
     expect(pool.stats().totalConnections, 'warm minimum restored').toBeGreaterThanOrEqual(config.warmUpConnections);
     expect(hold.count, 'idle pool holds the process').toBe(0);
@@ -413,6 +423,12 @@ async function windDown(model: Model, real: Real): Promise<void> {
 }
 
 describe('host pool state machine (model-based)', () => {
+  it('regression: refusals left over for the wind-down probe delay it past the old 1 s wait (seed -1101479978)', async () => {
+    const { model, real } = build(0);
+    for (const step of [new Exec(0, undefined), new Advance(5), new Refuse(3), new Refuse(2), new Refuse(2)]) await step.run(model, real);
+    await windDown(model, real);
+  });
+
   it('keeps its invariants over random sequences of work, faults and shutdowns', async () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 2 }), commands, async (warm, sequence) => {
@@ -420,7 +436,7 @@ describe('host pool state machine (model-based)', () => {
         await fc.asyncModelRun(() => ({ model, real }), sequence);
         await windDown(model, real);
       }),
-      { numRuns: RUNS, verbose: 1 },
+      { numRuns: RUNS, verbose: 1, ...REPLAY },
     );
   }, 600_000);
 });
