@@ -14,7 +14,7 @@ import { Housekeeper } from './housekeeper.js';
 import { PendingAcquire, PendingAcquires } from './pending-acquires.js';
 import type { AcquireRequest } from './pending-acquires.js';
 import type { ResolvedPoolConfig } from './pool-config.js';
-import { ChannelOpenCancelled, ChannelOpenRefusal } from './pool-connection.js';
+import { ChannelOpenCancelled, ChannelOpenRefusal, CONNECTION_LOST, emptyOutcome } from './pool-connection.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec, ConnectionFactory, PoolConnection, RunningChannel } from './pool-connection.js';
 import { PoolEntry } from './pool-entry.js';
 import { processHold } from './process-hold.js';
@@ -71,13 +71,6 @@ export const MAX_CHANNEL_ATTEMPTS = 10;
 
 const NO_ATTEMPTS: readonly number[] = Object.freeze([]);
 
-const CONNECTION_LOST: ChannelOutcome = Object.freeze({
-  stdout: Buffer.alloc(0),
-  stderr: Buffer.alloc(0),
-  exitCode: null,
-  signal: null,
-  ending: 'connection-lost',
-});
 /** After a cancelled command's kill was sent, how long its channel may take to close before its connection is retired. */
 export const STUCK_CHANNEL_MS = 750;
 /** After a cancel, how long the kill may take to be sent before the channel counts as stuck. */
@@ -511,10 +504,8 @@ export class HostPool implements BudgetMember {
   #channelOpenFailed(entry: PoolEntry, cancel: AbortSignal, error: unknown): RunningChannel | 'refused' | 'lost' {
     entry.openingEnded();
     if (error instanceof ChannelOpenCancelled) {
-      const reason = cancel.reason as CancelReason;
-      const empty = Buffer.alloc(0);
       return {
-        outcome: Promise.resolve({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: reason }),
+        outcome: Promise.resolve(emptyOutcome(cancel.reason as CancelReason)),
         freed: error.settled,
         killSent: error.killSent,
         killConfirmed: error.killConfirmed,

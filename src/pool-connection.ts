@@ -50,6 +50,15 @@ export interface RunningChannel {
   readonly killConfirmed?: () => boolean;
 }
 
+/** The outcome of a command that produced no output: given up before it ran, or its connection lost. */
+export function emptyOutcome(ending: ChannelEnding): ChannelOutcome {
+  const empty = Buffer.alloc(0);
+  return { stdout: empty, stderr: empty, exitCode: null, signal: null, ending };
+}
+
+/** A lost connection's outcome, shared: it carries nothing a caller could change. */
+export const CONNECTION_LOST: ChannelOutcome = Object.freeze(emptyOutcome('connection-lost'));
+
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
 export class ChannelOpenRefusal extends Error {
   override readonly name = 'ChannelOpenRefusal';

@@ -5,6 +5,7 @@ import { AcquireCancelled, errorForOutcome } from './error-mapping.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CommandError } from './errors.js';
 import { describe, isPlainObject } from './validation.js';
+import { emptyOutcome } from './pool-connection.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec } from './pool-connection.js';
 import { checkWellFormed, quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';
@@ -271,8 +272,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
         stopWatching();
         if (!(error instanceof AcquireCancelled)) throw error;
         // Given up while still waiting for a slot: nothing ran remotely.
-        const empty = Buffer.alloc(0);
-        return this.#resultOf({ stdout: empty, stderr: empty, exitCode: null, signal: null, ending: error.reason }, startedAt, verbose);
+        return this.#resultOf(emptyOutcome(error.reason), startedAt, verbose);
       },
     );
   }

@@ -2,6 +2,7 @@ import { isRemoteCommandResult } from './command-result.js';
 import { InvalidArgumentError } from './errors.js';
 import { MAX_CHANNEL_ATTEMPTS } from './host-pool.js';
 import type { HostPool, Slot } from './host-pool.js';
+import { CONNECTION_LOST } from './pool-connection.js';
 import type { ChannelOutcome } from './pool-connection.js';
 import { processHold } from './process-hold.js';
 import { buildCommand } from './shell-quote.js';
@@ -11,13 +12,6 @@ import type { Context } from '@opentelemetry/api';
 import type { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import { traceCommand } from './trace-command.js';
 
-const LOST: ChannelOutcome = Object.freeze({
-  stdout: Buffer.alloc(0),
-  stderr: Buffer.alloc(0),
-  exitCode: null,
-  signal: null,
-  ending: 'connection-lost',
-});
 
 /**
  * One channel slot on one connection, held until `release()`. Commands run through the lease
@@ -88,9 +82,9 @@ export class SSHLease {
     try {
       await previous;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
-        if (!this.#slot.connection.usable || this.#slot.entry.retiring) return LOST;
+        if (!this.#slot.connection.usable || this.#slot.entry.retiring) return CONNECTION_LOST;
         const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel, trace);
-        if (running === 'lost') return LOST;
+        if (running === 'lost') return CONNECTION_LOST;
         if (running === 'refused') {
           await this.#hostPool.pauseAfterRefusal(attempt);
           continue;
