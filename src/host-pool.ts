@@ -17,6 +17,7 @@ import type { ResolvedPoolConfig } from './pool-config.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, CONNECTION_LOST, emptyOutcome } from './pool-connection.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec, ConnectionFactory, PoolConnection, RunningChannel } from './pool-connection.js';
 import { PoolEntry } from './pool-entry.js';
+import { promiseOf } from './promise-of.js';
 import { processHold } from './process-hold.js';
 import type { ProcessHold } from './process-hold.js';
 import { SlotLender } from './slot-lender.js';
@@ -457,8 +458,7 @@ export class HostPool implements BudgetMember {
       if (ownsSlot) this.releaseSlot(slot);
       if (cancel.aborted) finish();
     });
-    // A continuation, not an async function: this runs once per command, mostly before the JIT
-    // has optimised it, and an async function's resume costs more there.
+    // A continuation, not an async function (see `promiseOf`).
     return running.outcome.then((outcome) => {
       if (!cancel.aborted || freed) finish();
       return outcome;
@@ -487,13 +487,7 @@ export class HostPool implements BudgetMember {
     const { entry } = slot;
     entry.openingStarted();
     const startedAt = this.clock.now();
-    let opening: Promise<RunningChannel>;
-    try {
-      opening = entry.connection.openChannel(spec, cancel);
-    } catch (error) {
-      opening = Promise.reject(error as Error);
-    }
-    return opening.then((running) => {
+    return promiseOf(() => entry.connection.openChannel(spec, cancel)).then((running) => {
       entry.openingEnded();
       this.events.emit({ type: 'channel-opened', connection: entry.connection, parent: trace, openMs: this.clock.now() - startedAt, atEpoch: this.clock.epochNow() });
       return running;

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from './errors.js';
 import type { CommandError } from './errors.js';
 import { describe, isPlainObject } from './validation.js';
 import { emptyOutcome } from './pool-connection.js';
+import { promiseOf } from './promise-of.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec } from './pool-connection.js';
 import { checkWellFormed, quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';
@@ -212,14 +213,9 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     return prelude.length === 0 ? this.#built.text : `${prelude.join('\n')}\n${this.#built.text}`;
   }
 
+  /** Written with continuations rather than as an async function (see `promiseOf`). */
   #execute(): Promise<CommandResult> {
-    // Written with continuations rather than as an async function: it runs once per command,
-    // mostly before the JIT has optimised it, where each resumed await costs more.
-    try {
-      return this.#send();
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return promiseOf(() => this.#send());
   }
 
   #send(): Promise<CommandResult> {
@@ -246,9 +242,10 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     const verbose = this.#log.verbose && !this.#quiet;
     if (verbose) this.#log.write('stderr', `$ ${this.#built.text}\n`);
 
-    let running: Promise<RunOutcome>;
-    try {
-      running = this.#run(
+    // A runner's synchronous throw is handled below like its rejection: an AcquireCancelled
+    // still becomes a result.
+    const running = promiseOf(() =>
+      this.#run(
         {
           command: script,
           stdin: this.#stdin,
@@ -258,11 +255,8 @@ export class SSHCommand implements PromiseLike<CommandResult> {
           built: this.#built,
         },
         cancel?.signal,
-      );
-    } catch (error) {
-      // Handled below like a rejection: an AcquireCancelled still becomes a result.
-      running = Promise.reject(error as Error);
-    }
+      ),
+    );
     return running.then(
       (outcome) => {
         stopWatching();

@@ -3,6 +3,7 @@ import { AcquireCancelled, errorCodeForOutcome, errorTypeOf } from './error-mapp
 import type { HostPool, Slot } from './host-pool.js';
 import type { ChannelOutcome } from './pool-connection.js';
 import type { CommandRequest } from './ssh-command.js';
+import { promiseOf } from './promise-of.js';
 import { ATTR_ACQUIRE_OUTCOME, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './telemetry/constants.js';
 import { PoolTelemetry } from './telemetry/pool-telemetry.js';
 import { connectSpanOf } from './telemetry/telemetry-observer.js';
@@ -69,13 +70,7 @@ async function traced(
 /** With no tracer to record spans: the command's duration metric only, and no async frame of its own. */
 function untraced(telemetry: PoolTelemetry, poolName: string, run: (traceContext: undefined) => Promise<TracedRun>): Promise<ChannelOutcome> {
   const startedAt = performance.now();
-  let running: Promise<TracedRun>;
-  try {
-    running = run(undefined);
-  } catch (error) {
-    running = Promise.reject(error as Error);
-  }
-  return running.then(
+  return promiseOf(() => run(undefined)).then(
     ({ channel }) => {
       telemetry.recordCommandDuration(poolName, performance.now() - startedAt, errorCodeForOutcome(channel));
       return channel;
