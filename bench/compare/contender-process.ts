@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Contender } from './contender.js';
 import { loadContender } from './contender.js';
-import { machineCpuMicros } from './proc-cpu.js';
+import { machineBusyMicros } from './proc-cpu.js';
 import type { ContenderResult, FromContender, ToContender, WorkloadRun } from './protocol.js';
 import { summarize } from './stats.js';
 
@@ -124,14 +124,14 @@ async function run(contenderId: Parameters<typeof loadContender>[0], workload: W
   const loop = monitorEventLoopDelay({ resolution: 5 });
   const externalBefore = (await contender.externalCpuMicros?.()) ?? 0;
   const cpuBefore = process.cpuUsage();
-  const machineBefore = machineCpuMicros();
+  const machineBefore = machineBusyMicros();
   loop.enable();
   const started = performance.now();
   await runPhase(contender, workload, workload.commandsPerHost, tally, `${prefix}m`);
   const elapsedMs = performance.now() - started;
   loop.disable();
   const cpu = process.cpuUsage(cpuBefore);
-  const machineBusyMicros = machineCpuMicros().busy - machineBefore.busy;
+  const machineBusy = machineBusyMicros() - machineBefore;
   const externalAfter = (await contender.externalCpuMicros?.()) ?? 0;
   const rssBytes = process.memoryUsage().rss;
 
@@ -147,7 +147,7 @@ async function run(contenderId: Parameters<typeof loadContender>[0], workload: W
     elapsedMs,
     latencyMs: summarize(tally.latencies),
     cpuMicros: cpu.user + cpu.system + (externalAfter - externalBefore),
-    machineBusyMicros,
+    machineBusyMicros: machineBusy,
     loopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
     rssBytes,
     warmUpFailed: warm.failed,

@@ -17,17 +17,13 @@ export function procCpuMicros(pid: number | 'self'): { own: number; children: nu
   }
 }
 
-/**
- * CPU time of the whole machine from /proc/stat, in µs: `busy` (every state but idle and
- * iowait, summed over cores) and `total`. Zeros off Linux.
- */
-export function machineCpuMicros(): { busy: number; total: number } {
+/** CPU time the whole machine has been busy (every state but idle and iowait, summed over cores) from /proc/stat, in µs; 0 off Linux. */
+export function machineBusyMicros(): number {
   try {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
     const total = fields.reduce((sum, value) => sum + value, 0);
-    const idle = fields[3]! + fields[4]!;
-    return { busy: (total - idle) * MICROS_PER_TICK, total: total * MICROS_PER_TICK };
+    return (total - fields[3]! - fields[4]!) * MICROS_PER_TICK;
   } catch {
-    return { busy: 0, total: 0 };
+    return 0;
   }
 }
