@@ -1,16 +1,17 @@
-import { isRemoteCommandResult } from './command-result.js';
-import { commandLog, SSHConnectionPool } from './connection-pool.js';
-import { InvalidArgumentError } from './errors.js';
-import { buildCommand, raw } from './shell-quote.js';
-import type { RawShellText } from './shell-quote.js';
-import { SSHCommand } from './ssh-command.js';
-import type { CommandRunner } from './ssh-command.js';
-import { normalizeTarget } from './ssh-target.js';
-import type { HostGroupEvents, HostGroupMemberStatus, HostGroupStrategy, SSHHostGroupTarget, SSHTarget } from './types.js';
-import { FanOutCommand } from './host-group/fan-out.js';
-import { GroupCommand } from './host-group/group-command.js';
-import { normalizeGroupTarget } from './host-group/group-options.js';
-import { HostGroup } from './host-group/host-group.js';
+import { isRemoteCommandResult } from './core/command-result.js';
+import { commandLog, SSHConnectionPool } from './client/connection-pool.js';
+import { InvalidArgumentError } from './core/errors.js';
+import { buildCommand, raw } from './command/shell-quote.js';
+import type { RawShellText } from './command/shell-quote.js';
+import { SSHCommand } from './command/ssh-command.js';
+import type { CommandRunner } from './command/ssh-command.js';
+import { normalizeTarget } from './config/ssh-target.js';
+import type { SSHTarget } from './client/connection-pool.js';
+import type { HostGroupEvents, HostGroupMemberStatus, HostGroupStrategy, SSHHostGroupTarget } from './groups/types.js';
+import { FanOutCommand } from './groups/fan-out.js';
+import { GroupCommand } from './groups/group-command.js';
+import { normalizeGroupTarget } from './groups/group-options.js';
+import { HostGroup } from './groups/host-group.js';
 
 /** A tagged template bound to one target: `` ssh`ls -la ${dir}` ``. */
 export interface SSHExecutor {

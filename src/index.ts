@@ -1,15 +1,15 @@
 export { $ } from './executor.js';
 export type { HostGroupExecutor, Shell, SSHExecutor } from './executor.js';
-export { GroupCommand } from './host-group/group-command.js';
-export { FanOutCommand } from './host-group/fan-out.js';
-export { SSHConnectionPool } from './connection-pool.js';
-export { SSHCommand, DEFAULT_MAX_BUFFER } from './ssh-command.js';
-export { MAX_COMMAND_BYTES } from './command-limits.js';
-export { SSHLease } from './ssh-lease.js';
-export { quote } from './shell-quote.js';
-export type { RawShellText } from './shell-quote.js';
-export { DEFAULT_POOL_CONFIG } from './pool-config.js';
-export type { ResolvedPoolConfig } from './pool-config.js';
+export { GroupCommand } from './groups/group-command.js';
+export { FanOutCommand } from './groups/fan-out.js';
+export { SSHConnectionPool } from './client/connection-pool.js';
+export { SSHCommand, DEFAULT_MAX_BUFFER } from './command/ssh-command.js';
+export { MAX_COMMAND_BYTES } from './command/command-limits.js';
+export { SSHLease } from './client/ssh-lease.js';
+export { quote } from './command/shell-quote.js';
+export type { RawShellText } from './command/shell-quote.js';
+export { DEFAULT_POOL_CONFIG } from './config/pool-config.js';
+export type { ResolvedPoolConfig } from './config/pool-config.js';
 export {
   SSHPoolError,
   InvalidArgumentError,
@@ -32,9 +32,36 @@ export {
   FanOutError,
   SSHConfigError,
   PrivateKeyError,
-} from './errors.js';
-export type { HostFailure, HostKeyRejection, PrivateKeyProblem } from './errors.js';
-export { resolveSSHConfig } from './ssh-config/ssh-config-resolver.js';
-export type { ResolveSSHConfigOptions } from './ssh-config/ssh-config-resolver.js';
-export type { ResolvedSSHConfig, SSHConfigNotice } from './ssh-config/resolve-ssh-config.js';
-export type * from './types.js';
+} from './core/errors.js';
+export type { HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
+export { resolveSSHConfig } from './config/openssh/ssh-config-resolver.js';
+export type { ResolveSSHConfigOptions } from './config/openssh/ssh-config-resolver.js';
+export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/resolve-ssh-config.js';
+export type { CommandResult } from './core/command-result.js';
+export type { HostKeyPolicy, HostKeyVerification } from './ssh/host-keys/host-key-policy.js';
+export type { HealthCheckConfig, PoolConfig, ReconnectConfig, SSHJumpHost, SSHTargetOptions, TelemetryConfig } from './config/types.js';
+export type { CloseReason } from './ssh/connection.js';
+export type { ConnectionCounts, ConnectionEventDetails } from './pool/types.js';
+export type {
+  CloseAllOptions,
+  GetConnectionOptions,
+  PoolEventListener,
+  PoolEventName,
+  PoolEvents,
+  PoolMetrics,
+  PoolStats,
+  SSHConnectionPoolOptions,
+} from './client/types.js';
+export type { SSHTarget } from './client/connection-pool.js';
+export type {
+  CircuitBreakerConfig,
+  FanOutProgress,
+  FanOutResult,
+  HostGroupEventDetails,
+  HostGroupEvents,
+  HostGroupMember,
+  HostGroupMemberStatus,
+  HostGroupStrategy,
+  HostState,
+  SSHHostGroupTarget,
+} from './groups/types.js';

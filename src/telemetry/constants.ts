@@ -1,6 +1,6 @@
 // Every telemetry name sshpool emits, in one place. Names are part of the public contract:
 // dashboards and alert rules depend on them, so they change only with a major version.
-import type { CloseReason } from '../types.js';
+import type { CloseReason } from '../ssh/connection.js';
 
 export const INSTRUMENTATION_SCOPE = 'sshpool';
 export const INSTRUMENTATION_VERSION = '0.1.0';

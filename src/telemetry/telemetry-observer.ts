@@ -1,11 +1,11 @@
 import { context as otelContext, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanContext } from '@opentelemetry/api';
-import type { HostPoolEvent, HostPoolObserver } from '../host-pool-events.js';
-import { jumpConnectionOf } from '../jump-dialer.js';
-import type { PoolConnection } from '../pool-connection.js';
-import type { ResolvedPoolConfig } from '../pool-config.js';
-import type { ConnectionEventDetails } from '../types.js';
-import { connectPhasesOf } from '../connect-phases.js';
+import type { HostPoolEvent, HostPoolObserver, TraceParent } from '../pool/host-pool-events.js';
+import { jumpConnectionOf } from '../pool/jump-dialer.js';
+import type { PoolConnection } from '../ssh/connection.js';
+import type { ResolvedPoolConfig } from '../config/pool-config.js';
+import type { ConnectionEventDetails } from '../pool/types.js';
+import { connectPhasesOf } from '../ssh/connect-phases.js';
 import {
   ATTR_ACQUIRE_OUTCOME,
   ATTR_CHANNEL_OPEN_TIME,
@@ -80,10 +80,10 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
         // Under a command span that records nothing (no SDK, or sampled out), its children
         // would record nothing either: skip building them, on the hot path of every command.
-        if (!wantsAcquireSpan(event.outcome) || !telemetry.tracing || !parentRecords(event.parent)) break;
+        if (!wantsAcquireSpan(event.outcome) || !telemetry.tracing || !parentRecords(contextOf(event.parent))) break;
         // Made once the outcome is known, back-dated to the start: that is what lets
         // `acquireSpans: 'non-reused'` keep only the interesting ones.
-        const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
+        const span = telemetry.startAcquire(contextOf(event.parent) ?? otelContext.active(), name, event.startedAtEpoch);
         span.setAttributes({
           [ATTR_ACQUIRE_OUTCOME]: event.outcome,
           [ATTR_ACQUIRE_WAIT]: event.waitMs / 1000,
@@ -91,20 +91,20 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         });
         const link = connectSpans.get(event.connection);
         if (link) span.addLink({ context: link });
-        linkAttempts(span, event.parent, event.connectAttempts);
+        linkAttempts(span, contextOf(event.parent), event.connectAttempts);
         span.end();
         break;
       }
       case 'acquire-failed': {
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
         if (!wantsAcquireSpan(event.outcome)) {
-          linkAttempts(undefined, event.parent, event.connectAttempts);
+          linkAttempts(undefined, contextOf(event.parent), event.connectAttempts);
           break;
         }
-        const span = telemetry.startAcquire(event.parent ?? otelContext.active(), name, event.startedAtEpoch);
+        const span = telemetry.startAcquire(contextOf(event.parent) ?? otelContext.active(), name, event.startedAtEpoch);
         span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: event.outcome, [ATTR_ACQUIRE_WAIT]: event.waitMs / 1000 });
         // A command that never ran because its connection failed points at every failed attempt.
-        linkAttempts(span, event.parent, event.connectAttempts);
+        linkAttempts(span, contextOf(event.parent), event.connectAttempts);
         PoolTelemetry.fail(span, event.errorType);
         break;
       }
@@ -113,7 +113,8 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         break;
       case 'channel-opened': {
         // exec = acquire + channel open + remote run: this event marks the middle boundary.
-        const exec = event.parent ? trace.getSpan(event.parent) : undefined;
+        const parent = contextOf(event.parent);
+        const exec = parent ? trace.getSpan(parent) : undefined;
         exec?.addEvent(EVENT_CHANNEL_OPENED, { [ATTR_CHANNEL_OPEN_TIME]: event.openMs / 1000 }, event.atEpoch);
         break;
       }
@@ -195,4 +196,9 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         break;
     }
   };
+}
+
+/** The pool carries a command's trace parent without looking inside; only this layer puts contexts there. */
+function contextOf(parent: TraceParent | undefined): Context | undefined {
+  return parent as Context | undefined;
 }

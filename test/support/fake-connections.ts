@@ -1,18 +1,11 @@
 // A connection layer for driving the host pool without sockets: connections that open, refuse
 // channels, drop, and run "commands" whose end the test decides. Time comes from a FakeClock.
-import type { Clock } from '../../src/clock.js';
-import { ConnectError } from '../../src/errors.js';
-import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from '../../src/pool-connection.js';
-import type {
-  CancelReason,
-  ChannelOutcome,
-  ChannelSpec,
-  CloseListener,
-  PoolConnection,
-  RunningChannel,
-} from '../../src/pool-connection.js';
-import type { ProcessHold } from '../../src/process-hold.js';
-import type { CloseReason } from '../../src/types.js';
+import type { Clock } from '../../src/core/clock.js';
+import { ConnectError } from '../../src/core/errors.js';
+import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from '../../src/ssh/connection.js';
+import type { CloseListener, CloseReason, PoolConnection, RunningChannel } from '../../src/ssh/connection.js';
+import type { CancelReason, ChannelOutcome, ChannelSpec } from '../../src/command/channel-contract.js';
+import type { ProcessHold } from '../../src/core/process-hold.js';
 
 const EMPTY = Buffer.alloc(0);
 

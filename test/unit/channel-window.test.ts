@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool } from '../../src/index.js';
-import { RECEIVE_WINDOW_BYTES } from '../../src/channel-window.js';
+import { RECEIVE_WINDOW_BYTES } from '../../src/ssh/channel-window.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 
 /** ssh2's own receive window: what a channel gets without sshpool's top-ups. */

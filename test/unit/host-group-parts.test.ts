@@ -9,10 +9,10 @@ import {
   InvalidArgumentError,
   PoolClosedError,
 } from '../../src/index.js';
-import { CircuitBreaker } from '../../src/host-group/circuit-breaker.js';
-import { normalizeGroupTarget } from '../../src/host-group/group-options.js';
-import { startFailureOf } from '../../src/host-group/start-failure.js';
-import { createSelector } from '../../src/host-group/strategies.js';
+import { CircuitBreaker } from '../../src/groups/circuit-breaker.js';
+import { normalizeGroupTarget } from '../../src/groups/group-options.js';
+import { startFailureOf } from '../../src/groups/start-failure.js';
+import { createSelector } from '../../src/groups/strategies.js';
 import type { SSHHostGroupTarget } from '../../src/index.js';
 
 const endpoint = { poolName: 'u@h:22', host: 'h', port: 22 };

@@ -7,7 +7,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Attributes, Context } from '@opentelemetry/api';
-import { groupExecAttributes } from '../../src/host-group/group-telemetry.js';
+import { groupExecAttributes } from '../../src/groups/group-telemetry.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   $,

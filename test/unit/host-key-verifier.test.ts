@@ -13,7 +13,7 @@ import {
   resolveHostKeyVerification,
   SSH2_DEFAULT_HOST_KEY_ALGORITHMS,
   verifyHostKey,
-} from '../../src/host-key-verifier.js';
+} from '../../src/ssh/host-keys/host-key-verifier.js';
 import { keyBlob, knownHostsLine } from '../support/ssh-key-blobs.js';
 
 function knownHosts(lines: string[]): string {

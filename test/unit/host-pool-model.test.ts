@@ -10,12 +10,12 @@ import { ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConnectionBudget } from '../../src/connection-budget.js';
-import { HostPool, STUCK_CHANNEL_MS } from '../../src/host-pool.js';
-import type { Slot } from '../../src/host-pool.js';
-import type { HostPoolEvent } from '../../src/host-pool-events.js';
-import { resolvePoolConfig } from '../../src/pool-config.js';
-import type { ResolvedPoolConfig } from '../../src/pool-config.js';
+import { ConnectionBudget } from '../../src/pool/connection-budget.js';
+import { HostPool, STUCK_CHANNEL_MS } from '../../src/pool/host-pool.js';
+import type { Slot } from '../../src/pool/host-pool.js';
+import type { HostPoolEvent } from '../../src/pool/host-pool-events.js';
+import { resolvePoolConfig } from '../../src/config/pool-config.js';
+import type { ResolvedPoolConfig } from '../../src/config/pool-config.js';
 import { FakeClock, settle } from '../support/fake-clock.js';
 import { FakeConnectionLayer, FakeHold } from '../support/fake-connections.js';
 
@@ -86,7 +86,7 @@ function build(warmUpConnections: number): { model: Model; real: Real } {
   pool.events.subscribe((event: HostPoolEvent) => {
     switch (event.type) {
       case 'acquired': {
-        const id = event.parent?.getValue(COMMAND_KEY) as number | undefined;
+        const id = (event.parent as Context | undefined)?.getValue(COMMAND_KEY) as number | undefined;
         const command = id === undefined ? undefined : model.commands[id];
         if (command) command.acquired = true;
         break;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { $, InvalidArgumentError, quote } from '../../src/index.js';
-import { isRemoteCommandResult, RemoteCommandResult } from '../../src/command-result.js';
-import { buildCommand } from '../../src/shell-quote.js';
+import { isRemoteCommandResult, RemoteCommandResult } from '../../src/core/command-result.js';
+import { buildCommand } from '../../src/command/shell-quote.js';
 
 const build = (strings: TemplateStringsArray, ...values: unknown[]) => buildCommand(strings, values, isRemoteCommandResult);
 

@@ -7,12 +7,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { homedir, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SSHConfigError } from '../../src/errors.js';
+import { SSHConfigError } from '../../src/core/errors.js';
 import { resolveSSHConfig } from '../../src/index.js';
 import type { ResolvedSSHConfig } from '../../src/index.js';
-import { parseJumpHost } from '../../src/ssh-config/proxy-jump.js';
-import { expandPath } from '../../src/ssh-config/ssh-tokens.js';
-import type { TokenValues } from '../../src/ssh-config/ssh-tokens.js';
+import { parseJumpHost } from '../../src/config/openssh/proxy-jump.js';
+import { expandPath } from '../../src/config/openssh/ssh-tokens.js';
+import type { TokenValues } from '../../src/config/openssh/ssh-tokens.js';
 import { sshG } from '../support/ssh-g.js';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'ssh-config');

@@ -7,7 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../src/index.js';
-import { normalizeTarget, previousHop, resolveTarget, routeText } from '../../src/ssh-target.js';
+import { normalizeTarget, previousHop, resolveTarget, routeText } from '../../src/config/ssh-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-target-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

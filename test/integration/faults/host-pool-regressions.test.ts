@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { $, AbortedError, CommandTimeoutError } from '../../../src/index.js';
 import type { SSHTarget } from '../../../src/index.js';
-import { normalizeTarget } from '../../../src/ssh-target.js';
+import { normalizeTarget } from '../../../src/config/ssh-target.js';
 import { freePort } from '../../support/free-port.js';
 import { startSshd } from '../../support/sshd.js';
 import type { SshdServer } from '../../support/sshd.js';

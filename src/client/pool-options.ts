@@ -1,0 +1,35 @@
+import type { PoolConfig } from '../config/types.js';
+import { checkPoolRelations, POOL_CONFIG_SCHEMA } from '../config/pool-config.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { checkObject, describe, integer, isObjectWithMethod, isPlainObject } from '../core/validation.js';
+import type { Check } from '../core/validation.js';
+import type { SSHConnectionPoolOptions } from './types.js';
+
+const POOL_OPTIONS_SCHEMA: Record<string, Check> = {
+  ...POOL_CONFIG_SCHEMA,
+  maxTotalConnections: integer(0, 1_000_000),
+  tracerProvider: (value, path) => {
+    if (!isObjectWithMethod(value, 'getTracer')) throw new InvalidArgumentError(`${path} must be a TracerProvider`);
+  },
+  meterProvider: (value, path) => {
+    if (!isObjectWithMethod(value, 'getMeter')) throw new InvalidArgumentError(`${path} must be a MeterProvider`);
+  },
+};
+
+/** Throws `InvalidArgumentError` naming the first unknown key or impossible value of a pool instance's options. */
+export function validatePoolOptions(options: unknown): asserts options is SSHConnectionPoolOptions {
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`options must be an object, got ${describe(options)}`);
+  checkObject(options, POOL_OPTIONS_SCHEMA, 'options');
+  checkPoolRelations(options as PoolConfig, 'options');
+}
+
+/** Only the keys of a pool config, e.g. to split pool-wide options from per-key defaults. */
+export function pickPoolConfig(options: SSHConnectionPoolOptions): PoolConfig {
+  const picked: Record<string, unknown> = {};
+  for (const key of Object.keys(POOL_CONFIG_SCHEMA)) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined) picked[key] = value;
+  }
+  return picked as PoolConfig;
+}
+

@@ -1,0 +1,101 @@
+import { isRemoteCommandResult } from '../core/command-result.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import { MAX_CHANNEL_ATTEMPTS } from '../pool/host-pool.js';
+import type { HostPool, Slot } from '../pool/host-pool.js';
+import { CONNECTION_LOST } from '../command/channel-contract.js';
+import type { ChannelOutcome } from '../command/channel-contract.js';
+import { processHold } from '../core/process-hold.js';
+import { buildCommand } from '../command/shell-quote.js';
+import { SSHCommand } from '../command/ssh-command.js';
+import type { CommandLog, CommandRequest, CommandRunner } from '../command/ssh-command.js';
+import type { Context } from '@opentelemetry/api';
+import type { PoolTelemetry } from '../telemetry/pool-telemetry.js';
+import { traceCommand } from '../telemetry/trace-command.js';
+
+
+/**
+ * One channel slot on one connection, held until `release()`. Commands run through the lease
+ * go to that same connection, one after another, in the order they were awaited. A held lease
+ * is work in progress: it keeps the process alive until released.
+ */
+export class SSHLease {
+  readonly host: string;
+  readonly poolName: string;
+  readonly #hostPool: HostPool;
+  readonly #slot: Slot;
+  readonly #log: CommandLog;
+  readonly #telemetry: PoolTelemetry;
+  readonly #giveHoldBack: () => void;
+  #released = false;
+  // Completes when the previous command's channel has been freed by the server.
+  #tail: Promise<void> = Promise.resolve();
+
+  constructor(hostPool: HostPool, slot: Slot, log: CommandLog, telemetry: PoolTelemetry) {
+    this.#hostPool = hostPool;
+    this.#slot = slot;
+    this.#log = log;
+    this.#telemetry = telemetry;
+    this.#giveHoldBack = processHold.take();
+    this.host = hostPool.details.host;
+    this.poolName = hostPool.name;
+  }
+
+  /** Identifier of the leased connection, as in event details. */
+  get connectionId(): number {
+    return this.#slot.connection.id;
+  }
+
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** A command on the leased connection, as a tagged template. */
+  exec = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
+    if (this.#released) throw new InvalidArgumentError('this lease has been released');
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), this.host, this.#runner, this.#log);
+  };
+
+  /** Returns the slot to the pool once the lease's last command is done. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    void this.#tail.then(() => {
+      this.#hostPool.releaseSlot(this.#slot);
+      this.#giveHoldBack();
+    });
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
+  }
+
+  // A command nobody can cancel still needs a signal for the channel: one that never fires.
+  #runner: CommandRunner = (request, cancel) =>
+    traceCommand(this.#telemetry, this.#hostPool, request, async (trace) => ({ channel: await this.#run(request, cancel ?? new AbortController().signal, trace), slot: this.#slot }));
+
+  #run = async (request: CommandRequest, cancel: AbortSignal, trace: Context | undefined): Promise<ChannelOutcome> => {
+    if (this.#released) throw new InvalidArgumentError('this lease has been released');
+    const previous = this.#tail;
+    let markDone!: () => void;
+    this.#tail = new Promise<void>((resolve) => (markDone = resolve));
+    let handedOver = false;
+    try {
+      await previous;
+      for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
+        if (!this.#slot.connection.usable || this.#slot.entry.retiring) return CONNECTION_LOST;
+        const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel, trace);
+        if (running === 'lost') return CONNECTION_LOST;
+        if (running === 'refused') {
+          await this.#hostPool.pauseAfterRefusal(attempt);
+          continue;
+        }
+        handedOver = true;
+        // The lease's own slot stays held: the watch only follows the channel to its end.
+        return await this.#hostPool.follow(this.#slot, running, cancel, markDone);
+      }
+      throw this.#hostPool.refusedTooOften();
+    } finally {
+      if (!handedOver) markDone();
+    }
+  };
+}

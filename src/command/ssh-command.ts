@@ -1,0 +1,306 @@
+import { performance } from 'node:perf_hooks';
+import { MAX_TIMER_MS } from '../core/clock.js';
+import { checkCommandText } from './command-limits.js';
+import { RemoteCommandResult } from '../core/command-result.js';
+import { AcquireCancelled, errorForOutcome } from './error-mapping.js';
+import { InvalidArgumentError } from '../core/errors.js';
+import type { CommandError } from '../core/errors.js';
+import { describe, isPlainObject } from '../core/validation.js';
+import { emptyOutcome } from '../command/channel-contract.js';
+import { promiseOf } from '../core/promise-of.js';
+import type { CancelReason, ChannelOutcome, ChannelSpec } from '../command/channel-contract.js';
+import { checkWellFormed, quote } from './shell-quote.js';
+import type { BuiltCommand } from './shell-quote.js';
+import type { CommandResult } from '../core/command-result.js';
+
+/**
+ * Default cap on each of stdout and stderr: 16 MiB. Output is buffered in memory, per stream
+ * and per running command, so the worst case of a pool is about
+ * `2 × maxBuffer × maxConnections × maxChannelsPerConnection` (16 MiB: 3.2 GB at 10 × 10;
+ * the former 128 MiB: 25.6 GB). Commands that really print more raise it with `.maxBuffer()`.
+ */
+export const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+
+/** Largest `maxBuffer()`: 2 GiB, far beyond what a string can hold (about 512 MiB) anyway. */
+export const MAX_MAX_BUFFER = 2 ** 31;
+
+/** What a command asks of whoever runs it. */
+export interface CommandRequest extends ChannelSpec {
+  readonly priority: number;
+  readonly built: BuiltCommand;
+}
+
+/** How a command's channel ended, and where it ran when the runner chose among several hosts. */
+export interface RunOutcome extends ChannelOutcome {
+  /** The host that ran the command (a host group's choice); the executor's host when absent. */
+  readonly host?: string;
+}
+
+/**
+ * Runs a channel for a command; rejects for failures that leave no result (connect, acquire).
+ * `cancel` is absent for a command nobody can cancel (no timeout, no abort signal).
+ */
+export type CommandRunner = (request: CommandRequest, cancel: AbortSignal | undefined) => Promise<RunOutcome>;
+
+/** Where printing goes when verbose; swappable for tests. */
+export interface CommandLog {
+  verbose: boolean;
+  write(stream: 'stdout' | 'stderr', text: string): void;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A remote command. Nothing is sent until it is awaited (or `.then` is called); modifiers
+ * configure it before that and throw afterwards, because they could no longer take effect.
+ */
+export class SSHCommand implements PromiseLike<CommandResult> {
+  readonly #built: BuiltCommand;
+  readonly #host: string;
+  readonly #run: CommandRunner;
+  readonly #log: CommandLog;
+  #promise: Promise<CommandResult> | undefined;
+  #nothrow = false;
+  #quiet = false;
+  #timeoutMs: number | undefined;
+  #signal: AbortSignal | undefined;
+  #env: Record<string, string> = {};
+  #cwd: string | undefined;
+  #stdin: string | Buffer | undefined;
+  #maxBuffer = DEFAULT_MAX_BUFFER;
+  #priority = 0;
+
+  constructor(built: BuiltCommand, host: string, run: CommandRunner, log: CommandLog) {
+    this.#built = built;
+    this.#host = host;
+    this.#run = run;
+    this.#log = log;
+  }
+
+  /** The command text with every interpolated value masked as `?`. */
+  get template(): string {
+    return this.#built.template;
+  }
+
+  /** Resolve with the result instead of rejecting when the command does not succeed. */
+  nothrow(): this {
+    this.#assertNotStarted('nothrow');
+    this.#nothrow = true;
+    return this;
+  }
+
+  /** Do not print this command's output even when `$.verbose` is on. */
+  quiet(): this {
+    this.#assertNotStarted('quiet');
+    this.#quiet = true;
+    return this;
+  }
+
+  /** End the command (and only its channel) after `ms` milliseconds, waiting for a slot included. */
+  timeout(ms: number): this {
+    this.#assertNotStarted('timeout');
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_TIMER_MS) {
+      throw new InvalidArgumentError(`timeout(ms) takes an integer from 1 to ${MAX_TIMER_MS}, got ${describe(ms)}`);
+    }
+    this.#timeoutMs = ms;
+    return this;
+  }
+
+  /** End the command (and only its channel) when `signal` aborts. */
+  signal(signal: AbortSignal): this {
+    this.#assertNotStarted('signal');
+    if (!(signal instanceof AbortSignal)) throw new InvalidArgumentError(`signal() takes an AbortSignal, got ${describe(signal)}`);
+    this.#signal = signal;
+    return this;
+  }
+
+  /** Export these variables to the command (sent as shell assignments: servers ignore SSH env requests by default). */
+  env(variables: Record<string, string | number>): this {
+    this.#assertNotStarted('env');
+    if (!isPlainObject(variables)) throw new InvalidArgumentError(`env() takes an object, got ${describe(variables)}`);
+    for (const [name, value] of Object.entries(variables)) {
+      if (!ENV_NAME.test(name)) {
+        // The name is not echoed: a secret passed as a key by mistake must not reach a log.
+        throw new InvalidArgumentError(`env(): a variable name (${describe(name)}) is not valid: names must match [A-Za-z_][A-Za-z0-9_]*`);
+      }
+      if (typeof value !== 'string' && typeof value !== 'number') {
+        throw new InvalidArgumentError(`env(): the value of ${name} must be a string or number, got ${describe(value)}`);
+      }
+      this.#env[name] = String(value);
+    }
+    return this;
+  }
+
+  /** Run in this directory; a missing directory fails the command instead of running it in `$HOME`. */
+  cwd(directory: string): this {
+    this.#assertNotStarted('cwd');
+    if (typeof directory !== 'string' || directory === '') {
+      throw new InvalidArgumentError(`cwd() takes a non-empty path, got ${describe(directory)}`);
+    }
+    this.#cwd = directory;
+    return this;
+  }
+
+  /** Feed this to the command's standard input, then close it. */
+  stdin(data: string | Buffer | Uint8Array): this {
+    this.#assertNotStarted('stdin');
+    if (typeof data === 'string') {
+      checkWellFormed(data, 'the text given to stdin()');
+      this.#stdin = data;
+    } else if (Buffer.isBuffer(data)) this.#stdin = data;
+    else if (data instanceof Uint8Array) this.#stdin = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    else throw new InvalidArgumentError(`stdin() takes a string or bytes, got ${describe(data)}`);
+    return this;
+  }
+
+  /** Bytes kept per stream (stdout, stderr) before the command is ended with `OutputLimitError`. @default 16777216 (16 MiB) */
+  maxBuffer(bytes: number): this {
+    this.#assertNotStarted('maxBuffer');
+    if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 1 || bytes > MAX_MAX_BUFFER) {
+      throw new InvalidArgumentError(`maxBuffer(bytes) takes an integer from 1 to ${MAX_MAX_BUFFER}, got ${describe(bytes)}`);
+    }
+    this.#maxBuffer = bytes;
+    return this;
+  }
+
+  /** Position among commands waiting for a slot: higher goes first. @default 0 */
+  priority(priority: number): this {
+    this.#assertNotStarted('priority');
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) {
+      throw new InvalidArgumentError(`priority() takes a finite number, got ${describe(priority)}`);
+    }
+    this.#priority = priority;
+    return this;
+  }
+
+  then<R1 = CommandResult, R2 = never>(
+    onFulfilled?: ((value: CommandResult) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#start().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<CommandResult | R> {
+    return this.#start().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<CommandResult> {
+    return this.#start().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return 'SSHCommand';
+  }
+
+  /** For subclasses' modifiers: throws once the command has started. */
+  protected assertNotStarted(method: string): void {
+    this.#assertNotStarted(method);
+  }
+
+  #assertNotStarted(method: string): void {
+    if (this.#promise) throw new InvalidArgumentError(`${method}() cannot change a command that has already started`);
+  }
+
+  #start(): Promise<CommandResult> {
+    this.#promise ??= this.#execute();
+    return this.#promise;
+  }
+
+  /** Shell lines that set up the environment and directory before the user's command. */
+  #scriptText(): string {
+    const prelude: string[] = [];
+    for (const [name, value] of Object.entries(this.#env)) prelude.push(`export ${name}=${quote(value)}`);
+    if (this.#cwd !== undefined) prelude.push(`cd -- ${quote(this.#cwd)} || exit 1`);
+    return prelude.length === 0 ? this.#built.text : `${prelude.join('\n')}\n${this.#built.text}`;
+  }
+
+  /** Written with continuations rather than as an async function (see `promiseOf`). */
+  #execute(): Promise<CommandResult> {
+    return promiseOf(() => this.#send());
+  }
+
+  #send(): Promise<CommandResult> {
+    const script = this.#scriptText();
+    // Before anything is sent: OpenSSH answers some bad exec requests by dropping the connection.
+    checkCommandText(script);
+    const startedAt = performance.now();
+    const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined;
+    // Most commands have neither a timeout nor a signal: they get no controller at all.
+    const cancel = cancellable ? new AbortController() : undefined;
+    const giveUp = (reason: CancelReason): void => {
+      if (!cancel!.signal.aborted) cancel!.abort(reason);
+    };
+    const timer = this.#timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), this.#timeoutMs);
+    timer?.unref();
+    const onAbort = (): void => giveUp('aborted');
+    if (this.#signal?.aborted) giveUp('aborted');
+    else this.#signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = (): void => {
+      clearTimeout(timer);
+      this.#signal?.removeEventListener('abort', onAbort);
+    };
+
+    const verbose = this.#log.verbose && !this.#quiet;
+    if (verbose) this.#log.write('stderr', `$ ${this.#built.text}\n`);
+
+    // A runner's synchronous throw is handled below like its rejection: an AcquireCancelled
+    // still becomes a result.
+    const running = promiseOf(() =>
+      this.#run(
+        {
+          command: script,
+          stdin: this.#stdin,
+          maxBuffer: this.#maxBuffer,
+          cancellable,
+          priority: this.#priority,
+          built: this.#built,
+        },
+        cancel?.signal,
+      ),
+    );
+    return running.then(
+      (outcome) => {
+        stopWatching();
+        return this.#resultOf(outcome, startedAt, verbose);
+      },
+      (error: unknown) => {
+        stopWatching();
+        if (!(error instanceof AcquireCancelled)) throw error;
+        // Given up while still waiting for a slot: nothing ran remotely.
+        return this.#resultOf(emptyOutcome(error.reason), startedAt, verbose);
+      },
+    );
+  }
+
+  /** The command's result, or its typed error unless `nothrow()`. */
+  #resultOf(outcome: RunOutcome, startedAt: number, verbose: boolean): CommandResult {
+    const result = new RemoteCommandResult({
+      stdout: outcome.stdout,
+      stderr: outcome.stderr,
+      exitCode: outcome.exitCode,
+      signal: outcome.signal,
+      ok: outcome.ending === 'closed' && outcome.exitCode === 0,
+      durationMs: performance.now() - startedAt,
+      host: outcome.host ?? this.#host,
+      command: this.#built.text,
+      template: this.#built.template,
+    });
+    if (verbose) {
+      if (result.stdout) this.#log.write('stdout', result.stdout);
+      if (result.stderr) this.#log.write('stderr', result.stderr);
+    }
+    if (result.ok) return result;
+    const error = this.#errorFor(outcome, result);
+    if (this.#nothrow) return result;
+    throw error;
+  }
+
+  #errorFor(outcome: ChannelOutcome, result: CommandResult): CommandError {
+    return errorForOutcome(outcome.ending, result, {
+      what: `Command \`${this.#built.template}\` on ${result.host}`,
+      timeoutMs: this.#timeoutMs,
+      maxBuffer: this.#maxBuffer,
+      abortReason: this.#signal?.reason,
+    });
+  }
+}

@@ -1,0 +1,306 @@
+import { RemoteCommandResult } from './command-result.js';
+import type { CommandResult } from './command-result.js';
+import type { FanOutResult } from './fan-out-result.js';
+
+/**
+ * Base class of every error sshpool throws. `code` is stable across releases and is what
+ * programs should branch on; messages may be reworded.
+ */
+export abstract class SSHPoolError extends Error {
+  abstract readonly code: string;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An option, target or interpolated value was rejected before anything was sent. */
+export class InvalidArgumentError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_INVALID_ARGUMENT';
+}
+
+/** Details shared by every error about one remote endpoint. Never holds a credential. */
+export interface EndpointInfo {
+  /** `username@host:port` (with `#N` when one endpoint is reached with several credentials). */
+  readonly poolName: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Opening a connection failed: TCP refused or reset, DNS failure, handshake failure. */
+export class ConnectError extends SSHPoolError {
+  readonly code: string = 'ERR_SSHPOOL_CONNECT';
+  readonly host: string;
+  readonly port: number;
+  readonly poolName: string;
+  /**
+   * Whether trying again may help (refused, reset, timed out). Authentication and host-key
+   * failures are permanent: retrying them only locks accounts and hides attacks.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, endpoint: EndpointInfo, transient: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.host = endpoint.host;
+    this.port = endpoint.port;
+    this.poolName = endpoint.poolName;
+    this.transient = transient;
+  }
+}
+
+/** The server rejected every offered credential. Never retried. */
+export class AuthenticationError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_AUTH';
+
+  constructor(message: string, endpoint: EndpointInfo, options?: { cause?: unknown }) {
+    super(message, endpoint, false, options);
+  }
+}
+
+/** Why a host key was not accepted. */
+export type HostKeyRejection = 'unknown' | 'mismatch' | 'revoked' | 'not-pinned';
+
+/** The server's host key did not pass the configured verification policy. Never retried. */
+export class HostKeyError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_HOST_KEY';
+  /** `SHA256:<base64>` of the key the server presented, as `ssh-keygen -lf` prints it. */
+  readonly fingerprint: string;
+  readonly keyType: string;
+  readonly reason: HostKeyRejection;
+
+  constructor(
+    message: string,
+    endpoint: EndpointInfo,
+    details: { fingerprint: string; keyType: string; reason: HostKeyRejection },
+  ) {
+    super(message, endpoint, false);
+    this.fingerprint = details.fingerprint;
+    this.keyType = details.keyType;
+    this.reason = details.reason;
+  }
+}
+
+/** TCP connect, handshake and authentication together took longer than `connectionTimeout`. */
+export class ConnectTimeoutError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_CONNECT_TIMEOUT';
+  readonly timeoutMs: number;
+
+  constructor(message: string, endpoint: EndpointInfo, timeoutMs: number, options?: { cause?: unknown }) {
+    super(message, endpoint, true, options);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A target behind jump hosts could not be reached because of a hop: the jump host's own
+ * connection failed (its `ConnectError` is the `cause`), or it would not open a `direct-tcpip`
+ * channel to the next host. `poolName`/`host`/`port` are the target's; `jumpHost` names the hop.
+ * Transient exactly when the hop's failure is.
+ */
+export class JumpHostError extends ConnectError {
+  override readonly code = 'ERR_SSHPOOL_JUMP_HOST';
+  /** Pool name of the hop that failed (`username@host:port`). */
+  readonly jumpHost: string;
+
+  constructor(message: string, endpoint: EndpointInfo, jumpHost: string, transient: boolean, options?: { cause?: unknown }) {
+    super(message, endpoint, transient, options);
+    this.jumpHost = jumpHost;
+  }
+}
+
+/**
+ * No channel slot became free within `acquireTimeout`. `cause` is the last error met while
+ * opening a connection for this pool, when there was one: "timed out" alone rarely explains.
+ */
+export class AcquireTimeoutError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_ACQUIRE_TIMEOUT';
+  readonly poolName: string;
+  readonly timeoutMs: number;
+
+  constructor(message: string, poolName: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.poolName = poolName;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The pool was closed (`closeAll()`) before the command could start. */
+export class PoolClosedError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_POOL_CLOSED';
+}
+
+/** The server kept refusing to open a session channel, on every connection tried. */
+export class ChannelRefusedError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_CHANNEL_REFUSED';
+  readonly poolName: string;
+
+  constructor(message: string, poolName: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.poolName = poolName;
+  }
+}
+
+/**
+ * Base of the errors that describe how a started command ended. Carries the result.
+ * The message names the command by its masked template; the result shows only that template
+ * to `util.inspect`, `console.error` and `JSON.stringify`, so logging an error never logs an
+ * interpolated secret. The full text stays reachable as `error.result.command`.
+ */
+export abstract class CommandError extends SSHPoolError {
+  readonly result: CommandResult;
+
+  constructor(message: string, result: CommandResult, options?: { cause?: unknown }) {
+    super(message, options);
+    // A result built elsewhere (a plain object) gets the same redacting representation.
+    this.result = result instanceof RemoteCommandResult ? result : new RemoteCommandResult(result);
+  }
+
+  get exitCode(): number | null {
+    return this.result.exitCode;
+  }
+  get stdout(): string {
+    return this.result.stdout;
+  }
+  get stderr(): string {
+    return this.result.stderr;
+  }
+}
+
+/** The remote command exited with a non-zero status, was killed by a signal, or reported neither. */
+export class CommandFailedError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_COMMAND_FAILED';
+}
+
+/** The command ran longer than its `.timeout(ms)`; its channel was closed, others went on. */
+export class CommandTimeoutError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_COMMAND_TIMEOUT';
+  readonly timeoutMs: number;
+
+  constructor(message: string, result: CommandResult, timeoutMs: number) {
+    super(message, result);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** The command's AbortSignal fired; its channel (or its place in the queue) was given up. */
+export class AbortedError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_ABORTED';
+}
+
+/** The connection carrying the command died before the command finished. */
+export class ConnectionLostError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_CONNECTION_LOST';
+}
+
+/** The command wrote more than `maxBuffer` bytes to stdout or stderr; its channel was closed. */
+export class OutputLimitError extends CommandError {
+  readonly code = 'ERR_SSHPOOL_OUTPUT_LIMIT';
+  readonly limitBytes: number;
+
+  constructor(message: string, result: CommandResult, limitBytes: number) {
+    super(message, result);
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** Why one host of a group did not run a command. */
+export interface HostFailure {
+  /** The member as the group lists it: `host:port`. */
+  readonly host: string;
+  /** The member's pool name (`username@host:port`, `#N` for further credentials). */
+  readonly poolName: string;
+  readonly error: Error;
+}
+
+function listFailures(failures: readonly HostFailure[]): string {
+  return failures.map(({ host, error }) => `${host}: ${error.message}`).join('; ');
+}
+
+/**
+ * A host group skipped this host: its circuit breaker marked it down after connection
+ * failures, and its cool-down has not ended. `cause` is the failure that marked it down.
+ */
+export class HostDownError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_HOST_DOWN';
+  readonly host: string;
+  /** Epoch ms at which the host is probed again. */
+  readonly retryAt: number;
+
+  constructor(message: string, host: string, retryAt: number, options?: { cause?: unknown }) {
+    super(message, options);
+    this.host = host;
+    this.retryAt = retryAt;
+  }
+}
+
+/**
+ * No host of a group could take a command: each was down, could not start it (connection
+ * failed, no slot), or, for a retryable command, lost it. `failures` lists every host of the
+ * group with its cause, in the order the group tried them.
+ */
+export class NoHostAvailableError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_NO_HOST_AVAILABLE';
+  readonly failures: readonly HostFailure[];
+
+  constructor(what: string, failures: readonly HostFailure[]) {
+    super(`No host could run ${what}: ${listFailures(failures)}`, { cause: failures.at(-1)?.error });
+    this.failures = failures;
+  }
+}
+
+/**
+ * A fan-out (`group.all`) in which some hosts failed. The successes are not lost: `results`
+ * holds one settled outcome per host, in the group's host order; `failures` the failed ones.
+ */
+export class FanOutError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_FAN_OUT';
+  readonly results: readonly FanOutResult[];
+  readonly failures: readonly HostFailure[];
+
+  constructor(what: string, results: readonly FanOutResult[], failures: readonly HostFailure[]) {
+    super(`${what} failed on ${failures.length} of ${results.length} hosts: ${listFailures(failures)}`);
+    this.results = results;
+    this.failures = failures;
+  }
+}
+
+/**
+ * An OpenSSH client config file (`~/.ssh/config` or `configFile`) could not be used for a
+ * target: unreadable, malformed, or asking for something sshpool does not do (`ProxyCommand`,
+ * `Match exec`). Carries where; never a value that might be secret.
+ */
+export class SSHConfigError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_SSH_CONFIG';
+  /** The config file at fault. */
+  readonly file: string;
+  /** 1-based line in `file`, when one line is at fault. */
+  readonly line: number | undefined;
+
+  constructor(message: string, file: string, line?: number, options?: { cause?: unknown }) {
+    super(line === undefined ? `${file}: ${message}` : `${file} line ${line}: ${message}`, options);
+    this.file = file;
+    this.line = line;
+  }
+}
+
+/** Why a private key could not be used. */
+export type PrivateKeyProblem = 'passphrase-required' | 'wrong-passphrase' | 'unsupported-format' | 'unreadable';
+
+/**
+ * A private key (`privateKey`, or an `IdentityFile` of the config) cannot be used: it is
+ * encrypted and no passphrase was given, the passphrase is wrong, its format is not one ssh2
+ * reads, or the file cannot be read. Raised before anything is sent; never retried.
+ */
+export class PrivateKeyError extends SSHPoolError {
+  readonly code = 'ERR_SSHPOOL_PRIVATE_KEY';
+  readonly reason: PrivateKeyProblem;
+  /** `target.privateKey`, or the path of the key file. */
+  readonly source: string;
+
+  constructor(message: string, source: string, reason: PrivateKeyProblem, options?: { cause?: unknown }) {
+    super(message, options);
+    this.source = source;
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,111 @@
+import genericPool from 'generic-pool';
+import type { Pool } from 'generic-pool';
+import type { Connector, OpenRequest, OpenResult } from './connector.js';
+import type { PoolConnection } from '../ssh/connection.js';
+
+/** What generic-pool holds: the outcome of one create, successful or not. */
+interface StoredResource {
+  readonly result: OpenResult;
+  readonly deliver: (result: OpenResult) => void;
+  /** Set when the host pool keeps closing the connection itself after the store forgets it. */
+  detached: boolean;
+}
+
+/**
+ * The connections of one pool key as generic-pool keeps them: it owns the cap
+ * (`maxConnections`), create and destroy. A connection is borrowed from generic-pool from its
+ * open until it is removed, and lent as channel slots by the host pool meanwhile; so
+ * generic-pool's own lending, validation and eviction never come into play (the traps listed
+ * in DESIGN §2: an acquire that never settles while create keeps failing, dead idle resources
+ * lent out, inert idle timeouts).
+ * Invariant: `size <= max`; the host pool calls `open()` only while `size < max`, so every
+ * acquire creates at once and no request queues inside generic-pool.
+ */
+export class ConnectionStore {
+  readonly #pool: Pool<StoredResource>;
+  readonly #connector: Connector;
+  readonly #stored = new Map<PoolConnection, StoredResource>();
+  // generic-pool calls create synchronously inside acquire(); this hands it the request.
+  #handoff: { request: OpenRequest; deliver: (result: OpenResult) => void } | undefined;
+  #opening = 0;
+
+  constructor(connector: Connector, max: number) {
+    this.#connector = connector;
+    this.#pool = genericPool.createPool<StoredResource>(
+      {
+        create: () => this.#create(),
+        destroy: (resource) => this.#destroy(resource),
+      },
+      { max, min: 0, testOnBorrow: false, evictionRunIntervalMillis: 0, autostart: true },
+    );
+  }
+
+  /** Connections open or opening: what counts against `maxConnections`. */
+  get size(): number {
+    return this.#pool.size;
+  }
+
+  get max(): number {
+    return this.#pool.max;
+  }
+
+  /** Opens in flight. */
+  get opening(): number {
+    return this.#opening;
+  }
+
+  /** Opens one connection through the connector. Call only while `size < max`. */
+  open(request: OpenRequest): Promise<OpenResult> {
+    if (this.#pool.size >= this.#pool.max) throw new Error(`ConnectionStore.open() at capacity (${this.#pool.max})`);
+    return new Promise<OpenResult>((deliver) => {
+      this.#handoff = { request, deliver };
+      this.#opening++;
+      // Resources are routed by what they carry, not by which acquire receives them: two
+      // creates may finish in either order.
+      void this.#pool.acquire().then((resource) => {
+        if (resource.result.ok) this.#stored.set(resource.result.connection, resource);
+        else void this.#pool.destroy(resource);
+        resource.deliver(resource.result);
+      }, () => {
+        // Only a draining generic-pool rejects; the create's own result still arrives.
+      });
+      this.#handoff = undefined;
+    });
+  }
+
+  /**
+   * Forgets a connection so that it no longer counts against the cap. `keepOpen`: the caller
+   * closes it later (a retired connection finishing its last channels).
+   */
+  remove(connection: PoolConnection, keepOpen = false): void {
+    const resource = this.#stored.get(connection);
+    if (!resource) return;
+    this.#stored.delete(connection);
+    resource.detached = keepOpen;
+    void this.#pool.destroy(resource).catch(() => {});
+  }
+
+  has(connection: PoolConnection): boolean {
+    return this.#stored.has(connection);
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.drain().catch(() => {});
+    await this.#pool.clear().catch(() => {});
+  }
+
+  async #create(): Promise<StoredResource> {
+    const handoff = this.#handoff;
+    if (!handoff) throw new Error('ConnectionStore: create without a request');
+    try {
+      const result = await this.#connector.open(handoff.request);
+      return { result, deliver: handoff.deliver, detached: false };
+    } finally {
+      this.#opening--;
+    }
+  }
+
+  async #destroy(resource: StoredResource): Promise<void> {
+    if (resource.result.ok && !resource.detached) resource.result.connection.close('shutdown');
+  }
+}

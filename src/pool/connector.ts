@@ -1,0 +1,99 @@
+import { backoffDelay } from '../core/backoff.js';
+import { sleep } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
+import { ConnectError } from '../core/errors.js';
+import type { EndpointInfo } from '../core/errors.js';
+import type { HostPoolEventStream, OpenPurpose } from './host-pool-events.js';
+import type { ConnectionFactory, PoolConnection } from '../ssh/connection.js';
+import { Semaphore } from '../core/semaphore.js';
+import type { ReconnectConfig } from '../config/types.js';
+
+/** One request to open a connection. */
+export interface OpenRequest {
+  readonly purpose: OpenPurpose;
+  /** Attempts in all (1 = no retry). Transient failures only are retried. */
+  readonly attempts: number;
+  /** Asked before each retry: with nobody left waiting, a retry is pointless. */
+  readonly stillWanted: () => boolean;
+}
+
+export type OpenResult =
+  | { readonly ok: true; readonly connection: PoolConnection; readonly attemptId: number }
+  | { readonly ok: false; readonly error: ConnectError; readonly attemptId: number | undefined };
+
+export interface ConnectorOptions {
+  readonly endpoint: EndpointInfo;
+  readonly factory: ConnectionFactory;
+  readonly budget: ConnectionBudget;
+  readonly budgetMember: BudgetMember;
+  readonly clock: Clock;
+  readonly events: HostPoolEventStream;
+  readonly maxConcurrentConnects: number;
+  readonly backoff: Required<ReconnectConfig>;
+  /** Fires when the pool closes: backoff sleeps end early and no new attempt starts. */
+  readonly closed: AbortSignal;
+}
+
+let nextAttemptId = 1;
+
+/**
+ * The one path that opens a connection (HikariCP's PoolEntryCreator): a permit from the
+ * instance-wide budget, a place under `maxConcurrentConnects`, then attempts with backoff
+ * between them. Never rejects: a failure is a result, because the store that calls it
+ * (generic-pool) would retry a rejected create in a tight loop.
+ * Invariant: a successful open keeps its budget permit, which the connection's close gives back.
+ */
+export class Connector {
+  readonly #options: ConnectorOptions;
+  readonly #gate: Semaphore;
+
+  constructor(options: ConnectorOptions) {
+    this.#options = options;
+    this.#gate = new Semaphore(options.maxConcurrentConnects);
+  }
+
+  async open(request: OpenRequest): Promise<OpenResult> {
+    const { budget, budgetMember, clock, events, factory, closed, endpoint } = this.#options;
+    const closedError = (): ConnectError => new ConnectError(`The pool for ${endpoint.poolName} closed while connecting`, endpoint, false);
+    if (!(await budget.acquire(budgetMember))) return { ok: false, error: closedError(), attemptId: undefined };
+    let keepsPermit = false;
+    await this.#gate.acquire();
+    try {
+      let last: OpenResult | undefined;
+      for (let attempt = 1; attempt <= request.attempts; attempt++) {
+        // Retries of this open back off; a new open starts afresh, so that a caller's wait stays
+        // bounded by its attempts instead of growing with the pool's failure history.
+        if (attempt > 1) {
+          await sleep(clock, backoffDelay(attempt - 1, this.#options.backoff), closed);
+          if (!request.stillWanted()) break;
+        }
+        if (closed.aborted) break;
+        const attemptId = nextAttemptId++;
+        events.emit({ type: 'connect-started', attemptId, purpose: request.purpose });
+        const startedAt = clock.now();
+        try {
+          const connection = await factory();
+          if (closed.aborted) {
+            connection.destroy('shutdown');
+            break;
+          }
+          keepsPermit = true;
+          events.emit({ type: 'connected', attemptId, connection, durationMs: connection.connectDurationMs });
+          return { ok: true, connection, attemptId };
+        } catch (error) {
+          const connectError = error instanceof ConnectError
+            ? error
+            : new ConnectError(`Cannot connect to ${endpoint.poolName}: ${(error as Error).message}`, endpoint, true, { cause: error });
+          events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
+          last = { ok: false, error: connectError, attemptId };
+          if (!connectError.transient) break;
+        }
+      }
+      return last ?? { ok: false, error: closedError(), attemptId: undefined };
+    } finally {
+      this.#gate.release();
+      if (!keepsPermit) budget.release();
+    }
+  }
+}

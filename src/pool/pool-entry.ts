@@ -1,0 +1,107 @@
+import type { PoolConnection } from '../ssh/connection.js';
+
+/**
+ * The pool's bookkeeping for one open connection (HikariCP's PoolEntry): how many channel
+ * slots it lends and may lend, since when it has been idle, and whether it still takes work.
+ * Invariant: `slotsInUse <= channelLimit` except when a refusal has just lowered the limit.
+ */
+export class PoolEntry {
+  readonly connection: PoolConnection;
+  /** Clock time the connection became ready. */
+  readonly openedAt: number;
+  #channelLimit: number;
+  #slotsInUse = 0;
+  #probes = 0;
+  #opening = 0;
+  #lentBefore = false;
+  #idleSince: number | undefined;
+  #retiring = false;
+
+  constructor(connection: PoolConnection, channelLimit: number, now: number) {
+    this.connection = connection;
+    this.openedAt = now;
+    this.#channelLimit = channelLimit;
+    this.#idleSince = now;
+  }
+
+  get id(): number {
+    return this.connection.id;
+  }
+  get channelLimit(): number {
+    return this.#channelLimit;
+  }
+  /** Slots held by commands and leases (probes excluded). */
+  get slotsInUse(): number {
+    return this.#slotsInUse;
+  }
+  /** Channels open or opening, probes included. */
+  get openChannels(): number {
+    return this.#slotsInUse + this.#probes;
+  }
+  get probing(): boolean {
+    return this.#probes > 0;
+  }
+  /** Since when no command or lease has held a slot; undefined while one does. */
+  get idleSince(): number | undefined {
+    return this.#idleSince;
+  }
+  /** Retired: takes no new channels, closes once the ones it carries end. */
+  get retiring(): boolean {
+    return this.#retiring;
+  }
+  /** Open, not retiring: may lend a slot when it has room. */
+  get lendable(): boolean {
+    return !this.#retiring && this.connection.usable;
+  }
+  get freeSlots(): number {
+    return this.lendable ? Math.max(0, this.#channelLimit - this.openChannels) : 0;
+  }
+  get busy(): boolean {
+    return this.#slotsInUse > 0;
+  }
+
+  /** Takes a slot. Returns whether this is the connection's first lend ever. */
+  lend(): boolean {
+    const first = !this.#lentBefore;
+    this.#lentBefore = true;
+    this.#slotsInUse++;
+    this.#idleSince = undefined;
+    return first;
+  }
+
+  release(now: number): void {
+    this.#slotsInUse = Math.max(0, this.#slotsInUse - 1);
+    if (this.#slotsInUse === 0) this.#idleSince = now;
+  }
+
+  /** A probe takes a channel but is not use: `idleSince` stays, so idle expiry still runs. */
+  startProbe(): void {
+    this.#probes++;
+  }
+
+  endProbe(): void {
+    this.#probes = Math.max(0, this.#probes - 1);
+  }
+
+  /** Brackets a channel open sent to the server and not yet answered. */
+  openingStarted(): void {
+    this.#opening++;
+  }
+  openingEnded(): void {
+    this.#opening = Math.max(0, this.#opening - 1);
+  }
+
+  /**
+   * The server refused a channel: never offer more than it has accepted at once. The channels
+   * established right now are what it allows: neither the refused one nor others still
+   * awaiting an answer count.
+   */
+  noteRefusal(): void {
+    const established = this.openChannels - this.#opening - 1;
+    this.#channelLimit = Math.max(1, Math.min(this.#channelLimit, established));
+  }
+
+  retire(): void {
+    this.#retiring = true;
+  }
+}

@@ -1,0 +1,152 @@
+// The order in which a connection offers credentials, as OpenSSH's ssh(1) does it
+// (sshconnect2.c pubkey_prepare): identity keys that the agent holds (in the agent's order),
+// then the agent's other keys (unless IdentitiesOnly), then the remaining identity keys in
+// the order given, then the password. Each attempt is recorded so that an AuthenticationError
+// can say exactly what the server turned down.
+import ssh2 from 'ssh2';
+import type { AuthHandlerMiddleware, BaseAgent as BaseAgentType, ConnectConfig, ParsedKey } from 'ssh2';
+import { fingerprintOf } from '../host-keys/host-key-verifier.js';
+import type { IdentityKey } from './private-key.js';
+
+/** What a connection may authenticate with. Holds secrets: never log it. */
+export interface AuthCredentials {
+  /** Keys in the order given (target.privateKey, or the config's IdentityFiles). */
+  readonly identities?: readonly IdentityKey[];
+  /** ssh-agent socket path. */
+  readonly agent?: string;
+  readonly password?: string;
+  /** Offer only `identities`, even when the agent holds other keys (IdentitiesOnly). @default false */
+  readonly identitiesOnly?: boolean;
+  /** Let the server use the agent (ssh -A). @default false */
+  readonly forwardAgent?: boolean;
+  /** Identities that could not be offered, with why: named in the error when all else fails. */
+  readonly skipped?: readonly string[];
+}
+
+/** The ssh2 options one connection needs, and the record of what it tried. */
+export interface AuthPlan {
+  /** Spread into ssh2's ConnectConfig. */
+  readonly connectConfig: Pick<ConnectConfig, 'authHandler' | 'agent' | 'agentForward'>;
+  /** `agent key ssh-ed25519 SHA256:... (comment), key file /path (ssh-rsa SHA256:...), password`; what was skipped and why. */
+  describeAttempts(): string;
+}
+
+type Step =
+  | { readonly kind: 'publickey'; readonly label: string; readonly key: ParsedKey }
+  | { readonly kind: 'agent-key'; readonly label: string; readonly agent: BaseAgentType; readonly key: ParsedKey }
+  | { readonly kind: 'password'; readonly label: string; readonly password: string };
+
+const { BaseAgent, OpenSSHAgent } = ssh2;
+
+/** Exposes one key of an agent, so that each agent key is its own step in our order. */
+class OneKeyAgent extends BaseAgent<ParsedKey> {
+  readonly #agent: InstanceType<typeof OpenSSHAgent>;
+  readonly #key: ParsedKey;
+
+  constructor(agent: InstanceType<typeof OpenSSHAgent>, key: ParsedKey) {
+    super();
+    this.#agent = agent;
+    this.#key = key;
+  }
+
+  getIdentities(cb: (error: Error | undefined, keys?: ParsedKey[]) => void): void {
+    cb(undefined, [this.#key]);
+  }
+
+  sign(pubKey: ParsedKey, data: Buffer, optionsOrCb: unknown, cb?: unknown): void {
+    // ssh2 passes (key, data, options, cb); the agent wants the same.
+    (this.#agent.sign as (...args: unknown[]) => void)(pubKey, data, optionsOrCb, cb);
+  }
+}
+
+/** Builds the authentication plan of one connection attempt for `username`. */
+export function planAuthentication(username: string, credentials: AuthCredentials): AuthPlan {
+  const attempts: string[] = [];
+  const notes: string[] = [...(credentials.skipped ?? [])];
+  let steps: Step[] | undefined;
+
+  const prepare = (done: (steps: Step[]) => void): void => {
+    if (credentials.agent === undefined) {
+      done(ordered([], undefined));
+      return;
+    }
+    const agent = new OpenSSHAgent(credentials.agent);
+    agent.getIdentities((error, keys) => {
+      if (error || !keys) {
+        notes.push(`agent at ${credentials.agent} could not be used (${error?.message ?? 'no answer'})`);
+        done(ordered([], undefined));
+        return;
+      }
+      if (keys.length === 0) notes.push(`agent at ${credentials.agent} holds no keys`);
+      done(ordered(keys.filter((key): key is ParsedKey => typeof (key as ParsedKey).getPublicSSH === 'function'), agent));
+    });
+  };
+
+  const ordered = (agentKeys: ParsedKey[], agent: InstanceType<typeof OpenSSHAgent> | undefined): Step[] => {
+    const identities = [...(credentials.identities ?? [])];
+    const preferred: Step[] = [];
+    const others: Step[] = [];
+    for (const key of agentKeys) {
+      const blob = key.getPublicSSH();
+      const index = identities.findIndex((identity) => identity.publicBlob.equals(blob));
+      const label = `agent key ${key.type} ${fingerprintOf(blob)}${key.comment ? ` (${key.comment})` : ''}`;
+      if (index >= 0) {
+        identities.splice(index, 1);
+        preferred.push({ kind: 'agent-key', label, agent: new OneKeyAgent(agent!, key), key });
+      } else if (!credentials.identitiesOnly) {
+        others.push({ kind: 'agent-key', label, agent: new OneKeyAgent(agent!, key), key });
+      }
+    }
+    const files: Step[] = [];
+    for (const identity of identities) {
+      if (identity.privateKey) {
+        files.push({ kind: 'publickey', label: `key ${identity.source} (${identity.keyType} ${identity.fingerprint})`, key: identity.privateKey });
+      } else {
+        notes.push(`${identity.source} skipped: encrypted, no passphrase, and not in the agent`);
+      }
+    }
+    const password: Step[] = credentials.password === undefined ? [] : [{ kind: 'password', label: 'password', password: credentials.password }];
+    return [...preferred, ...others, ...files, ...password];
+  };
+
+  const authHandler: AuthHandlerMiddleware = (authsLeft, _partialSuccess, next) => {
+    const proceed = (): void => {
+      // authsLeft is null before the first answer; afterwards, only what the server still allows.
+      const allowed = authsLeft ?? undefined;
+      while (steps!.length > 0) {
+        const step = steps!.shift()!;
+        const method = step.kind === 'password' ? 'password' : 'publickey';
+        if (allowed && !allowed.includes(method)) {
+          notes.push(`${step.label} not offered: the server does not accept ${method}`);
+          continue;
+        }
+        attempts.push(step.label);
+        if (step.kind === 'publickey') next({ type: 'publickey', username, key: step.key });
+        else if (step.kind === 'agent-key') next({ type: 'agent', username, agent: step.agent });
+        else next({ type: 'password', username, password: step.password });
+        return;
+      }
+      next(false as unknown as Parameters<typeof next>[0]);
+    };
+    if (steps) proceed();
+    else
+      prepare((prepared) => {
+        steps = prepared;
+        proceed();
+      });
+  };
+
+  const connectConfig: AuthPlan['connectConfig'] = { authHandler };
+  if (credentials.forwardAgent && credentials.agent !== undefined) {
+    return {
+      connectConfig: { authHandler, agent: credentials.agent, agentForward: true },
+      describeAttempts: () => describe(attempts, notes),
+    };
+  }
+  return { connectConfig, describeAttempts: () => describe(attempts, notes) };
+}
+
+function describe(attempts: readonly string[], notes: readonly string[]): string {
+  const tried = attempts.length > 0 ? `tried ${attempts.join(', ')}` : 'nothing could be offered';
+  return notes.length > 0 ? `${tried}; ${notes.join('; ')}` : tried;
+}

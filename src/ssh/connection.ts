@@ -1,0 +1,91 @@
+import type { Duplex } from 'node:stream';
+import type { ChannelOutcome, ChannelSpec } from '../command/channel-contract.js';
+
+/** Why a connection was closed. */
+export type CloseReason = 'idle' | 'expired' | 'unhealthy' | 'remote' | 'error' | 'shutdown';
+
+export interface RunningChannel {
+  /** Settles as soon as the command's fate is known. Never rejects. */
+  readonly outcome: Promise<ChannelOutcome>;
+  /**
+   * Settles when the server has freed the channel (or the connection is gone): only then may
+   * its slot be reused, or a busy server refuses the next channel. After a cancel this is the
+   * proof that the remote process group is gone.
+   */
+  readonly freed: Promise<void>;
+  /**
+   * Settles once a cancelled command's kill has been sent (its process group known), or when
+   * no kill will come (the channel closed, or the command reported no group). The pool gives a
+   * cancelled channel a grace period from then, not from the cancel: under load the kill itself
+   * may be late. Absent: counted from the cancel.
+   */
+  readonly killSent?: Promise<void>;
+  /** True once the kill ran on the server (the group is dead or was already gone): the channel will close soon. */
+  readonly killConfirmed?: () => boolean;
+}
+
+/** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
+export class ChannelOpenRefusal extends Error {
+  override readonly name = 'ChannelOpenRefusal';
+}
+
+/**
+ * Raised by `openChannel` when its cancel signal fired before the server answered. The slot
+ * stays taken until `settled`: a late-opened channel is closed then, and only then is it free.
+ */
+export class ChannelOpenCancelled extends Error {
+  override readonly name = 'ChannelOpenCancelled';
+  /**
+   * @param settled the slot is free (the late channel closed, or the open failed)
+   * @param killSent a late-opened channel's kill was sent, or none is needed
+   */
+  constructor(
+    readonly settled: Promise<void>,
+    readonly killSent: Promise<void> = settled,
+    /** Whether the late-opened channel's kill ran on the server (see `RunningChannel.killConfirmed`). */
+    readonly killConfirmed: () => boolean = () => false,
+  ) {
+    super('channel open cancelled');
+  }
+}
+
+/** Raised by `openChannel` when the connection is no longer usable. */
+export class ConnectionUnusable extends Error {
+  override readonly name = 'ConnectionUnusable';
+}
+
+export type CloseListener = (reason: CloseReason, error: Error | undefined) => void;
+
+/**
+ * One authenticated connection as the pool uses it: a transport that runs commands on
+ * channels and reports its close. Slot accounting is not its job (see `PoolEntry`), so the
+ * real `SSHConnection` and a test fake implement the same small surface.
+ */
+export interface PoolConnection {
+  readonly id: number;
+  readonly peerAddress: string | undefined;
+  /** How long TCP + handshake + authentication took, ms. */
+  readonly connectDurationMs: number;
+  /** False once closing or closed. */
+  readonly usable: boolean;
+  readonly closed: boolean;
+  /**
+   * Opens a session channel and starts `spec.command` on it. When `cancel` fires, the remote
+   * command's process group is killed and the channel closed; `freed` settles once it is.
+   * Rejects with `ChannelOpenRefusal`, `ChannelOpenCancelled` or `ConnectionUnusable`.
+   */
+  openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: { trackProcessGroup?: boolean }): Promise<RunningChannel>;
+  /**
+   * Opens a `direct-tcpip` channel from the server to `host:port`, for a connection to a host
+   * behind this one (a jump host). Absent on connections that cannot forward.
+   */
+  openTunnel?(host: string, port: number): Promise<Duplex>;
+  onClose(listener: CloseListener): () => void;
+  /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
+  close(reason: CloseReason): void;
+  /** Cuts the connection at once. */
+  destroy(reason: CloseReason): void;
+}
+
+/** Opens one connection (one attempt). Rejects with a classified `ConnectError`. */
+export type ConnectionFactory = () => Promise<PoolConnection>;

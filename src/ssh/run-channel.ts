@@ -1,0 +1,185 @@
+import type { ClientChannel } from 'ssh2';
+import { windowKeeper } from './channel-window.js';
+import { OutputBuffer } from './output-buffer.js';
+import type { ChannelEnding, ChannelOutcome } from '../command/channel-contract.js';
+import { PROCESS_GROUP_LINE_MAX, processGroupOf } from '../command/process-group-marker.js';
+import type { RunningChannel } from './connection.js';
+
+/** How long a signalled command gets to end before its process group is killed as well. */
+const SIGNAL_GRACE_MS = 50;
+
+const ignore = (): void => {};
+
+export interface ChannelRequest {
+  readonly stdin: string | Buffer | undefined;
+  /** Bytes allowed per stream before the channel is closed. */
+  readonly maxBuffer: number;
+  /** Fires (with a `CancelReason`) when the command must stop early. */
+  readonly cancel: AbortSignal;
+  /** Whether stdout starts with the process-group report (command/process-group-marker.ts). */
+  readonly reportsProcessGroup: boolean;
+}
+
+/** What run-channel needs from the connection that carries the channel. */
+export interface ChannelHost {
+  /** True while the connection can still carry channels. */
+  readonly usable: boolean;
+  onClose(listener: () => void): () => void;
+  /**
+   * Whether the server honours the SSH `signal` request for this login (OpenSSH 9.2 refuses it
+   * for root): then the process-group kill waits a moment for the signal to do the job.
+   */
+  readonly signalsHonoured: boolean;
+  /** Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill ran. */
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
+}
+
+/** Feeds stdin, gathers output, reports one command's exit, and kills it when cancelled. */
+export function runChannel(host: ChannelHost, channel: ClientChannel, request: ChannelRequest): RunningChannel {
+  const stdout = new OutputBuffer(request.maxBuffer);
+  const stderr = new OutputBuffer(request.maxBuffer);
+  let exitCode: number | null = null;
+  let signal: string | null = null;
+  let settle!: (outcome: ChannelOutcome) => void;
+  let markFreed!: () => void;
+  let settled = false;
+  let closed = false;
+  // Until the marker line has been seen (or ruled out), stdout bytes wait here.
+  let markerPending: Buffer | undefined = request.reportsProcessGroup ? Buffer.alloc(0) : undefined;
+  let pgid: number | undefined;
+  let killWanted = false;
+  let killConfirmed = false;
+  // Only a command that reports its process group can have its kill wait for that report.
+  let markKillSent: (() => void) | undefined;
+  const killSent = request.reportsProcessGroup ? new Promise<void>((resolve) => (markKillSent = resolve)) : undefined;
+
+  const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
+  const freed = new Promise<void>((resolve) => (markFreed = resolve));
+
+  const finish = (ending: ChannelEnding): void => {
+    if (settled) return;
+    settled = true;
+    request.cancel.removeEventListener('abort', onCancel);
+    if (markerPending && markerPending.length > 0 && ending === 'closed') keepStdout(markerPending);
+    settle({ stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending });
+  };
+
+  // Kills the process group once its id is known, then closes our side. Closing earlier could
+  // lose the marker line that carries the id.
+  const kill = (): void => {
+    markKillSent?.();
+    if (closed) return;
+    channel.close();
+    if (pgid === undefined || !host.usable) return;
+    const killGroup = (): void => {
+      if (!closed && host.usable) host.killProcessGroup(pgid!, (killed) => (killConfirmed = killed));
+    };
+    // Where the SSH signal request works it usually ends the command by itself; the kill
+    // channel (one more session on the server) is then only needed if the channel stays open.
+    if (!host.signalsHonoured) return killGroup();
+    setTimeout(killGroup, SIGNAL_GRACE_MS).unref();
+  };
+
+  const stopEarly = (ending: ChannelEnding): void => {
+    finish(ending);
+    if (killWanted) return;
+    killWanted = true;
+    sendSignal(channel, 'KILL');
+    if (!markerPending) kill();
+  };
+
+  const onCancel = (): void => {
+    const reason = request.cancel.reason as unknown;
+    stopEarly(reason === 'aborted' ? 'aborted' : reason === 'shutdown' ? 'shutdown' : 'timeout');
+  };
+
+  const keepStdout = (chunk: Buffer): void => {
+    if (settled || chunk.length === 0) return;
+    if (!stdout.append(chunk)) stopEarly('output-limit');
+  };
+
+  const readMarker = (chunk: Buffer): void => {
+    const pending = Buffer.concat([markerPending!, chunk]);
+    const newline = pending.indexOf(0x0a);
+    if (newline === -1 && pending.length < PROCESS_GROUP_LINE_MAX) {
+      markerPending = pending;
+      return;
+    }
+    markerPending = undefined;
+    const reported = newline === -1 ? undefined : processGroupOf(pending.subarray(0, newline).toString('latin1'));
+    if (reported === undefined) {
+      // Not our line after all (a shell that printed first): everything is the command's output.
+      keepStdout(pending);
+      if (killWanted) kill();
+      return;
+    }
+    pgid = reported;
+    if (killWanted) kill();
+    keepStdout(pending.subarray(newline + 1));
+  };
+
+  const topUpWindow = windowKeeper(channel);
+  channel.on('data', (chunk: Buffer) => {
+    if (markerPending) readMarker(chunk);
+    else keepStdout(chunk);
+    topUpWindow();
+  });
+  channel.stderr.on('data', (chunk: Buffer) => {
+    topUpWindow();
+    if (settled) return;
+    if (!stderr.append(chunk)) stopEarly('output-limit');
+  });
+  channel.on('exit', (code: number | null, signalName?: string) => {
+    exitCode = typeof code === 'number' ? code : null;
+    signal = typeof signalName === 'string' ? signalName : null;
+  });
+  // Writes racing a closing channel surface here; the close event tells the real story.
+  channel.on('error', ignore);
+  channel.stderr.on('error', ignore);
+  const stopWatchingConnection = host.onClose(() => {
+    closed = true;
+    markKillSent?.();
+    finish('connection-lost');
+    markFreed();
+  });
+  channel.once('close', () => {
+    closed = true;
+    markKillSent?.();
+    stopWatchingConnection();
+    finish(host.usable ? 'closed' : 'connection-lost');
+    markFreed();
+  });
+
+  if (request.cancel.aborted) onCancel();
+  else request.cancel.addEventListener('abort', onCancel, { once: true });
+
+  // EOF right after stdin: a command that reads its input (cat, sh -s) must not wait forever.
+  if (!settled) {
+    if (request.stdin === undefined) channel.end();
+    else channel.end(request.stdin);
+  }
+  return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
+}
+
+interface ChannelInternals {
+  outgoing?: { id?: number; state?: string };
+  _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
+}
+
+/**
+ * Sends the SSH `signal` request. OpenSSH honours it for non-root logins (it is then a second
+ * line of defence next to the process-group kill). ssh2's public `signal()` refuses once stdin
+ * has been closed (which every command does at start), so the request goes through the
+ * protocol object, guarded for shape.
+ */
+function sendSignal(channel: ClientChannel, name: string): void {
+  const internals = channel as unknown as ChannelInternals;
+  const id = internals.outgoing?.id;
+  const signal = internals._client?._protocol?.signal;
+  if (typeof id !== 'number' || typeof signal !== 'function' || internals.outgoing?.state === 'closed') return;
+  try {
+    signal.call(internals._client!._protocol, id, name);
+  } catch {
+    // The connection may be going away; the close that follows is what matters.
+  }
+}

@@ -1,0 +1,424 @@
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { Client } from 'ssh2';
+import type { ClientChannel, ConnectConfig } from 'ssh2';
+import {
+  AuthenticationError,
+  ConnectError,
+  ConnectTimeoutError,
+  HostKeyError,
+} from '../core/errors.js';
+import type { EndpointInfo } from '../core/errors.js';
+import { describeRejection, preferredHostKeyAlgorithms, verifyHostKey } from './host-keys/host-key-verifier.js';
+import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-keys/host-key-verifier.js';
+import { recordConnectPhases } from './connect-phases.js';
+import type { ConnectPhase, ConnectPhaseMark } from './connect-phases.js';
+import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './connection.js';
+import type { CloseListener, PoolConnection, RunningChannel } from './connection.js';
+import type { ChannelSpec } from '../command/channel-contract.js';
+import { withProcessGroupReport } from '../command/process-group-marker.js';
+import { runChannel } from './run-channel.js';
+import type { CloseReason } from './connection.js';
+import { planAuthentication } from './auth/auth-methods.js';
+import type { AuthCredentials } from './auth/auth-methods.js';
+
+/** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
+export interface Credentials extends AuthCredentials {
+  readonly privateKey?: string | Buffer;
+  readonly passphrase?: string;
+  readonly password?: string;
+  readonly agent?: string;
+}
+
+/** Everything needed to open one connection of a pool key. */
+export interface ConnectionSettings extends EndpointInfo {
+  readonly username: string;
+  readonly credentials: Credentials;
+  readonly hostKey: ResolvedHostKeyVerification;
+  readonly connectionTimeout: number;
+  readonly keepAliveInterval: number;
+  readonly keepAliveCountMax: number;
+}
+
+let nextConnectionId = 1;
+
+/** Tries of the process-group kill channel (50, 100, 200 ms apart): within the pool's 750 ms grace. */
+const KILL_ATTEMPTS = 4;
+
+/** How long a polite close may take before the socket is cut. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * One authenticated ssh2 client: runs commands on channels, keeps the peer checked with
+ * keepalives, and knows why it closed. Its socket and timers never keep the process alive
+ * (see `ProcessHold`); channel slots are counted by the pool, not here.
+ */
+export class SSHConnection implements PoolConnection {
+  readonly id = nextConnectionId++;
+  readonly settings: ConnectionSettings;
+  readonly connectDurationMs: number;
+  readonly peerAddress: string | undefined;
+
+  #client: Client;
+  #sock: Duplex;
+  #state: 'ready' | 'closing' | 'closed' = 'ready';
+  #requestedReason: CloseReason | undefined;
+  #lastError: Error | undefined;
+  #closeListeners = new Set<CloseListener>();
+  #forceCloseTimer: NodeJS.Timeout | undefined;
+  #keepAliveTimer: NodeJS.Timeout | undefined;
+  #unansweredKeepAlives = 0;
+
+  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
+    this.#client = client;
+    this.#sock = sock;
+    this.settings = settings;
+    this.connectDurationMs = connectDurationMs;
+    this.peerAddress = peerAddress;
+    client.on('error', (error: Error) => {
+      this.#lastError = error;
+    });
+    client.once('close', () => this.#onClientClose());
+    this.#startKeepAlive();
+  }
+
+  /**
+   * Opens, verifies and authenticates a connection within `connectionTimeout`. Rejects with
+   * a classified `ConnectError` subclass; never leaves a socket behind on failure. `tunnel`:
+   * a stream already connected to the server (a jump host's `direct-tcpip` channel) to speak
+   * SSH over instead of a new TCP connection; it is destroyed with the connection.
+   */
+  static open(settings: ConnectionSettings, tunnel?: Duplex): Promise<SSHConnection> {
+    return new Promise((resolve, reject) => {
+      const startedAt = performance.now();
+      const client = new Client();
+      let verdict: HostKeyVerdict | undefined;
+      let settled = false;
+      const phases: ConnectPhaseMark[] = [];
+      const mark = (phase: ConnectPhase): void => void phases.push({ phase, at: Date.now() });
+
+      let sock: Duplex;
+      let peerAddress = (): string | undefined => undefined;
+      if (tunnel) {
+        sock = tunnel;
+      } else {
+        const tcp = netConnect({ host: settings.host, port: settings.port });
+        // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
+        tcp.setNoDelay(true);
+        // A connect on behalf of a command is kept alive by that command's hold; a background
+        // one (warm-up, reconnect) must not keep a finished script running.
+        tcp.unref();
+        tcp.once('connect', () => mark('tcp-connected'));
+        sock = tcp;
+        peerAddress = () => tcp.remoteAddress;
+      }
+
+      const fail = (error: ConnectError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        client.removeAllListeners('ready');
+        client.on('error', () => {});
+        sock.on('error', () => {});
+        client.destroy();
+        sock.destroy();
+        recordConnectPhases(error, phases);
+        reject(error);
+      };
+      const timer = setTimeout(() => {
+        fail(new ConnectTimeoutError(
+          `Connecting to ${settings.poolName} timed out after ${settings.connectionTimeout} ms`,
+          settings,
+          settings.connectionTimeout,
+        ));
+      }, settings.connectionTimeout);
+      timer.unref();
+
+      client.once('ready', () => {
+        if (settled) {
+          client.end();
+          return;
+        }
+        settled = true;
+        clearTimeout(timer);
+        mark('authenticated');
+        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peerAddress());
+        recordConnectPhases(connection, phases);
+        resolve(connection);
+      });
+      client.on('error', (error: Error & { level?: string }) => {
+        if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
+      });
+      client.once('handshake', () => mark('key-exchanged'));
+      client.once('close', () => {
+        if (!settled) {
+          fail(new ConnectError(`Connection to ${settings.poolName} closed during the SSH handshake`, settings, true));
+        }
+      });
+
+      const { credentials } = settings;
+      const config: ConnectConfig = {
+        sock,
+        username: settings.username,
+        readyTimeout: 0,
+        // ssh2's own keepalive timer is ref'd and would keep every idle connection's process
+        // alive; this class keeps its own, unref'd (see #startKeepAlive).
+        keepaliveInterval: 0,
+        algorithms: { serverHostKey: preferredHostKeyAlgorithms(settings.hostKey, settings.host, settings.port) },
+        hostVerifier: (key: Buffer) => {
+          verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
+          if (verdict.accepted) mark('host-key-verified');
+          return verdict.accepted;
+        },
+      };
+      const auth = planAuthentication(settings.username, credentials);
+      Object.assign(config, auth.connectConfig);
+      try {
+        client.connect(config);
+      } catch (error) {
+        // ssh2 throws synchronously for unusable keys; its messages name the problem, not the key.
+        fail(new ConnectError(
+          `Cannot connect to ${settings.poolName}: ${(error as Error).message}`,
+          settings,
+          false,
+          { cause: error },
+        ));
+      }
+    });
+  }
+
+  get usable(): boolean {
+    return this.#state === 'ready';
+  }
+
+  /** OpenSSH 9.2 refuses the SSH `signal` request for root logins ("requires privilege separation"). */
+  get signalsHonoured(): boolean {
+    return this.settings.username !== 'root';
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /**
+   * Opens a session channel and starts the command on it. The channel is attached inside
+   * ssh2's callback: exit-status and close may be parsed in the same tick, and an `exit`
+   * event emitted before anyone listens is lost for good.
+   */
+  openChannel(spec: ChannelSpec, cancel: AbortSignal, options: { trackProcessGroup?: boolean } = {}): Promise<RunningChannel> {
+    const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
+    const command = reportsProcessGroup ? withProcessGroupReport(spec.command) : spec.command;
+    const attach = (channel: ClientChannel): RunningChannel =>
+      runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup });
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      let markSettled: (() => void) | undefined;
+      let markKillSent: (() => void) | undefined;
+      let late: RunningChannel | undefined;
+      const onCancel = (): void => {
+        const settled = new Promise<void>((done) => (markSettled = done));
+        const killSent = new Promise<void>((done) => (markKillSent = done));
+        reject(new ChannelOpenCancelled(settled, killSent, () => late?.killConfirmed?.() ?? false));
+      };
+      try {
+        if (cancel.aborted) {
+          reject(new ChannelOpenCancelled(Promise.resolve()));
+          return;
+        }
+        cancel.addEventListener('abort', onCancel, { once: true });
+        this.#client.exec(command, (error, channel) => {
+          cancel.removeEventListener('abort', onCancel);
+          if (markSettled) {
+            // Given up while opening. A channel that opened late is attached anyway: its cancel
+            // signal has fired, so it kills the command and closes the channel, and the slot is
+            // free once the server has closed it.
+            if (error) {
+              markSettled();
+              markKillSent?.();
+              return;
+            }
+            late = attach(channel);
+            void late.freed.then(markSettled);
+            // No process-group report: the kill (closing the channel) went out with the cancel.
+            void (late.killSent ?? Promise.resolve()).then(markKillSent);
+            return;
+          }
+          if (!error) {
+            resolve(attach(channel));
+            return;
+          }
+          if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
+          else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error.message));
+          else reject(error);
+        });
+      } catch (error) {
+        cancel.removeEventListener('abort', onCancel);
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  /**
+   * Opens a `direct-tcpip` channel from the server to `host:port` (what `ssh -J` asks a jump
+   * host for). Rejects with `ChannelOpenRefusal` carrying the server's reason when it will not
+   * connect, `ConnectionUnusable` when this connection is going away.
+   */
+  openTunnel(host: string, port: number): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      try {
+        // The originator address is informational for the server; OpenSSH logs it.
+        this.#client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
+          if (!error) resolve(channel);
+          else if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
+          else reject(new ChannelOpenRefusal(error.message));
+        });
+      } catch (error) {
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  /**
+   * Kills a remote process group from a short channel of its own; `done(true)` once the kill
+   * ran on the server. A refused channel is left alone: the pool retires a connection whose
+   * cancelled channel does not close in time.
+   */
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void, attempt = 1): void {
+    if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) {
+      done?.(false);
+      return;
+    }
+    try {
+      this.#client.exec(`kill -s KILL -- -${pgid}`, (error, channel) => {
+        if (error) {
+          // Refused under churn (the server frees session slots late): a few quick retries fit
+          // well inside the pool's grace period.
+          if (attempt < KILL_ATTEMPTS && this.#state === 'ready') {
+            setTimeout(() => this.killProcessGroup(pgid, done, attempt + 1), 25 * 2 ** attempt).unref();
+          } else {
+            done?.(false);
+          }
+          return;
+        }
+        // The server accepted the kill: it kills the group, or finds it already ended ("No such
+        // process"); either way the cancelled command's channel is about to close.
+        done?.(true);
+        channel.on('error', () => {});
+        channel.resume();
+        channel.stderr.resume();
+        channel.end();
+      });
+    } catch {
+      // The connection is going away; its close frees everything anyway.
+      done?.(false);
+    }
+  }
+
+  onClose(listener: CloseListener): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /**
+   * Ends the connection politely (SSH disconnect, then FIN). A peer that does not answer
+   * within a grace period is cut off so that close never hangs.
+   */
+  close(reason: CloseReason): void {
+    if (this.#state !== 'ready') return;
+    this.#state = 'closing';
+    this.#requestedReason = reason;
+    this.#stopKeepAlive();
+    this.#client.end();
+    // ssh2's destroy() does nothing once end() has run: cut the socket itself.
+    this.#forceCloseTimer = setTimeout(() => this.#sock.destroy(), CLOSE_GRACE_MS);
+    this.#forceCloseTimer.unref();
+  }
+
+  destroy(reason: CloseReason): void {
+    if (this.#state === 'closed') return;
+    this.#requestedReason ??= reason;
+    this.#state = 'closing';
+    this.#stopKeepAlive();
+    this.#sock.destroy();
+  }
+
+  /**
+   * SSH-level keepalive (`keepalive@openssh.com`, as OpenSSH's ServerAliveInterval sends it)
+   * on an unref'd timer: more than `keepAliveCountMax` unanswered probes declare the peer dead.
+   */
+  #startKeepAlive(): void {
+    const { keepAliveInterval, keepAliveCountMax } = this.settings;
+    const internals = this.#client as unknown as KeepAliveInternals;
+    if (keepAliveInterval <= 0 || !Array.isArray(internals._callbacks) || typeof internals._protocol?.ping !== 'function') return;
+    this.#keepAliveTimer = setInterval(() => {
+      if (this.#state !== 'ready') return;
+      if (++this.#unansweredKeepAlives > keepAliveCountMax) {
+        this.#lastError = Object.assign(new Error('Keepalive timeout'), { level: 'client-timeout' });
+        this.destroy('error');
+        return;
+      }
+      try {
+        // ssh2 matches global-request replies to this queue in order, as its own keepalive does;
+        // it swaps the array on close, so it is read afresh each time.
+        const client = this.#client as unknown as KeepAliveInternals;
+        client._callbacks!.push(() => {
+          this.#unansweredKeepAlives = 0;
+        });
+        client._protocol!.ping!();
+      } catch {
+        // Not writable any more: the close is on its way.
+      }
+    }, keepAliveInterval);
+    this.#keepAliveTimer.unref();
+  }
+
+  #stopKeepAlive(): void {
+    clearInterval(this.#keepAliveTimer);
+    this.#keepAliveTimer = undefined;
+  }
+
+  #onClientClose(): void {
+    clearTimeout(this.#forceCloseTimer);
+    this.#stopKeepAlive();
+    this.#state = 'closed';
+    const reason = this.#requestedReason ?? (this.#lastError ? 'error' : 'remote');
+    for (const listener of [...this.#closeListeners]) listener(reason, this.#lastError);
+    this.#closeListeners.clear();
+  }
+}
+
+interface KeepAliveInternals {
+  _callbacks?: Array<(hadError: boolean) => void>;
+  _protocol?: { ping?: () => void };
+}
+
+function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined, attempts: string): ConnectError {
+  if (verdict && !verdict.accepted) {
+    return new HostKeyError(describeRejection(endpoint.host, endpoint.port, verdict, endpoint.hostKey), endpoint, {
+      fingerprint: verdict.fingerprint,
+      keyType: verdict.keyType,
+      reason: verdict.reason ?? 'unknown',
+    });
+  }
+  if (error.level === 'client-authentication') {
+    return new AuthenticationError(
+      `Authentication failed for ${endpoint.poolName}: the server accepted none of the offered credentials (${attempts})`,
+      endpoint,
+      { cause: error },
+    );
+  }
+  if (error.level === 'client-timeout') {
+    return new ConnectTimeoutError(`Connecting to ${endpoint.poolName} timed out: ${error.message}`, endpoint, endpoint.connectionTimeout, { cause: error });
+  }
+  // DNS names that do not exist will not start existing on the next attempt.
+  const permanent = error.code === 'ENOTFOUND' || error.level === 'client-dns';
+  return new ConnectError(`Cannot connect to ${endpoint.poolName}: ${error.message}`, endpoint, !permanent, { cause: error });
+}
