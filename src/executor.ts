@@ -1,3 +1,4 @@
+import { internalsOf } from './client/pool-internals.js';
 import { isRemoteCommandResult } from './core/command-result.js';
 import { commandLog, SSHConnectionPool } from './client/connection-pool.js';
 import { InvalidArgumentError } from './core/errors.js';
@@ -82,7 +83,7 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
   const spec = normalizeGroupTarget(target);
   const group = new HostGroup(spec, explicitPoolOf(target));
   for (const member of spec.members) {
-    if ((member.normalized.poolConfig?.warmUpConnections ?? 0) > 0) group.pool.prepare(member.normalized);
+    if ((member.normalized.poolConfig?.warmUpConnections ?? 0) > 0) internalsOf(group.pool).prepare(member.normalized);
   }
   const executor = (strings: TemplateStringsArray, ...values: unknown[]): GroupCommand => {
     assertTemplate(strings, 'group`command ${value}`');
@@ -124,10 +125,10 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
   const normalized = normalizeTarget(target);
   const explicitPool = explicitPoolOf(target);
   // A target that asks for warm connections gets them now, not at its first command.
-  if ((normalized.poolConfig?.warmUpConnections ?? 0) > 0) (explicitPool ?? SSHConnectionPool.getInstance()).prepare(normalized);
+  if ((normalized.poolConfig?.warmUpConnections ?? 0) > 0) internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).prepare(normalized);
   // The global pool is looked up per command, so a target made before closeAll() keeps working after.
   const run: CommandRunner = (request, cancel) =>
-    (explicitPool ?? SSHConnectionPool.getInstance()).execute(normalized, request, cancel);
+    internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).execute(normalized, request, cancel);
   const executor = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
     assertTemplate(strings, 'ssh`command ${value}`');
     return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), normalized.host, run, commandLog);

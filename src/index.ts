@@ -34,9 +34,9 @@ export {
   PrivateKeyError,
 } from './core/errors.js';
 export type { HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
-export { resolveSSHConfig } from './config/openssh/ssh-config-resolver.js';
-export type { ResolveSSHConfigOptions } from './config/openssh/ssh-config-resolver.js';
-export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/resolve-ssh-config.js';
+export { resolveSSHConfig } from './config/openssh/resolve-ssh-config.js';
+export type { ResolveSSHConfigOptions } from './config/openssh/resolve-ssh-config.js';
+export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/evaluate-config.js';
 export type { CommandResult } from './core/command-result.js';
 export type { HostKeyPolicy, HostKeyVerification } from './ssh/host-keys/host-key-policy.js';
 export type { HealthCheckConfig, PoolConfig, ReconnectConfig, SSHJumpHost, SSHTargetOptions, TelemetryConfig } from './config/types.js';

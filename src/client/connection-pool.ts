@@ -10,11 +10,11 @@ import { resolvePoolConfig, validatePoolConfig } from '../config/pool-config.js'
 import { pickPoolConfig, validatePoolOptions } from './pool-options.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
 import { PoolMetricsRecorder } from './pool-metrics-recorder.js';
-import type { ChannelOutcome } from '../command/channel-contract.js';
+import { registerPoolInternals } from './pool-internals.js';
 import { publicEventsObserver } from './public-events.js';
 import { jumpDialer } from '../pool/jump-dialer.js';
 import { SSHConnection } from '../ssh/ssh2-connection.js';
-import type { CommandLog, CommandRequest } from '../command/ssh-command.js';
+import type { CommandLog } from '../command/ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
 import { normalizeTarget, previousHop, routeText } from '../config/ssh-target.js';
 import type { NormalizedTarget } from '../config/ssh-target.js';
@@ -94,6 +94,21 @@ export class SSHConnectionPool {
       })),
     });
     this.#budget = new ConnectionBudget(options.maxTotalConnections ?? 0);
+    registerPoolInternals(this, {
+      execute: (target, request, cancel) => {
+        const hostPool = this.#hostPoolFor(target);
+        return traceCommand(this.#telemetry, hostPool, request, (trace) => hostPool.execute(request, { priority: request.priority, cancel, trace }));
+      },
+      prepare: (target) => {
+        if (!this.#closed) this.#hostPoolFor(target);
+      },
+      poolNameOf: (target) => {
+        const name = this.#hostPools.get(target.identity)?.name;
+        return name === undefined ? { name: this.#nextNameFor(target), assigned: false } : { name, assigned: true };
+      },
+      tracerProvider: options.tracerProvider,
+      meterProvider: options.meterProvider,
+    });
   }
 
   /** Instance-wide options as given (with per-key defaults among them). */
@@ -239,20 +254,6 @@ export class SSHConnectionPool {
     await this.#hostPoolFor(normalizeTarget(target)).warmUp(count);
   }
 
-  /**
-   * @internal Creates the pool key of a target ahead of its first command, so that its
-   * `warmUpConnections` open now. Not part of the public API.
-   */
-  prepare(target: NormalizedTarget): void {
-    if (!this.#closed) this.#hostPoolFor(target);
-  }
-
-  /** @internal Runs one command for `$.ssh()`; not part of the public API. */
-  execute(target: NormalizedTarget, request: CommandRequest, cancel: AbortSignal | undefined): Promise<ChannelOutcome> {
-    const hostPool = this.#hostPoolFor(target);
-    return traceCommand(this.#telemetry, hostPool, request, (trace) => hostPool.execute(request, { priority: request.priority, cancel, trace }));
-  }
-
   #hostPoolFor(target: NormalizedTarget): HostPool {
     if (this.#closed) throw new PoolClosedError('The connection pool is closed');
     const existing = this.#hostPools.get(target.identity);
@@ -262,9 +263,8 @@ export class SSHConnectionPool {
     const hop = previousHop(target);
     const via = hop ? this.#hostPoolFor(hop) : undefined;
     const config = this.#configFor(target);
-    const seen = (this.#namesInUse.get(target.endpoint) ?? 0) + 1;
-    this.#namesInUse.set(target.endpoint, seen);
-    const name = seen === 1 ? target.endpoint : `${target.endpoint}#${seen}`;
+    const name = this.#nextNameFor(target);
+    this.#namesInUse.set(target.endpoint, (this.#namesInUse.get(target.endpoint) ?? 0) + 1);
     const settings = {
       poolName: name,
       host: target.host,
@@ -293,6 +293,12 @@ export class SSHConnectionPool {
     this.#hostPools.set(target.identity, hostPool);
     this.#depths.set(hostPool, target.route.length);
     return hostPool;
+  }
+
+  /** `username@host:port` for the first credential of an endpoint, then `#2`, `#3`, ... */
+  #nextNameFor(target: NormalizedTarget): string {
+    const seen = (this.#namesInUse.get(target.endpoint) ?? 0) + 1;
+    return seen === 1 ? target.endpoint : `${target.endpoint}#${seen}`;
   }
 
   #configFor(target: NormalizedTarget): ResolvedPoolConfig {

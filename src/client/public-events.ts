@@ -4,7 +4,7 @@ import type { TypedEventEmitter } from '../core/typed-event-emitter.js';
 import type { ConnectionEventDetails } from '../pool/types.js';
 
 /**
- * The public `connection:*` and `pool:full` events of DESIGN §1, as an observer of one host
+ * The public `connection:*` and `pool:full` events (README "Events"), as an observer of one host
  * pool's event stream. The first argument is the host name; the last carries the details.
  */
 export function publicEventsObserver(emitter: TypedEventEmitter<PoolEvents>, details: ConnectionEventDetails): HostPoolObserver {

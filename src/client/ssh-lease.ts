@@ -1,8 +1,7 @@
 import { isRemoteCommandResult } from '../core/command-result.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { MAX_CHANNEL_ATTEMPTS } from '../pool/host-pool.js';
-import type { HostPool, Slot } from '../pool/host-pool.js';
-import { CONNECTION_LOST } from '../command/channel-contract.js';
+import type { HostPool } from '../pool/host-pool.js';
+import type { Slot } from '../pool/slot.js';
 import type { ChannelOutcome } from '../command/channel-contract.js';
 import { processHold } from '../core/process-hold.js';
 import { buildCommand } from '../command/shell-quote.js';
@@ -73,29 +72,13 @@ export class SSHLease {
   #runner: CommandRunner = (request, cancel) =>
     traceCommand(this.#telemetry, this.#hostPool, request, async (trace) => ({ channel: await this.#run(request, cancel ?? new AbortController().signal, trace), slot: this.#slot }));
 
+  // One command at a time: each waits until the server has freed the previous one's channel.
   #run = async (request: CommandRequest, cancel: AbortSignal, trace: Context | undefined): Promise<ChannelOutcome> => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
     const previous = this.#tail;
     let markDone!: () => void;
     this.#tail = new Promise<void>((resolve) => (markDone = resolve));
-    let handedOver = false;
-    try {
-      await previous;
-      for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
-        if (!this.#slot.connection.usable || this.#slot.entry.retiring) return CONNECTION_LOST;
-        const running = await this.#hostPool.openOnSlot(this.#slot, request, cancel, trace);
-        if (running === 'lost') return CONNECTION_LOST;
-        if (running === 'refused') {
-          await this.#hostPool.pauseAfterRefusal(attempt);
-          continue;
-        }
-        handedOver = true;
-        // The lease's own slot stays held: the watch only follows the channel to its end.
-        return await this.#hostPool.follow(this.#slot, running, cancel, markDone);
-      }
-      throw this.#hostPool.refusedTooOften();
-    } finally {
-      if (!handedOver) markDone();
-    }
+    await previous;
+    return this.#hostPool.channels.runOnSlot(this.#slot, request, cancel, trace, markDone);
   };
 }

@@ -4,10 +4,11 @@ import {
   CommandTimeoutError,
   ConnectionLostError,
   OutputLimitError,
+  ERROR_CODES,
   PoolClosedError,
 } from '../core/errors.js';
 import type { CommandError } from '../core/errors.js';
-import type { CancelReason, ChannelEnding, ChannelOutcome } from '../command/channel-contract.js';
+import type { CancelReason, ChannelEnding, ChannelOutcome } from './channel-contract.js';
 import type { CommandResult } from '../core/command-result.js';
 
 /** Rejection of an acquire whose caller gave up (timeout, abort or shutdown) while it waited. */
@@ -39,30 +40,30 @@ interface EndingRule {
  */
 const ENDINGS: Record<Exclude<ChannelEnding, 'closed'>, EndingRule> = {
   timeout: {
-    code: 'ERR_SSHPOOL_COMMAND_TIMEOUT',
+    code: ERROR_CODES.commandTimeout,
     error: (result, c) => new CommandTimeoutError(`${c.what} timed out after ${c.timeoutMs} ms`, result, c.timeoutMs ?? 0),
   },
   aborted: {
-    code: 'ERR_SSHPOOL_ABORTED',
+    code: ERROR_CODES.aborted,
     error: (result, c) => new AbortedError(`${c.what} was aborted`, result, { cause: c.abortReason }),
   },
   shutdown: {
-    code: 'ERR_SSHPOOL_ABORTED',
+    code: ERROR_CODES.aborted,
     error: (result, c) => new AbortedError(`${c.what} was stopped: the pool closed and its drain timeout passed`, result, {
       cause: new PoolClosedError('closeAll() drain timeout'),
     }),
   },
   'output-limit': {
-    code: 'ERR_SSHPOOL_OUTPUT_LIMIT',
+    code: ERROR_CODES.outputLimit,
     error: (result, c) => new OutputLimitError(`${c.what} wrote more than ${c.maxBuffer} bytes to one stream`, result, c.maxBuffer),
   },
   'connection-lost': {
-    code: 'ERR_SSHPOOL_CONNECTION_LOST',
+    code: ERROR_CODES.connectionLost,
     error: (result, c) => new ConnectionLostError(`${c.what} lost its connection before finishing`, result),
   },
 };
 
-const COMMAND_FAILED = 'ERR_SSHPOOL_COMMAND_FAILED';
+const COMMAND_FAILED = ERROR_CODES.commandFailed;
 
 /** The stable error code a command outcome maps to, or undefined for success. */
 export function errorCodeForOutcome(outcome: Pick<ChannelOutcome, 'ending' | 'exitCode'>): string | undefined {

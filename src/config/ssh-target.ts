@@ -4,10 +4,10 @@ import { InvalidArgumentError } from '../core/errors.js';
 import { resolveHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import type { ResolvedHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import { validatePoolConfig } from './pool-config.js';
-import { configFilePath, localUserName } from './openssh/ssh-config-resolver.js';
+import { configFilePath, localUserName } from './openssh/resolve-ssh-config.js';
 import { loadConfigFile } from './openssh/config-file.js';
-import { resolveSSHConfigFile } from './openssh/resolve-ssh-config.js';
-import type { ResolvedSSHConfig } from './openssh/resolve-ssh-config.js';
+import { evaluateConfigFile } from './openssh/evaluate-config.js';
+import type { ResolvedSSHConfig } from './openssh/evaluate-config.js';
 import { parseJumpHost, parseProxyJump } from './openssh/proxy-jump.js';
 import type { JumpSpec } from './openssh/proxy-jump.js';
 import { expandPath } from './openssh/ssh-tokens.js';
@@ -49,14 +49,6 @@ const TARGET_KEYS = new Set([
 const MAX_ROUTE_LENGTH = 8;
 
 /**
- * Validates a target and resolves it against the OpenSSH client config, jump route included
- * (the pool dials through every hop; see `jump-dialer.ts`).
- */
-export function normalizeTarget(target: SSHTargetOptions | string): NormalizedTarget {
-  return resolveTarget(target);
-}
-
-/**
  * The hop before `target` on its route, as a target of its own: reached through the hops
  * before it. It is an ordinary pool key, shared with every target (and direct use) that
  * reaches the same hop the same way. Undefined for a direct target.
@@ -74,18 +66,13 @@ export function routeText(target: NormalizedTarget): string {
   return [...target.route, target].map((hop) => hop.endpoint).join(' -> ');
 }
 
-/** Validates and resolves a target, jump route included. */
-export function resolveTarget(target: SSHTargetOptions | string): NormalizedTarget {
-  return resolve(typeof target === 'string' ? parseDestination(target) : target, 'target', [], undefined);
-}
-
-/** `$.ssh('web-1')` / `$.ssh('deploy@web-1')`: a config alias or host name, with an optional user. */
-function parseDestination(text: string): SSHTargetOptions {
-  const spec = parseJumpHost(text, 'target');
-  const target: SSHTargetOptions = { host: spec.host };
-  if (spec.username !== undefined) target.username = spec.username;
-  if (spec.port !== undefined) target.port = spec.port;
-  return target;
+/**
+ * Validates a target and resolves it against the OpenSSH client config, jump route included
+ * (the pool dials through every hop; see `jump-dialer.ts`). A string is a destination as
+ * `ssh` takes one: `[user@]host[:port]`, the host possibly a config alias.
+ */
+export function normalizeTarget(target: SSHTargetOptions | string): NormalizedTarget {
+  return resolve(typeof target === 'string' ? specToTarget(parseJumpHost(target, 'target')) : target, 'target', [], undefined);
 }
 
 function resolve(target: SSHTargetOptions, path: string, seen: readonly string[], inheritedConfigFile: string | false | undefined): NormalizedTarget {
@@ -111,7 +98,7 @@ function resolve(target: SSHTargetOptions, path: string, seen: readonly string[]
   const localUser = localUserName();
   const config = configPath === undefined
     ? undefined
-    : resolveSSHConfigFile(loadConfigFile(configPath, homedir()), { host, user: explicitUser, port: explicitPort, localUser });
+    : evaluateConfigFile(loadConfigFile(configPath, homedir()), { host, user: explicitUser, port: explicitPort, localUser });
 
   const connectHost = config?.hostname ?? host;
   const port = explicitPort ?? config?.port ?? 22;
@@ -197,6 +184,7 @@ function resolveRoute(
   return route;
 }
 
+/** A parsed `[user@]host[:port]` as a target. */
 function specToTarget(spec: JumpSpec): SSHTargetOptions {
   const target: SSHTargetOptions = { host: spec.host };
   if (spec.username !== undefined) target.username = spec.username;

@@ -8,7 +8,7 @@ import type { AuthCredentials } from '../ssh/auth/auth-methods.js';
 import { InvalidArgumentError, PrivateKeyError } from '../core/errors.js';
 import { loadIdentityFile, parsePrivateKey } from '../ssh/auth/private-key.js';
 import type { IdentityKey } from '../ssh/auth/private-key.js';
-import type { ResolvedSSHConfig } from './openssh/resolve-ssh-config.js';
+import type { ResolvedSSHConfig } from './openssh/evaluate-config.js';
 import { expandPath } from './openssh/ssh-tokens.js';
 import type { TokenValues } from './openssh/ssh-tokens.js';
 import type { SSHTargetOptions } from './types.js';

@@ -3,6 +3,35 @@ import type { CommandResult } from './command-result.js';
 import type { FanOutResult } from './fan-out-result.js';
 
 /**
+ * Every stable error code, once: the error classes below carry them, and telemetry's
+ * `error.type` records the same values. Nothing else spells a code out.
+ */
+export const ERROR_CODES = {
+  invalidArgument: 'ERR_SSHPOOL_INVALID_ARGUMENT',
+  connect: 'ERR_SSHPOOL_CONNECT',
+  auth: 'ERR_SSHPOOL_AUTH',
+  hostKey: 'ERR_SSHPOOL_HOST_KEY',
+  connectTimeout: 'ERR_SSHPOOL_CONNECT_TIMEOUT',
+  jumpHost: 'ERR_SSHPOOL_JUMP_HOST',
+  acquireTimeout: 'ERR_SSHPOOL_ACQUIRE_TIMEOUT',
+  poolClosed: 'ERR_SSHPOOL_POOL_CLOSED',
+  channelRefused: 'ERR_SSHPOOL_CHANNEL_REFUSED',
+  commandFailed: 'ERR_SSHPOOL_COMMAND_FAILED',
+  commandTimeout: 'ERR_SSHPOOL_COMMAND_TIMEOUT',
+  aborted: 'ERR_SSHPOOL_ABORTED',
+  connectionLost: 'ERR_SSHPOOL_CONNECTION_LOST',
+  outputLimit: 'ERR_SSHPOOL_OUTPUT_LIMIT',
+  hostDown: 'ERR_SSHPOOL_HOST_DOWN',
+  noHostAvailable: 'ERR_SSHPOOL_NO_HOST_AVAILABLE',
+  fanOut: 'ERR_SSHPOOL_FAN_OUT',
+  sshConfig: 'ERR_SSHPOOL_SSH_CONFIG',
+  privateKey: 'ERR_SSHPOOL_PRIVATE_KEY',
+} as const;
+
+/** One of the stable codes. */
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/**
  * Base class of every error sshpool throws. `code` is stable across releases and is what
  * programs should branch on; messages may be reworded.
  */
@@ -17,7 +46,7 @@ export abstract class SSHPoolError extends Error {
 
 /** An option, target or interpolated value was rejected before anything was sent. */
 export class InvalidArgumentError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_INVALID_ARGUMENT';
+  readonly code = ERROR_CODES.invalidArgument;
 }
 
 /** Details shared by every error about one remote endpoint. Never holds a credential. */
@@ -30,7 +59,7 @@ export interface EndpointInfo {
 
 /** Opening a connection failed: TCP refused or reset, DNS failure, handshake failure. */
 export class ConnectError extends SSHPoolError {
-  readonly code: string = 'ERR_SSHPOOL_CONNECT';
+  readonly code: string = ERROR_CODES.connect;
   readonly host: string;
   readonly port: number;
   readonly poolName: string;
@@ -51,7 +80,7 @@ export class ConnectError extends SSHPoolError {
 
 /** The server rejected every offered credential. Never retried. */
 export class AuthenticationError extends ConnectError {
-  override readonly code = 'ERR_SSHPOOL_AUTH';
+  override readonly code = ERROR_CODES.auth;
 
   constructor(message: string, endpoint: EndpointInfo, options?: { cause?: unknown }) {
     super(message, endpoint, false, options);
@@ -63,7 +92,7 @@ export type HostKeyRejection = 'unknown' | 'mismatch' | 'revoked' | 'not-pinned'
 
 /** The server's host key did not pass the configured verification policy. Never retried. */
 export class HostKeyError extends ConnectError {
-  override readonly code = 'ERR_SSHPOOL_HOST_KEY';
+  override readonly code = ERROR_CODES.hostKey;
   /** `SHA256:<base64>` of the key the server presented, as `ssh-keygen -lf` prints it. */
   readonly fingerprint: string;
   readonly keyType: string;
@@ -83,7 +112,7 @@ export class HostKeyError extends ConnectError {
 
 /** TCP connect, handshake and authentication together took longer than `connectionTimeout`. */
 export class ConnectTimeoutError extends ConnectError {
-  override readonly code = 'ERR_SSHPOOL_CONNECT_TIMEOUT';
+  override readonly code = ERROR_CODES.connectTimeout;
   readonly timeoutMs: number;
 
   constructor(message: string, endpoint: EndpointInfo, timeoutMs: number, options?: { cause?: unknown }) {
@@ -99,7 +128,7 @@ export class ConnectTimeoutError extends ConnectError {
  * Transient exactly when the hop's failure is.
  */
 export class JumpHostError extends ConnectError {
-  override readonly code = 'ERR_SSHPOOL_JUMP_HOST';
+  override readonly code = ERROR_CODES.jumpHost;
   /** Pool name of the hop that failed (`username@host:port`). */
   readonly jumpHost: string;
 
@@ -114,7 +143,7 @@ export class JumpHostError extends ConnectError {
  * opening a connection for this pool, when there was one: "timed out" alone rarely explains.
  */
 export class AcquireTimeoutError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_ACQUIRE_TIMEOUT';
+  readonly code = ERROR_CODES.acquireTimeout;
   readonly poolName: string;
   readonly timeoutMs: number;
 
@@ -127,12 +156,12 @@ export class AcquireTimeoutError extends SSHPoolError {
 
 /** The pool was closed (`closeAll()`) before the command could start. */
 export class PoolClosedError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_POOL_CLOSED';
+  readonly code = ERROR_CODES.poolClosed;
 }
 
 /** The server kept refusing to open a session channel, on every connection tried. */
 export class ChannelRefusedError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_CHANNEL_REFUSED';
+  readonly code = ERROR_CODES.channelRefused;
   readonly poolName: string;
 
   constructor(message: string, poolName: string, options?: { cause?: unknown }) {
@@ -169,12 +198,12 @@ export abstract class CommandError extends SSHPoolError {
 
 /** The remote command exited with a non-zero status, was killed by a signal, or reported neither. */
 export class CommandFailedError extends CommandError {
-  readonly code = 'ERR_SSHPOOL_COMMAND_FAILED';
+  readonly code = ERROR_CODES.commandFailed;
 }
 
 /** The command ran longer than its `.timeout(ms)`; its channel was closed, others went on. */
 export class CommandTimeoutError extends CommandError {
-  readonly code = 'ERR_SSHPOOL_COMMAND_TIMEOUT';
+  readonly code = ERROR_CODES.commandTimeout;
   readonly timeoutMs: number;
 
   constructor(message: string, result: CommandResult, timeoutMs: number) {
@@ -185,17 +214,17 @@ export class CommandTimeoutError extends CommandError {
 
 /** The command's AbortSignal fired; its channel (or its place in the queue) was given up. */
 export class AbortedError extends CommandError {
-  readonly code = 'ERR_SSHPOOL_ABORTED';
+  readonly code = ERROR_CODES.aborted;
 }
 
 /** The connection carrying the command died before the command finished. */
 export class ConnectionLostError extends CommandError {
-  readonly code = 'ERR_SSHPOOL_CONNECTION_LOST';
+  readonly code = ERROR_CODES.connectionLost;
 }
 
 /** The command wrote more than `maxBuffer` bytes to stdout or stderr; its channel was closed. */
 export class OutputLimitError extends CommandError {
-  readonly code = 'ERR_SSHPOOL_OUTPUT_LIMIT';
+  readonly code = ERROR_CODES.outputLimit;
   readonly limitBytes: number;
 
   constructor(message: string, result: CommandResult, limitBytes: number) {
@@ -222,7 +251,7 @@ function listFailures(failures: readonly HostFailure[]): string {
  * failures, and its cool-down has not ended. `cause` is the failure that marked it down.
  */
 export class HostDownError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_HOST_DOWN';
+  readonly code = ERROR_CODES.hostDown;
   readonly host: string;
   /** Epoch ms at which the host is probed again. */
   readonly retryAt: number;
@@ -240,7 +269,7 @@ export class HostDownError extends SSHPoolError {
  * group with its cause, in the order the group tried them.
  */
 export class NoHostAvailableError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_NO_HOST_AVAILABLE';
+  readonly code = ERROR_CODES.noHostAvailable;
   readonly failures: readonly HostFailure[];
 
   constructor(what: string, failures: readonly HostFailure[]) {
@@ -254,7 +283,7 @@ export class NoHostAvailableError extends SSHPoolError {
  * holds one settled outcome per host, in the group's host order; `failures` the failed ones.
  */
 export class FanOutError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_FAN_OUT';
+  readonly code = ERROR_CODES.fanOut;
   readonly results: readonly FanOutResult[];
   readonly failures: readonly HostFailure[];
 
@@ -271,7 +300,7 @@ export class FanOutError extends SSHPoolError {
  * `Match exec`). Carries where; never a value that might be secret.
  */
 export class SSHConfigError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_SSH_CONFIG';
+  readonly code = ERROR_CODES.sshConfig;
   /** The config file at fault. */
   readonly file: string;
   /** 1-based line in `file`, when one line is at fault. */
@@ -293,7 +322,7 @@ export type PrivateKeyProblem = 'passphrase-required' | 'wrong-passphrase' | 'un
  * reads, or the file cannot be read. Raised before anything is sent; never retried.
  */
 export class PrivateKeyError extends SSHPoolError {
-  readonly code = 'ERR_SSHPOOL_PRIVATE_KEY';
+  readonly code = ERROR_CODES.privateKey;
   readonly reason: PrivateKeyProblem;
   /** `target.privateKey`, or the path of the key file. */
   readonly source: string;

@@ -1,3 +1,5 @@
+import { warnListenerThrew } from './listener-warning.js';
+
 /**
  * Event dispatch that a listener cannot break: a throwing listener is reported as a process
  * warning and the remaining listeners still run, so pool state is never left half-updated.
@@ -43,9 +45,7 @@ export class TypedEventEmitter<Events extends EventMap<Events>> {
       try {
         listener(...args);
       } catch (error) {
-        process.emitWarning(`sshpool: a '${String(event)}' listener threw: ${(error as Error)?.message ?? String(error)}`, {
-          code: 'SSHPOOL_LISTENER_ERROR',
-        });
+        warnListenerThrew(`a '${String(event)}' listener`, error);
       }
     }
   }

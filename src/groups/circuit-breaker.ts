@@ -1,7 +1,7 @@
 import type { HostState } from './types.js';
 
 /** Epoch milliseconds now; injectable so that tests need no real waiting. */
-export type Clock = () => number;
+export type EpochNow = () => number;
 
 export interface CircuitBreakerSettings {
   readonly failureThreshold: number;
@@ -31,7 +31,7 @@ export type Transition = 'down' | 'up';
  */
 export class CircuitBreaker {
   readonly #settings: CircuitBreakerSettings;
-  readonly #clock: Clock;
+  readonly #clock: EpochNow;
   readonly #counted = new WeakSet<object>();
   #state: HostState = 'up';
   #failures = 0;
@@ -39,7 +39,7 @@ export class CircuitBreaker {
   #retryAt = 0;
   #lastError: Error | undefined;
 
-  constructor(settings: CircuitBreakerSettings = DEFAULT_CIRCUIT_BREAKER, clock: Clock = Date.now) {
+  constructor(settings: CircuitBreakerSettings = DEFAULT_CIRCUIT_BREAKER, clock: EpochNow = Date.now) {
     this.#settings = settings;
     this.#clock = clock;
     this.#cooldown = settings.cooldown;

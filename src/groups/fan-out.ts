@@ -1,3 +1,4 @@
+import { warnListenerThrew } from '../core/listener-warning.js';
 import { FanOutError, InvalidArgumentError } from '../core/errors.js';
 import type { BuiltCommand } from '../command/shell-quote.js';
 import type { CommandRunner, SSHCommand } from '../command/ssh-command.js';
@@ -194,9 +195,7 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
           try {
             listener(step);
           } catch (error) {
-            process.emitWarning(`sshpool: a fan-out progress listener threw: ${(error as Error)?.message ?? String(error)}`, {
-              code: 'SSHPOOL_LISTENER_ERROR',
-            });
+            warnListenerThrew('a fan-out progress listener', error);
           }
         }
         for (const wake of wakers.splice(0)) wake();

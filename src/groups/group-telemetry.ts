@@ -1,3 +1,4 @@
+import { ERROR_CODES } from '../core/errors.js';
 import { context as otelContext, metrics, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, MeterProvider, ObservableCallback, ObservableGauge, Span, Tracer, TracerProvider } from '@opentelemetry/api';
 import { errorTypeOf } from '../command/error-mapping.js';
@@ -125,7 +126,7 @@ export class GroupTelemetry {
   endFanOut(span: Span, failed: number): void {
     span.setAttribute(names.ATTR_GROUP_FAILED_COUNT, failed);
     if (failed > 0) {
-      span.setAttribute(names.ATTR_ERROR_TYPE, 'ERR_SSHPOOL_FAN_OUT');
+      span.setAttribute(names.ATTR_ERROR_TYPE, ERROR_CODES.fanOut);
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
     span.end();

@@ -2,14 +2,16 @@ import { context as otelContext, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { RemoteCommandResult } from '../core/command-result.js';
 import { SSHConnectionPool } from '../client/connection-pool.js';
-import { ConnectionLostError, HostDownError, NoHostAvailableError } from '../core/errors.js';
+import { internalsOf } from '../client/pool-internals.js';
+import { HostDownError, NoHostAvailableError } from '../core/errors.js';
+import type { CommandError } from '../core/errors.js';
 import type { HostFailure } from '../core/errors.js';
-import { errorCodeForOutcome, errorTypeOf } from '../command/error-mapping.js';
+import { errorCodeForOutcome, errorForOutcome, errorTypeOf } from '../command/error-mapping.js';
 import type { CommandRequest, RunOutcome } from '../command/ssh-command.js';
 import { TypedEventEmitter } from '../core/typed-event-emitter.js';
 import type { HostGroupEvents, HostGroupMemberStatus, HostState } from './types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import type { Clock } from './circuit-breaker.js';
+import type { EpochNow } from './circuit-breaker.js';
 import type { HostGroupSpec, MemberSpec } from './group-options.js';
 import { GroupTelemetry } from './group-telemetry.js';
 import type { HostStateSource, MemberLabel } from './group-telemetry.js';
@@ -30,7 +32,7 @@ interface Member extends MemberSpec {
 
 /** Test seams: a clock for the circuit breakers. */
 export interface HostGroupInternals {
-  readonly clock?: Clock;
+  readonly clock?: EpochNow;
 }
 
 /**
@@ -60,7 +62,7 @@ export class HostGroup implements HostStateSource {
       failedOn: undefined,
       probeTimer: undefined,
     }));
-    this.#telemetry = new GroupTelemetry(spec.name, spec.strategy, () => this.pool.options, this);
+    this.#telemetry = new GroupTelemetry(spec.name, spec.strategy, () => internalsOf(this.pool), this);
     this.#telemetry.start();
   }
 
@@ -167,7 +169,7 @@ export class HostGroup implements HostStateSource {
   async #tryOn(member: Member, pool: SSHConnectionPool, request: CommandRequest, cancel: AbortSignal | undefined, attempt: Context): Promise<RunOutcome> {
     let outcome: RunOutcome;
     try {
-      outcome = await otelContext.with(attempt, () => pool.execute(member.normalized, request, cancel));
+      outcome = await otelContext.with(attempt, () => internalsOf(pool).execute(member.normalized, request, cancel));
     } catch (error) {
       const failure = startFailureOf(error);
       if (failure?.hostFault && !pool.closed) this.#recordFailure(member, pool, failure.hostFault, attempt);
@@ -211,7 +213,7 @@ export class HostGroup implements HostStateSource {
     return new NoHostAvailableError(`\`${request.built.template}\` on ${this.spec.name}`, failures);
   }
 
-  #connectionLost(request: CommandRequest, member: Member, outcome: RunOutcome): ConnectionLostError {
+  #connectionLost(request: CommandRequest, member: Member, outcome: RunOutcome): CommandError {
     const result = new RemoteCommandResult({
       stdout: outcome.stdout,
       stderr: outcome.stderr,
@@ -223,7 +225,7 @@ export class HostGroup implements HostStateSource {
       command: request.built.text,
       template: request.built.template,
     });
-    return new ConnectionLostError(`Command \`${request.built.template}\` on ${member.label} lost its connection before finishing`, result);
+    return errorForOutcome('connection-lost', result, { what: `Command \`${request.built.template}\` on ${member.label}`, timeoutMs: undefined, maxBuffer: request.maxBuffer, abortReason: undefined });
   }
 
   /** `trigger`: the context of the command that saw it, whose span records the change too. */
@@ -270,9 +272,9 @@ export class HostGroup implements HostStateSource {
   #poolNameOf(member: Member, pool: SSHConnectionPool): string {
     const known = member.poolNames.get(pool);
     if (known) return known;
-    const name = pool.poolNameOf(member.target);
-    if (name === undefined) return member.normalized.endpoint; // what the first credential will be named
-    member.poolNames.set(pool, name);
+    // Cached once the pool key exists: until then the pool can only say what it would name it.
+    const { name, assigned } = internalsOf(pool).poolNameOf(member.normalized);
+    if (assigned) member.poolNames.set(pool, name);
     return name;
   }
 

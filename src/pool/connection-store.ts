@@ -16,7 +16,7 @@ interface StoredResource {
  * (`maxConnections`), create and destroy. A connection is borrowed from generic-pool from its
  * open until it is removed, and lent as channel slots by the host pool meanwhile; so
  * generic-pool's own lending, validation and eviction never come into play (the traps listed
- * in DESIGN §2: an acquire that never settles while create keeps failing, dead idle resources
+ * in docs/architecture.md: an acquire that never settles while create keeps failing, dead idle resources
  * lent out, inert idle timeouts).
  * Invariant: `size <= max`; the host pool calls `open()` only while `size < max`, so every
  * acquire creates at once and no request queues inside generic-pool.

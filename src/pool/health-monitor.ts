@@ -2,16 +2,17 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { probeConnection } from './health-probe.js';
 import type { HostPoolEventStream } from './host-pool-events.js';
 import type { PoolEntry } from './pool-entry.js';
+import type { SlotLender } from './slot-lender.js';
 import type { HealthCheckConfig } from '../config/types.js';
 
 /** What the monitor needs from the host pool whose idle connections it probes. */
 export interface MonitoredPool {
   readonly events: HostPoolEventStream;
   readonly clock: Clock;
-  /** Open connections carrying nothing, probes excluded. */
-  idleEntries(): PoolEntry[];
-  /** A probe's channel was freed by the server; the pool may hand the connection on. */
-  probeFreed(entry: PoolEntry): void;
+  /** Open connections; the idle ones, probes excluded, are probed. */
+  readonly lender: Pick<SlotLender, 'idle'>;
+  /** A connection gained room (here: a probe's channel was freed); the pool may hand it on. */
+  roomMade(entry: PoolEntry): void;
 }
 
 let nextProbeId = 1;
@@ -48,7 +49,7 @@ export class HealthMonitor {
   #schedule(): void {
     this.#timer = this.#pool.clock.setTimeout(() => {
       if (!this.#running) return;
-      for (const entry of this.#pool.idleEntries()) void this.#probe(entry);
+      for (const entry of this.#pool.lender.idle()) void this.#probe(entry);
       this.#schedule();
     }, this.#config.interval);
   }
@@ -62,7 +63,7 @@ export class HealthMonitor {
     const result = await probeConnection(connection, this.#config, clock);
     void result.freed.then(() => {
       entry.endProbe();
-      this.#pool.probeFreed(entry);
+      this.#pool.roomMade(entry);
     });
     // A connection that died under the probe is reported by its close, not as unhealthy.
     const lost = !result.healthy && !connection.usable;

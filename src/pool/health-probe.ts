@@ -1,3 +1,5 @@
+import { errorCodeForOutcome } from '../command/error-mapping.js';
+import { ERROR_CODES } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { ChannelOpenCancelled } from '../ssh/connection.js';
 import type { PoolConnection } from '../ssh/connection.js';
@@ -34,14 +36,16 @@ export async function probeConnection(connection: PoolConnection, config: Requir
     const outcome = await running.outcome;
     const done = { durationMs: elapsed(), freed: running.freed };
     if (outcome.ending === 'closed' && outcome.exitCode === 0) return { healthy: true, ...done };
+    // The probe's `error.type` is what the same ending of a command records.
+    const errorType = errorCodeForOutcome(outcome);
     switch (outcome.ending) {
       case 'timeout':
-        return { healthy: false, ...done, error: new Error(`health check timed out after ${config.timeout} ms`), errorType: 'ERR_SSHPOOL_COMMAND_TIMEOUT' };
+        return { healthy: false, ...done, error: new Error(`health check timed out after ${config.timeout} ms`), errorType };
       case 'connection-lost':
-        return { healthy: false, ...done, error: new Error('connection lost during the health check'), errorType: 'ERR_SSHPOOL_CONNECTION_LOST' };
+        return { healthy: false, ...done, error: new Error('connection lost during the health check'), errorType };
       default: {
         const status = outcome.exitCode !== null ? `exit code ${outcome.exitCode}` : outcome.signal ?? 'no exit status';
-        return { healthy: false, ...done, error: new Error(`health check command ended with ${status}`), errorType: 'ERR_SSHPOOL_COMMAND_FAILED' };
+        return { healthy: false, ...done, error: new Error(`health check command ended with ${status}`), errorType };
       }
     }
   } catch (error) {
@@ -50,7 +54,7 @@ export async function probeConnection(connection: PoolConnection, config: Requir
         healthy: false,
         durationMs: elapsed(),
         error: new Error(`health check timed out after ${config.timeout} ms (no channel opened)`),
-        errorType: 'ERR_SSHPOOL_COMMAND_TIMEOUT',
+        errorType: ERROR_CODES.commandTimeout,
         freed: error.settled,
       };
     }
@@ -58,7 +62,7 @@ export async function probeConnection(connection: PoolConnection, config: Requir
       healthy: false,
       durationMs: elapsed(),
       error: new Error(`health check could not open a channel: ${(error as Error).message}`),
-      errorType: 'ERR_SSHPOOL_CHANNEL_REFUSED',
+      errorType: ERROR_CODES.channelRefused,
       freed: Promise.resolve(),
     };
   } finally {

@@ -1,3 +1,4 @@
+import { warnListenerThrew } from '../core/listener-warning.js';
 import type { ConnectError } from '../core/errors.js';
 import type { PoolConnection } from '../ssh/connection.js';
 import type { CloseReason } from '../ssh/connection.js';
@@ -75,9 +76,7 @@ export class HostPoolEventStream {
       try {
         observers[i]!(event);
       } catch (error) {
-        process.emitWarning(`sshpool: an observer of '${event.type}' threw: ${(error as Error)?.message ?? String(error)}`, {
-          code: 'SSHPOOL_OBSERVER_ERROR',
-        });
+        warnListenerThrew(`an observer of '${event.type}'`, error, 'SSHPOOL_OBSERVER_ERROR');
       }
     }
   }

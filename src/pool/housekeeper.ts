@@ -2,33 +2,28 @@ import { backoffDelay } from '../core/backoff.js';
 import { sleep } from '../core/clock.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { OpenResult } from './connector.js';
-import type { HostPoolEventStream, OpenPurpose } from './host-pool-events.js';
+import type { HostPoolEventStream } from './host-pool-events.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
-import type { PoolEntry } from './pool-entry.js';
+import type { Opener } from './growth-policy.js';
+import type { SlotLender } from './slot-lender.js';
 
-/** What the housekeeper needs from the host pool it keeps. */
-export interface KeptPool {
+/** The pool's one open path, and what to do when an open shows that waiters cannot be served. */
+export interface KeeperOpener extends Opener {
+  /** A permanent connect failure: waiting acquires cannot be served. */
+  failWaiters(error: Error): void;
+}
+
+/** The parts of the host pool the housekeeper keeps, each through the little it needs. */
+export interface KeptParts {
   readonly config: ResolvedPoolConfig;
   readonly clock: Clock;
   readonly events: HostPoolEventStream;
   /** Fires when the pool closes: backoffs end early, nothing new starts. */
   readonly closed: AbortSignal;
-  /** Connections that take new channels. */
-  usableCount(): number;
-  /** Opens in flight, whatever their purpose. */
-  openingCount(): number;
-  /** Whether the cap leaves room for one more connection. */
-  hasRoom(): boolean;
-  /** Acquires waiting for a slot. */
-  waitingCount(): number;
-  idleEntries(): PoolEntry[];
-  /** Closes an idle connection with reason `idle` (recording how long it sat idle) or `expired`. */
-  closeIdle(entry: PoolEntry, reason: 'idle' | 'expired'): void;
-  isExpired(entry: PoolEntry): boolean;
-  /** Opens one connection through the pool's one open path. */
-  open(purpose: OpenPurpose, attempts: number): Promise<OpenResult>;
-  /** A permanent connect failure: waiting acquires cannot be served. */
-  failWaiters(error: Error): void;
+  readonly lender: Pick<SlotLender, 'usableCount' | 'idle'>;
+  readonly store: { readonly opening: number; readonly size: number; readonly max: number };
+  readonly pending: { readonly length: number };
+  readonly opener: KeeperOpener;
 }
 
 /**
@@ -39,7 +34,7 @@ export interface KeptPool {
  * never keep the process alive.
  */
 export class Housekeeper {
-  readonly #pool: KeptPool;
+  readonly #parts: KeptParts;
   #timer: TimerHandle | undefined;
   #stopped = false;
   #reconnecting = false;
@@ -48,8 +43,8 @@ export class Housekeeper {
   // connection opens again (a command's demand), so a dead host is not retried forever.
   #gaveUp = false;
 
-  constructor(pool: KeptPool) {
-    this.#pool = pool;
+  constructor(parts: KeptParts) {
+    this.#parts = parts;
   }
 
   get gaveUp(): boolean {
@@ -78,7 +73,7 @@ export class Housekeeper {
 
   /** How often the timed work runs: a quarter of the shortest period it watches, 10 ms to 1 s. */
   #period(): number | undefined {
-    const { idleTimeout, maxLifetime, warmUpConnections } = this.#pool.config;
+    const { idleTimeout, maxLifetime, warmUpConnections } = this.#parts.config;
     const shortest = Math.min(idleTimeout || Infinity, maxLifetime || Infinity);
     if (shortest === Infinity) return warmUpConnections > 0 ? 1_000 : undefined;
     return Math.max(10, Math.min(1_000, Math.floor(shortest / 4)));
@@ -87,7 +82,7 @@ export class Housekeeper {
   #schedule(): void {
     const period = this.#period();
     if (period === undefined || this.#stopped) return;
-    this.#timer = this.#pool.clock.setTimeout(() => {
+    this.#timer = this.#parts.clock.setTimeout(() => {
       this.tick();
       this.#schedule();
     }, period);
@@ -99,28 +94,29 @@ export class Housekeeper {
    */
   tick(): void {
     if (this.#stopped) return;
-    const pool = this.#pool;
-    const now = pool.clock.now();
-    const { idleTimeout, warmUpConnections } = pool.config;
-    const idle = pool.idleEntries().sort((a, b) => (b.idleSince ?? 0) - (a.idleSince ?? 0));
+    const parts = this.#parts;
+    const now = parts.clock.now();
+    const { idleTimeout, warmUpConnections } = parts.config;
+    const { maxLifetime } = parts.config;
+    const idle = parts.lender.idle().sort((a, b) => (b.idleSince ?? 0) - (a.idleSince ?? 0));
     // Busy connections count toward the warm minimum too.
-    let kept = pool.usableCount() - idle.length;
+    let kept = parts.lender.usableCount() - idle.length;
     for (const entry of idle) {
-      if (pool.isExpired(entry)) pool.closeIdle(entry, 'expired');
+      if (entry.expired(now, maxLifetime)) entry.closeIdle('expired', now);
       else if (kept < warmUpConnections || idleTimeout === 0 || now - (entry.idleSince ?? now) < idleTimeout) kept++;
-      else pool.closeIdle(entry, 'idle');
+      else entry.closeIdle('idle', now);
     }
     this.ensureWarm();
   }
 
   /** Opens connections up to the warm minimum; a failure hands over to reconnect. */
   ensureWarm(): void {
-    const pool = this.#pool;
-    const missing = pool.config.warmUpConnections - pool.usableCount() - pool.openingCount();
+    const parts = this.#parts;
+    const missing = parts.config.warmUpConnections - parts.lender.usableCount() - parts.store.opening;
     if (this.#stopped || this.#gaveUp || this.#reconnecting || this.#warming || missing <= 0) return;
     this.#warming = true;
     const opens: Array<Promise<OpenResult>> = [];
-    for (let i = 0; i < missing && pool.hasRoom(); i++) opens.push(pool.open('warm-up', pool.config.maxRetries + 1));
+    for (let i = 0; i < missing && parts.store.size < parts.store.max; i++) opens.push(parts.opener.open('warm-up', parts.config.maxRetries + 1));
     void Promise.all(opens).then((results) => {
       this.#warming = false;
       const failure = results.find((result) => !result.ok);
@@ -134,7 +130,7 @@ export class Housekeeper {
    * per attempt. Permanent failures (auth, host key) stop it at once.
    */
   connectionLost(wasBusy: boolean): void {
-    if (this.#stopped || this.#reconnecting || !this.#pool.config.reconnect.enabled) return;
+    if (this.#stopped || this.#reconnecting || !this.#parts.config.reconnect.enabled) return;
     this.#reconnecting = true;
     void this.#reconnect(wasBusy).finally(() => {
       this.#reconnecting = false;
@@ -142,39 +138,39 @@ export class Housekeeper {
   }
 
   #target(wasBusy: boolean): number {
-    const demand = wasBusy || this.#pool.waitingCount() > 0 ? 1 : 0;
-    return Math.max(this.#pool.config.warmUpConnections, demand);
+    const demand = wasBusy || this.#parts.pending.length > 0 ? 1 : 0;
+    return Math.max(this.#parts.config.warmUpConnections, demand);
   }
 
   async #reconnect(wasBusy: boolean): Promise<void> {
-    const pool = this.#pool;
-    const { reconnect } = pool.config;
+    const parts = this.#parts;
+    const { reconnect } = parts.config;
     let attempt = 0;
-    while (!this.#stopped && !pool.closed.aborted && pool.usableCount() < this.#target(wasBusy)) {
+    while (!this.#stopped && !parts.closed.aborted && parts.lender.usableCount() < this.#target(wasBusy)) {
       if (attempt >= reconnect.maxRetries) {
         this.#gaveUp = true;
-        pool.events.emit({ type: 'reconnect-gave-up', attempts: attempt });
+        parts.events.emit({ type: 'reconnect-gave-up', attempts: attempt });
         return;
       }
       attempt++;
-      pool.events.emit({ type: 'reconnect-started', attempt });
-      await sleep(pool.clock, backoffDelay(attempt, reconnect), pool.closed);
-      if (this.#stopped || pool.closed.aborted) return;
+      parts.events.emit({ type: 'reconnect-started', attempt });
+      await sleep(parts.clock, backoffDelay(attempt, reconnect), parts.closed);
+      if (this.#stopped || parts.closed.aborted) return;
       // A command's own open may have brought the pool back meanwhile, or be about to.
-      if (pool.usableCount() + pool.openingCount() >= this.#target(wasBusy) || !pool.hasRoom()) {
-        pool.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: undefined, error: undefined, attemptId: undefined });
+      if (parts.lender.usableCount() + parts.store.opening >= this.#target(wasBusy) || parts.store.size >= parts.store.max) {
+        parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: undefined, error: undefined, attemptId: undefined });
         return;
       }
-      const result = await pool.open('reconnect', 1);
+      const result = await parts.opener.open('reconnect', 1);
       if (result.ok) {
-        pool.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: result.connection, error: undefined, attemptId: result.attemptId });
+        parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: result.connection, error: undefined, attemptId: result.attemptId });
         attempt = 0;
         wasBusy = false;
         continue;
       }
-      pool.events.emit({ type: 'reconnect-finished', attempt, outcome: 'failure', connection: undefined, error: result.error, attemptId: result.attemptId });
+      parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'failure', connection: undefined, error: result.error, attemptId: result.attemptId });
       if (!result.error.transient) {
-        pool.failWaiters(result.error);
+        parts.opener.failWaiters(result.error);
         return;
       }
     }

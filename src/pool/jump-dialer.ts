@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { AcquireTimeoutError, ConnectError, JumpHostError, PoolClosedError } from '../core/errors.js';
 import type { EndpointInfo } from '../core/errors.js';
-import type { HostPool, Slot } from './host-pool.js';
+import type { HostPool } from './host-pool.js';
+import type { Slot } from './slot.js';
 import { ChannelOpenRefusal } from '../ssh/connection.js';
 import type { ConnectionFactory, PoolConnection } from '../ssh/connection.js';
 import { SSHConnection } from '../ssh/ssh2-connection.js';

@@ -1,5 +1,6 @@
 import type { TraceParent } from './host-pool-events.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { AcquireTimeoutError } from '../core/errors.js';
 import type { ProcessHold } from '../core/process-hold.js';
 import { nextSequence, WaitQueue } from '../core/wait-queue.js';
 
@@ -59,6 +60,13 @@ export class PendingAcquire<T> {
       this.#onCancel = onCancel;
       cancel.addEventListener('abort', onCancel, { once: true });
     }
+  }
+
+  /** The error of a wait that outlived `acquireTimeout`, naming the last connect error met meanwhile. */
+  timeoutError(poolName: string, timeoutMs: number): AcquireTimeoutError {
+    const cause = this.lastCause;
+    const because = cause ? `; last connection error: ${cause.message}` : '';
+    return new AcquireTimeoutError(`No channel to ${poolName} became free within ${timeoutMs} ms${because}`, poolName, timeoutMs, cause ? { cause } : undefined);
   }
 
   resolve(value: T): void {

@@ -16,6 +16,7 @@ export class PoolEntry {
   #lentBefore = false;
   #idleSince: number | undefined;
   #retiring = false;
+  #idleWhenClosed: number | undefined;
 
   constructor(connection: PoolConnection, channelLimit: number, now: number) {
     this.connection = connection;
@@ -103,5 +104,21 @@ export class PoolEntry {
 
   retire(): void {
     this.#retiring = true;
+  }
+
+  /** Whether the connection has outlived `maxLifetime` (0: never). */
+  expired(now: number, maxLifetime: number): boolean {
+    return maxLifetime > 0 && now - this.openedAt >= maxLifetime;
+  }
+
+  /** Closes the idle connection; with reason `idle`, records how long it sat idle for the close event. */
+  closeIdle(reason: 'idle' | 'expired', now: number): void {
+    if (reason === 'idle') this.#idleWhenClosed = now - (this.#idleSince ?? now);
+    this.connection.close(reason);
+  }
+
+  /** How long it had been idle when closed for idleness; undefined for any other close. */
+  get idleWhenClosed(): number | undefined {
+    return this.#idleWhenClosed;
   }
 }

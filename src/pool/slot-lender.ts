@@ -41,6 +41,38 @@ export class SlotLender {
     return count;
   }
 
+  /** Live counts of the connections, for stats: computed now, never kept. */
+  counts(): { readonly active: number; readonly idle: number; readonly openChannels: number } {
+    let active = 0;
+    let idle = 0;
+    let openChannels = 0;
+    for (const entry of this.#entries) {
+      if (!entry.connection.usable) continue;
+      if (entry.busy || entry.retiring) active++;
+      else idle++;
+      openChannels += entry.openChannels;
+    }
+    return { active, idle, openChannels };
+  }
+
+  /** Channels the pool key could carry at once: learned limits, unopened connections at `perConnection`. */
+  capacity(maxConnections: number, perConnection: number): number {
+    let capacity = 0;
+    let counted = 0;
+    for (const entry of this.#entries) {
+      if (!entry.lendable) continue;
+      capacity += entry.channelLimit;
+      counted++;
+    }
+    return capacity + Math.max(0, maxConnections - counted) * perConnection;
+  }
+
+  /** Whether any connection still carries a command or lease. */
+  anyBusy(): boolean {
+    for (const entry of this.#entries) if (entry.busy) return true;
+    return false;
+  }
+
   /** Usable connections that carry no command or lease and are not being probed. */
   idle(): PoolEntry[] {
     const idle: PoolEntry[] = [];

@@ -1,3 +1,4 @@
+import { ERROR_CODES } from '../core/errors.js';
 // Every telemetry name sshpool emits, in one place. Names are part of the public contract:
 // dashboards and alert rules depend on them, so they change only with a major version.
 import type { CloseReason } from '../ssh/connection.js';
@@ -83,13 +84,13 @@ export const RECONNECT_OUTCOMES = ['success', 'failure'] as const;
 export const HEALTH_CHECK_OUTCOMES = ['healthy', 'unhealthy'] as const;
 /**
  * `error.type` values a failed connect records on `ssh.client.connection.create_time`: the
- * stable `code`s of ConnectError and its subclasses (src/errors.ts).
+ * stable `code`s of ConnectError and its subclasses.
  */
 export const CONNECT_ERROR_TYPES = [
-  'ERR_SSHPOOL_CONNECT',
-  'ERR_SSHPOOL_AUTH',
-  'ERR_SSHPOOL_HOST_KEY',
-  'ERR_SSHPOOL_CONNECT_TIMEOUT',
+  ERROR_CODES.connect,
+  ERROR_CODES.auth,
+  ERROR_CODES.hostKey,
+  ERROR_CODES.connectTimeout,
 ] as const;
 
 // ---- host groups ----

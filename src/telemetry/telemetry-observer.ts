@@ -34,7 +34,7 @@ export function connectSpanOf(connection: PoolConnection): SpanContext | undefin
 }
 
 /**
- * Spans and metrics of one host pool, as an observer of its event stream (DESIGN §3). With no
+ * Spans and metrics of one host pool, as an observer of its event stream (docs/architecture.md, "Observers"). With no
  * tracer provider, spans are skipped (see `PoolTelemetry.tracing`); with no meter provider,
  * so are metric points. `route`:
  * for a pool key behind jump hosts, the endpoints its connections pass (`ssh.route`).

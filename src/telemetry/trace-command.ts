@@ -1,6 +1,8 @@
+import { ERROR_CODES } from '../core/errors.js';
 import type { Context } from '@opentelemetry/api';
 import { AcquireCancelled, errorCodeForOutcome, errorTypeOf } from '../command/error-mapping.js';
-import type { HostPool, Slot } from '../pool/host-pool.js';
+import type { HostPool } from '../pool/host-pool.js';
+import type { Slot } from '../pool/slot.js';
 import type { ChannelOutcome } from '../command/channel-contract.js';
 import type { CommandRequest } from '../command/ssh-command.js';
 import { promiseOf } from '../core/promise-of.js';
@@ -60,7 +62,7 @@ async function traced(
     return channel;
   } catch (error) {
     const errorType = errorTypeOf(error);
-    span.setAttribute(ATTR_ACQUIRE_OUTCOME, errorType === 'ERR_SSHPOOL_ACQUIRE_TIMEOUT' || errorType === 'ERR_SSHPOOL_COMMAND_TIMEOUT' ? 'timeout' : 'error');
+    span.setAttribute(ATTR_ACQUIRE_OUTCOME, errorType === ERROR_CODES.acquireTimeout || errorType === ERROR_CODES.commandTimeout ? 'timeout' : 'error');
     telemetry.recordCommandDuration(hostPool.name, performance.now() - startedAt, errorType);
     PoolTelemetry.fail(span, errorType, error instanceof AcquireCancelled ? undefined : (error as Error).message);
     throw error;

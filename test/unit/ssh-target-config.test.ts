@@ -7,7 +7,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../src/index.js';
-import { normalizeTarget, previousHop, resolveTarget, routeText } from '../../src/config/ssh-target.js';
+import { normalizeTarget, previousHop, routeText } from '../../src/config/ssh-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-target-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,27 +126,27 @@ describe('jump hosts', () => {
     config('Host inner\n  HostName 10.1.0.5\n  ProxyJump ops@bastion:2222,relay\nHost bastion\n  HostName bastion.example\n  ProxyJump outer\nHost direct\n  ProxyJump none\nHost *\n  User u\n  PasswordAuthentication yes\n');
 
   it('resolves a ProxyJump chain into a route, each hop through the config, the first hop\'s own ProxyJump first', () => {
-    const target = resolveTarget({ host: 'inner', configFile: file(), password: 'pw' });
+    const target = normalizeTarget({ host: 'inner', configFile: file(), password: 'pw' });
     expect(target.route.map((hop) => hop.endpoint)).toEqual(['u@outer:22', 'ops@bastion.example:2222', 'u@relay:22']);
   });
 
   it('resolves ProxyJump none to a direct connection', () => {
-    expect(resolveTarget({ host: 'direct', configFile: file(), password: 'pw' }).route).toEqual([]);
+    expect(normalizeTarget({ host: 'direct', configFile: file(), password: 'pw' }).route).toEqual([]);
   });
 
   it('takes an explicit jump list over the config, and jump: false turns the config\'s off', () => {
-    const target = resolveTarget({ host: 'inner', configFile: file(), password: 'pw', jump: ['a@j1:2200', { host: 'j2', username: 'b', password: 'x' }] });
+    const target = normalizeTarget({ host: 'inner', configFile: file(), password: 'pw', jump: ['a@j1:2200', { host: 'j2', username: 'b', password: 'x' }] });
     expect(target.route.map((hop) => hop.endpoint)).toEqual(['a@j1:2200', 'b@j2:22']);
-    expect(resolveTarget({ host: 'inner', configFile: file(), password: 'pw', jump: false }).route).toEqual([]);
+    expect(normalizeTarget({ host: 'inner', configFile: file(), password: 'pw', jump: false }).route).toEqual([]);
   });
 
   it('refuses a jump loop instead of recursing forever', () => {
     const loop = config('Host a\n  ProxyJump b\nHost b\n  ProxyJump a\nHost *\n  User u\n');
-    expect(() => resolveTarget({ host: 'a', configFile: loop, password: 'pw' })).toThrow(/loop/);
+    expect(() => normalizeTarget({ host: 'a', configFile: loop, password: 'pw' })).toThrow(/loop/);
   });
 
   it('rejects a malformed jump host with the value named', () => {
-    expect(() => resolveTarget({ host: 'x', configFile: false, password: 'pw', jump: 'u@host:99999' })).toThrow(InvalidArgumentError);
+    expect(() => normalizeTarget({ host: 'x', configFile: false, password: 'pw', jump: 'u@host:99999' })).toThrow(InvalidArgumentError);
   });
 
   it('accepts a target with jump hosts: the pool dials through them', () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { $, AbortedError, CommandTimeoutError } from '../../../src/index.js';
 import type { SSHTarget } from '../../../src/index.js';
 import { normalizeTarget } from '../../../src/config/ssh-target.js';
+import { internalsOf } from '../../../src/client/pool-internals.js';
 import { freePort } from '../../support/free-port.js';
 import { startSshd } from '../../support/sshd.js';
 import type { SshdServer } from '../../support/sshd.js';
@@ -239,7 +240,7 @@ describe('a request the server answers by dropping the connection', () => {
     // What the command layer refuses before sending (a NUL byte), sent straight to the pool,
     // as a malformed request from any source would be: sshd drops the connection over it.
     const text = 'echo a\0b';
-    const outcome = await pool.execute(
+    const outcome = await internalsOf(pool).execute(
       normalizeTarget(target),
       { command: text, stdin: undefined, maxBuffer: 1024, priority: 0, built: { text, template: text } },
       new AbortController().signal,

@@ -1,0 +1,335 @@
+// Evaluates an OpenSSH client config for one destination the way ssh(1) 9.x does: directives
+// apply in file order, the first value obtained for a keyword wins (IdentityFile accumulates),
+// `Host` matches the name as given, `Match host` the name after `HostName`, `Match final`
+// triggers a second pass with the final host name. Values stay as written here; tokens are
+// expanded by the caller once user and port are known.
+import { SSHConfigError } from '../../core/errors.js';
+import type { ConfigEntry, ConfigFile } from './config-file.js';
+import { matchHostLine, matchPatternList } from './ssh-pattern.js';
+
+/** A directive that applied to the destination but that sshpool does not act on. */
+export interface SSHConfigNotice {
+  readonly file: string;
+  readonly line: number;
+  /** Keyword as written. */
+  readonly keyword: string;
+  /**
+   * `unsupported`: it changes how ssh connects, sshpool ignores it, the connection may differ;
+   * `no-effect`: it only concerns interactive use or ssh's own multiplexing.
+   */
+  readonly kind: 'unsupported' | 'no-effect';
+  readonly message: string;
+}
+
+/** What a config says about one destination. Undefined: the config does not set it. */
+export interface ResolvedSSHConfig {
+  /** The name that was looked up. */
+  readonly host: string;
+  /** `HostName` with `%h` expanded, lowercased (as ssh does), or the name looked up. */
+  readonly hostname: string;
+  readonly user: string | undefined;
+  readonly port: number | undefined;
+  /** Every `IdentityFile` that applied, in order, as written. */
+  readonly identityFiles: readonly string[];
+  readonly identitiesOnly: boolean | undefined;
+  /** As written: a path, `SSH_AUTH_SOCK`, `$VAR` or `none`. */
+  readonly identityAgent: string | undefined;
+  /** As written; `none` is reported as undefined. */
+  readonly proxyJump: string | undefined;
+  /** Seconds; 0 means no limit in ssh. */
+  readonly connectTimeout: number | undefined;
+  readonly serverAliveInterval: number | undefined;
+  readonly serverAliveCountMax: number | undefined;
+  readonly strictHostKeyChecking: 'yes' | 'no' | 'ask' | 'accept-new' | undefined;
+  readonly userKnownHostsFiles: readonly string[] | undefined;
+  readonly globalKnownHostsFiles: readonly string[] | undefined;
+  readonly hostKeyAlias: string | undefined;
+  /** As written: `yes`, `no`, a socket path or `$VAR`. */
+  readonly forwardAgent: string | undefined;
+  /** Where each value came from, by lowercased keyword: `file line N`. */
+  readonly origins: ReadonlyMap<string, string>;
+  readonly notices: readonly SSHConfigNotice[];
+}
+
+export interface ResolveContext {
+  /** The destination as the caller named it (an alias or a host name). */
+  readonly host: string;
+  /** A user given explicitly (like `ssh -l`): wins over `User` and is what `Match user` sees. */
+  readonly user?: string | undefined;
+  /** A port given explicitly (like `ssh -p`): wins over `Port`. */
+  readonly port?: number | undefined;
+  /** Local user name, for `Match localuser` and `Match user` when no user is set. */
+  readonly localUser: string;
+}
+
+// Directives sshpool acts on, besides Host, Match and Include.
+const SINGLE_VALUED = new Set([
+  'hostname', 'user', 'port', 'identitiesonly', 'identityagent', 'connecttimeout', 'serveraliveinterval',
+  'serveralivecountmax', 'stricthostkeychecking', 'userknownhostsfile', 'globalknownhostsfile', 'hostkeyalias', 'forwardagent',
+]);
+
+// Only matter to interactive sessions, terminals, forwardings or ssh's own ControlMaster
+// multiplexing (which the pool replaces): reported, never acted on.
+const NO_EFFECT = new Set([
+  'addkeystoagent', 'batchmode', 'checkhostip', 'controlmaster', 'controlpath', 'controlpersist', 'enableescapecommandline',
+  'escapechar', 'exitonforwardfailure', 'forkafterauthentication', 'forwardx11', 'forwardx11timeout', 'forwardx11trusted',
+  'gatewayports', 'hashknownhosts', 'ignoreunknown', 'localcommand', 'loglevel', 'logverbose', 'nohostauthenticationforlocalhost',
+  'numberofpasswordprompts', 'permitlocalcommand', 'requesttty', 'sessiontype', 'stdinnull', 'streamlocalbindmask',
+  'streamlocalbindunlink', 'syslogfacility', 'tcpkeepalive', 'updatehostkeys', 'usekeychain', 'visualhostkey', 'xauthlocation',
+  'localforward', 'remoteforward', 'dynamicforward', 'clearallforwardings', 'obscurekeystroketiming', 'usersa',
+]);
+
+// Change how ssh would connect; sshpool cannot follow them and refuses rather than connecting
+// somewhere else or some other way than the user configured.
+const REFUSED: Record<string, string> = {
+  proxycommand: 'ProxyCommand is not supported: use ProxyJump (or the target\'s `jump` option) instead',
+  canonicalizehostname: 'CanonicalizeHostname is not supported: write the full name in HostName',
+};
+
+const MAX_IDENTITY_FILES = 100;
+
+class Accumulator {
+  readonly values = new Map<string, readonly string[]>();
+  readonly origins = new Map<string, string>();
+  readonly identityFiles: string[] = [];
+  readonly notices: SSHConfigNotice[] = [];
+  readonly #noticed = new Set<string>();
+  /** ProxyJump and ProxyCommand share one slot: whichever comes first wins. */
+  proxy: { keyword: 'proxyjump' | 'proxycommand'; value: string; entry: ConfigEntry } | undefined;
+  refusal: { message: string; entry: ConfigEntry } | undefined;
+  wantFinalPass = false;
+
+  first(keyword: string): string | undefined {
+    return this.values.get(keyword)?.[0];
+  }
+
+  setOnce(keyword: string, args: readonly string[], entry: ConfigEntry): void {
+    if (this.values.has(keyword)) return;
+    this.values.set(keyword, args);
+    this.origins.set(keyword, `${entry.file} line ${entry.line}`);
+  }
+
+  notice(entry: ConfigEntry, kind: SSHConfigNotice['kind'], message: string): void {
+    const key = `${entry.file}:${entry.line}`;
+    if (this.#noticed.has(key)) return;
+    this.#noticed.add(key);
+    this.notices.push({ file: entry.file, line: entry.line, keyword: entry.name, kind, message });
+  }
+}
+
+/** Evaluates `file` for `context`. Throws `SSHConfigError` for malformed values and refused directives that apply. */
+export function evaluateConfigFile(file: ConfigFile, context: ResolveContext): ResolvedSSHConfig {
+  const acc = new Accumulator();
+  if (context.user !== undefined) acc.values.set('user', [context.user]);
+  if (context.port !== undefined) acc.values.set('port', [String(context.port)]);
+
+  evaluateFile(file, true, acc, context, { hostArg: context.host, finalPass: false });
+  if (acc.wantFinalPass) {
+    evaluateFile(file, true, acc, context, { hostArg: finalHostname(acc, context.host), finalPass: true });
+  }
+  if (acc.refusal) throw new SSHConfigError(acc.refusal.message, acc.refusal.entry.file, acc.refusal.entry.line);
+  if (acc.proxy?.keyword === 'proxycommand' && acc.proxy.value.toLowerCase() !== 'none') {
+    throw new SSHConfigError(REFUSED['proxycommand']!, acc.proxy.entry.file, acc.proxy.entry.line);
+  }
+  return build(acc, context);
+}
+
+interface Pass {
+  readonly hostArg: string;
+  readonly finalPass: boolean;
+}
+
+function evaluateFile(file: ConfigFile, outerActive: boolean, acc: Accumulator, context: ResolveContext, pass: Pass): void {
+  let active = outerActive;
+  for (const item of file.items) {
+    const { entry } = item;
+    switch (item.kind) {
+      case 'host':
+        active = outerActive && matchHostLine(pass.hostArg, entry.args);
+        break;
+      case 'match':
+        // Evaluated even when the outer block is inactive only to find `final`, as ssh does.
+        active = matchCriteria(entry, acc, context, pass, outerActive) && outerActive;
+        break;
+      case 'include':
+        for (const included of item.files) evaluateFile(included, active, acc, context, pass);
+        break;
+      case 'option':
+        if (active) apply(entry, acc);
+        break;
+    }
+  }
+}
+
+function matchCriteria(entry: ConfigEntry, acc: Accumulator, context: ResolveContext, pass: Pass, outerActive: boolean): boolean {
+  const args = entry.args;
+  let result = true;
+  let execPending: ConfigEntry | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const raw = args[i]!;
+    const negated = raw.startsWith('!');
+    const criterion = (negated ? raw.slice(1) : raw).toLowerCase();
+    if (criterion === 'all') {
+      if (args.some((arg) => !/^!?(all|canonical|final)$/i.test(arg))) {
+        throw new SSHConfigError('"Match all" cannot be combined with other criteria', entry.file, entry.line);
+      }
+      if (negated) result = false;
+      continue;
+    }
+    if (criterion === 'canonical' || criterion === 'final') {
+      if (criterion === 'final') acc.wantFinalPass = true;
+      if (pass.finalPass === negated) result = false;
+      continue;
+    }
+    const value = args[++i];
+    if (value === undefined) throw new SSHConfigError(`Match ${raw} needs an argument`, entry.file, entry.line);
+    let matched: boolean;
+    switch (criterion) {
+      case 'host':
+        matched = matchPatternList(matchHostname(acc, pass), value, true) === 1;
+        break;
+      case 'originalhost':
+        matched = matchPatternList(context.host, value, true) === 1;
+        break;
+      case 'user':
+        matched = matchPatternList(acc.first('user') ?? context.localUser, value, false) === 1;
+        break;
+      case 'localuser':
+        matched = matchPatternList(context.localUser, value, false) === 1;
+        break;
+      case 'exec':
+        // Running commands from a config file is exactly what an SDK should not do behind a
+        // caller's back; and skipping the block would resolve differently from ssh.
+        execPending = entry;
+        matched = true;
+        break;
+      default:
+        throw new SSHConfigError(`Match ${criterion} is not supported (supported: all, canonical, final, host, originalhost, user, localuser)`, entry.file, entry.line);
+    }
+    if (matched === negated) result = false;
+  }
+  if (execPending && result && outerActive) {
+    throw new SSHConfigError('Match exec is not supported: sshpool does not run commands from config files; give the target explicit fields or configFile: false', execPending.file, execPending.line);
+  }
+  return result;
+}
+
+/** The name `Match host` compares: HostName with %h expanded once set, else the name given. */
+function matchHostname(acc: Accumulator, pass: Pass): string {
+  if (pass.finalPass) return pass.hostArg;
+  const hostname = acc.first('hostname');
+  return hostname === undefined ? pass.hostArg : expandHostname(hostname, pass.hostArg);
+}
+
+function finalHostname(acc: Accumulator, host: string): string {
+  const hostname = acc.first('hostname');
+  return (hostname === undefined ? host : expandHostname(hostname, host)).toLowerCase();
+}
+
+/** HostName knows two tokens only: `%h` and `%%`. */
+function expandHostname(value: string, host: string): string {
+  return value.replace(/%([%h])/g, (_match, token: string) => (token === 'h' ? host : '%'));
+}
+
+function apply(entry: ConfigEntry, acc: Accumulator): void {
+  const { keyword, args } = entry;
+  if (SINGLE_VALUED.has(keyword)) {
+    if (args.length === 0) throw new SSHConfigError(`${entry.name} needs a value`, entry.file, entry.line);
+    if (acc.values.has(keyword)) return;
+    validate(entry);
+    acc.setOnce(keyword, args, entry);
+    if (keyword === 'forwardagent' && args[0]!.toLowerCase() !== 'no') {
+      acc.notice(entry, 'unsupported', 'ForwardAgent from a config file is ignored: sshpool forwards the agent only when the target sets forwardAgent: true');
+    }
+    return;
+  }
+  switch (keyword) {
+    case 'identityfile':
+      if (args.length !== 1) throw new SSHConfigError('IdentityFile takes one path (quote paths with spaces)', entry.file, entry.line);
+      if (acc.identityFiles.length >= MAX_IDENTITY_FILES) throw new SSHConfigError(`more than ${MAX_IDENTITY_FILES} IdentityFile entries`, entry.file, entry.line);
+      acc.identityFiles.push(args[0]!);
+      acc.origins.set('identityfile', acc.origins.get('identityfile') ?? `${entry.file} line ${entry.line}`);
+      return;
+    case 'proxyjump':
+    case 'proxycommand':
+      if (args.length === 0) throw new SSHConfigError(`${entry.name} needs a value`, entry.file, entry.line);
+      if (acc.proxy === undefined) acc.proxy = { keyword, value: args.join(' '), entry };
+      return;
+    case 'canonicalizehostname':
+      if (/^(yes|always)$/i.test(args[0] ?? '')) acc.refusal ??= { message: REFUSED[keyword]!, entry };
+      return;
+    default:
+      if (NO_EFFECT.has(keyword)) {
+        acc.notice(entry, 'no-effect', `${entry.name} has no effect in sshpool (interactive, forwarding or multiplexing setting)`);
+      } else {
+        acc.notice(entry, 'unsupported', `${entry.name} is not supported by sshpool and is ignored: the connection may differ from what ssh would do`);
+      }
+  }
+}
+
+const YES_NO = /^(yes|no|true|false)$/i;
+
+function validate(entry: ConfigEntry): void {
+  const value = entry.args[0]!;
+  const fail = (what: string): never => {
+    throw new SSHConfigError(`${entry.name} ${what}, got ${JSON.stringify(value)}`, entry.file, entry.line);
+  };
+  switch (entry.keyword) {
+    case 'port':
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65_535) fail('must be a port number from 1 to 65535');
+      break;
+    case 'connecttimeout':
+      if (!/^\d+$/.test(value) && value.toLowerCase() !== 'none') fail('must be a number of seconds');
+      break;
+    case 'serveraliveinterval':
+    case 'serveralivecountmax':
+      if (!/^\d+$/.test(value)) fail('must be a whole number');
+      break;
+    case 'identitiesonly':
+      if (!YES_NO.test(value)) fail('must be yes or no');
+      break;
+    case 'stricthostkeychecking':
+      if (!/^(yes|no|true|false|ask|off|accept-new)$/i.test(value)) fail('must be yes, no, ask, off or accept-new');
+      break;
+    case 'identityagent':
+    case 'forwardagent':
+      if (value.startsWith('$') && !value.startsWith('${') && !/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(value)) fail('names an invalid environment variable');
+      break;
+  }
+}
+
+function build(acc: Accumulator, context: ResolveContext): ResolvedSSHConfig {
+  const one = (keyword: string): string | undefined => acc.first(keyword);
+  const number = (keyword: string): number | undefined => {
+    const value = one(keyword);
+    return value === undefined || value.toLowerCase() === 'none' ? undefined : Number(value);
+  };
+  const yesNo = (keyword: string): boolean | undefined => {
+    const value = one(keyword)?.toLowerCase();
+    return value === undefined ? undefined : value === 'yes' || value === 'true';
+  };
+  const strict = one('stricthostkeychecking')?.toLowerCase();
+  const proxyJump = acc.proxy?.keyword === 'proxyjump' && acc.proxy.value.toLowerCase() !== 'none' ? acc.proxy.value : undefined;
+  if (acc.proxy) acc.origins.set(acc.proxy.keyword, `${acc.proxy.entry.file} line ${acc.proxy.entry.line}`);
+  return {
+    host: context.host,
+    hostname: finalHostname(acc, context.host),
+    user: one('user'),
+    port: number('port'),
+    identityFiles: [...acc.identityFiles],
+    identitiesOnly: yesNo('identitiesonly'),
+    identityAgent: one('identityagent'),
+    proxyJump,
+    connectTimeout: number('connecttimeout'),
+    serverAliveInterval: number('serveraliveinterval'),
+    serverAliveCountMax: number('serveralivecountmax'),
+    strictHostKeyChecking:
+      strict === undefined ? undefined : strict === 'true' ? 'yes' : strict === 'false' || strict === 'off' ? 'no' : (strict as 'yes' | 'no' | 'ask' | 'accept-new'),
+    userKnownHostsFiles: acc.values.get('userknownhostsfile'),
+    globalKnownHostsFiles: acc.values.get('globalknownhostsfile'),
+    hostKeyAlias: one('hostkeyalias'),
+    forwardAgent: one('forwardagent'),
+    origins: acc.origins,
+    notices: acc.notices,
+  };
+}

@@ -1,0 +1,62 @@
+import type { OpenResult } from './connector.js';
+import type { HostPoolEventStream, OpenPurpose } from './host-pool-events.js';
+
+/** The parts whose state the growth decision reads. */
+export interface GrowthParts {
+  /** The waiting acquires. */
+  readonly pending: { readonly length: number };
+  /** The open connections. */
+  readonly lender: { usableCount(): number };
+  /** Opens in flight and the cap (generic-pool's store). */
+  readonly store: { readonly opening: number; readonly size: number; readonly max: number };
+  /** The pool's one open path. */
+  readonly opener: Opener;
+}
+
+/** How the pool's parts open a connection: through the host pool's one path (connector behind the store). */
+export interface Opener {
+  open(purpose: OpenPurpose, attempts: number): Promise<OpenResult>;
+}
+
+/**
+ * Decides whether waiting acquires need more connections (tarn.js's one re-entry point for
+ * creates): enough opens to cover the waiters at `maxChannelsPerConnection` each, within the
+ * cap; until one connection of the pool key is open, one at a time, so that a burst with bad
+ * credentials costs the server one failed login, not one per slot. Reports `pool-full` once per
+ * saturation.
+ */
+export class GrowthPolicy {
+  readonly #config: { readonly maxChannelsPerConnection: number; readonly maxRetries: number };
+  readonly #parts: GrowthParts;
+  readonly #events: HostPoolEventStream;
+  #saturated = false;
+
+  constructor(config: { readonly maxChannelsPerConnection: number; readonly maxRetries: number }, parts: GrowthParts, events: HostPoolEventStream) {
+    this.#config = config;
+    this.#parts = parts;
+    this.#events = events;
+  }
+
+  /** Opens what the waiters need. Call whenever waiters, connections or opens change. */
+  grow(): void {
+    const { pending, lender, store, opener } = this.#parts;
+    const waiting = pending.length;
+    if (waiting === 0) return;
+    const perConnection = this.#config.maxChannelsPerConnection;
+    const uncovered = waiting - store.opening * perConnection;
+    const room = store.max - store.size;
+    const untested = lender.usableCount() === 0;
+    const allowed = untested ? (store.opening === 0 ? Math.min(1, room) : 0) : room;
+    const wanted = Math.ceil(uncovered / perConnection);
+    for (let i = 0; i < Math.min(wanted, allowed); i++) void opener.open('demand', this.#config.maxRetries + 1);
+    if (uncovered > room * perConnection && !this.#saturated) {
+      this.#saturated = true;
+      this.#events.emit({ type: 'pool-full' });
+    }
+  }
+
+  /** The queue emptied: the next saturation is a new one. */
+  queueEmptied(): void {
+    this.#saturated = false;
+  }
+}

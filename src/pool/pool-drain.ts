@@ -1,0 +1,104 @@
+import type { Clock } from '../core/clock.js';
+import type { ProcessHold } from '../core/process-hold.js';
+
+/** After the drain timeout, how long stopped commands get to release their channels. */
+export const FORCED_STOP_MS = 1_000;
+
+/** What tells whether a host pool still has work: the parts that hold it. */
+export interface DrainView {
+  /** Acquires waiting for a slot. */
+  readonly length: number;
+}
+
+/** Connections that still carry a command or lease. */
+export interface BusyView {
+  anyBusy(): boolean;
+}
+
+/** A command accepted by the pool: stopped through `signal` at a forced close; `done()` once it is over. */
+export interface TrackedWork {
+  readonly signal: AbortSignal;
+  done(): void;
+}
+
+/**
+ * The running work of one host pool and the wait for it to end at close (tarn.js's and
+ * HikariCP's shutdown, for channels). Every accepted command is tracked with a controller of
+ * the pool's own, so a close past its drain timeout can stop it, and holds the process until
+ * it is over. Invariant: drained = no waiting acquire, no tracked command, no busy connection.
+ */
+export class PoolDrain {
+  readonly #clock: Clock;
+  readonly #hold: ProcessHold;
+  readonly #waiting: DrainView;
+  readonly #connections: BusyView;
+  readonly #running = new Set<AbortController>();
+  #watchers: Array<() => void> = [];
+  #closing = false;
+
+  constructor(clock: Clock, hold: ProcessHold, waiting: DrainView, connections: BusyView) {
+    this.#clock = clock;
+    this.#hold = hold;
+    this.#waiting = waiting;
+    this.#connections = connections;
+  }
+
+  /** Tracks one command; `cancel` (the caller's) is forwarded to the tracked signal. */
+  track(cancel: AbortSignal | undefined): TrackedWork {
+    const giveHoldBack = this.#hold.take();
+    const controller = new AbortController();
+    const forward = (): void => controller.abort(cancel!.reason);
+    if (cancel?.aborted) forward();
+    else cancel?.addEventListener('abort', forward, { once: true });
+    this.#running.add(controller);
+    let over = false;
+    return {
+      signal: controller.signal,
+      done: () => {
+        if (over) return;
+        over = true;
+        cancel?.removeEventListener('abort', forward);
+        this.#running.delete(controller);
+        giveHoldBack();
+        this.changed();
+      },
+    };
+  }
+
+  /** Something that may end the drain happened (a slot freed, an acquire left, a connection closed). */
+  changed(): void {
+    if (!this.#closing || this.#watchers.length === 0 || !this.#isDrained()) return;
+    for (const resolve of this.#watchers.splice(0)) resolve();
+  }
+
+  /**
+   * Waits up to `timeout` ms for the work to end; past it, `stopWaiting` fails the queued
+   * acquires, running commands are stopped (reason `shutdown`) and get `FORCED_STOP_MS` more.
+   */
+  async settle(timeout: number, stopWaiting: () => void): Promise<void> {
+    this.#closing = true;
+    if (await this.#drained(timeout)) return;
+    stopWaiting();
+    for (const controller of [...this.#running]) controller.abort('shutdown');
+    await this.#drained(FORCED_STOP_MS);
+  }
+
+  #isDrained(): boolean {
+    return this.#waiting.length === 0 && this.#running.size === 0 && !this.#connections.anyBusy();
+  }
+
+  #drained(withinMs: number): Promise<boolean> {
+    if (this.#isDrained()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#watchers = this.#watchers.filter((watcher) => watcher !== onDrained);
+        resolve(false);
+      }, withinMs);
+      const onDrained = (): void => {
+        timer.cancel();
+        resolve(true);
+      };
+      this.#watchers.push(onDrained);
+    });
+  }
+}

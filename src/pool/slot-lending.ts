@@ -1,0 +1,149 @@
+import type { CancelReason } from '../command/channel-contract.js';
+import { AcquireCancelled, errorTypeOf } from '../command/error-mapping.js';
+import type { Clock } from '../core/clock.js';
+import { AcquireTimeoutError, ERROR_CODES, PoolClosedError } from '../core/errors.js';
+import type { ProcessHold } from '../core/process-hold.js';
+import type { HostPoolEventStream, TraceParent } from './host-pool-events.js';
+import { PendingAcquire } from './pending-acquires.js';
+import type { AcquireRequest, PendingAcquires } from './pending-acquires.js';
+import type { PoolEntry } from './pool-entry.js';
+import type { SlotLender } from './slot-lender.js';
+import type { Slot } from './slot.js';
+
+const NO_ATTEMPTS: readonly number[] = Object.freeze([]);
+
+/** What lending tells the rest of the pool: the queue grew or emptied, or an acquire left it. */
+export interface LendingListener {
+  /** Waiters were added: they may need more connections. */
+  grow(): void;
+  /** The queue emptied. */
+  queueEmptied(): void;
+  /** An acquire left the queue without a slot (timeout, cancel): a close may be drained now. */
+  changed(): void;
+}
+
+export interface SlotLendingOptions {
+  readonly name: string;
+  readonly acquireTimeout: number;
+  readonly clock: Clock;
+  readonly hold: ProcessHold;
+  readonly events: HostPoolEventStream;
+  readonly lender: SlotLender;
+  readonly pending: PendingAcquires<Slot>;
+  readonly listener: LendingListener;
+}
+
+/**
+ * Lends channel slots (HikariCP's ConcurrentBag borrow and requite, over tarn.js's pending
+ * operations): a slot at once on the least-loaded connection with room, else a place in the
+ * queue until a slot frees, the acquire times out (naming the last connect error) or its
+ * caller gives up. Reports each lend and each failed acquire on the event stream.
+ * Invariant: a new acquire never overtakes a waiting one; a retry (`front`) may.
+ */
+export class SlotLending {
+  readonly #options: SlotLendingOptions;
+  readonly #released = new WeakSet<Slot>();
+  #lastConnectError: Error | undefined;
+
+  constructor(options: SlotLendingOptions) {
+    this.#options = options;
+  }
+
+  /** A connect failed: the cause every waiter's timeout names, until a connection opens. */
+  connectFailed(error: Error): void {
+    this.#lastConnectError = error;
+    this.#options.pending.noteCause(error);
+  }
+
+  connectionOpened(): void {
+    this.#lastConnectError = undefined;
+  }
+
+  acquire(request: AcquireRequest, front: boolean, closed: boolean): Promise<Slot> {
+    const { clock, lender, pending: queue, name, acquireTimeout } = this.#options;
+    const startedAtEpoch = clock.epochNow();
+    if (closed) {
+      this.#failed(request.trace, startedAtEpoch, 'error', 0, ERROR_CODES.poolClosed, NO_ATTEMPTS);
+      return Promise.reject(new PoolClosedError(`The pool for ${name} is closed`));
+    }
+    if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
+    if (queue.length === 0 || front) {
+      const entry = lender.pick();
+      if (entry) return Promise.resolve(this.#grant(entry, 0, request.trace, startedAtEpoch, NO_ATTEMPTS));
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const pending: PendingAcquire<Slot> = new PendingAcquire<Slot>(request, front, clock.now(), this.#options.hold, resolve, (error) => {
+        const timedOut = error instanceof AcquireTimeoutError || (error instanceof AcquireCancelled && error.reason === 'timeout');
+        this.#failed(request.trace, startedAtEpoch, timedOut ? 'timeout' : 'error', clock.now() - pending.enqueuedAt, errorTypeOf(error), pending.connectAttempts);
+        reject(error);
+      });
+      pending.lastCause = this.#lastConnectError;
+      pending.arm(
+        clock,
+        acquireTimeout,
+        () => {
+          if (this.#dequeue(pending)) pending.reject(pending.timeoutError(name, acquireTimeout));
+        },
+        () => {
+          if (this.#dequeue(pending)) pending.reject(new AcquireCancelled(request.cancel?.reason as CancelReason));
+        },
+      );
+      queue.add(pending);
+      this.#options.listener.grow();
+    });
+  }
+
+  /** Hands free slots to waiters, highest priority first. */
+  serveWaiters(): void {
+    const { clock, lender, pending: queue } = this.#options;
+    while (queue.length > 0) {
+      const entry = lender.pick();
+      if (!entry) break;
+      const pending = queue.shift()!;
+      const waitMs = clock.now() - pending.enqueuedAt;
+      pending.resolve(this.#grant(entry, waitMs, pending.request.trace, clock.epochNow() - waitMs, pending.connectAttempts));
+    }
+    if (queue.length === 0) this.#options.listener.queueEmptied();
+  }
+
+  /** Fails every waiting acquire. */
+  failWaiters(error: Error): void {
+    for (const pending of this.#options.pending.drain()) pending.reject(error);
+    this.#options.listener.queueEmptied();
+  }
+
+  /** Takes a slot back from its holder. False when it was already given back (release is idempotent). */
+  release(slot: Slot): boolean {
+    if (this.#released.has(slot)) return false;
+    this.#released.add(slot);
+    const now = this.#options.clock.now();
+    slot.entry.release(now);
+    this.#options.events.emit({ type: 'released', connection: slot.connection, heldMs: now - slot.grantedAt });
+    return true;
+  }
+
+  #grant(entry: PoolEntry, waitMs: number, parent: TraceParent | undefined, startedAtEpoch: number, connectAttempts: readonly number[]): Slot {
+    const idleSince = entry.idleSince;
+    const first = entry.lend();
+    const now = this.#options.clock.now();
+    // A connection's first slot pays for its opening; every later one is a reuse.
+    const outcome = first ? 'created' : 'reused';
+    const idleMs = !first && idleSince !== undefined ? now - idleSince : undefined;
+    this.#options.events.emit({ type: 'acquired', outcome, connection: entry.connection, waitMs, idleMs, parent, startedAtEpoch, connectAttempts });
+    return { entry, connection: entry.connection, outcome, waitMs, grantedAt: now };
+  }
+
+  #failed(
+    parent: TraceParent | undefined, startedAtEpoch: number, outcome: 'timeout' | 'error', waitMs: number, errorType: string, connectAttempts: readonly number[],
+  ): void {
+    this.#options.events.emit({ type: 'acquire-failed', outcome, waitMs, errorType, parent, startedAtEpoch, connectAttempts });
+  }
+
+  #dequeue(pending: PendingAcquire<Slot>): boolean {
+    const { pending: queue, listener } = this.#options;
+    if (!queue.remove(pending)) return false;
+    if (queue.length === 0) listener.queueEmptied();
+    queueMicrotask(() => listener.changed());
+    return true;
+  }
+}
