@@ -6,7 +6,7 @@ export interface GrowthParts {
   /** The waiting acquires. */
   readonly pending: { readonly length: number };
   /** The open connections. */
-  readonly lender: { usableCount(): number };
+  readonly connections: { usableCount(): number };
   /** Opens in flight and the cap (generic-pool's store). */
   readonly store: { readonly opening: number; readonly size: number; readonly max: number };
   /** The pool's one open path. */
@@ -39,13 +39,13 @@ export class GrowthPolicy {
 
   /** Opens what the waiters need. Call whenever waiters, connections or opens change. */
   grow(): void {
-    const { pending, lender, store, opener } = this.#parts;
+    const { pending, connections, store, opener } = this.#parts;
     const waiting = pending.length;
     if (waiting === 0) return;
     const perConnection = this.#config.maxChannelsPerConnection;
     const uncovered = waiting - store.opening * perConnection;
     const room = store.max - store.size;
-    const untested = lender.usableCount() === 0;
+    const untested = connections.usableCount() === 0;
     const allowed = untested ? (store.opening === 0 ? Math.min(1, room) : 0) : room;
     const wanted = Math.ceil(uncovered / perConnection);
     for (let i = 0; i < Math.min(wanted, allowed); i++) void opener.open('demand', this.#config.maxRetries + 1);

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { probeConnection } from './health-probe.js';
 import type { HostPoolEventStream } from './host-pool-events.js';
 import type { PoolEntry } from './pool-entry.js';
-import type { SlotLender } from './slot-lender.js';
+import type { OpenConnections } from './open-connections.js';
 import type { HealthCheckConfig } from '../config/types.js';
 
 /** What the monitor needs from the host pool whose idle connections it probes. */
@@ -10,7 +10,7 @@ export interface MonitoredPool {
   readonly events: HostPoolEventStream;
   readonly clock: Clock;
   /** Open connections; the idle ones, probes excluded, are probed. */
-  readonly lender: Pick<SlotLender, 'idle'>;
+  readonly connections: Pick<OpenConnections, 'idle'>;
   /** A connection gained room (here: a probe's channel was freed); the pool may hand it on. */
   roomMade(entry: PoolEntry): void;
 }
@@ -49,7 +49,7 @@ export class HealthMonitor {
   #schedule(): void {
     this.#timer = this.#pool.clock.setTimeout(() => {
       if (!this.#running) return;
-      for (const entry of this.#pool.lender.idle()) void this.#probe(entry);
+      for (const entry of this.#pool.connections.idle()) void this.#probe(entry);
       this.#schedule();
     }, this.#config.interval);
   }

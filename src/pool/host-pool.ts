@@ -21,7 +21,7 @@ import { PendingAcquires } from './pending-acquires.js';
 import type { AcquireRequest } from './pending-acquires.js';
 import { PoolDrain } from './pool-drain.js';
 import { PoolEntry } from './pool-entry.js';
-import { SlotLender } from './slot-lender.js';
+import { OpenConnections } from './open-connections.js';
 import { SlotLending } from './slot-lending.js';
 import type { ExecOutcome, Slot } from './slot.js';
 import type { ConnectionCounts, ConnectionEventDetails } from './types.js';
@@ -30,7 +30,7 @@ import type { CloseOptions, HostPoolGauges, HostPoolOptions } from './host-pool-
 /**
  * The connections of one pool key. It coordinates its parts and does no job itself
  * (docs/architecture.md, "The host pool and its parts"):
- * - `SlotLending` over `PendingAcquires` and `SlotLender`: a slot now on the least-loaded
+ * - `SlotLending` over `PendingAcquires` and `OpenConnections`: a slot now on the least-loaded
  *   connection, or a wait with its priority, timeout and last cause;
  * - `GrowthPolicy`: whether waiters need more connections;
  * - `Connector` behind `ConnectionStore` (generic-pool): the one path that opens a connection,
@@ -54,7 +54,7 @@ export class HostPool implements BudgetMember {
 
   readonly #hold: ProcessHold;
   readonly #budget: ConnectionBudget;
-  readonly #lender = new SlotLender();
+  readonly #connections = new OpenConnections();
   readonly #pending = new PendingAcquires<Slot>();
   readonly #store: ConnectionStore;
   readonly #growth: GrowthPolicy;
@@ -81,13 +81,13 @@ export class HostPool implements BudgetMember {
       maxConcurrentConnects: config.maxConcurrentConnects, backoff: config.reconnect, closed,
     });
     this.#store = new ConnectionStore(connector, config.maxConnections);
-    const parts = { lender: this.#lender, store: this.#store, pending: this.#pending, opener: this };
+    const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this };
     this.#growth = new GrowthPolicy(config, parts, events);
     this.#housekeeper = new Housekeeper({ ...parts, config, clock, events, closed });
-    this.#health = new HealthMonitor(config.healthCheck, { events, clock, lender: this.#lender, roomMade: (entry) => this.#roomMade(entry) });
-    this.#drain = new PoolDrain(clock, this.#hold, this.#pending, this.#lender);
+    this.#health = new HealthMonitor(config.healthCheck, { events, clock, connections: this.#connections, roomMade: (entry) => this.#roomMade(entry) });
+    this.#drain = new PoolDrain(clock, this.#hold, this.#pending, this.#connections);
     const listener = { grow: () => this.#growth.grow(), queueEmptied: () => this.#growth.queueEmptied(), changed: () => this.#drain.changed() };
-    this.#lending = new SlotLending({ name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events, lender: this.#lender, pending: this.#pending, listener });
+    this.#lending = new SlotLending({ name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events, connections: this.#connections, pending: this.#pending, listener });
     this.channels = new ChannelSession(this);
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
@@ -108,13 +108,13 @@ export class HostPool implements BudgetMember {
 
   /** Live counts, computed now from the connections and queue. */
   stats(): ConnectionCounts {
-    const { active, idle, openChannels } = this.#lender.counts();
+    const { active, idle, openChannels } = this.#connections.counts();
     return { activeConnections: active, idleConnections: idle, totalConnections: active + idle, pendingRequests: this.#pending.length, openChannels };
   }
 
   gauges(): HostPoolGauges {
     const { maxConnections, maxChannelsPerConnection } = this.config;
-    const channelCapacity = this.#lender.capacity(maxConnections, maxChannelsPerConnection);
+    const channelCapacity = this.#connections.capacity(maxConnections, maxChannelsPerConnection);
     return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp };
   }
 
@@ -184,7 +184,7 @@ export class HostPool implements BudgetMember {
 
   #adopt(connection: PoolConnection): void {
     const entry = new PoolEntry(connection, this.config.maxChannelsPerConnection, this.clock.now());
-    this.#lender.add(entry);
+    this.#connections.add(entry);
     this.#lending.connectionOpened();
     this.#housekeeper.connectionOpened();
     connection.onClose((reason, error) => this.#entryClosed(entry, reason, error));
@@ -202,12 +202,12 @@ export class HostPool implements BudgetMember {
     // The open already retried (with backoff): its failure is the answer for now. Waiters fail
     // unless an open connection of this key will free a slot for them; waiting on other opens
     // would chain opens forever while the server is down.
-    if (purpose === 'demand' && (!error.transient || this.#lender.usableCount() === 0)) this.failWaiters(error);
+    if (purpose === 'demand' && (!error.transient || this.#connections.usableCount() === 0)) this.failWaiters(error);
   }
 
   #entryClosed(entry: PoolEntry, reason: CloseReason, error: Error | undefined): void {
     const wasBusy = entry.busy;
-    this.#lender.delete(entry);
+    this.#connections.delete(entry);
     this.#store.remove(entry.connection);
     this.#budget.release();
     this.events.emit({ type: 'closed', connection: entry.connection, reason, error, idleMs: entry.idleWhenClosed });
@@ -224,18 +224,18 @@ export class HostPool implements BudgetMember {
   async warmUp(count: number): Promise<void> {
     if (this.#closing) throw new PoolClosedError(`The pool for ${this.name} is closed`);
     const target = Math.min(count, this.config.maxConnections);
-    const missing = target - this.#lender.usableCount() - this.#store.opening;
+    const missing = target - this.#connections.usableCount() - this.#store.opening;
     const opens = [...this.#opens];
     for (let i = 0; i < missing && this.#store.size < this.#store.max; i++) opens.push(this.open('warm-up', this.config.maxRetries + 1));
     const results = await Promise.all(opens);
-    if (this.#lender.usableCount() >= target) return;
+    if (this.#connections.usableCount() >= target) return;
     const failure = results.find((result) => !result.ok);
     if (failure && !failure.ok) throw failure.error;
   }
 
   /** Closes every idle connection of this pool key now. */
   async closeIdle(): Promise<void> {
-    const idle = this.#lender.idle();
+    const idle = this.#connections.idle();
     const now = this.clock.now();
     for (const entry of idle) entry.closeIdle('idle', now);
     await Promise.all(idle.map((entry) => whenClosed(entry.connection)));
@@ -243,7 +243,7 @@ export class HostPool implements BudgetMember {
 
   /** Budget eviction: gives up the longest-idle connection, never one in use. */
   closeOneIdleConnection(): boolean {
-    const idle = this.#lender.idle().sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))[0];
+    const idle = this.#connections.idle().sort((a, b) => (a.idleSince ?? 0) - (b.idleSince ?? 0))[0];
     idle?.closeIdle('idle', this.clock.now());
     return idle !== undefined;
   }
@@ -269,7 +269,7 @@ export class HostPool implements BudgetMember {
       await this.#drain.settle(timeout, () => this.failWaiters(
         new PoolClosedError(`The pool for ${this.name} closed before a channel became free (closeAll drain timeout ${timeout} ms)`),
       ));
-      const connections = [...this.#lender].map((entry) => entry.connection);
+      const connections = [...this.#connections].map((entry) => entry.connection);
       for (const connection of connections) connection.close('shutdown');
       this.#budget.leave(this);
       await Promise.all(connections.map(whenClosed));

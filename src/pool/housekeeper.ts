@@ -5,7 +5,7 @@ import type { OpenResult } from './connector.js';
 import type { HostPoolEventStream } from './host-pool-events.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
 import type { Opener } from './growth-policy.js';
-import type { SlotLender } from './slot-lender.js';
+import type { OpenConnections } from './open-connections.js';
 
 /** The pool's one open path, and what to do when an open shows that waiters cannot be served. */
 export interface KeeperOpener extends Opener {
@@ -20,7 +20,7 @@ export interface KeptParts {
   readonly events: HostPoolEventStream;
   /** Fires when the pool closes: backoffs end early, nothing new starts. */
   readonly closed: AbortSignal;
-  readonly lender: Pick<SlotLender, 'usableCount' | 'idle'>;
+  readonly connections: Pick<OpenConnections, 'usableCount' | 'idle'>;
   readonly store: { readonly opening: number; readonly size: number; readonly max: number };
   readonly pending: { readonly length: number };
   readonly opener: KeeperOpener;
@@ -98,9 +98,9 @@ export class Housekeeper {
     const now = parts.clock.now();
     const { idleTimeout, warmUpConnections } = parts.config;
     const { maxLifetime } = parts.config;
-    const idle = parts.lender.idle().sort((a, b) => (b.idleSince ?? 0) - (a.idleSince ?? 0));
+    const idle = parts.connections.idle().sort((a, b) => (b.idleSince ?? 0) - (a.idleSince ?? 0));
     // Busy connections count toward the warm minimum too.
-    let kept = parts.lender.usableCount() - idle.length;
+    let kept = parts.connections.usableCount() - idle.length;
     for (const entry of idle) {
       if (entry.expired(now, maxLifetime)) entry.closeIdle('expired', now);
       else if (kept < warmUpConnections || idleTimeout === 0 || now - (entry.idleSince ?? now) < idleTimeout) kept++;
@@ -112,7 +112,7 @@ export class Housekeeper {
   /** Opens connections up to the warm minimum; a failure hands over to reconnect. */
   ensureWarm(): void {
     const parts = this.#parts;
-    const missing = parts.config.warmUpConnections - parts.lender.usableCount() - parts.store.opening;
+    const missing = parts.config.warmUpConnections - parts.connections.usableCount() - parts.store.opening;
     if (this.#stopped || this.#gaveUp || this.#reconnecting || this.#warming || missing <= 0) return;
     this.#warming = true;
     const opens: Array<Promise<OpenResult>> = [];
@@ -146,7 +146,7 @@ export class Housekeeper {
     const parts = this.#parts;
     const { reconnect } = parts.config;
     let attempt = 0;
-    while (!this.#stopped && !parts.closed.aborted && parts.lender.usableCount() < this.#target(wasBusy)) {
+    while (!this.#stopped && !parts.closed.aborted && parts.connections.usableCount() < this.#target(wasBusy)) {
       if (attempt >= reconnect.maxRetries) {
         this.#gaveUp = true;
         parts.events.emit({ type: 'reconnect-gave-up', attempts: attempt });
@@ -157,7 +157,7 @@ export class Housekeeper {
       await sleep(parts.clock, backoffDelay(attempt, reconnect), parts.closed);
       if (this.#stopped || parts.closed.aborted) return;
       // A command's own open may have brought the pool back meanwhile, or be about to.
-      if (parts.lender.usableCount() + parts.store.opening >= this.#target(wasBusy) || parts.store.size >= parts.store.max) {
+      if (parts.connections.usableCount() + parts.store.opening >= this.#target(wasBusy) || parts.store.size >= parts.store.max) {
         parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: undefined, error: undefined, attemptId: undefined });
         return;
       }

@@ -7,7 +7,7 @@ import type { HostPoolEventStream, TraceParent } from './host-pool-events.js';
 import { PendingAcquire } from './pending-acquires.js';
 import type { AcquireRequest, PendingAcquires } from './pending-acquires.js';
 import type { PoolEntry } from './pool-entry.js';
-import type { SlotLender } from './slot-lender.js';
+import type { OpenConnections } from './open-connections.js';
 import type { Slot } from './slot.js';
 
 const NO_ATTEMPTS: readonly number[] = Object.freeze([]);
@@ -28,7 +28,7 @@ export interface SlotLendingOptions {
   readonly clock: Clock;
   readonly hold: ProcessHold;
   readonly events: HostPoolEventStream;
-  readonly lender: SlotLender;
+  readonly connections: OpenConnections;
   readonly pending: PendingAcquires<Slot>;
   readonly listener: LendingListener;
 }
@@ -60,7 +60,7 @@ export class SlotLending {
   }
 
   acquire(request: AcquireRequest, front: boolean, closed: boolean): Promise<Slot> {
-    const { clock, lender, pending: queue, name, acquireTimeout } = this.#options;
+    const { clock, connections, pending: queue, name, acquireTimeout } = this.#options;
     const startedAtEpoch = clock.epochNow();
     if (closed) {
       this.#failed(request.trace, startedAtEpoch, 'error', 0, ERROR_CODES.poolClosed, NO_ATTEMPTS);
@@ -68,7 +68,7 @@ export class SlotLending {
     }
     if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
     if (queue.length === 0 || front) {
-      const entry = lender.pick();
+      const entry = connections.pick();
       if (entry) return Promise.resolve(this.#grant(entry, 0, request.trace, startedAtEpoch, NO_ATTEMPTS));
     }
     return new Promise<Slot>((resolve, reject) => {
@@ -95,9 +95,9 @@ export class SlotLending {
 
   /** Hands free slots to waiters, highest priority first. */
   serveWaiters(): void {
-    const { clock, lender, pending: queue } = this.#options;
+    const { clock, connections, pending: queue } = this.#options;
     while (queue.length > 0) {
-      const entry = lender.pick();
+      const entry = connections.pick();
       if (!entry) break;
       const pending = queue.shift()!;
       const waitMs = clock.now() - pending.enqueuedAt;

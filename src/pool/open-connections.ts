@@ -5,7 +5,7 @@ import type { PoolEntry } from './pool-entry.js';
  * (HikariCP's ConcurrentBag, for channels): the least-loaded connection with room, so that
  * load spreads and surplus connections fall idle long enough to expire.
  */
-export class SlotLender {
+export class OpenConnections {
   readonly #entries = new Set<PoolEntry>();
 
   add(entry: PoolEntry): void {
