@@ -25,19 +25,10 @@ export interface CommandResult {
   readonly template: string;
 }
 
-/** What a result is made from. Output may be given as bytes (as received) or as text. */
-export interface CommandResultFields {
+/** What a result is made from: its fields, with output given as bytes (as received) or as text. */
+export interface CommandResultFields extends Omit<CommandResult, 'stdout' | 'stderr' | 'stdoutBuffer' | 'stderrBuffer'> {
   readonly stdout: Buffer | string;
   readonly stderr: Buffer | string;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly ok: boolean;
-  readonly durationMs: number;
-  readonly host: string;
-  /** Full command text, interpolated values included. */
-  readonly command: string;
-  /** The command text with every interpolated value masked as `?`. */
-  readonly template: string;
 }
 
 const toBytes = (output: Buffer | string): Buffer => (typeof output === 'string' ? Buffer.from(output, 'utf8') : output);
