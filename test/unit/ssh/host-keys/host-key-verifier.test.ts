@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError } from '../../src/index.js';
+import { InvalidArgumentError } from '../../../../src/index.js';
 import {
   describeRejection,
   fingerprintOf,
@@ -13,8 +13,8 @@ import {
   resolveHostKeyVerification,
   SSH2_DEFAULT_HOST_KEY_ALGORITHMS,
   verifyHostKey,
-} from '../../src/ssh/host-keys/host-key-verifier.js';
-import { keyBlob, knownHostsLine } from '../support/ssh-key-blobs.js';
+} from '../../../../src/ssh/host-keys/host-key-verifier.js';
+import { keyBlob, knownHostsLine } from '../../../support/ssh-key-blobs.js';
 
 function knownHosts(lines: string[]): string {
   const file = join(mkdtempSync(join(tmpdir(), 'sshpool-kh-')), 'known_hosts');

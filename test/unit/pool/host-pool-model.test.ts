@@ -3,22 +3,22 @@
 // closeIdleConnections and closeAll against the real HostPool over a fake connection layer and
 // a fake clock (no sockets, no sleeps), and checks the pool's invariants after every step.
 // A failure prints the seed and a shrunk, replayable command sequence.
-//   SSHPOOL_MODEL_SEED=<seed> SSHPOOL_MODEL_PATH=<path> SSHPOOL_MODEL_REPLAY=<replayPath> npx vitest run test/unit/host-pool-model.test.ts
+//   SSHPOOL_MODEL_SEED=<seed> SSHPOOL_MODEL_PATH=<path> SSHPOOL_MODEL_REPLAY=<replayPath> npx vitest run test/unit/pool/host-pool-model.test.ts
 //
-//   SSHPOOL_MODEL_RUNS=5000 npx vitest run test/unit/host-pool-model.test.ts   (long mode: npm run test:model)
+//   SSHPOOL_MODEL_RUNS=5000 npx vitest run test/unit/pool/host-pool-model.test.ts   (long mode: npm run test:model)
 import { ROOT_CONTEXT, createContextKey } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConnectionBudget } from '../../src/pool/connection-budget.js';
-import { HostPool } from '../../src/pool/host-pool.js';
-import { STUCK_CHANNEL_MS } from '../../src/pool/channel-session.js';
-import type { Slot } from '../../src/pool/slot.js';
-import type { HostPoolEvent } from '../../src/pool/host-pool-events.js';
-import { resolvePoolConfig } from '../../src/config/pool-config.js';
-import type { ResolvedPoolConfig } from '../../src/config/pool-config.js';
-import { FakeClock, settle } from '../support/fake-clock.js';
-import { FakeConnectionLayer, FakeHold } from '../support/fake-connections.js';
+import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
+import { HostPool } from '../../../src/pool/host-pool.js';
+import { STUCK_CHANNEL_MS } from '../../../src/pool/channel-session.js';
+import type { Slot } from '../../../src/pool/slot.js';
+import type { HostPoolEvent } from '../../../src/pool/host-pool-events.js';
+import { resolvePoolConfig } from '../../../src/config/pool-config.js';
+import type { ResolvedPoolConfig } from '../../../src/config/pool-config.js';
+import { FakeClock, settle } from '../../support/fake-clock.js';
+import { FakeConnectionLayer, FakeHold } from '../../support/fake-connections.js';
 
 const RUNS = Number.parseInt(process.env['SSHPOOL_MODEL_RUNS'] ?? '150', 10);
 // Replays a failure: SSHPOOL_MODEL_SEED, SSHPOOL_MODEL_PATH (seed and path) and

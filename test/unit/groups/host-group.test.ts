@@ -7,7 +7,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Attributes, Context } from '@opentelemetry/api';
-import { groupExecAttributes } from '../../src/groups/group-telemetry.js';
+import { groupExecAttributes } from '../../../src/groups/group-telemetry.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   $,
@@ -18,12 +18,12 @@ import {
   InvalidArgumentError,
   NoHostAvailableError,
   SSHConnectionPool,
-} from '../../src/index.js';
-import type { FanOutProgress, HostGroupExecutor, SSHHostGroupTarget } from '../../src/index.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
-import { freePort } from '../support/free-port.js';
-import { TestMetricReader } from '../support/test-metric-reader.js';
-import { until } from '../support/until.js';
+} from '../../../src/index.js';
+import type { FanOutProgress, HostGroupExecutor, SSHHostGroupTarget } from '../../../src/index.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
+import { freePort } from '../../support/free-port.js';
+import { TestMetricReader } from '../../support/test-metric-reader.js';
+import { until } from '../../support/until.js';
 
 const PASSWORD = 'group-password';
 

@@ -3,12 +3,12 @@
 // caller logs (an error, a result) carries an interpolated value.
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { $, CommandFailedError, CommandTimeoutError, DEFAULT_MAX_BUFFER, InvalidArgumentError, OutputLimitError, SSHConnectionPool } from '../../src/index.js';
-import type { CommandError } from '../../src/index.js';
-import { MAX_COMMAND_BYTES } from '../../src/index.js';
-import { OutputBuffer } from '../../src/ssh/output-buffer.js';
-import { describe as describeValue } from '../../src/core/validation.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+import { $, CommandFailedError, CommandTimeoutError, DEFAULT_MAX_BUFFER, InvalidArgumentError, OutputLimitError, SSHConnectionPool } from '../../../src/index.js';
+import type { CommandError } from '../../../src/index.js';
+import { MAX_COMMAND_BYTES } from '../../../src/index.js';
+import { OutputBuffer } from '../../../src/ssh/output-buffer.js';
+import { describe as describeValue } from '../../../src/core/validation.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 
 let server: EmbeddedSshServer;
 let pool: SSHConnectionPool;

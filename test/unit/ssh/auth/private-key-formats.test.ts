@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { $, PrivateKeyError } from '../../src/index.js';
+import { $, PrivateKeyError } from '../../../../src/index.js';
 
-const KEYS = join(import.meta.dirname, '..', 'fixtures', 'keys');
+const KEYS = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'keys');
 const PASSPHRASE = 'sshpool-test';
 const key = (name: string): Buffer => readFileSync(join(KEYS, name));
 

@@ -8,9 +8,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DASHBOARDS, JAEGER_DATASOURCE_UID } from '../../scripts/generate-dashboards.js';
+import { DASHBOARDS, JAEGER_DATASOURCE_UID } from '../../../scripts/generate-dashboards.js';
 
-const STACK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'otel-collector');
+const STACK = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'otel-collector');
 const PROVISIONING = join(STACK, '..', 'dashboards', 'provisioning');
 const load = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
 

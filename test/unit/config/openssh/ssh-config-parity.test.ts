@@ -7,15 +7,15 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { homedir, hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SSHConfigError } from '../../src/core/errors.js';
-import { resolveSSHConfig } from '../../src/index.js';
-import type { ResolvedSSHConfig } from '../../src/index.js';
-import { parseJumpHost } from '../../src/config/openssh/proxy-jump.js';
-import { expandPath } from '../../src/config/openssh/ssh-tokens.js';
-import type { TokenValues } from '../../src/config/openssh/ssh-tokens.js';
-import { sshG } from '../support/ssh-g.js';
+import { SSHConfigError } from '../../../../src/core/errors.js';
+import { resolveSSHConfig } from '../../../../src/index.js';
+import type { ResolvedSSHConfig } from '../../../../src/index.js';
+import { parseJumpHost } from '../../../../src/config/openssh/proxy-jump.js';
+import { expandPath } from '../../../../src/config/openssh/ssh-tokens.js';
+import type { TokenValues } from '../../../../src/config/openssh/ssh-tokens.js';
+import { sshG } from '../../../support/ssh-g.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'ssh-config');
+const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'ssh-config');
 // A copy with @FIXTURES@ replaced: Include paths must be absolute (relative ones are relative to ~/.ssh).
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-ssh-g-'));
 cpSync(FIXTURES, dir, { recursive: true });

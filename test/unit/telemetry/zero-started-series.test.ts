@@ -9,11 +9,11 @@ import {
   ConnectTimeoutError,
   HostKeyError,
   SSHConnectionPool,
-} from '../../src/index.js';
-import * as names from '../../src/telemetry/constants.js';
-import { PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
-import type { ObservedPool } from '../../src/telemetry/pool-telemetry.js';
-import { TestMetricReader } from '../support/test-metric-reader.js';
+} from '../../../src/index.js';
+import * as names from '../../../src/telemetry/constants.js';
+import { PoolTelemetry } from '../../../src/telemetry/pool-telemetry.js';
+import type { ObservedPool } from '../../../src/telemetry/pool-telemetry.js';
+import { TestMetricReader } from '../../support/test-metric-reader.js';
 
 function setup(observed: ObservedPool[] = []): { telemetry: PoolTelemetry; collect: () => Promise<Map<string, MetricData>> } {
   const reader = new TestMetricReader();

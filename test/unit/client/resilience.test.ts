@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { $, SSHConnectionPool } from '../../src/index.js';
-import type { PoolConfig, SSHConnectionPoolOptions } from '../../src/index.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+import { $, SSHConnectionPool } from '../../../src/index.js';
+import type { PoolConfig, SSHConnectionPoolOptions } from '../../../src/index.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

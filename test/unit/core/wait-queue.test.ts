@@ -1,8 +1,8 @@
 // The wait queue's serving order: priority first, FIFO within a priority, and aging so that
 // a stream of high-priority work delays low-priority work by a bounded amount, never forever.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_OVERTAKES, nextSequence, WaitQueue } from '../../src/core/wait-queue.js';
-import type { WaitQueueOptions } from '../../src/core/wait-queue.js';
+import { DEFAULT_MAX_OVERTAKES, nextSequence, WaitQueue } from '../../../src/core/wait-queue.js';
+import type { WaitQueueOptions } from '../../../src/core/wait-queue.js';
 
 interface Entry {
   readonly name: string;

@@ -1,7 +1,7 @@
 // Per-host policy made visible: pool.resolveConfig(target) and the settings each member of a
 // host group runs with. Nothing here connects.
 import { describe, expect, it } from 'vitest';
-import { $, DEFAULT_POOL_CONFIG, SSHConnectionPool } from '../../src/index.js';
+import { $, DEFAULT_POOL_CONFIG, SSHConnectionPool } from '../../../src/index.js';
 
 const credentials = { username: 'deploy', password: 'not-used', hostKey: 'off' as const };
 

@@ -3,16 +3,16 @@
 import { PassThrough } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionBudget } from '../../src/pool/connection-budget.js';
-import { AuthenticationError, HostKeyError, JumpHostError } from '../../src/core/errors.js';
-import { HostPool } from '../../src/pool/host-pool.js';
-import { jumpConnectionOf, jumpDialer } from '../../src/pool/jump-dialer.js';
-import { resolvePoolConfig } from '../../src/config/pool-config.js';
-import { ChannelOpenRefusal } from '../../src/ssh/connection.js';
-import type { PoolConnection } from '../../src/ssh/connection.js';
-import type { ConnectionSettings } from '../../src/ssh/ssh2-connection.js';
-import { systemClock } from '../../src/core/clock.js';
-import { FakeConnection, FakeConnectionLayer, FakeHold } from '../support/fake-connections.js';
+import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
+import { AuthenticationError, HostKeyError, JumpHostError } from '../../../src/core/errors.js';
+import { HostPool } from '../../../src/pool/host-pool.js';
+import { jumpConnectionOf, jumpDialer } from '../../../src/pool/jump-dialer.js';
+import { resolvePoolConfig } from '../../../src/config/pool-config.js';
+import { ChannelOpenRefusal } from '../../../src/ssh/connection.js';
+import type { PoolConnection } from '../../../src/ssh/connection.js';
+import type { ConnectionSettings } from '../../../src/ssh/ssh2-connection.js';
+import { systemClock } from '../../../src/core/clock.js';
+import { FakeConnection, FakeConnectionLayer, FakeHold } from '../../support/fake-connections.js';
 
 const target: ConnectionSettings = {
   poolName: 'u@inner:22', host: 'inner', port: 22, username: 'u', credentials: { password: 'pw' },

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../../src/core/backoff.js';
-import { ConnectionBudget } from '../../src/pool/connection-budget.js';
-import { DEFAULT_POOL_CONFIG } from '../../src/index.js';
-import { Semaphore } from '../../src/core/semaphore.js';
-import { nextSequence, WaitQueue } from '../../src/core/wait-queue.js';
+import { backoffDelay } from '../../../src/core/backoff.js';
+import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
+import { DEFAULT_POOL_CONFIG } from '../../../src/index.js';
+import { Semaphore } from '../../../src/core/semaphore.js';
+import { nextSequence, WaitQueue } from '../../../src/core/wait-queue.js';
 
 const curve = (backoff: 'exponential' | 'linear' | 'fixed') => ({ ...DEFAULT_POOL_CONFIG.reconnect, initialDelay: 100, maxDelay: 1_000, backoff, jitter: false });
 

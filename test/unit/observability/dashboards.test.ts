@@ -11,7 +11,7 @@ import type * as stat from '@grafana/grafana-foundation-sdk/stat';
 import type * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { describe, expect, it } from 'vitest';
-import { DASHBOARDS, buildDashboard, dashboardPath, jaegerSearchUrl, panelQueries, renderDashboard } from '../../scripts/generate-dashboards.js';
+import { DASHBOARDS, buildDashboard, dashboardPath, jaegerSearchUrl, panelQueries, renderDashboard } from '../../../scripts/generate-dashboards.js';
 
 /** Every key of T (a data-only view: methods such as cog's variant markers are left out). */
 type Keys<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]-?: true };

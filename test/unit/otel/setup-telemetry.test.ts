@@ -9,12 +9,12 @@ import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { context, metrics, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { $, SSHConnectionPool } from '../../src/index.js';
-import { setupTelemetry } from '../../src/otel/index.js';
-import type { TelemetryHandle } from '../../src/otel/index.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
-import { freePort } from '../support/free-port.js';
-import { sshdTarget } from '../support/sshd-target.js';
+import { $, SSHConnectionPool } from '../../../src/index.js';
+import { setupTelemetry } from '../../../src/otel/index.js';
+import type { TelemetryHandle } from '../../../src/otel/index.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
+import { freePort } from '../../support/free-port.js';
+import { sshdTarget } from '../../support/sshd-target.js';
 
 let server: EmbeddedSshServer;
 const cleanups: Array<() => Promise<void>> = [];

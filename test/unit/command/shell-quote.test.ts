@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { $, InvalidArgumentError, quote } from '../../src/index.js';
-import { isRemoteCommandResult, RemoteCommandResult } from '../../src/core/command-result.js';
-import { buildCommand } from '../../src/command/shell-quote.js';
+import { $, InvalidArgumentError, quote } from '../../../src/index.js';
+import { isRemoteCommandResult, RemoteCommandResult } from '../../../src/core/command-result.js';
+import { buildCommand } from '../../../src/command/shell-quote.js';
 
 const build = (strings: TemplateStringsArray, ...values: unknown[]) => buildCommand(strings, values, isRemoteCommandResult);
 

@@ -9,9 +9,9 @@ import {
   InvalidArgumentError,
   OutputLimitError,
   SSHConnectionPool,
-} from '../../src/index.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
-import { until } from '../support/until.js';
+} from '../../../src/index.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
+import { until } from '../../support/until.js';
 
 let server: EmbeddedSshServer;
 let pool: SSHConnectionPool;

@@ -7,9 +7,9 @@ import {
   HostKeyError,
   PoolClosedError,
   SSHConnectionPool,
-} from '../../src/index.js';
-import type { PoolConfig } from '../../src/index.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+} from '../../../src/index.js';
+import type { PoolConfig } from '../../../src/index.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { $, ConnectionLostError, SSHConnectionPool } from '../../src/index.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+import { $, ConnectionLostError, SSHConnectionPool } from '../../../src/index.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 
 let server: EmbeddedSshServer;
 let pool: SSHConnectionPool;

@@ -1,8 +1,8 @@
 import type { ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { $, SSHConnectionPool } from '../../src/index.js';
-import { RECEIVE_WINDOW_BYTES } from '../../src/ssh/channel-window.js';
-import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
+import { $, SSHConnectionPool } from '../../../src/index.js';
+import { RECEIVE_WINDOW_BYTES } from '../../../src/ssh/channel-window.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 
 /** ssh2's own receive window: what a channel gets without sshpool's top-ups. */
 const SSH2_WINDOW = 2 * 1024 * 1024;

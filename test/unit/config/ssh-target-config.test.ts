@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../src/index.js';
-import { normalizeTarget, previousHop, routeText } from '../../src/config/ssh-target.js';
+import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../../src/index.js';
+import { normalizeTarget, previousHop, routeText } from '../../../src/config/ssh-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-target-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DelayProxy } from '../../bench/compare/delay-proxy.js';
-import { percentile } from '../../bench/compare/stats.js';
+import { DelayProxy } from '../../../bench/compare/delay-proxy.js';
+import { percentile } from '../../../bench/compare/stats.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

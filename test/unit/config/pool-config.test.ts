@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { $, DEFAULT_POOL_CONFIG, InvalidArgumentError, SSHConnectionPool } from '../../src/index.js';
-import { resolvePoolConfig } from '../../src/config/pool-config.js';
+import { $, DEFAULT_POOL_CONFIG, InvalidArgumentError, SSHConnectionPool } from '../../../src/index.js';
+import { resolvePoolConfig } from '../../../src/config/pool-config.js';
 
 const target = { host: 'example.test', username: 'deploy', password: 'pw', hostKey: 'off' as const };
 

@@ -8,12 +8,12 @@ import {
   ConnectError,
   InvalidArgumentError,
   PoolClosedError,
-} from '../../src/index.js';
-import { CircuitBreaker } from '../../src/groups/circuit-breaker.js';
-import { normalizeGroupTarget } from '../../src/groups/group-options.js';
-import { startFailureOf } from '../../src/groups/start-failure.js';
-import { createSelector } from '../../src/groups/strategies.js';
-import type { SSHHostGroupTarget } from '../../src/index.js';
+} from '../../../src/index.js';
+import { CircuitBreaker } from '../../../src/groups/circuit-breaker.js';
+import { normalizeGroupTarget } from '../../../src/groups/group-options.js';
+import { startFailureOf } from '../../../src/groups/start-failure.js';
+import { createSelector } from '../../../src/groups/strategies.js';
+import type { SSHHostGroupTarget } from '../../../src/index.js';
 
 const endpoint = { poolName: 'u@h:22', host: 'h', port: 22 };
 
