@@ -5,7 +5,6 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DelayProxy } from '../../../bench/compare/delay-proxy.js';
-import { percentile } from '../../../bench/compare/stats.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -75,14 +74,5 @@ describe('benchmark WAN delay proxy', () => {
     socket.end('last words');
     await ended;
     expect(Buffer.concat(chunks).toString()).toBe('last words');
-  });
-});
-
-describe('benchmark percentiles', () => {
-  it('use the nearest rank, so p99 of 100 samples is the 99th smallest', () => {
-    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
-    expect(percentile(sorted, 50)).toBe(50);
-    expect(percentile(sorted, 99)).toBe(99);
-    expect(percentile([7], 99)).toBe(7);
   });
 });
