@@ -79,6 +79,8 @@ export class FakeConnection implements PoolConnection {
   readonly channels = new Set<FakeChannel>();
   /** Channel opens to refuse before accepting again. */
   refuse = 0;
+  /** Channel opens the server answers by dropping the connection, as sshd does over a request it cannot parse. */
+  dropOnOpen = 0;
   closeReason: CloseReason | undefined;
   #state: 'ready' | 'closed' = 'ready';
   #listeners = new Set<CloseListener>();
@@ -98,6 +100,11 @@ export class FakeConnection implements PoolConnection {
     return Promise.resolve().then(() => {
       if (!this.usable) throw new ConnectionUnusable('closed');
       if (cancel.aborted) throw new ChannelOpenCancelled(Promise.resolve());
+      if (this.dropOnOpen > 0) {
+        this.dropOnOpen--;
+        this.drop();
+        throw new ConnectionUnusable('closed');
+      }
       if (this.refuse > 0) {
         this.refuse--;
         throw new ChannelOpenRefusal('open failed: administratively prohibited');
