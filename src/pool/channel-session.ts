@@ -36,7 +36,13 @@ export interface SessionRequest extends AcquireRequest {
   readonly cancel: AbortSignal;
 }
 
-type OpenAttempt = RunningChannel | 'refused' | 'lost';
+/** A channel open that did not start the command: the server refused it, or the connection went. */
+interface FailedOpen {
+  readonly failed: 'refused' | 'lost';
+  readonly error: Error;
+}
+
+type OpenAttempt = RunningChannel | FailedOpen;
 
 /**
  * The one path a command's channel takes, for commands and leases alike: open a session channel
@@ -48,7 +54,6 @@ type OpenAttempt = RunningChannel | 'refused' | 'lost';
  */
 export class ChannelSession {
   readonly #source: SlotSource;
-  #lastRefusal: Error | undefined;
 
   constructor(source: SlotSource) {
     this.#source = source;
@@ -64,18 +69,20 @@ export class ChannelSession {
     let handedOff = false;
     try {
       let lostDuringOpen = 0;
+      let lastFailure: Error | undefined;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
         const slot = await this.#source.acquire(request, attempt > 1);
         const running = await this.#open(slot, spec, request.cancel, request.trace);
-        if (typeof running === 'object') {
+        if (!('failed' in running)) {
           handedOff = true;
           return { channel: await this.#follow(slot, running, request.cancel, done, true), slot };
         }
         this.#source.releaseSlot(slot);
-        if (running === 'lost' && ++lostDuringOpen >= 2) return { channel: CONNECTION_LOST, slot };
-        if (running === 'refused') await this.#pauseAfterRefusal(attempt);
+        lastFailure = running.error;
+        if (running.failed === 'lost' && ++lostDuringOpen >= 2) return { channel: CONNECTION_LOST, slot };
+        if (running.failed === 'refused') await this.#pauseAfterRefusal(attempt);
       }
-      throw this.#refusedTooOften();
+      throw this.#refusedTooOften(lastFailure);
     } finally {
       if (!handedOff) done();
     }
@@ -85,18 +92,20 @@ export class ChannelSession {
   async runOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace: TraceParent | undefined, done: () => void): Promise<ChannelOutcome> {
     let handedOff = false;
     try {
+      let lastFailure: Error | undefined;
       for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
         if (!slot.entry.lendable) return CONNECTION_LOST;
         const running = await this.#open(slot, spec, cancel, trace);
-        if (running === 'lost') return CONNECTION_LOST;
-        if (running === 'refused') {
+        if ('failed' in running) {
+          if (running.failed === 'lost') return CONNECTION_LOST;
+          lastFailure = running.error;
           await this.#pauseAfterRefusal(attempt);
           continue;
         }
         handedOff = true;
         return await this.#follow(slot, running, cancel, done, false);
       }
-      throw this.#refusedTooOften();
+      throw this.#refusedTooOften(lastFailure);
     } finally {
       if (!handedOff) done();
     }
@@ -104,7 +113,7 @@ export class ChannelSession {
 
   /**
    * Opens a channel on a held slot and starts the command. The caller releases the slot.
-   * `refused`: the server refused the channel; `lost`: the connection closed meanwhile.
+   * A failed open says whether the server refused the channel or the connection closed meanwhile.
    */
   #open(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace: TraceParent | undefined): Promise<OpenAttempt> {
     const { entry } = slot;
@@ -129,13 +138,12 @@ export class ChannelSession {
         killConfirmed: error.killConfirmed,
       };
     }
-    this.#lastRefusal = error as Error;
-    if (!entry.connection.usable) return 'lost';
+    if (!entry.connection.usable) return { failed: 'lost', error: error as Error };
     if (error instanceof ChannelOpenRefusal) {
       entry.noteRefusal();
       this.#source.events.emit({ type: 'channel-refused', connection: entry.connection });
     }
-    return 'refused';
+    return { failed: 'refused', error: error as Error };
   }
 
   /**
@@ -202,8 +210,8 @@ export class ChannelSession {
     return sleep(this.#source.clock, Math.min(500, 5 * 2 ** attempt));
   }
 
-  #refusedTooOften(): ChannelRefusedError {
-    const cause = this.#lastRefusal;
+  /** `cause`: the command's own last failed open, never another command's. */
+  #refusedTooOften(cause: Error | undefined): ChannelRefusedError {
     return new ChannelRefusedError(
       `The server ${this.#source.name} refused a session channel ${MAX_CHANNEL_ATTEMPTS} times in a row`,
       this.#source.name,

@@ -3,6 +3,14 @@ import type { Pool } from 'generic-pool';
 import type { Connector, OpenRequest, OpenResult } from './connector.js';
 import type { PoolConnection } from '../ssh/connection.js';
 
+/** One open on its way into generic-pool's create. */
+interface Handoff {
+  readonly request: OpenRequest;
+  readonly deliver: (result: OpenResult) => void;
+  /** Set once create took it: from then on the create's own result is what gets delivered. */
+  taken: boolean;
+}
+
 /** What generic-pool holds: the outcome of one create, successful or not. */
 interface StoredResource {
   readonly result: OpenResult;
@@ -26,7 +34,7 @@ export class ConnectionStore {
   readonly #connector: Connector;
   readonly #stored = new Map<PoolConnection, StoredResource>();
   // generic-pool calls create synchronously inside acquire(); this hands it the request.
-  #handoff: { request: OpenRequest; deliver: (result: OpenResult) => void } | undefined;
+  #handoff: Handoff | undefined;
   #opening = 0;
 
   constructor(connector: Connector, max: number) {
@@ -58,7 +66,8 @@ export class ConnectionStore {
   open(request: OpenRequest): Promise<OpenResult> {
     if (this.#pool.size >= this.#pool.max) throw new Error(`ConnectionStore.open() at capacity (${this.#pool.max})`);
     return new Promise<OpenResult>((deliver) => {
-      this.#handoff = { request, deliver };
+      const handoff: Handoff = { request, deliver, taken: false };
+      this.#handoff = handoff;
       this.#opening++;
       // Resources are routed by what they carry, not by which acquire receives them: two
       // creates may finish in either order.
@@ -67,7 +76,11 @@ export class ConnectionStore {
         else void this.#pool.destroy(resource);
         resource.deliver(resource.result);
       }, () => {
-        // Only a draining generic-pool rejects; the create's own result still arrives.
+        // Only a draining generic-pool rejects, and it does so before it creates: the open
+        // fails as one that starts after the pool closed, instead of never settling.
+        if (handoff.taken) return;
+        this.#opening--;
+        deliver(this.#connector.closedResult());
       });
       this.#handoff = undefined;
     });
@@ -97,6 +110,7 @@ export class ConnectionStore {
   async #create(): Promise<StoredResource> {
     const handoff = this.#handoff;
     if (!handoff) throw new Error('ConnectionStore: create without a request');
+    handoff.taken = true;
     try {
       const result = await this.#connector.open(handoff.request);
       return { result, deliver: handoff.deliver, detached: false };

@@ -53,10 +53,15 @@ export class Connector {
     this.#gate = new Semaphore(options.maxConcurrentConnects);
   }
 
+  /** The result of an open that cannot start because the pool closed. */
+  closedResult(): OpenResult {
+    const { endpoint } = this.#options;
+    return { ok: false, error: new ConnectError(`The pool for ${endpoint.poolName} closed while connecting`, endpoint, false), attemptId: undefined };
+  }
+
   async open(request: OpenRequest): Promise<OpenResult> {
     const { budget, budgetMember, clock, events, factory, closed, endpoint } = this.#options;
-    const closedError = (): ConnectError => new ConnectError(`The pool for ${endpoint.poolName} closed while connecting`, endpoint, false);
-    if (!(await budget.acquire(budgetMember))) return { ok: false, error: closedError(), attemptId: undefined };
+    if (!(await budget.acquire(budgetMember))) return this.closedResult();
     let keepsPermit = false;
     await this.#gate.acquire();
     try {
@@ -90,7 +95,7 @@ export class Connector {
           if (!connectError.transient) break;
         }
       }
-      return last ?? { ok: false, error: closedError(), attemptId: undefined };
+      return last ?? this.closedResult();
     } finally {
       this.#gate.release();
       if (!keepsPermit) budget.release();

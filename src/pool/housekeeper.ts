@@ -39,8 +39,9 @@ export class Housekeeper {
   #stopped = false;
   #reconnecting = false;
   #warming = false;
-  // Set when reconnect used up its attempts: nothing reopens in the background until a
-  // connection opens again (a command's demand), so a dead host is not retried forever.
+  // Set when reconnect used up its attempts, or an open failed for good (auth, host key):
+  // nothing reopens in the background until a connection opens again (a command's demand),
+  // so a dead host is not retried forever, nor an account locked by logins nobody asked for.
   #gaveUp = false;
 
   constructor(parts: KeptParts) {
@@ -120,7 +121,11 @@ export class Housekeeper {
     void Promise.all(opens).then((results) => {
       this.#warming = false;
       const failure = results.find((result) => !result.ok);
-      if (failure && !failure.ok && failure.error.transient) this.connectionLost(false);
+      if (!failure || failure.ok) return;
+      // Credentials or a host key the server refuses do not get better by asking again: only
+      // demand (a command, warmUp) tries once more.
+      if (failure.error.transient) this.connectionLost(false);
+      else this.#gaveUp = true;
     });
   }
 
@@ -170,6 +175,7 @@ export class Housekeeper {
       }
       parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'failure', connection: undefined, error: result.error, attemptId: result.attemptId });
       if (!result.error.transient) {
+        this.#gaveUp = true;
         parts.opener.failWaiters(result.error);
         return;
       }

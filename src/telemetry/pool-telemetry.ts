@@ -366,7 +366,7 @@ function channelCapacityOf(pool: ObservedPool): number | undefined {
  * A histogram has no "add nothing": NaN is the one value the SDK accepts without counting it
  * (sdk-metrics drops NaN inside the aggregation, after the data point has been created; see
  * opentelemetry-js#4455 and the spec's "Handle all normal values"). The result is a data point
- * with count 0, sum 0 and empty buckets. test/unit/zero-started-series.test.ts pins this.
+ * with count 0, sum 0 and empty buckets. test/unit/telemetry/zero-started-series.test.ts pins this.
  */
 const NO_OBSERVATION = Number.NaN;
 

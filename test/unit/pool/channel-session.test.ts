@@ -145,6 +145,27 @@ describe('channel session', () => {
       expect(doneCalls()).toBe(1);
     });
 
+    it("regression: ChannelRefusedError's cause could be another command's failed open — it is the command's own refusal", async () => {
+      const { session, source, connection, clock, entries } = setup(2);
+      connection(0).refuse = 1_000;
+      source.acquire = (_request, front) => {
+        source.acquires.push({ front, at: clock.now() });
+        return Promise.resolve(slotOf(entries[0]!, clock));
+      };
+      const refusedCommand = session.run(SPEC, { priority: 0, cancel: new AbortController().signal }, () => {});
+      const settled = refusedCommand.catch((error: Error) => error);
+      // After its tenth refusal, during its last pause (2,130 to 2,630 ms), a lease on the other
+      // connection loses it under its own open.
+      await clock.advance(2_300);
+      expect(source.acquires).toHaveLength(MAX_CHANNEL_ATTEMPTS);
+      connection(1).dropOnOpen = 1;
+      void session.runOnSlot(slotOf(entries[1]!, clock), SPEC, new AbortController().signal, undefined, () => {});
+      await clock.advance(10_000);
+      const error = (await settled) as Error;
+      expect(error).toBeInstanceOf(ChannelRefusedError);
+      expect(error.cause).toBeInstanceOf(ChannelOpenRefusal);
+    });
+
     it('retries at once on another connection when its connection closes under the open', async () => {
       const { run, source, connection, channel, doneCalls } = setup(2);
       connection(0).dropOnOpen = 1;

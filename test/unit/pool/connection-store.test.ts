@@ -139,6 +139,17 @@ describe('connection store', () => {
     expect(stranger.usable).toBe(true);
   });
 
+  it('regression: an open after close never settled and stayed opening — it fails as an open after the pool closed', async () => {
+    const { store, open, calls } = setup(1);
+    await store.close();
+    const outcome = open();
+    await settle();
+    expect(outcome.result).toMatchObject({ ok: false, attemptId: undefined });
+    expect(outcome.result?.ok === false && outcome.result.error.message).toBe('The pool for u@fake:22 closed while connecting');
+    expect(store.opening).toBe(0);
+    expect(calls).toHaveLength(0);
+  });
+
   it('closes only once every connection it holds has been removed', async () => {
     const { store, open, calls, connection } = setup(1);
     open();

@@ -217,6 +217,18 @@ describe('housekeeper', () => {
       expect(events.of('reconnect-started')).toMatchObject([{ attempt: 1 }]);
     });
 
+    it('regression: a warm minimum with refused credentials logged in again at every tick — a permanent failure gives up until demand', async () => {
+      const { keeper, nextFailures, clock, opens } = setup({ warmUpConnections: 1, idleTimeout: 4_000 });
+      nextFailures.push(new AuthenticationError('denied', endpoint));
+      keeper.start();
+      await clock.advance(60_000);
+      expect(opens).toHaveLength(1);
+      expect(keeper.gaveUp).toBe(true);
+      keeper.connectionOpened();
+      expect(keeper.gaveUp).toBe(false);
+      keeper.stop();
+    });
+
     it('does not reconnect after a permanent warm-up failure', async () => {
       const { keeper, nextFailures, clock, events, opens } = setup({ warmUpConnections: 1 });
       nextFailures.push(new AuthenticationError('denied', endpoint));
@@ -301,6 +313,7 @@ describe('housekeeper', () => {
       expect(failedWaiters).toEqual([denied]);
       expect(opens).toHaveLength(1);
       expect(events.types()).toEqual(['reconnect-started', 'reconnect-finished']);
+      expect(keeper.gaveUp).toBe(true);
     });
 
     it('runs one reconnect loop per pool key, however many connections drop', async () => {
