@@ -1,5 +1,6 @@
-// The webhook receiver of otel-collector/alertmanager.yml: appends every Alertmanager
-// notification as one JSON line to $ALERT_FILE and logs a one-line summary per alert.
+// The webhook receiver of otel-collector/alertmanager.yml (both receivers, page and ticket):
+// appends every Alertmanager notification as one JSON line to $ALERT_FILE and logs a one-line
+// summary per alert, with the receiver that got it.
 import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
@@ -14,7 +15,7 @@ createServer((request, response) => {
       const notification = JSON.parse(body);
       appendFileSync(file, `${JSON.stringify(notification)}\n`);
       for (const alert of notification.alerts ?? []) {
-        console.log(`${alert.status} ${alert.labels.alertname} ${alert.labels.severity ?? ''} ${alert.labels.ssh_pool_name ?? alert.labels.job ?? ''}`);
+        console.log(`${notification.receiver} ${alert.status} ${alert.labels.alertname} ${alert.labels.severity ?? ''} ${alert.labels.ssh_pool_name ?? alert.labels.job ?? ''}`);
       }
       response.writeHead(200).end();
     } catch (error) {

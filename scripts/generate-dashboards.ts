@@ -3,8 +3,14 @@
 // is reviewed as PromQL and run by a test against a real Prometheus
 // (test/integration/observability-assets.test.ts).
 //
-//   npm run dashboards                               # rewrites dashboards/*.json
+//   npm run dashboards                               # rewrites dashboards/*.json and the rules' runbook URLs
 //   npx tsx scripts/generate-dashboards.ts --check   # exits 1 if a committed file differs
+//   npm run dashboards -- --runbook-base-url https://docs.example.com/sshpool/README.md
+//                                                    # runbook links to where you host the README
+//
+// The alert rules (dashboards/alerts/sshpool.rules.yml) are written by hand; the generator owns
+// their `runbook_url` annotations only, so that every page links to an absolute URL:
+// `<base URL>#<alert name in lower case>`, the README's "Runbooks" heading of that alert.
 //
 // The output is deterministic: no timestamps, no random ids.
 //
@@ -23,6 +29,13 @@ import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foun
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 
 const DASHBOARD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'dashboards');
+/** The hand-written alert rules whose runbook URLs the generator writes. */
+export const RULES_PATH = join(DASHBOARD_DIR, 'alerts', 'sshpool.rules.yml');
+/**
+ * Where the committed rules' runbooks live: the README as the npm registry shows it (the
+ * package ships it). Regenerate with `--runbook-base-url` to point pages at your own copy.
+ */
+export const DEFAULT_RUNBOOK_BASE_URL = 'https://www.npmjs.com/package/sshpool';
 
 /** Data source uids of dashboards/provisioning/datasources.yml. */
 export const JAEGER_DATASOURCE_UID = 'jaeger';
@@ -33,6 +46,34 @@ const SEL = 'job=~"$service", instance=~"$instance", ssh_pool_name=~"$ssh_pool_n
 const RATE = '$__rate_interval';
 /** The identity every drill-down series keeps: the alert rules aggregate the same way. */
 const KEY = 'job, instance, ssh_pool_name';
+
+/**
+ * Pool keys down, each counted once across instances, jobs and host groups; 0 while sshpool
+ * metrics arrive and none is down, and no data when none arrive (a blank stat, not a green 0).
+ */
+const HOSTS_DOWN = [
+  'count(',
+  `  group by (ssh_pool_name) (ssh_client_host_state{${SEL}} == 0)`,
+  'or',
+  `  group by (ssh_pool_name) (ssh_client_reconnect_given_up{${SEL}} == 1)`,
+  ')',
+  'or',
+  `0 * count(ssh_client_connection_max{${SEL}})`,
+].join('\n');
+
+/**
+ * The service name the telemetry reports (its resource's `service.name`), as a label for data
+ * links to Jaeger, joined onto `expr` by `job` and `instance`. Scraped directly, the JS exporter
+ * puts it on `target_info` (`service_name`) while `job` is the scrape job's name; behind the
+ * Collector, `job` is `service.name` (`service.namespace/service.name` with a namespace) and
+ * `target_info` has no `service_name`, so the name is taken from `job` (namespace dropped).
+ */
+export function withServiceName(expr: string): string {
+  const scope = 'job=~"$service", instance=~"$instance"';
+  const reported = `group by (job, instance, service_name) (target_info{${scope}, service_name!=""})`;
+  const fromJob = `label_replace(group by (job, instance) (ssh_client_connection_max{${scope}}), "service_name", "$1", "job", "(?:.*/)?(.*)")`;
+  return `${expr}\n* on (job, instance) group_left (service_name) (\n  ${reported}\n  or on (job, instance)\n  ${fromJob}\n)`;
+}
 
 /** A histogram series selector that matches the JS exporter's and the Collector's names. */
 function histogram(metric: string, suffix: 'bucket' | 'count' | 'sum', extra = ''): string {
@@ -151,18 +192,13 @@ const OVERVIEW: DashboardSpec = {
         {
           title: 'Hosts down',
           description:
-            'Pool keys whose host is unreachable: host group members marked down by their circuit breaker (ssh.client.host.state 0, probing included) and pool keys whose background reconnect used up its attempts (ssh.client.reconnect.given_up). A pool key that is both counts once.',
+            'Pool keys whose host is unreachable: host group members marked down by their circuit breaker (ssh.client.host.state 0, probing included) and pool keys whose background reconnect used up its attempts (ssh.client.reconnect.given_up). Each pool key counts once, however many instances and groups report it. No data (not 0) when no sshpool metrics arrive.',
           unit: 'short',
           kind: 'stat',
           width: 6,
           min: 0,
           redFrom: 1,
-          targets: [
-            q(
-              `count(\n  max by (${KEY}) (ssh_client_host_state{${SEL}} == 0)\nor\n  max by (${KEY}) (ssh_client_reconnect_given_up{${SEL}} == 1)\n)\nor vector(0)`,
-              'hosts down',
-            ),
-          ],
+          targets: [q(HOSTS_DOWN, 'hosts down')],
         },
       ],
     },
@@ -373,9 +409,9 @@ const HOST: DashboardSpec = {
           min: 0,
           traces: 'ssh.exec',
           targets: [
-            q(quantile(0.5, 'ssh_client_command_duration', KEY), '{{instance}} p50'),
-            q(quantile(0.9, 'ssh_client_command_duration', KEY), '{{instance}} p90'),
-            q(quantile(0.99, 'ssh_client_command_duration', KEY), '{{instance}} p99'),
+            q(withServiceName(quantile(0.5, 'ssh_client_command_duration', KEY)), '{{instance}} p50'),
+            q(withServiceName(quantile(0.9, 'ssh_client_command_duration', KEY)), '{{instance}} p90'),
+            q(withServiceName(quantile(0.99, 'ssh_client_command_duration', KEY)), '{{instance}} p99'),
           ],
         },
         {
@@ -385,8 +421,8 @@ const HOST: DashboardSpec = {
           min: 0,
           traces: 'ssh.exec',
           targets: [
-            q(quantile(0.5, 'ssh_client_connection_wait_time', KEY), '{{instance}} p50'),
-            q(quantile(0.99, 'ssh_client_connection_wait_time', KEY), '{{instance}} p99'),
+            q(withServiceName(quantile(0.5, 'ssh_client_connection_wait_time', KEY)), '{{instance}} p50'),
+            q(withServiceName(quantile(0.99, 'ssh_client_connection_wait_time', KEY)), '{{instance}} p99'),
           ],
         },
         {
@@ -396,8 +432,8 @@ const HOST: DashboardSpec = {
           min: 0,
           traces: 'ssh.connect',
           targets: [
-            q(quantile(0.5, 'ssh_client_connection_create_time', KEY, 'error_type=""'), '{{instance}} p50'),
-            q(quantile(0.99, 'ssh_client_connection_create_time', KEY, 'error_type=""'), '{{instance}} p99'),
+            q(withServiceName(quantile(0.5, 'ssh_client_connection_create_time', KEY, 'error_type=""')), '{{instance}} p50'),
+            q(withServiceName(quantile(0.99, 'ssh_client_connection_create_time', KEY, 'error_type=""')), '{{instance}} p99'),
           ],
         },
       ],
@@ -522,7 +558,7 @@ export function jaegerSearchUrl(operation: string): string {
     range: { from: '__FROM__', to: '__TO__' },
   };
   const variables: Record<string, string> = {
-    SERVICE: '${__field.labels.job:percentencode}',
+    SERVICE: '${__field.labels.service_name:percentencode}',
     POOL: '${__field.labels.ssh_pool_name:percentencode}',
     FROM: '${__from}',
     TO: '${__to}',
@@ -685,13 +721,58 @@ export function renderDashboard(spec: DashboardSpec): string {
   return `${JSON.stringify(buildDashboard(spec), null, 2)}\n`;
 }
 
+/** The README anchor of an alert's runbook: its heading, the alert name, in lower case. */
+export const runbookAnchor = (alert: string): string => alert.toLowerCase();
+
+/**
+ * The rules file with every alert's `runbook_url` set to `<baseUrl>#<anchor>`; everything else,
+ * comments included, unchanged. Fails on an alert without a runbook_url line.
+ */
+export function renderRules(source: string, baseUrl: string): string {
+  const url = new URL(baseUrl); // throws on a relative or malformed URL: pages need absolute links
+  if (url.hash) throw new Error(`--runbook-base-url must not have a #fragment: ${baseUrl}`);
+  let alert: string | undefined;
+  let missing: string | undefined;
+  const lines = source.split('\n').map((line) => {
+    const start = /^\s*- alert: (\S+)\s*$/.exec(line);
+    if (start) {
+      if (missing) throw new Error(`alert ${missing} has no runbook_url`);
+      alert = start[1]!;
+      missing = alert;
+      return line;
+    }
+    const runbook = /^(\s*runbook_url: ).*$/.exec(line);
+    if (!runbook) return line;
+    if (!alert) throw new Error('runbook_url outside an alert');
+    missing = undefined;
+    return `${runbook[1]}${JSON.stringify(`${baseUrl}#${runbookAnchor(alert)}`)}`;
+  });
+  if (missing) throw new Error(`alert ${missing} has no runbook_url`);
+  return lines.join('\n');
+}
+
+function optionValue(args: readonly string[], name: string): string | undefined {
+  const index = args.findIndex((arg) => arg === name || arg.startsWith(`${name}=`));
+  if (index < 0) return undefined;
+  const arg = args[index]!;
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[index + 1];
+  if (!value) throw new Error(`${name} needs a value`);
+  return value;
+}
+
 const isMain = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1]);
 if (isMain) {
-  const check = process.argv.includes('--check');
+  const args = process.argv.slice(2);
+  const check = args.includes('--check');
+  const runbookBaseUrl = optionValue(args, '--runbook-base-url') ?? DEFAULT_RUNBOOK_BASE_URL;
+  const outputs: Array<{ path: string; fresh: string; command: string }> = DASHBOARDS.map((spec) => ({
+    path: dashboardPath(spec),
+    fresh: renderDashboard(spec),
+    command: 'npm run dashboards',
+  }));
+  outputs.push({ path: RULES_PATH, fresh: renderRules(readFileSync(RULES_PATH, 'utf8'), runbookBaseUrl), command: 'npm run dashboards' });
   let stale = 0;
-  for (const spec of DASHBOARDS) {
-    const path = dashboardPath(spec);
-    const fresh = renderDashboard(spec);
+  for (const { path, fresh, command } of outputs) {
     if (check) {
       let committed = '';
       try {
@@ -700,7 +781,7 @@ if (isMain) {
         // Missing counts as different.
       }
       if (committed !== fresh) {
-        console.error(`${path} is out of date: run npm run dashboards`);
+        console.error(`${path} is out of date: run ${command}`);
         stale++;
       } else {
         console.log(`${path} is up to date`);
@@ -710,6 +791,6 @@ if (isMain) {
       console.log(`wrote ${path}`);
     }
   }
-  if (!check) console.log(`${panelQueries().length} panel queries`);
+  if (!check) console.log(`${panelQueries().length} panel queries; runbooks at ${runbookBaseUrl}`);
   process.exit(stale === 0 ? 0 : 1);
 }

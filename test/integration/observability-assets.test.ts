@@ -23,7 +23,8 @@ import { $, SSHConnectionPool } from '../../src/index.js';
 import type { SSHTarget } from '../../src/index.js';
 import { setupTelemetry } from '../../src/otel/index.js';
 import type { TelemetryHandle } from '../../src/otel/index.js';
-import { panelQueries } from '../../scripts/generate-dashboards.js';
+import { checkAlertRouting } from '../../scripts/check-alert-routing.js';
+import { DEFAULT_RUNBOOK_BASE_URL, panelQueries } from '../../scripts/generate-dashboards.js';
 import { freePort } from '../support/free-port.js';
 import { PrometheusServer, requireBinary } from '../support/prometheus-server.js';
 import { sshdTarget } from '../support/sshd-target.js';
@@ -76,7 +77,7 @@ export function withoutThresholds(expr: string): string {
   let quoted = false;
   let out = '';
   const unless = expr.search(/\bunless\b/);
-  const source = unless >= 0 ? expr.slice(0, unless) : expr;
+  const source = unless >= 0 ? withoutUnmatchedOpenings(expr.slice(0, unless)) : expr;
   for (let i = 0; i < source.length; i++) {
     const c = source[i]!;
     if (c === '"' && source[i - 1] !== '\\') quoted = !quoted;
@@ -95,6 +96,19 @@ export function withoutThresholds(expr: string): string {
     out += c;
   }
   return out;
+}
+
+/** `expr` without the opening parentheses that the cut at `unless` left unclosed. */
+function withoutUnmatchedOpenings(expr: string): string {
+  const open: number[] = [];
+  let quoted = false;
+  for (let i = 0; i < expr.length; i++) {
+    if (expr[i] === '"' && expr[i - 1] !== '\\') quoted = !quoted;
+    if (quoted) continue;
+    if (expr[i] === '(') open.push(i);
+    if (expr[i] === ')') open.pop();
+  }
+  return [...expr].filter((_, i) => !open.includes(i)).join('');
 }
 
 function tool(binary: string, ...args: string[]): { status: number | null; output: string } {
@@ -162,15 +176,21 @@ describe('alert rules and stack configs', () => {
     expect(am.status, am.output).toBe(0);
   });
 
-  it('every runbook_url points at a README section', () => {
+  it('every runbook_url is absolute and points at a README section', () => {
     const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
     // GitHub's heading anchors: lower case, punctuation dropped, spaces as dashes.
     const anchors = new Set([...readme.matchAll(/^#+ (.+)$/gm)].map((m) => m[1]!.toLowerCase().replace(/[^\w\- ]/g, '').replaceAll(' ', '-')));
     const rules = (parse(readFileSync(RULES, 'utf8')) as RuleFile).groups.flatMap((g) => g.rules).filter((r) => r.alert);
     const missing = rules
       .map((r) => (r as { annotations?: { runbook_url?: string } }).annotations?.runbook_url ?? `${r.alert}: none`)
-      .filter((url) => !anchors.has(url.replace(/^README\.md#/, '')));
+      .filter((url) => !url.startsWith(`${DEFAULT_RUNBOOK_BASE_URL}#`) || !anchors.has(url.slice(url.indexOf('#') + 1)));
     expect(missing).toEqual([]);
+  });
+
+  it('Alertmanager routes every critical alert to the pager and every warning to the ticket queue (amtool config routes test)', () => {
+    const lines = checkAlertRouting(AMTOOL_BINARY);
+    expect(lines.filter((line) => !line.includes(': ok ('))).toEqual([]);
+    expect(lines.length).toBeGreaterThan(10);
   });
 });
 

@@ -11,7 +11,17 @@ import type * as stat from '@grafana/grafana-foundation-sdk/stat';
 import type * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline';
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries';
 import { describe, expect, it } from 'vitest';
-import { DASHBOARDS, buildDashboard, dashboardPath, jaegerSearchUrl, panelQueries, renderDashboard } from '../../../scripts/generate-dashboards.js';
+import {
+  DASHBOARDS,
+  DEFAULT_RUNBOOK_BASE_URL,
+  RULES_PATH,
+  buildDashboard,
+  dashboardPath,
+  jaegerSearchUrl,
+  panelQueries,
+  renderDashboard,
+  renderRules,
+} from '../../../scripts/generate-dashboards.js';
 
 /** Every key of T (a data-only view: methods such as cog's variant markers are left out). */
 type Keys<T> = { [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]-?: true };
@@ -213,7 +223,7 @@ describe('generated Grafana dashboards', () => {
     const url = linked[0]!.fieldConfig!.defaults.links![0]!.url!;
     // Grafana substitutes the variables; everything else is already percent-encoded JSON.
     const substituted = url
-      .replace('${__field.labels.job:percentencode}', 'deployer')
+      .replace('${__field.labels.service_name:percentencode}', 'deployer')
       .replace('${__field.labels.ssh_pool_name:percentencode}', encodeURIComponent('deploy@web-1:22'))
       .replace('${__from}', '1000')
       .replace('${__to}', '2000');
@@ -232,9 +242,24 @@ describe('generated Grafana dashboards', () => {
     expect(stats).toEqual(['Pool efficiency', 'Command error ratio', 'Channel saturation', 'Hosts down']);
   });
 
-  it('the hosts-down stat counts group members down and pool keys given up, each pool key once, and 0 when none is', () => {
+  it('the hosts-down stat counts each pool key once across instances, and shows no data (not 0) without metrics', () => {
     const [query] = panelQueries().filter((q) => q.dashboard === 'sshpool-overview' && q.panel === 'Hosts down');
-    expect(query!.expr).toMatch(/^count\(\n  max by \(job, instance, ssh_pool_name\) \(ssh_client_host_state\{[^}]*\} == 0\)\nor\n  max by \(job, instance, ssh_pool_name\) \(ssh_client_reconnect_given_up\{[^}]*\} == 1\)\n\)\nor vector\(0\)$/);
+    expect(query!.expr).toMatch(
+      /^count\(\n  group by \(ssh_pool_name\) \(ssh_client_host_state\{[^}]*\} == 0\)\nor\n  group by \(ssh_pool_name\) \(ssh_client_reconnect_given_up\{[^}]*\} == 1\)\n\)\nor\n0 \* count\(ssh_client_connection_max\{[^}]*\}\)$/,
+    );
+    expect(query!.expr).not.toContain('vector(0)');
+  });
+
+  it('the data links name the Jaeger service from the service name the telemetry reports, not the scrape job', () => {
+    const titles = ['Command duration p50 / p90 / p99', 'Acquire wait time p50 / p99', 'Connect time p50 / p99'];
+    const linked = panelQueries().filter((q) => q.dashboard === 'sshpool-host' && titles.includes(q.panel));
+    expect(linked.length).toBe(7);
+    for (const { expr } of linked) {
+      expect(expr).toContain('group_left (service_name)');
+      expect(expr).toContain('target_info{job=~"$service", instance=~"$instance", service_name!=""}');
+    }
+    expect(jaegerSearchUrl('ssh.exec')).toContain('${__field.labels.service_name:percentencode}');
+    expect(jaegerSearchUrl('ssh.exec')).not.toContain('labels.job');
   });
 
   it('the overview shows each host group member as an up or down state over time', () => {
@@ -247,5 +272,29 @@ describe('generated Grafana dashboards', () => {
     const [query] = panelQueries().filter((q) => q.panel === 'Host group members');
     expect(query!.expr).toContain('by (ssh_group_name, ssh_pool_name) (ssh_client_host_state{');
     expect(query!.legendFormat).toBe('{{ssh_group_name}} {{ssh_pool_name}}');
+  });
+});
+
+describe('runbook URLs of the alert rules', () => {
+  const source = readFileSync(RULES_PATH, 'utf8');
+
+  it('the committed rules link every alert to its README runbook at the default base URL, absolute', () => {
+    expect(renderRules(source, DEFAULT_RUNBOOK_BASE_URL)).toBe(source);
+    const urls = [...source.matchAll(/runbook_url: "([^"]+)"/g)].map((m) => m[1]!);
+    expect(urls.length).toBeGreaterThan(10);
+    for (const url of urls) expect(url).toMatch(/^https:\/\/[^#]+#sshpool[a-z]+$/);
+  });
+
+  it('a base URL option rewrites every runbook_url and nothing else', () => {
+    const moved = renderRules(source, 'https://docs.example.com/ops/sshpool.md');
+    const changed = moved.split('\n').filter((line, i) => line !== source.split('\n')[i]);
+    expect(changed.length).toBe([...source.matchAll(/runbook_url:/g)].length);
+    expect(changed.every((line) => /runbook_url: "https:\/\/docs\.example\.com\/ops\/sshpool\.md#sshpool[a-z]+"$/.test(line))).toBe(true);
+    expect(moved).toContain('runbook_url: "https://docs.example.com/ops/sshpool.md#sshpoolmetricsabsent"');
+  });
+
+  it('refuses a relative base URL, and an alert without a runbook_url', () => {
+    expect(() => renderRules(source, 'README.md')).toThrow();
+    expect(() => renderRules('      - alert: X\n        expr: up\n      - alert: Y\n', 'https://x.test/r')).toThrow('alert X has no runbook_url');
   });
 });
