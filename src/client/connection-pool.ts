@@ -19,6 +19,7 @@ import { SSHLease } from './ssh-lease.js';
 import { normalizeTarget, previousHop, routeText } from '../config/ssh-target.js';
 import type { NormalizedTarget } from '../config/ssh-target.js';
 import { PoolTelemetry } from '../telemetry/pool-telemetry.js';
+import { CONNECT_ERROR_TYPES, JUMP_HOST_ERROR_TYPE } from '../telemetry/constants.js';
 import { telemetryObserver } from '../telemetry/telemetry-observer.js';
 import { traceCommand } from '../telemetry/trace-command.js';
 import { TypedEventEmitter } from '../core/typed-event-emitter.js';
@@ -26,6 +27,9 @@ import type { CloseAllOptions, GetConnectionOptions, PoolEventListener, PoolEven
 import type { SSHTargetOptions } from '../config/types.js';
 import type { PoolConfig } from '../config/types.js';
 import type { ConnectionCounts } from '../pool/types.js';
+
+/** `ssh.pool.instance` of the global pool (`SSHConnectionPool.getInstance()`). */
+const GLOBAL_INSTANCE_NAME = 'global';
 
 interface HostRule {
   readonly matches: (host: string) => boolean;
@@ -58,10 +62,12 @@ export const commandLog: CommandLog = {
  */
 export class SSHConnectionPool {
   static #global: SSHConnectionPool | undefined;
+  /** Pools created without an `instanceName`, for their default `pool-<n>`. */
+  static #unnamed = 0;
 
   /** The pool `$.ssh()` uses when a target names none. */
   static getInstance(): SSHConnectionPool {
-    SSHConnectionPool.#global ??= new SSHConnectionPool();
+    SSHConnectionPool.#global ??= new SSHConnectionPool({ instanceName: GLOBAL_INSTANCE_NAME });
     return SSHConnectionPool.#global;
   }
 
@@ -81,12 +87,13 @@ export class SSHConnectionPool {
 
   constructor(options: SSHConnectionPoolOptions = {}) {
     validatePoolOptions(options);
-    this.#options = { ...options };
+    this.#options = { ...options, instanceName: options.instanceName ?? `pool-${++SSHConnectionPool.#unnamed}` };
     this.#defaults = pickPoolConfig(options);
     resolvePoolConfig(this.#defaults);
     this.#telemetry = new PoolTelemetry({
       tracerProvider: options.tracerProvider,
       meterProvider: options.meterProvider,
+      instance: this.#options.instanceName,
       observe: () => [...this.#hostPools.values()].map((hostPool) => ({
         name: hostPool.name,
         maxChannelsPerConnection: hostPool.config.maxChannelsPerConnection,
@@ -285,7 +292,8 @@ export class SSHConnectionPool {
       factory: via ? jumpDialer({ settings, via }) : () => SSHConnection.open(settings),
       budget: this.#budget,
     });
-    this.#telemetry.registerPool(name);
+    // Behind jump hosts a connect can also fail at a bastion: that series starts at zero too.
+    this.#telemetry.registerPool(name, via ? [...CONNECT_ERROR_TYPES, JUMP_HOST_ERROR_TYPE] : CONNECT_ERROR_TYPES);
     hostPool.events.subscribe(this.#metrics.observe);
     hostPool.events.subscribe(telemetryObserver(this.#telemetry, hostPool.details, config, via ? routeText(target) : undefined));
     hostPool.events.subscribe(publicEventsObserver(this.#events, hostPool.details));

@@ -14,6 +14,12 @@ const POOL_OPTIONS_SCHEMA: Record<string, Check> = {
   meterProvider: (value, path) => {
     if (!isObjectWithMethod(value, 'getMeter')) throw new InvalidArgumentError(`${path} must be a MeterProvider`);
   },
+  instanceName: (value, path) => {
+    // A label value in every series: short, printable, one line.
+    if (typeof value !== 'string' || !/^[\x21-\x7e][\x20-\x7e]{0,63}$/.test(value) || value.endsWith(' ')) {
+      throw new InvalidArgumentError(`${path} must be 1 to 64 printable ASCII characters without leading or trailing spaces, got ${describe(value)}`);
+    }
+  },
 };
 
 /** Throws `InvalidArgumentError` naming the first unknown key or impossible value of a pool instance's options. */

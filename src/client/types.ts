@@ -11,6 +11,13 @@ export interface SSHConnectionPoolOptions extends PoolConfig {
   tracerProvider?: TracerProvider;
   /** Meter provider to use instead of the globally registered one. */
   meterProvider?: MeterProvider;
+  /**
+   * This pool instance's name in telemetry (`ssh.pool.instance` on every span and metric
+   * point), so that pools of one process holding the same pool key stay apart: 1 to 64
+   * printable characters. @default 'global' for getInstance(), else `pool-<n>` (1, 2, … in
+   * creation order)
+   */
+  instanceName?: string;
 }
 
 /** `getStats()`: a snapshot computed from live state when called. */

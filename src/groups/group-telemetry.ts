@@ -10,6 +10,8 @@ import type { HostGroupStrategy } from './types.js';
 export interface TelemetryProviders {
   readonly tracerProvider?: TracerProvider | undefined;
   readonly meterProvider?: MeterProvider | undefined;
+  /** The pool instance's `ssh.pool.instance`. @default 'global' */
+  readonly instanceName?: string | undefined;
 }
 
 /** One member as telemetry names it. */
@@ -55,6 +57,10 @@ export class GroupTelemetry {
     this.#gaugeSource = new WeakRef(source);
   }
 
+  get #instance(): string {
+    return this.#providers().instanceName ?? 'global';
+  }
+
   get #tracer(): Tracer {
     return (this.#providers().tracerProvider ?? trace.getTracerProvider()).getTracer(names.INSTRUMENTATION_SCOPE, names.INSTRUMENTATION_VERSION);
   }
@@ -68,6 +74,7 @@ export class GroupTelemetry {
       attributes: {
         [names.ATTR_GROUP_NAME]: this.#groupName,
         [names.ATTR_GROUP_STRATEGY]: this.#strategy,
+        [names.ATTR_POOL_INSTANCE]: this.#instance,
         [names.ATTR_COMMAND_TEMPLATE]: template,
       },
     }, parent);
@@ -116,6 +123,7 @@ export class GroupTelemetry {
       kind: SpanKind.INTERNAL,
       attributes: {
         [names.ATTR_GROUP_NAME]: this.#groupName,
+        [names.ATTR_POOL_INSTANCE]: this.#instance,
         [names.ATTR_COMMAND_TEMPLATE]: template,
         [names.ATTR_GROUP_HOST_COUNT]: hostCount,
       },
@@ -143,6 +151,7 @@ export class GroupTelemetry {
       [names.ATTR_GROUP_NAME]: this.#groupName,
       [names.ATTR_GROUP_HOST]: member.label,
       [names.ATTR_POOL_NAME]: member.poolName,
+      [names.ATTR_POOL_INSTANCE]: this.#instance,
       [names.ATTR_SERVER_ADDRESS]: member.host,
       [names.ATTR_SERVER_PORT]: member.port,
       [names.ATTR_HOST_STATE]: state,
@@ -168,7 +177,7 @@ export class GroupTelemetry {
     if (provider === this.#gaugeProvider) return;
     if (this.#gaugeProvider) HostStateGauge.forget(this.#gaugeProvider, this.#gaugeSource);
     this.#gaugeProvider = provider;
-    HostStateGauge.observe(provider, this.#gaugeSource);
+    HostStateGauge.observe(provider, this.#gaugeSource, this.#instance);
   }
 
   /** For the group's constructor: the gauge should list its hosts before the first command. */
@@ -184,13 +193,14 @@ export class GroupTelemetry {
 class HostStateGauge {
   static readonly #byProvider = new Map<MeterProvider, HostStateGauge>();
   readonly #gauge: ObservableGauge;
-  readonly #sources = new Set<WeakRef<HostStateSource>>();
+  /** Each group, held weakly, with its pool instance's name. */
+  readonly #sources = new Map<WeakRef<HostStateSource>, string>();
   readonly #callback: ObservableCallback;
 
-  static observe(provider: MeterProvider, source: WeakRef<HostStateSource>): void {
+  static observe(provider: MeterProvider, source: WeakRef<HostStateSource>, instance: string): void {
     let gauge = HostStateGauge.#byProvider.get(provider);
     if (!gauge) HostStateGauge.#byProvider.set(provider, (gauge = new HostStateGauge(provider)));
-    gauge.#sources.add(source);
+    gauge.#sources.set(source, instance);
   }
 
   static forget(provider: MeterProvider, source: WeakRef<HostStateSource>): void {
@@ -207,14 +217,14 @@ class HostStateGauge {
       description: 'Host group member state: 1 up, 0 down (marked down by its circuit breaker, probing included)',
     });
     this.#callback = (result) => {
-      for (const ref of this.#sources) {
+      for (const [ref, instance] of this.#sources) {
         const source = ref.deref();
         if (!source) {
           this.#sources.delete(ref);
           continue;
         }
         for (const { poolName, up } of source.hostStates()) {
-          result.observe(up ? 1 : 0, { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_GROUP_NAME]: source.groupName });
+          result.observe(up ? 1 : 0, { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_POOL_INSTANCE]: instance, [names.ATTR_GROUP_NAME]: source.groupName });
         }
       }
     };

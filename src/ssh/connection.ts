@@ -64,6 +64,8 @@ export type CloseListener = (reason: CloseReason, error: Error | undefined) => v
 export interface PoolConnection {
   readonly id: number;
   readonly peerAddress: string | undefined;
+  /** The TCP port actually connected to; undefined through a jump host's channel. */
+  readonly peerPort?: number | undefined;
   /** How long TCP + handshake + authentication took, ms. */
   readonly connectDurationMs: number;
   /** False once closing or closed. */

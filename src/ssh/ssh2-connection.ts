@@ -49,6 +49,12 @@ const KILL_ATTEMPTS = 4;
 /** How long a polite close may take before the socket is cut. */
 const CLOSE_GRACE_MS = 2_000;
 
+/** Where a connection's TCP socket went (nothing for one through a jump host's channel). */
+interface Peer {
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
 /**
  * One authenticated ssh2 client: runs commands on channels, keeps the peer checked with
  * keepalives, and knows why it closed. Its socket and timers never keep the process alive
@@ -59,6 +65,7 @@ export class SSHConnection implements PoolConnection {
   readonly settings: ConnectionSettings;
   readonly connectDurationMs: number;
   readonly peerAddress: string | undefined;
+  readonly peerPort: number | undefined;
 
   #client: Client;
   #sock: Duplex;
@@ -70,12 +77,13 @@ export class SSHConnection implements PoolConnection {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
 
-  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peerAddress: string | undefined) {
+  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer) {
     this.#client = client;
     this.#sock = sock;
     this.settings = settings;
     this.connectDurationMs = connectDurationMs;
-    this.peerAddress = peerAddress;
+    this.peerAddress = peer.address;
+    this.peerPort = peer.port;
     client.on('error', (error: Error) => {
       this.#lastError = error;
     });
@@ -99,7 +107,7 @@ export class SSHConnection implements PoolConnection {
       const mark = (phase: ConnectPhase): void => void phases.push({ phase, at: Date.now() });
 
       let sock: Duplex;
-      let peerAddress = (): string | undefined => undefined;
+      let peer = (): Peer => ({ address: undefined, port: undefined });
       if (tunnel) {
         sock = tunnel;
       } else {
@@ -111,7 +119,7 @@ export class SSHConnection implements PoolConnection {
         tcp.unref();
         tcp.once('connect', () => mark('tcp-connected'));
         sock = tcp;
-        peerAddress = () => tcp.remoteAddress;
+        peer = () => ({ address: tcp.remoteAddress, port: tcp.remotePort });
       }
 
       const fail = (error: ConnectError): void => {
@@ -143,7 +151,7 @@ export class SSHConnection implements PoolConnection {
         settled = true;
         clearTimeout(timer);
         mark('authenticated');
-        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peerAddress());
+        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer());
         recordConnectPhases(connection, phases);
         resolve(connection);
       });

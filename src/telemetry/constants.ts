@@ -15,9 +15,22 @@ export const SPAN_RECONNECT = 'ssh.reconnect';
 export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
+export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
+/** `tcp`: SSH runs over TCP, directly or through a jump host's forwarded channel. */
+export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_PROCESS_EXIT_CODE = 'process.exit.code';
 export const ATTR_POOL_NAME = 'ssh.pool.name';
+/**
+ * The pool instance (`SSHConnectionPool`) that reported: `global` for `getInstance()`, else the
+ * `instanceName` option or `pool-<n>` in creation order. On every span and metric point, so that
+ * two pools of one process holding the same pool key never overwrite each other's gauges.
+ */
+export const ATTR_POOL_INSTANCE = 'ssh.pool.instance';
+/** What a link points at: `connection` (the `ssh.connect` that opened the connection used) or `attempt` (a connect attempt waited on). */
+export const ATTR_LINK_KIND = 'ssh.link.kind';
+export const LINK_KIND_CONNECTION = 'connection';
+export const LINK_KIND_ATTEMPT = 'attempt';
 export const ATTR_ACQUIRE_OUTCOME = 'ssh.pool.acquire.outcome';
 /** Seconds the acquire waited for a slot. */
 export const ATTR_ACQUIRE_WAIT = 'ssh.pool.acquire.wait_time';
@@ -66,10 +79,16 @@ export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
 
 /**
- * Histogram buckets in seconds: SSH work spans a loopback exec (~5 ms) to a slow command or
- * a connect against a struggling server (tens of seconds).
+ * Histogram bucket bounds in seconds, given as instrument advice (an SDK View can replace them).
+ * SSH work spans a loopback exec (~5 ms) to a slow command or a connect against a struggling
+ * server (minutes). From 0.5 s to 5 s, where acquire timeouts, connects and the SLO's 1 s bound
+ * live, neighbouring bounds are at most 25 % apart, so a quantile read with histogram_quantile()
+ * lands within 20 % of the truth for workloads of about 1 s and 3 s (test/unit/histogram-buckets.test.ts);
+ * 1 s stays a bound, as the latency SLO needs.
  */
-export const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+export const DURATION_BUCKETS_SECONDS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 5, 7.5, 10, 20, 30, 60, 120, 300,
+];
 
 // ---- fixed label values: every series with one of these exists, at zero, from the moment a
 // pool key is created (PoolTelemetry.registerPool), so rate() and increase() see its first event.
@@ -91,6 +110,24 @@ export const CONNECT_ERROR_TYPES = [
   ERROR_CODES.auth,
   ERROR_CODES.hostKey,
   ERROR_CODES.connectTimeout,
+] as const;
+/** `error.type` of a connect that failed at a jump host (JumpHostError), for pool keys behind one. */
+export const JUMP_HOST_ERROR_TYPE = 'ERR_SSHPOOL_JUMP_HOST';
+
+/**
+ * `error.type` values a failed command records on `ssh.client.command.duration`, besides the
+ * connect error types of its pool key: the stable `code`s of the errors a command can end with
+ * (src/core/errors.ts, src/command/error-mapping.ts).
+ */
+export const COMMAND_ERROR_TYPES = [
+  'ERR_SSHPOOL_ACQUIRE_TIMEOUT',
+  'ERR_SSHPOOL_POOL_CLOSED',
+  'ERR_SSHPOOL_CHANNEL_REFUSED',
+  'ERR_SSHPOOL_COMMAND_FAILED',
+  'ERR_SSHPOOL_COMMAND_TIMEOUT',
+  'ERR_SSHPOOL_ABORTED',
+  'ERR_SSHPOOL_CONNECTION_LOST',
+  'ERR_SSHPOOL_OUTPUT_LIMIT',
 ] as const;
 
 // ---- host groups ----

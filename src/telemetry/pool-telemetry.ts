@@ -5,6 +5,7 @@ import type {
   Context,
   Counter,
   Histogram,
+  Link,
   Meter,
   MeterProvider,
   ObservableGauge,
@@ -51,6 +52,8 @@ export interface TelemetryOptions {
   readonly meterProvider?: MeterProvider | undefined;
   /** Called at each metric collection: the host pools of one pool instance. */
   readonly observe: () => Iterable<ObservedPool>;
+  /** The pool instance's name (`ssh.pool.instance`) on every span and metric point. @default 'global' */
+  readonly instance?: string | undefined;
 }
 
 interface Instruments {
@@ -100,6 +103,7 @@ export class PoolTelemetry {
   readonly #tracerProvider: TracerProvider | undefined;
   readonly #meterProvider: MeterProvider | undefined;
   readonly #observe: TelemetryOptions['observe'];
+  readonly #instance: string;
   #tracer: Tracer | undefined;
   #instruments: Instruments | undefined;
   #instrumentsFrom: MeterProvider | undefined;
@@ -110,6 +114,17 @@ export class PoolTelemetry {
     this.#tracerProvider = options.tracerProvider;
     this.#meterProvider = options.meterProvider;
     this.#observe = options.observe;
+    this.#instance = options.instance ?? 'global';
+  }
+
+  /** `ssh.pool.instance` of this pool instance. */
+  get instance(): string {
+    return this.#instance;
+  }
+
+  /** The attributes every span and metric point of a pool key starts from. */
+  #base(poolName: string): Attributes {
+    return { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_POOL_INSTANCE]: this.#instance };
   }
 
   get tracer(): Tracer {
@@ -139,7 +154,7 @@ export class PoolTelemetry {
     const attributes: Attributes = {
       [names.ATTR_SERVER_ADDRESS]: input.host,
       [names.ATTR_SERVER_PORT]: input.port,
-      [names.ATTR_POOL_NAME]: input.poolName,
+      ...this.#base(input.poolName),
       [names.ATTR_COMMAND_TEMPLATE]: input.template,
     };
     if (input.text !== undefined) attributes[names.ATTR_COMMAND_TEXT] = input.text;
@@ -154,7 +169,7 @@ export class PoolTelemetry {
   startAcquire(parent: Context, poolName: string, startTime: number): Span {
     return this.tracer.startSpan(
       names.SPAN_ACQUIRE,
-      { kind: SpanKind.INTERNAL, startTime, attributes: { [names.ATTR_POOL_NAME]: poolName } },
+      { kind: SpanKind.INTERNAL, startTime, attributes: this.#base(poolName) },
       parent,
     );
   }
@@ -166,7 +181,12 @@ export class PoolTelemetry {
       {
         kind: SpanKind.CLIENT,
         root: true,
-        attributes: { [names.ATTR_SERVER_ADDRESS]: host, [names.ATTR_SERVER_PORT]: port, [names.ATTR_POOL_NAME]: poolName },
+        attributes: {
+          [names.ATTR_SERVER_ADDRESS]: host,
+          [names.ATTR_SERVER_PORT]: port,
+          [names.ATTR_NETWORK_TRANSPORT]: 'tcp',
+          ...this.#base(poolName),
+        },
       },
       ROOT_CONTEXT,
     );
@@ -178,8 +198,8 @@ export class PoolTelemetry {
       kind: SpanKind.INTERNAL,
       root: true,
       ...(startTime === undefined ? {} : { startTime }),
-      attributes: { [names.ATTR_POOL_NAME]: poolName },
-      links: link ? [{ context: link }] : [],
+      attributes: this.#base(poolName),
+      links: link ? [connectionLink(link)] : [],
     }, ROOT_CONTEXT);
   }
 
@@ -187,7 +207,7 @@ export class PoolTelemetry {
     return this.tracer.startSpan(names.SPAN_RECONNECT, {
       kind: SpanKind.INTERNAL,
       root: true,
-      attributes: { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_RECONNECT_ATTEMPT]: attempt },
+      attributes: { ...this.#base(poolName), [names.ATTR_RECONNECT_ATTEMPT]: attempt },
     }, ROOT_CONTEXT);
   }
 
@@ -213,7 +233,7 @@ export class PoolTelemetry {
     const pool: RegisteredPool = { connectErrorTypes: [...connectErrorTypes] };
     this.#registered.set(poolName, pool);
     const instruments = this.#current();
-    if (instruments) startAtZero(instruments, poolName, pool);
+    if (instruments) startAtZero(instruments, this.#base(poolName), pool);
   }
 
   /** Stops re-creating the zero series of a pool key that no longer exists. */
@@ -224,47 +244,47 @@ export class PoolTelemetry {
   recordAcquire(poolName: string, outcome: AcquireSpanOutcome, waitMs: number): void {
     const instruments = this.#current();
     if (!instruments) return;
-    const attributes = { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_ACQUIRE_OUTCOME]: outcome };
+    const attributes = { ...this.#base(poolName), [names.ATTR_ACQUIRE_OUTCOME]: outcome };
     instruments.acquires.add(1, attributes);
     instruments.waitTime.record(seconds(waitMs), attributes);
-    if (outcome === 'timeout') instruments.timeouts.add(1, { [names.ATTR_POOL_NAME]: poolName });
+    if (outcome === 'timeout') instruments.timeouts.add(1, this.#base(poolName));
   }
 
   recordCreateTime(poolName: string, durationMs: number, errorType?: string): void {
     const instruments = this.#current();
     if (!instruments) return;
-    const attributes: Attributes = { [names.ATTR_POOL_NAME]: poolName };
+    const attributes = this.#base(poolName);
     if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
     instruments.createTime.record(seconds(durationMs), attributes);
   }
 
   recordUseTime(poolName: string, durationMs: number): void {
-    this.#current()?.useTime.record(seconds(durationMs), { [names.ATTR_POOL_NAME]: poolName });
+    this.#current()?.useTime.record(seconds(durationMs), this.#base(poolName));
   }
 
   recordClosed(poolName: string, reason: string): void {
-    this.#current()?.closed.add(1, { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_CLOSE_REASON]: reason });
+    this.#current()?.closed.add(1, { ...this.#base(poolName), [names.ATTR_CLOSE_REASON]: reason });
   }
 
   recordRefusal(poolName: string): void {
-    this.#current()?.refusals.add(1, { [names.ATTR_POOL_NAME]: poolName });
+    this.#current()?.refusals.add(1, this.#base(poolName));
   }
 
   recordHealthCheck(poolName: string, durationMs: number, outcome: 'healthy' | 'unhealthy'): void {
     this.#current()?.healthCheckDuration.record(seconds(durationMs), {
-      [names.ATTR_POOL_NAME]: poolName,
+      ...this.#base(poolName),
       [names.ATTR_HEALTH_CHECK_OUTCOME]: outcome,
     });
   }
 
   recordReconnectAttempt(poolName: string, outcome: 'success' | 'failure'): void {
-    this.#current()?.reconnectAttempts.add(1, { [names.ATTR_POOL_NAME]: poolName, [names.ATTR_RECONNECT_OUTCOME]: outcome });
+    this.#current()?.reconnectAttempts.add(1, { ...this.#base(poolName), [names.ATTR_RECONNECT_OUTCOME]: outcome });
   }
 
   recordCommandDuration(poolName: string, durationMs: number, errorType?: string): void {
     const instruments = this.#current();
     if (!instruments) return;
-    const attributes: Attributes = { [names.ATTR_POOL_NAME]: poolName };
+    const attributes = this.#base(poolName);
     if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
     instruments.commandDuration.record(seconds(durationMs), attributes);
   }
@@ -318,14 +338,15 @@ export class PoolTelemetry {
       unit: '{channel}',
       description: 'Channels the pool key could carry at once: its connections\' channel limits plus those it may still open',
     });
+    // Not `1`: the Collector appends `_ratio` to gauges of unit `1` (see prometheus-names.ts).
     const givenUp = meter.createObservableGauge(names.METRIC_RECONNECT_GIVEN_UP, {
-      unit: '1',
+      unit: '{state}',
       description: '1 while reconnect has used up its attempts for the pool key and waits for new demand, else 0',
     });
     const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp];
     const callback: BatchObservableCallback = (result) => {
       for (const pool of this.#observe()) {
-        const base = { [names.ATTR_POOL_NAME]: pool.name };
+        const base = this.#base(pool.name);
         result.observe(connectionCount, pool.activeConnections, { ...base, [names.ATTR_CONNECTION_STATE]: 'used' });
         result.observe(connectionCount, pool.idleConnections, { ...base, [names.ATTR_CONNECTION_STATE]: 'idle' });
         result.observe(connectionMax, pool.maxConnections, base);
@@ -352,7 +373,7 @@ export class PoolTelemetry {
       observables,
       callback,
     };
-    for (const [poolName, pool] of this.#registered) startAtZero(instruments, poolName, pool);
+    for (const [poolName, pool] of this.#registered) startAtZero(instruments, this.#base(poolName), pool);
     return instruments;
   }
 }
@@ -370,8 +391,7 @@ function channelCapacityOf(pool: ObservedPool): number | undefined {
  */
 const NO_OBSERVATION = Number.NaN;
 
-function startAtZero(instruments: Instruments, poolName: string, pool: RegisteredPool): void {
-  const base = { [names.ATTR_POOL_NAME]: poolName };
+function startAtZero(instruments: Instruments, base: Attributes, pool: RegisteredPool): void {
   for (const outcome of names.ACQUIRE_OUTCOMES) {
     const attributes = { ...base, [names.ATTR_ACQUIRE_OUTCOME]: outcome };
     instruments.acquires.add(0, attributes);
@@ -392,4 +412,19 @@ function startAtZero(instruments: Instruments, poolName: string, pool: Registere
   }
   instruments.useTime.record(NO_OBSERVATION, base);
   instruments.commandDuration.record(NO_OBSERVATION, base);
+  // Every error a command can end with, so that the first failed commands of an outage shorter
+  // than a scrape interval count in rate() and increase() (the error-budget alerts read them).
+  for (const errorType of [...pool.connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
+    instruments.commandDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
+  }
+}
+
+/** A link to the `ssh.connect` span of the connection a span used. */
+export function connectionLink(context: SpanContext): Link {
+  return { context, attributes: { [names.ATTR_LINK_KIND]: names.LINK_KIND_CONNECTION } };
+}
+
+/** A link to a connect attempt a span waited on (or, for a reconnect, made). */
+export function attemptLink(context: SpanContext): Link {
+  return { context, attributes: { [names.ATTR_LINK_KIND]: names.LINK_KIND_ATTEMPT } };
 }

@@ -15,10 +15,11 @@ import {
   ATTR_CONNECTION_ID,
   ATTR_HEALTH_CHECK_OUTCOME,
   ATTR_NETWORK_PEER_ADDRESS,
+  ATTR_NETWORK_PEER_PORT,
   ATTR_RECONNECT_OUTCOME,
   ATTR_ROUTE,
 } from './constants.js';
-import { PoolTelemetry } from './pool-telemetry.js';
+import { attemptLink, connectionLink, PoolTelemetry } from './pool-telemetry.js';
 
 // Connect attempts' span contexts by attempt id, for links from the acquires and commands that
 // waited on them; bounded, oldest dropped first (Map keeps insertion order).
@@ -58,8 +59,8 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
     for (const attemptId of attemptIds) {
       const context = attempts.get(attemptId);
       if (!context) continue;
-      span?.addLink({ context });
-      exec?.addLink({ context });
+      span?.addLink(attemptLink(context));
+      exec?.addLink(attemptLink(context));
     }
   };
   const parentRecords = (parent: Context | undefined): boolean => {
@@ -90,7 +91,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
           [ATTR_CONNECTION_ID]: event.connection.id,
         });
         const link = connectSpans.get(event.connection);
-        if (link) span.addLink({ context: link });
+        if (link) span.addLink(connectionLink(link));
         linkAttempts(span, contextOf(event.parent), event.connectAttempts);
         span.end();
         break;
@@ -131,11 +132,12 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         telemetry.recordCreateTime(name, event.durationMs);
         if (!span) break;
         if (event.connection.peerAddress) span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, event.connection.peerAddress);
+        if (event.connection.peerPort !== undefined) span.setAttribute(ATTR_NETWORK_PEER_PORT, event.connection.peerPort);
         span.setAttribute(ATTR_CONNECTION_ID, event.connection.id);
         // A tunnelled connection's connect span links to the jump host connection carrying it.
         const carrier = jumpConnectionOf(event.connection);
         const carrierSpan = carrier ? connectSpans.get(carrier) : undefined;
-        if (carrierSpan) span.addLink({ context: carrierSpan });
+        if (carrierSpan) span.addLink(connectionLink(carrierSpan));
         addPhases(span, event.connection);
         span.end();
         connectSpans.set(event.connection, span.spanContext());
@@ -166,8 +168,11 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         reconnect = undefined;
         if (!span) break;
         span.setAttribute(ATTR_RECONNECT_OUTCOME, event.outcome);
+        // Success links to the connection it opened; failure to the connect attempt that failed.
         const link = event.connection ? connectSpans.get(event.connection) : undefined;
-        if (link) span.addLink({ context: link });
+        const attempt = event.attemptId === undefined ? undefined : attempts.get(event.attemptId);
+        if (link) span.addLink(connectionLink(link));
+        else if (attempt) span.addLink(attemptLink(attempt));
         if (event.error) PoolTelemetry.fail(span, event.error.code, event.error.message);
         else span.end();
         break;

@@ -7,7 +7,7 @@ import type { ChannelOutcome } from '../command/channel-contract.js';
 import type { CommandRequest } from '../command/ssh-command.js';
 import { promiseOf } from '../core/promise-of.js';
 import { ATTR_ACQUIRE_OUTCOME, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './constants.js';
-import { PoolTelemetry } from './pool-telemetry.js';
+import { connectionLink, PoolTelemetry } from './pool-telemetry.js';
 import { connectSpanOf } from './telemetry-observer.js';
 
 /** What a traced command run reports back: the outcome and the slot it ran on. */
@@ -52,7 +52,7 @@ async function traced(
     if (slot) {
       span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: slot.outcome, [ATTR_CONNECTION_ID]: slot.connection.id });
       const link = connectSpanOf(slot.connection);
-      if (link) span.addLink({ context: link });
+      if (link) span.addLink(connectionLink(link));
     }
     if (channel.exitCode !== null) span.setAttribute(ATTR_PROCESS_EXIT_CODE, channel.exitCode);
     const errorType = errorCodeForOutcome(channel);

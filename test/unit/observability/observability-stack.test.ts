@@ -51,11 +51,17 @@ describe('Collector and compose stack', () => {
     const prometheus = load<{ alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> } }>(join(STACK, 'prometheus.yml'));
     expect(prometheus.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
     expect(compose.services).toHaveProperty('alertmanager');
-    const alertmanager = load<{ route: { receiver: string }; receivers: Array<{ name: string; webhook_configs?: Array<{ url: string }> }> }>(
-      join(STACK, 'alertmanager.yml'),
-    );
-    const receiver = alertmanager.receivers.find((r) => r.name === alertmanager.route.receiver);
-    expect(receiver?.webhook_configs?.[0]?.url).toBe('http://alert-sink:8080/alerts');
+    const alertmanager = load<{
+      route: { receiver: string; routes?: Array<{ receiver: string }> };
+      receivers: Array<{ name: string; webhook_configs?: Array<{ url: string }> }>;
+    }>(join(STACK, 'alertmanager.yml'));
+    // Pages (the default route) and tickets (warnings) both reach the alert-sink webhook.
+    const used = [alertmanager.route.receiver, ...(alertmanager.route.routes ?? []).map((r) => r.receiver)];
+    expect(used).toEqual(['sshpool-page', 'sshpool-ticket']);
+    for (const name of used) {
+      const receiver = alertmanager.receivers.find((r) => r.name === name);
+      expect(receiver?.webhook_configs?.[0]?.url, name).toMatch(/^http:\/\/alert-sink:8080\/alerts\//);
+    }
     expect(compose.services).toHaveProperty('alert-sink');
   });
 

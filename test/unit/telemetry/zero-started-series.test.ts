@@ -2,6 +2,8 @@
 // Prometheus' rate() and increase() see the first burst of failures (issue 9, deliver 1).
 import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   AuthenticationError,
@@ -53,7 +55,7 @@ describe('every series with a fixed label set starts at zero', () => {
     }
   });
 
-  it('histograms get data points with count 0 and empty buckets: connects (success and each connect error), waits, uses, health checks, successful commands', async () => {
+  it('histograms get data points with count 0 and empty buckets: connects (success and each connect error), waits, uses, health checks, commands (success and each error)', async () => {
     const { telemetry, collect } = setup();
     telemetry.registerPool('u@h:22');
     const metrics = await collect();
@@ -61,7 +63,9 @@ describe('every series with a fixed label set starts at zero', () => {
     expect(labelValues(metrics, names.METRIC_WAIT_TIME, names.ATTR_ACQUIRE_OUTCOME)).toEqual([...names.ACQUIRE_OUTCOMES].sort());
     expect(labelValues(metrics, names.METRIC_HEALTH_CHECK_DURATION, names.ATTR_HEALTH_CHECK_OUTCOME)).toEqual([...names.HEALTH_CHECK_OUTCOMES].sort());
     expect(labelValues(metrics, names.METRIC_USE_TIME, names.ATTR_POOL_NAME)).toEqual(['u@h:22']);
-    expect(labelValues(metrics, names.METRIC_COMMAND_DURATION, names.ATTR_ERROR_TYPE)).toEqual(['-']);
+    expect(labelValues(metrics, names.METRIC_COMMAND_DURATION, names.ATTR_ERROR_TYPE)).toEqual(
+      ['-', ...names.CONNECT_ERROR_TYPES, ...names.COMMAND_ERROR_TYPES].sort(),
+    );
     for (const name of [names.METRIC_CREATE_TIME, names.METRIC_WAIT_TIME, names.METRIC_HEALTH_CHECK_DURATION, names.METRIC_USE_TIME, names.METRIC_COMMAND_DURATION]) {
       expect(metrics.get(name)?.dataPointType, name).toBe(DataPointType.HISTOGRAM);
       for (const point of points(metrics, name)) {
@@ -88,6 +92,23 @@ describe('every series with a fixed label set starts at zero', () => {
       new ConnectTimeoutError('x', endpoint, 1).code,
     ];
     expect([...names.CONNECT_ERROR_TYPES].sort()).toEqual(codes.sort());
+  });
+
+  it('every error code a command can end with has a zero-started command.duration series', () => {
+    // Every `code` the library's errors declare, except those that never end a single command.
+    const source = readFileSync(fileURLToPath(new URL('../../src/core/errors.ts', import.meta.url)), 'utf8');
+    const codes = new Set([...source.matchAll(/code(?:: string)? = '(ERR_SSHPOOL_[A-Z_]+)'/g)].map((m) => m[1]!));
+    const notACommandEnding = [
+      'ERR_SSHPOOL_INVALID_ARGUMENT', // thrown before anything starts
+      'ERR_SSHPOOL_HOST_DOWN', // host groups: the group's command, not an ssh.exec
+      'ERR_SSHPOOL_NO_HOST_AVAILABLE',
+      'ERR_SSHPOOL_FAN_OUT',
+      'ERR_SSHPOOL_SSH_CONFIG', // target resolution, before the pool
+      'ERR_SSHPOOL_PRIVATE_KEY',
+    ];
+    const started = new Set<string>([...names.CONNECT_ERROR_TYPES, names.JUMP_HOST_ERROR_TYPE, ...names.COMMAND_ERROR_TYPES]);
+    expect([...codes].filter((code) => !started.has(code) && !notACommandEnding.includes(code))).toEqual([]);
+    expect(codes.size).toBeGreaterThan(15);
   });
 
   it('a meter provider that appears after the pool key was created still gets the zero series', async () => {
