@@ -22,8 +22,8 @@ export function requireBinary(path: string): void {
 }
 
 export interface PrometheusOptions {
-  /** Port of the metrics endpoint on 127.0.0.1 to scrape. */
-  readonly scrapePort: number;
+  /** Port(s) of the metrics endpoint(s) on 127.0.0.1 to scrape, all in one job. */
+  readonly scrapePort: number | readonly number[];
   readonly job: string;
   /** Rule files to load. */
   readonly ruleFiles?: readonly string[];
@@ -31,6 +31,8 @@ export interface PrometheusOptions {
   readonly scrapeIntervalSeconds?: number;
   /** Seconds between rule evaluations. @default 1 */
   readonly evaluationIntervalSeconds?: number;
+  /** Alertmanagers (`host:port`) to send alerts to, resent every second while they fire. */
+  readonly alertmanagers?: readonly string[];
 }
 
 interface PromResponse<T> {
@@ -66,16 +68,21 @@ export class PrometheusServer {
     const workDir = mkdtempSync(join(tmpdir(), 'sshpool-prometheus-'));
     const config = join(workDir, 'prometheus.yml');
     const rules = options.ruleFiles?.length ? ['rule_files:', ...options.ruleFiles.map((file) => `  - ${JSON.stringify(file)}`)] : [];
+    const alerting = options.alertmanagers?.length
+      ? ['alerting:', '  alertmanagers:', '    - static_configs:', `        - targets: [${options.alertmanagers.map((a) => `'${a}'`).join(', ')}]`]
+      : [];
+    const targets = [options.scrapePort].flat().map((port) => `'127.0.0.1:${port}'`).join(', ');
     writeFileSync(config, [
       'global:',
       `  scrape_interval: ${options.scrapeIntervalSeconds ?? 1}s`,
       '  scrape_timeout: 1s',
       `  evaluation_interval: ${options.evaluationIntervalSeconds ?? 1}s`,
       ...rules,
+      ...alerting,
       'scrape_configs:',
       `  - job_name: ${options.job}`,
       '    static_configs:',
-      `      - targets: ['127.0.0.1:${options.scrapePort}']`,
+      `      - targets: [${targets}]`,
       '',
     ].join('\n'));
     const port = await freePort();
@@ -84,6 +91,8 @@ export class PrometheusServer {
       `--storage.tsdb.path=${join(workDir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      // Firing alerts are resent this often (default 1m), so that a test's Alertmanager has them.
+      ...(options.alertmanagers?.length ? ['--rules.alert.resend-delay=1s'] : []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new PrometheusServer(`http://127.0.0.1:${port}`, child, workDir);
     const deadline = Date.now() + 30_000;

@@ -83,7 +83,21 @@ describe('spans', () => {
       'ssh.pool.acquire.outcome': 'created',
     });
     expect(acquire!.attributes['ssh.pool.acquire.outcome']).toBe('created');
-    expect(connect!.attributes).toMatchObject({ 'server.address': '127.0.0.1', 'server.port': server.port, 'network.peer.address': '127.0.0.1' });
+    expect(connect!.attributes).toMatchObject({
+      'server.address': '127.0.0.1',
+      'server.port': server.port,
+      'network.peer.address': '127.0.0.1',
+      'network.peer.port': server.port,
+      'network.transport': 'tcp',
+      'ssh.pool.instance': expect.stringMatching(/^pool-\d+$/),
+    });
+    // Each link says what it points at: the connection used (and, for a connect made while the
+    // acquire waited, the attempt too).
+    expect(exec!.links.filter((l) => l.context.spanId === connect!.spanContext().spanId).map((l) => l.attributes?.['ssh.link.kind']).sort()).toEqual([
+      'attempt',
+      'connection',
+    ]);
+    expect(exec!.attributes['ssh.pool.instance']).toBe(connect!.attributes['ssh.pool.instance']);
   });
 
   it('marks a second command on the open connection as a reused acquire', async () => {
@@ -188,7 +202,26 @@ describe('traces that explain a slow command', () => {
     const [acquire] = spansNamed('ssh.pool.acquire');
     const ids = connects.map((span) => span.spanContext().spanId).sort();
     expect(exec!.links.map((link) => link.context.spanId).sort()).toEqual(ids);
-    expect(acquire!.links.map((link) => link.context.spanId).sort()).toEqual(ids);
+    expect(acquire!.links.map((link) => link.context.spanId).sort()).toEqual(ids);    expect([...exec!.links, ...acquire!.links].every((link) => link.attributes?.['ssh.link.kind'] === 'attempt')).toBe(true);
+  });
+
+  it('links a failed ssh.reconnect to its failed ssh.connect attempt', async () => {
+    const lonely = await new EmbeddedSshServer().start();
+    const pool = new SSHConnectionPool({ tracerProvider, meterProvider: new MeterProvider(), reconnect: { initialDelay: 10, maxDelay: 20, maxRetries: 2 } });
+    pools.push(pool);
+    const target = { host: lonely.host, port: lonely.port, username: lonely.username, privateKey: lonely.privateKey, hostKey: 'off' as const, pool, poolConfig: { warmUpConnections: 1 } };
+    await pool.warmUp(target, 1);
+    await lonely.stop(); // the server goes away with its connections: reconnect meets a closed port
+    await until(() => spansNamed('ssh.reconnect').filter((s) => s.attributes['ssh.reconnect.outcome'] === 'failure').length >= 2);
+    const attempts = new Map(spansNamed('ssh.connect').map((span) => [span.spanContext().spanId, span]));
+    for (const reconnect of spansNamed('ssh.reconnect')) {
+      expect(reconnect.attributes['ssh.reconnect.outcome']).toBe('failure');
+      expect(reconnect.links).toHaveLength(1);
+      expect(reconnect.links[0]!.attributes).toEqual({ 'ssh.link.kind': 'attempt' });
+      const attempt = attempts.get(reconnect.links[0]!.context.spanId);
+      expect(attempt?.status.code).toBe(SpanStatusCode.ERROR);
+      expect(attempt?.attributes['error.type']).toBe(reconnect.attributes['error.type']);
+    }
   });
 
   it('links ssh.reconnect to the connection it opened', async () => {
@@ -200,6 +233,7 @@ describe('traces that explain a slow command', () => {
     const connects = spansNamed('ssh.connect').map((span) => span.spanContext().spanId);
     expect(reconnect!.attributes['ssh.reconnect.outcome']).toBe('success');
     expect(reconnect!.links.map((link) => link.context.spanId)).toEqual([connects.at(-1)]);
+    expect(reconnect!.links[0]!.attributes).toEqual({ 'ssh.link.kind': 'connection' });
   });
 
   for (const mode of ['none', 'failures'] as const) {
