@@ -151,21 +151,27 @@ export class Housekeeper {
     const parts = this.#parts;
     const { reconnect } = parts.config;
     let attempt = 0;
+    let deferred = 0;
     while (!this.#stopped && !parts.closed.aborted && parts.connections.usableCount() < this.#target(wasBusy)) {
       if (attempt >= reconnect.maxRetries) {
         this.#gaveUp = true;
         parts.events.emit({ type: 'reconnect-gave-up', attempts: attempt });
         return;
       }
+      // Back off first. An attempt starts only when reconnect itself opens a connection, so
+      // that its success always means a connection it opened is there.
+      await sleep(parts.clock, backoffDelay(attempt + 1, reconnect), parts.closed);
+      if (this.#stopped || parts.closed.aborted) return;
+      // A command's own open brought the pool back meanwhile: nothing left to reconnect.
+      if (parts.connections.usableCount() >= this.#target(wasBusy)) return;
+      // One is opening (or the pool is full): its outcome decides; back off again, no attempt
+      // (bounded: a pool that never makes room ends the episode; demand reopens it).
+      if (parts.connections.usableCount() + parts.store.opening >= this.#target(wasBusy) || parts.store.size >= parts.store.max) {
+        if (++deferred > reconnect.maxRetries) return;
+        continue;
+      }
       attempt++;
       parts.events.emit({ type: 'reconnect-started', attempt });
-      await sleep(parts.clock, backoffDelay(attempt, reconnect), parts.closed);
-      if (this.#stopped || parts.closed.aborted) return;
-      // A command's own open may have brought the pool back meanwhile, or be about to.
-      if (parts.connections.usableCount() + parts.store.opening >= this.#target(wasBusy) || parts.store.size >= parts.store.max) {
-        parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: undefined, error: undefined, attemptId: undefined });
-        return;
-      }
       const result = await parts.opener.open('reconnect', 1);
       if (result.ok) {
         parts.events.emit({ type: 'reconnect-finished', attempt, outcome: 'success', connection: result.connection, error: undefined, attemptId: result.attemptId });

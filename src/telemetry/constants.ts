@@ -112,22 +112,22 @@ export const CONNECT_ERROR_TYPES = [
   ERROR_CODES.connectTimeout,
 ] as const;
 /** `error.type` of a connect that failed at a jump host (JumpHostError), for pool keys behind one. */
-export const JUMP_HOST_ERROR_TYPE = 'ERR_SSHPOOL_JUMP_HOST';
+export const JUMP_HOST_ERROR_TYPE = ERROR_CODES.jumpHost;
 
 /**
  * `error.type` values a failed command records on `ssh.client.command.duration`, besides the
- * connect error types of its pool key: the stable `code`s of the errors a command can end with
- * (src/core/errors.ts, src/command/error-mapping.ts).
+ * connect error types of its pool key: the codes of the errors a command can end with
+ * (src/command/error-mapping.ts).
  */
 export const COMMAND_ERROR_TYPES = [
-  'ERR_SSHPOOL_ACQUIRE_TIMEOUT',
-  'ERR_SSHPOOL_POOL_CLOSED',
-  'ERR_SSHPOOL_CHANNEL_REFUSED',
-  'ERR_SSHPOOL_COMMAND_FAILED',
-  'ERR_SSHPOOL_COMMAND_TIMEOUT',
-  'ERR_SSHPOOL_ABORTED',
-  'ERR_SSHPOOL_CONNECTION_LOST',
-  'ERR_SSHPOOL_OUTPUT_LIMIT',
+  ERROR_CODES.acquireTimeout,
+  ERROR_CODES.poolClosed,
+  ERROR_CODES.channelRefused,
+  ERROR_CODES.commandFailed,
+  ERROR_CODES.commandTimeout,
+  ERROR_CODES.aborted,
+  ERROR_CODES.connectionLost,
+  ERROR_CODES.outputLimit,
 ] as const;
 
 // ---- host groups ----

@@ -52,6 +52,8 @@ interface Model {
   connectFailures: number;
   reconnectStarts: number;
   retired: Set<number>;
+  /** Reconnect attempts reported as a success with no open connection to show for it. */
+  falseReconnectSuccesses: string[];
 }
 
 interface Real {
@@ -82,7 +84,7 @@ function build(warmUpConnections: number): { model: Model; real: Real } {
   });
   const model: Model = {
     commands: [], leases: [], closing: undefined, closed: false,
-    unexpectedCloses: 0, connectFailures: 0, reconnectStarts: 0, retired: new Set(),
+    unexpectedCloses: 0, connectFailures: 0, reconnectStarts: 0, retired: new Set(), falseReconnectSuccesses: [],
   };
   pool.events.subscribe((event: HostPoolEvent) => {
     switch (event.type) {
@@ -100,6 +102,12 @@ function build(warmUpConnections: number): { model: Model; real: Real } {
         break;
       case 'reconnect-started':
         model.reconnectStarts++;
+        break;
+      case 'reconnect-finished':
+        // Success means a connection opened: the one reported, open when the success is.
+        if (event.outcome === 'success' && !(event.connection?.usable && layer.open.includes(event.connection as never))) {
+          model.falseReconnectSuccesses.push(`attempt ${event.attempt} at ${clock.now()} ms: connection ${event.connection?.id ?? 'none'}`);
+        }
         break;
       case 'retired':
         model.retired.add(event.connection.id);
@@ -134,6 +142,7 @@ function checkInvariants(model: Model, real: Real): void {
   expect(stats.pendingRequests).toBeLessThanOrEqual(unsettled + leasesWaiting);
   // Pending and running work keeps the process alive.
   expect(hold.count, 'process holds').toBeGreaterThanOrEqual(unsettled + leasesWaiting);
+  expect(model.falseReconnectSuccesses, 'reconnect successes without an open connection').toEqual([]);
   // No storms: reconnect attempts are bounded by what went wrong.
   const { maxRetries } = config.reconnect;
   expect(model.reconnectStarts).toBeLessThanOrEqual(maxRetries * (model.unexpectedCloses + model.connectFailures + 1));
