@@ -42,7 +42,7 @@ export const DEFAULT_POOL_CONFIG: ResolvedPoolConfig = Object.freeze({
     backoff: 'exponential' as const,
     jitter: true,
   }),
-  telemetry: Object.freeze({ acquireSpans: 'all' as const, healthCheckSpans: 'all' as const, captureCommand: false }),
+  telemetry: Object.freeze({ acquireSpans: 'all' as const, healthCheckSpans: 'all' as const, captureCommand: false, connectSpans: 'root' as const }),
 });
 
 const HEALTH_CHECK_SCHEMA: Record<keyof HealthCheckConfig, Check> = {
@@ -63,6 +63,7 @@ const TELEMETRY_SCHEMA: Record<keyof TelemetryConfig, Check> = {
   acquireSpans: oneOf('all', 'non-reused', 'none'),
   healthCheckSpans: oneOf('all', 'failures', 'none'),
   captureCommand: boolean,
+  connectSpans: oneOf('root', 'child'),
 };
 
 export const POOL_CONFIG_SCHEMA: Record<keyof PoolConfig, Check> = {

@@ -109,6 +109,19 @@ export interface TelemetryConfig {
    * @default false
    */
   captureCommand?: boolean;
+  /**
+   * Where `ssh.connect` spans go. `root` (default): each connect attempt is a trace of its own,
+   * linked from every command and acquire that waited on it or ran on its connection; a
+   * connection outlives the command that caused it and serves many others, so no one command
+   * owns it. `child`: an attempt made for a waiting command is a child of that command's
+   * `ssh.pool.acquire` parent (its `ssh.exec`), so a slow command's trace holds its connect
+   * and phases in one tree; the links stay. The trade-off: every later command on that
+   * connection links into the first command's trace, a trace sampler's decision for the
+   * command also decides its connect's, and warm-up and reconnect attempts (no command) stay
+   * roots.
+   * @default 'root'
+   */
+  connectSpans?: 'root' | 'child';
 }
 
 /** Settings of one pool key (`username@host:port` + credential). Every field is optional. */
@@ -149,6 +162,6 @@ export interface PoolConfig {
   healthCheck?: HealthCheckConfig;
   /** @default { enabled: true, maxRetries: 5, initialDelay: 200, maxDelay: 10000, backoff: 'exponential', jitter: true } */
   reconnect?: ReconnectConfig;
-  /** @default { acquireSpans: 'all', healthCheckSpans: 'all', captureCommand: false } */
+  /** @default { acquireSpans: 'all', healthCheckSpans: 'all', captureCommand: false, connectSpans: 'root' } */
   telemetry?: TelemetryConfig;
 }

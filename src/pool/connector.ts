@@ -4,7 +4,7 @@ import type { Clock } from '../core/clock.js';
 import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
 import { ConnectError } from '../core/errors.js';
 import type { EndpointInfo } from '../core/errors.js';
-import type { HostPoolEventStream, OpenPurpose } from './host-pool-events.js';
+import type { HostPoolEventStream, OpenPurpose, TraceParent } from './host-pool-events.js';
 import type { ConnectionFactory, PoolConnection } from '../ssh/connection.js';
 import { Semaphore } from '../core/semaphore.js';
 import type { ReconnectConfig } from '../config/types.js';
@@ -16,6 +16,8 @@ export interface OpenRequest {
   readonly attempts: number;
   /** Asked before each retry: with nobody left waiting, a retry is pointless. */
   readonly stillWanted: () => boolean;
+  /** Asked as each attempt starts: the trace of the acquire it is made for, if any. */
+  readonly cause?: (() => TraceParent | undefined) | undefined;
 }
 
 export type OpenResult =
@@ -75,7 +77,7 @@ export class Connector {
         }
         if (closed.aborted) break;
         const attemptId = nextAttemptId++;
-        events.emit({ type: 'connect-started', attemptId, purpose: request.purpose });
+        events.emit({ type: 'connect-started', attemptId, purpose: request.purpose, cause: request.cause?.() });
         const startedAt = clock.now();
         try {
           const connection = await factory();

@@ -32,7 +32,9 @@ export type HostPoolEvent =
       /** How long the server took to open the channel and start the command. */
       readonly openMs: number; readonly atEpoch: number }
   | { readonly type: 'released'; readonly connection: PoolConnection; readonly heldMs: number }
-  | { readonly type: 'connect-started'; readonly attemptId: number; readonly purpose: OpenPurpose }
+  | { readonly type: 'connect-started'; readonly attemptId: number; readonly purpose: OpenPurpose;
+      /** For a demand open: the trace of the waiting acquire it is made for. */
+      readonly cause: TraceParent | undefined }
   | { readonly type: 'connected'; readonly attemptId: number; readonly connection: PoolConnection; readonly durationMs: number }
   | { readonly type: 'connect-failed'; readonly attemptId: number; readonly error: ConnectError; readonly durationMs: number }
   | { readonly type: 'closed'; readonly connection: PoolConnection; readonly reason: CloseReason; readonly error: Error | undefined;

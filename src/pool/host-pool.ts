@@ -171,6 +171,7 @@ export class HostPool implements BudgetMember {
       purpose,
       attempts,
       stillWanted: () => !this.#closeController.signal.aborted && (purpose !== 'demand' || this.#pending.length > 0),
+      cause: purpose === 'demand' ? () => this.#pending.causeOfNextOpen() : undefined,
     });
     this.#opens.add(opened);
     void opened.then((result) => {

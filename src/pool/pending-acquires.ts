@@ -113,6 +113,15 @@ export class PendingAcquires<T> {
     for (const pending of this.#queue.items()) pending.lastCause = error;
   }
 
+  /**
+   * The trace of the acquire a new demand open is for: the first in serving order that no
+   * attempt was made for yet, else the first waiting.
+   */
+  causeOfNextOpen(): TraceParent | undefined {
+    const items = [...this.#queue.items()];
+    return (items.find((pending) => pending.connectAttempts.length === 0) ?? items[0])?.request.trace;
+  }
+
   /** Records a connect attempt as made on behalf of every waiting acquire. */
   noteConnectAttempt(attemptId: number): void {
     for (const pending of this.#queue.items()) if (pending.connectAttempts.length < MAX_LINKED_ATTEMPTS) pending.connectAttempts.push(attemptId);

@@ -174,13 +174,17 @@ export class PoolTelemetry {
     );
   }
 
-  /** A connect attempt is its own trace: many commands share the connection it opens. */
-  startConnect(poolName: string, host: string, port: number): Span {
+  /**
+   * A connect attempt is its own trace (many commands share the connection it opens), unless
+   * `parent` is given: `telemetry.connectSpans: 'child'` makes it a child of the command it was
+   * made for.
+   */
+  startConnect(poolName: string, host: string, port: number, parent?: Context): Span {
     return this.tracer.startSpan(
       names.SPAN_CONNECT,
       {
         kind: SpanKind.CLIENT,
-        root: true,
+        root: parent === undefined,
         attributes: {
           [names.ATTR_SERVER_ADDRESS]: host,
           [names.ATTR_SERVER_PORT]: port,
@@ -188,7 +192,7 @@ export class PoolTelemetry {
           ...this.#base(poolName),
         },
       },
-      ROOT_CONTEXT,
+      parent ?? ROOT_CONTEXT,
     );
   }
 

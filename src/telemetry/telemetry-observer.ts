@@ -120,7 +120,8 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         break;
       }
       case 'connect-started': {
-        const span = telemetry.startConnect(name, details.host, details.port);
+        const cause = config.telemetry.connectSpans === 'child' ? contextOf(event.cause) : undefined;
+        const span = telemetry.startConnect(name, details.host, details.port, cause);
         if (route) span.setAttribute(ATTR_ROUTE, route);
         connects.set(event.attemptId, span);
         rememberAttempt(event.attemptId, span.spanContext());

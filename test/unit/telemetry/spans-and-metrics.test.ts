@@ -224,6 +224,26 @@ describe('traces that explain a slow command', () => {
     }
   });
 
+  it('telemetry.connectSpans: child makes the connect a command waited on a child of its ssh.exec, links kept; the default keeps it a root', async () => {
+    const child = newPool({ telemetry: { connectSpans: 'child' } });
+    const tracer = tracerProvider.getTracer('test');
+    await tracer.startActiveSpan('job', async (job) => {
+      await child.ssh`echo one`;
+      job.end();
+    });
+    const [exec] = spansNamed('ssh.exec');
+    const [connect] = spansNamed('ssh.connect');
+    expect(connect!.parentSpanContext?.spanId).toBe(exec!.spanContext().spanId);
+    expect(connect!.spanContext().traceId).toBe(spansNamed('job')[0]!.spanContext().traceId);
+    expect(exec!.links.map((l) => l.context.spanId)).toContain(connect!.spanContext().spanId);
+    // A warm-up connect has no command to belong to: a root either way.
+    exporter.reset();
+    const warm = newPool({ telemetry: { connectSpans: 'child' } });
+    await warm.pool.warmUp(warm.target, 1);
+    expect(spansNamed('ssh.connect')[0]!.parentSpanContext).toBeUndefined();
+    expect(() => newPool({ telemetry: { connectSpans: 'nested' as never } })).toThrow(/connectSpans/);
+  });
+
   it('links ssh.reconnect to the connection it opened', async () => {
     const { pool, target } = newPool({ warmUpConnections: 1, reconnect: { initialDelay: 10, maxDelay: 20 } });
     await pool.warmUp(target, 1);
