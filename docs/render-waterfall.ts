@@ -90,7 +90,7 @@ interface ExecTiming {
 
 const PHASES: ReadonlyArray<{ readonly event: string; readonly label: string; readonly short: string; readonly color: string }> = [
   { event: EVENT_CONNECT_PHASES['tcp-connected'], short: 'tcp', label: 'TCP connected', color: '#0369a1' },
-  { event: EVENT_CONNECT_PHASES['host-key-verified'], short: 'host key', label: 'host key verified', color: '#b45309' },
+  { event: EVENT_CONNECT_PHASES['host-key-verified'], short: 'host key', label: 'host key verified (within the key exchange)', color: '#b45309' },
   { event: EVENT_CONNECT_PHASES['key-exchanged'], short: 'keys', label: 'keys exchanged', color: '#15803d' },
   { event: EVENT_CONNECT_PHASES.authenticated, short: 'auth', label: 'authenticated', color: '#be185d' },
 ];
@@ -194,14 +194,20 @@ function detail(row: Row): string {
     return `${fmt(total)} ms = ${parts.join(' + ')} · ${where} · exit ${String(span.attributes[ATTR_PROCESS_EXIT_CODE] ?? '–')}${error}`;
   }
   if (span.name === SPAN_CONNECT) {
-    // Each phase's own duration: from the previous mark (the span's start for the first).
+    // Each protocol step's own duration, in protocol order: TCP, the key exchange (up to the
+    // new keys; the host key is checked inside it, when the server's reply arrives), then
+    // authentication. A failed attempt shows the steps it finished.
+    const at = (phase: keyof typeof EVENT_CONNECT_PHASES): number | undefined => {
+      const event = span.events.find((e) => e.name === EVENT_CONNECT_PHASES[phase]);
+      return event ? ms(event.time) : undefined;
+    };
+    const steps: Array<[string, number | undefined]> = [['tcp', at('tcp-connected')], ['key exchange', at('key-exchanged')], ['auth', at('authenticated')]];
     let previous = ms(span.startTime);
     const parts: string[] = [];
-    for (const phase of PHASES) {
-      const event = span.events.find((e) => e.name === phase.event);
-      if (!event) continue;
-      parts.push(`${phase.short} ${fmt(ms(event.time) - previous)}`);
-      previous = ms(event.time);
+    for (const [step, end] of steps) {
+      if (end === undefined) break;
+      parts.push(`${step} ${fmt(end - previous)}`);
+      previous = end;
     }
     return `${fmt(total)} ms = ${parts.join(' + ')}${error}`;
   }

@@ -1,5 +1,12 @@
-/** A step of opening a connection, as `ssh.connect` span events record it. */
-export type ConnectPhase = 'tcp-connected' | 'host-key-verified' | 'key-exchanged' | 'authenticated';
+/**
+ * The marks of opening a connection, as `ssh.connect` span events record them, in the order the
+ * protocol reaches them (RFC 4253, 4252): the TCP handshake done; the server's host key checked,
+ * when its key exchange reply arrives (so the time before this mark is the identification and
+ * key exchange messages, not the check, which is a lookup); the new keys in use, which ends the
+ * key exchange; user authentication done.
+ */
+export const CONNECT_PHASES = ['tcp-connected', 'host-key-verified', 'key-exchanged', 'authenticated'] as const;
+export type ConnectPhase = (typeof CONNECT_PHASES)[number];
 
 export interface ConnectPhaseMark {
   readonly phase: ConnectPhase;
@@ -16,6 +23,8 @@ export function recordConnectPhases(target: object, marks: readonly ConnectPhase
   phases.set(target, marks);
 }
 
+/** The phases an open went through, in protocol order. */
 export function connectPhasesOf(target: object): readonly ConnectPhaseMark[] {
-  return phases.get(target) ?? [];
+  const marks = phases.get(target) ?? [];
+  return [...marks].sort((a, b) => CONNECT_PHASES.indexOf(a.phase) - CONNECT_PHASES.indexOf(b.phase));
 }

@@ -49,7 +49,11 @@ export const ATTR_ROUTE = 'ssh.route';
 /** On `ssh.exec`: the server opened the command's channel; `ssh.channel.open_time` says how long that took (s). */
 export const EVENT_CHANNEL_OPENED = 'ssh.channel.opened';
 export const ATTR_CHANNEL_OPEN_TIME = 'ssh.channel.open_time';
-/** On `ssh.connect`: the phases of opening a connection, in the order they happened. */
+/**
+ * On `ssh.connect`: the phases of opening a connection, each marking the end of a protocol step,
+ * in protocol order (src/ssh/connect-phases.ts): the time up to `host_key_verified` is the key
+ * exchange up to the server's reply, not the host-key check, which is a lookup.
+ */
 export const EVENT_CONNECT_PHASES = {
   'tcp-connected': 'ssh.connect.tcp_connected',
   'host-key-verified': 'ssh.connect.host_key_verified',

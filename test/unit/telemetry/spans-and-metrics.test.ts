@@ -98,6 +98,15 @@ describe('spans', () => {
       'connection',
     ]);
     expect(exec!.attributes['ssh.pool.instance']).toBe(connect!.attributes['ssh.pool.instance']);
+    // The connect's marks in protocol order, each at or after the one before.
+    expect(connect!.events.map((e) => e.name)).toEqual([
+      'ssh.connect.tcp_connected',
+      'ssh.connect.host_key_verified',
+      'ssh.connect.key_exchanged',
+      'ssh.connect.authenticated',
+    ]);
+    const times = connect!.events.map((e) => e.time[0] * 1e3 + e.time[1] / 1e6);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
   });
 
   it('marks a second command on the open connection as a reused acquire', async () => {
