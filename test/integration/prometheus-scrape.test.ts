@@ -156,6 +156,7 @@ describe('Prometheus scraping the sshpool/otel endpoint', () => {
       for (const s of series) {
         if (!s['ssh_pool_name']?.startsWith(`${server.username}@127.0.0.1:`)) missing.push(`${metric}: series without ssh_pool_name ${JSON.stringify(s)}`);
         if (s['otel_scope_name'] !== 'sshpool') missing.push(`${metric}: series without otel_scope_name="sshpool"`);
+        if (!/^pool-\d+$/.test(s['ssh_pool_instance'] ?? '')) missing.push(`${metric}: series without ssh_pool_instance="pool-<n>" ${JSON.stringify(s)}`);
         if (metric.endsWith('_bucket') && s['le'] === undefined) missing.push(`${metric}: bucket without le`);
       }
       for (const [label, values] of Object.entries(labels)) {

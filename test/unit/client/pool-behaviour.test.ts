@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 import {
   $,
   AcquireTimeoutError,
@@ -175,7 +176,9 @@ describe('pool behaviour (embedded server)', () => {
   it('closeAll() lets running commands finish and rejects new ones with PoolClosedError', async () => {
     const { pool, ssh } = await setup();
     const running = Promise.resolve(ssh`sleep 0.2; echo done`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Running, not still connecting: a connect slower than a fixed pause (a busy machine) would be
+    // cut by closeAll() instead.
+    await until(() => pool.getStats().activeConnections === 1);
     const closing = pool.closeAll();
     await expect(ssh`true`).rejects.toBeInstanceOf(PoolClosedError);
     expect((await running).stdout).toBe('done\n');
