@@ -87,7 +87,7 @@ export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
  * SSH work spans a loopback exec (~5 ms) to a slow command or a connect against a struggling
  * server (minutes). From 0.5 s to 5 s, where acquire timeouts, connects and the SLO's 1 s bound
  * live, neighbouring bounds are at most 25 % apart, so a quantile read with histogram_quantile()
- * lands within 20 % of the truth for workloads of about 1 s and 3 s (test/unit/histogram-buckets.test.ts);
+ * lands within 20 % of the truth for workloads of about 1 s and 3 s (test/unit/telemetry/histogram-buckets.test.ts);
  * 1 s stays a bound, as the latency SLO needs.
  */
 export const DURATION_BUCKETS_SECONDS = [

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from '../support/until.js';
+import { until } from '../../support/until.js';
 import {
   $,
   AcquireTimeoutError,

@@ -214,6 +214,9 @@ describe('housekeeper', () => {
       nextFailures.push(refused());
       keeper.ensureWarm();
       await clock.advance(OPEN_MS);
+      // Reconnect took over and backs off before its first attempt.
+      expect(keeper.reconnecting).toBe(true);
+      await clock.advance(100);
       expect(events.of('reconnect-started')).toMatchObject([{ attempt: 1 }]);
     });
 
@@ -325,14 +328,34 @@ describe('housekeeper', () => {
       expect(events.of('reconnect-started')).toHaveLength(1);
     });
 
-    it('opens nothing when a command\'s own open brought the pool back during the backoff', async () => {
+    it('regression: a command\'s own open that brought the pool back during the backoff was reported as a reconnect success — no attempt is made or reported', async () => {
       const { keeper, clock, events, opens, add } = setup({ reconnect });
       keeper.connectionLost(true);
       await clock.advance(50);
       add();
       await clock.advance(50);
       expect(opens).toEqual([]);
-      expect(events.of('reconnect-finished')).toMatchObject([{ outcome: 'success', connection: undefined, attemptId: undefined }]);
+      expect(events.all).toEqual([]);
+      expect(keeper.reconnecting).toBe(false);
+    });
+
+    it('regression: an open still under way was reported as a reconnect success — reconnect waits for it, and attempts once it failed', async () => {
+      const { keeper, clock, events, opens, store, nextFailures } = setup({ reconnect });
+      keeper.connectionLost(true);
+      // A command's open is under way when the backoff ends: no attempt, no success.
+      store.opening++;
+      store.size++;
+      await clock.advance(250);
+      expect(events.all).toEqual([]);
+      // It failed: reconnect now makes its own attempt, reported with the connection it opened.
+      store.opening--;
+      store.size--;
+      nextFailures.length = 0;
+      await clock.advance(1_000);
+      expect(opens.map((open) => open.purpose)).toEqual(['reconnect']);
+      const finished = events.of('reconnect-finished');
+      expect(finished).toMatchObject([{ outcome: 'success', attempt: 1 }]);
+      expect((finished[0] as { connection?: { usable: boolean } }).connection?.usable).toBe(true);
     });
 
     it('re-establishes the whole warm minimum, one open per attempt', async () => {

@@ -5,9 +5,9 @@
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import * as names from '../../src/telemetry/constants.js';
-import { PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
-import { TestMetricReader } from '../support/test-metric-reader.js';
+import * as names from '../../../src/telemetry/constants.js';
+import { PoolTelemetry } from '../../../src/telemetry/pool-telemetry.js';
+import { TestMetricReader } from '../../support/test-metric-reader.js';
 
 /**
  * Prometheus' histogram_quantile() (promql/quantile.go, bucketQuantile): the rank q × count is

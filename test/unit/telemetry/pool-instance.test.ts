@@ -4,9 +4,9 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SSHConnectionPool } from '../../src/index.js';
-import * as names from '../../src/telemetry/constants.js';
-import { TestMetricReader } from '../support/test-metric-reader.js';
+import { SSHConnectionPool } from '../../../src/index.js';
+import * as names from '../../../src/telemetry/constants.js';
+import { TestMetricReader } from '../../support/test-metric-reader.js';
 
 const pools: SSHConnectionPool[] = [];
 afterEach(async () => {

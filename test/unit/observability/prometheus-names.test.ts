@@ -8,12 +8,12 @@ import { DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { MetricData } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { panelQueries, RULES_PATH } from '../../scripts/generate-dashboards.js';
-import { GroupTelemetry } from '../../src/groups/group-telemetry.js';
-import { PoolTelemetry } from '../../src/telemetry/pool-telemetry.js';
-import { collectorName, jsExporterName, selectedMetrics, seriesNames } from '../support/prometheus-names.js';
-import type { InstrumentShape } from '../support/prometheus-names.js';
-import { TestMetricReader } from '../support/test-metric-reader.js';
+import { panelQueries, RULES_PATH } from '../../../scripts/generate-dashboards.js';
+import { GroupTelemetry } from '../../../src/groups/group-telemetry.js';
+import { PoolTelemetry } from '../../../src/telemetry/pool-telemetry.js';
+import { collectorName, jsExporterName, selectedMetrics, seriesNames } from '../../support/prometheus-names.js';
+import type { InstrumentShape } from '../../support/prometheus-names.js';
+import { TestMetricReader } from '../../support/test-metric-reader.js';
 
 /** Series that are not sshpool instruments: Prometheus' own, and the exporters' resource. */
 const NOT_INSTRUMENTS = new Set(['up', 'ALERTS', 'target_info']);
