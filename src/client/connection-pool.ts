@@ -14,6 +14,9 @@ import { registerPoolInternals } from './pool-internals.js';
 import { publicEventsObserver } from './public-events.js';
 import { jumpDialer } from '../pool/jump-dialer.js';
 import { SSHConnection } from '../ssh/ssh2-connection.js';
+import type { ConnectionSettings } from '../ssh/ssh2-connection.js';
+import { prepareHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
+import type { Duplex } from 'node:stream';
 import type { CommandLog } from '../command/ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
 import { normalizeTarget, previousHop, routeText } from '../config/ssh-target.js';
@@ -289,7 +292,7 @@ export class SSHConnectionPool {
       port: target.port,
       username: target.username,
       config,
-      factory: via ? jumpDialer({ settings, via }) : () => SSHConnection.open(settings),
+      factory: via ? jumpDialer({ settings, via, open: openPrepared }) : () => openPrepared(settings),
       budget: this.#budget,
     });
     // Behind jump hosts a connect can also fail at a bastion: that series starts at zero too.
@@ -313,4 +316,13 @@ export class SSHConnectionPool {
     const rule = this.#rules.find((candidate) => candidate.matches(target.host));
     return resolvePoolConfig(this.#defaults, rule?.config, target.poolConfig);
   }
+}
+
+/**
+ * Opens a connection once the host's known_hosts lookups are done: a large hashed file is
+ * searched with the event loop running, and the handshake's own check then finds the answer.
+ */
+async function openPrepared(settings: ConnectionSettings, tunnel?: Duplex): Promise<SSHConnection> {
+  await prepareHostKeyVerification(settings.hostKey, settings.host, settings.port);
+  return SSHConnection.open(settings, tunnel);
 }

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
-import { homedir, hostname as localHostname, userInfo } from 'node:os';
+import { hostname as localHostname } from 'node:os';
 import { InvalidArgumentError } from '../core/errors.js';
+import { openSSHEnvironment } from '../core/openssh-environment.js';
 import { resolveHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import type { ResolvedHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import { validatePoolConfig } from './pool-config.js';
-import { configFilePath, localUserName } from './openssh/resolve-ssh-config.js';
+import { configFilePath } from './openssh/resolve-ssh-config.js';
 import { loadConfigFile } from './openssh/config-file.js';
 import { evaluateConfigFile } from './openssh/evaluate-config.js';
 import type { ResolvedSSHConfig } from './openssh/evaluate-config.js';
 import { parseJumpHost, parseProxyJump } from './openssh/proxy-jump.js';
 import type { JumpSpec } from './openssh/proxy-jump.js';
-import { expandPath } from './openssh/ssh-tokens.js';
+import { expandPath, expandTilde } from './openssh/ssh-tokens.js';
 import type { TokenValues } from './openssh/ssh-tokens.js';
 import { resolveCredentials } from './target-credentials.js';
 import { describe, isPlainObject } from '../core/validation.js';
@@ -95,19 +96,20 @@ function resolve(target: SSHTargetOptions, path: string, seen: readonly string[]
   }
   const configFile = target.configFile ?? inheritedConfigFile;
   const configPath = configFilePath(configFile);
-  const localUser = localUserName();
+  const environment = openSSHEnvironment();
+  const localUser = environment.user;
   const config = configPath === undefined
     ? undefined
-    : evaluateConfigFile(loadConfigFile(configPath, homedir()), { host, user: explicitUser, port: explicitPort, localUser });
+    : evaluateConfigFile(loadConfigFile(configPath, environment.home), { host, user: explicitUser, port: explicitPort, localUser });
 
   const connectHost = config?.hostname ?? host;
   const port = explicitPort ?? config?.port ?? 22;
   const username = explicitUser ?? config?.user ?? localUser;
   if (username === '') throw new InvalidArgumentError(`${path}.username is not set and the local user name is unknown`);
   const tokens: TokenValues = {
-    home: homedir(),
+    home: environment.home,
     localUser,
-    uid: String(safeUid()),
+    uid: String(environment.uid),
     localHost: localHostname(),
     host: connectHost,
     originalHost: host,
@@ -212,11 +214,22 @@ function mergeHostKey(
       break;
   }
   const where = (keyword: string): string => config.origins.get(keyword) ?? keyword;
-  const userFiles = (config.userKnownHostsFiles ?? []).map((file) => expandPath(file, tokens, process.env, where('userknownhostsfile')));
-  const globalFiles = (config.globalKnownHostsFiles ?? []).map((file) => expandPath(file, tokens, process.env, where('globalknownhostsfile')));
-  if (userFiles[0] !== undefined && userFiles[0].toLowerCase() !== 'none') fromConfig.knownHostsFile = userFiles[0];
-  const extra = [...userFiles.slice(1), ...globalFiles].filter((file) => file.toLowerCase() !== 'none');
-  if (extra.length > 0) fromConfig.extraKnownHostsFiles = extra;
+  const isNone = (files: readonly string[] | undefined): boolean => files?.length === 1 && files[0]!.toLowerCase() === 'none';
+  // `none` reads no file of that kind: no fallback to the defaults, and nothing recorded.
+  if (isNone(config.userKnownHostsFiles)) {
+    fromConfig.knownHostsFile = false;
+  } else if (config.userKnownHostsFiles !== undefined) {
+    const userFiles = config.userKnownHostsFiles.map((file) => expandPath(file, tokens, process.env, where('userknownhostsfile')));
+    fromConfig.knownHostsFile = userFiles[0]!;
+    fromConfig.extraKnownHostsFiles = userFiles.slice(1);
+  }
+  if (isNone(config.globalKnownHostsFiles)) {
+    fromConfig.globalKnownHostsFiles = [];
+  } else if (config.globalKnownHostsFiles !== undefined) {
+    // ssh expands only `~` here (ssh.c tilde_expand_paths), no tokens.
+    fromConfig.globalKnownHostsFiles = config.globalKnownHostsFiles.map((file) => expandTilde(file, tokens.home, where('globalknownhostsfile')));
+  }
+  if (config.revokedHostKeys !== undefined) fromConfig.revokedHostKeys = expandPath(config.revokedHostKeys, tokens, process.env, where('revokedhostkeys'));
   if (config.hostKeyAlias !== undefined) fromConfig.alias = config.hostKeyAlias;
   if (explicit === undefined) return Object.keys(fromConfig).length > 0 ? fromConfig : undefined;
   if (typeof explicit === 'string') return { ...fromConfig, policy: explicit };
@@ -258,14 +271,6 @@ function identityOf(endpoint: string, credentials: Credentials, hostKey: Resolve
     digest.update(`${bytes.length}:`).update(bytes);
   }
   return `${endpoint}\n${digest.digest('hex')}`;
-}
-
-function safeUid(): number {
-  try {
-    return userInfo().uid;
-  } catch {
-    return process.getuid?.() ?? -1;
-  }
 }
 
 const reported = new Set<string>();

@@ -314,12 +314,13 @@ export class SSHConfigError extends SSHPoolError {
 }
 
 /** Why a private key could not be used. */
-export type PrivateKeyProblem = 'passphrase-required' | 'wrong-passphrase' | 'unsupported-format' | 'unreadable';
+export type PrivateKeyProblem = 'passphrase-required' | 'wrong-passphrase' | 'unsupported-format' | 'unreadable' | 'unprotected';
 
 /**
  * A private key (`privateKey`, or an `IdentityFile` of the config) cannot be used: it is
  * encrypted and no passphrase was given, the passphrase is wrong, its format is not one ssh2
- * reads, or the file cannot be read. Raised before anything is sent; never retried.
+ * reads, the file cannot be read, or (`unprotected`) its group or others may read it, which
+ * ssh refuses too. Raised before anything is sent; never retried.
  */
 export class PrivateKeyError extends SSHPoolError {
   readonly code = ERROR_CODES.privateKey;

@@ -3,13 +3,14 @@
 // section is in this file, so the README cannot drift from code that runs. Only host lists and
 // user names differ (the servers are 127.0.0.1:<port>, user tester), and the comparison
 // ignores them. Like a reader's machine, the servers' keys are in ~/.ssh/known_hosts (a
-// temporary HOME), so the examples use the default strict host-key policy.
+// temporary home directory), so the examples use the default strict host-key policy.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, FanOutError, NoHostAvailableError, SSHConnectionPool } from '../../src/index.js';
+import { overrideOpenSSHEnvironment } from '../../src/core/openssh-environment.js';
 import { freePort } from '../support/free-port.js';
 import { generateKeyPair } from '../support/generate-key-pair.js';
 import { startSshd } from '../support/sshd.js';
@@ -31,10 +32,11 @@ beforeAll(async () => {
   const keyPart = servers[0]!.knownHostsLine.split(' ').slice(1).join(' ');
   const lines = [...servers.map((server) => server.knownHostsLine), `[127.0.0.1]:${deadPort} ${keyPart}`];
   writeFileSync(join(home, '.ssh', 'known_hosts'), `${lines.join('\n')}\n`);
-  process.env['HOME'] = home;
+  overrideOpenSSHEnvironment({ home, globalKnownHostsFiles: [] });
 });
 afterAll(async () => {
   await SSHConnectionPool.getInstance().closeAll();
+  overrideOpenSSHEnvironment(undefined);
 });
 
 /** A stand-in for `console` that keeps what the examples print. */

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHConnectionPool } from '../../src/index.js';
+import { overrideOpenSSHEnvironment } from '../../src/core/openssh-environment.js';
 import { readmeBlocks, runReadmeBlock } from '../support/readme-blocks.js';
 import { startSshAgent } from '../support/ssh-agent.js';
 import type { TestAgent } from '../support/ssh-agent.js';
@@ -20,7 +21,7 @@ const FIXTURE_KEYS = join(ROOT, 'test', 'fixtures', 'keys');
 let server: SshdServer;
 let agent: TestAgent;
 const home = mkdtempSync(join(tmpdir(), 'sshpool-readme-home-'));
-const saved = { HOME: process.env['HOME'], SSH_AUTH_SOCK: process.env['SSH_AUTH_SOCK'], DEPLOY_KEY_PASSPHRASE: process.env['DEPLOY_KEY_PASSPHRASE'] };
+const saved = { SSH_AUTH_SOCK: process.env['SSH_AUTH_SOCK'], DEPLOY_KEY_PASSPHRASE: process.env['DEPLOY_KEY_PASSPHRASE'] };
 
 const rig = (text: string): string =>
   text.replaceAll('2222', String(server.port)).replace(/\bUser deploy\b/g, `User ${server.username}`).replaceAll("'ops@web-1'", `'${server.username}@web-1'`);
@@ -43,13 +44,14 @@ beforeAll(async () => {
   const config = readmeBlocks('Using ~/.ssh/config').find((block) => block.lang === '')!.code;
   writeFileSync(join(ssh, 'config'), rig(config));
   writeFileSync(join(ssh, 'known_hosts'), `${server.knownHostsLine}\n`);
-  process.env['HOME'] = home;
+  overrideOpenSSHEnvironment({ home, globalKnownHostsFiles: [] });
   process.env['SSH_AUTH_SOCK'] = agent.socket;
   process.env['DEPLOY_KEY_PASSPHRASE'] = 'sshpool-test';
 });
 
 afterAll(async () => {
   await SSHConnectionPool.getInstance().closeAll();
+  overrideOpenSSHEnvironment(undefined);
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;

@@ -1,14 +1,21 @@
-// Reads an OpenSSH client config file with the `ssh-config` package's parser and turns it into
-// a list of items with file and line, following `Include` the way ssh(1) does: relative paths
-// are relative to ~/.ssh, wildcards expand in lexical order, no match is not an error, and
-// inclusion nests at most 16 deep.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+// Reads an OpenSSH client config file the way ssh(1) 9.x reads it (readconf.c): lines split by
+// its own tokenizer (config-line.ts), files refused when others could have written them, and
+// `Include` followed: relative paths are relative to ~/.ssh, wildcards expand in lexical order,
+// no match is not an error, and inclusion nests at most 16 deep.
+//
+// Each file is parsed once per change: the parse is kept with the file's identity (device,
+// inode), size, mtime and ctime, checked with one stat per file and lookup, so a large config
+// is not parsed again on every `$.ssh()`.
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import SSHConfig from 'ssh-config';
-import type { Line } from 'ssh-config';
 import { SSHConfigError } from '../../core/errors.js';
+import { openSSHEnvironment } from '../../core/openssh-environment.js';
+import { splitConfigLine } from './config-line.js';
+import { OPENSSH_KEYWORDS } from './ssh-keywords.js';
 import { matchPattern } from './ssh-pattern.js';
 import { expandTilde } from './ssh-tokens.js';
+import { validateDirective } from './validate-directive.js';
 
 /** One directive as written, with where it was written. */
 export interface ConfigEntry {
@@ -19,12 +26,15 @@ export interface ConfigEntry {
   readonly keyword: string;
   /** Keyword as written, for messages. */
   readonly name: string;
-  /** Arguments with quotes removed. */
+  /** Arguments as ssh's argv_split gives them (quotes and escapes removed). */
   readonly args: readonly string[];
+  /** The text after the keyword, as written: what ssh reads `Match` and `ProxyJump` from. */
+  readonly rest: string;
 }
 
 export type ConfigItem =
-  | { readonly kind: 'host' | 'match' | 'option'; readonly entry: ConfigEntry }
+  /** `unknown`: a keyword no OpenSSH knows; an error unless `IgnoreUnknown` covers it. */
+  | { readonly kind: 'host' | 'match' | 'option' | 'unknown'; readonly entry: ConfigEntry }
   | { readonly kind: 'include'; readonly entry: ConfigEntry; readonly files: readonly ConfigFile[] };
 
 export interface ConfigFile {
@@ -34,60 +44,112 @@ export interface ConfigFile {
 
 const MAX_INCLUDE_DEPTH = 16;
 
-/** Reads and parses `path` and everything it includes. `home` anchors `~` and relative includes. */
+/** A file's items before its Includes are expanded (what the cache keeps). */
+type ParsedItem = { readonly kind: 'host' | 'match' | 'option' | 'unknown' | 'include'; readonly entry: ConfigEntry };
+
+interface CachedParse {
+  readonly signature: string;
+  readonly items: readonly ParsedItem[];
+}
+
+const MAX_CACHED_FILES = 256;
+const parsed = new Map<string, CachedParse>();
+
+/**
+ * Reads and parses `path` and everything it includes. `home` anchors `~` and relative
+ * includes. Every file must be owned by the user or root and writable by nobody else, as ssh
+ * requires of ~/.ssh/config and of everything it includes.
+ */
 export function loadConfigFile(path: string, home: string): ConfigFile {
   return load(path, home, 0);
 }
 
 function load(path: string, home: string, depth: number): ConfigFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new SSHConfigError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, path, undefined, { cause: error });
-  }
-  let parsed: SSHConfig;
-  try {
-    parsed = SSHConfig.parse(text);
-  } catch (error) {
-    throw new SSHConfigError(`cannot parse: ${(error as Error).message}`, path, undefined, { cause: error });
-  }
-  const items: ConfigItem[] = [];
-  let line = 1;
-  // Lines carry their surrounding whitespace (newlines included) in `before`/`after`: counting
-  // those newlines in document order gives each directive its line number.
-  const visit = (node: Line): void => {
-    line += countNewlines(node.before);
-    if (node.type === SSHConfig.DIRECTIVE && node.param !== '') {
-      const entry: ConfigEntry = {
-        file: path,
-        line,
-        keyword: node.param.toLowerCase(),
-        name: node.param,
-        args: typeof node.value === 'string' ? (node.value === '' ? [] : [node.value]) : node.value.map((part) => part.val),
-      };
-      if (entry.keyword === 'host' || entry.keyword === 'match') {
-        if (entry.args.length === 0) throw new SSHConfigError(`${entry.name} needs an argument`, path, line);
-        items.push({ kind: entry.keyword, entry });
-      } else if (entry.keyword === 'include') {
-        if (depth + 1 > MAX_INCLUDE_DEPTH) throw new SSHConfigError(`Include nested more than ${MAX_INCLUDE_DEPTH} deep`, path, line);
-        const files = entry.args.flatMap((pattern) => expandInclude(pattern, home, entry)).map((file) => load(file, home, depth + 1));
-        items.push({ kind: 'include', entry, files });
-      } else {
-        items.push({ kind: 'option', entry });
-      }
-    }
-    line += countNewlines(node.after);
-    if ('config' in node) for (const child of node.config) visit(child);
-  };
-  for (const node of parsed) visit(node);
+  const items = parseCached(path).map((item): ConfigItem => {
+    if (item.kind !== 'include') return item as ConfigItem;
+    const { entry } = item;
+    if (depth + 1 > MAX_INCLUDE_DEPTH) throw new SSHConfigError(`Include nested more than ${MAX_INCLUDE_DEPTH} deep`, path, entry.line);
+    const files = entry.args.flatMap((pattern) => expandInclude(pattern, home, entry)).map((file) => load(file, home, depth + 1));
+    return { kind: 'include', entry, files };
+  });
   return { path, items };
 }
 
-function countNewlines(text: string): number {
-  let count = 0;
-  for (const char of text) if (char === '\n') count++;
-  return count;
+function parseCached(path: string): readonly ParsedItem[] {
+  const cached = parsed.get(path);
+  if (cached) {
+    const stats = statOrThrow(path);
+    checkOwnership(path, stats);
+    if (signatureOf(stats) === cached.signature) return cached.items;
+  }
+  let text: string;
+  let stats: BigIntStats;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    stats = fstatSync(fd, { bigint: true });
+    checkOwnership(path, stats);
+    text = readFileSync(fd, 'utf8');
+  } catch (error) {
+    if (error instanceof SSHConfigError) throw error;
+    throw new SSHConfigError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, path, undefined, { cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const items = parseText(text, path);
+  if (parsed.size >= MAX_CACHED_FILES && !parsed.has(path)) parsed.delete(parsed.keys().next().value!);
+  parsed.set(path, { signature: signatureOf(stats), items });
+  return items;
+}
+
+function statOrThrow(path: string): BigIntStats {
+  try {
+    return statSync(path, { bigint: true });
+  } catch (error) {
+    throw new SSHConfigError(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, path, undefined, { cause: error });
+  }
+}
+
+function signatureOf(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+}
+
+/**
+ * readconf.c's SSHCONF_CHECKPERM: whoever can write a config file decides which hosts and keys
+ * are trusted (UserKnownHostsFile, HostKeyAlias, ProxyJump).
+ */
+function checkOwnership(path: string, stats: BigIntStats): void {
+  if (process.platform === 'win32') return;
+  const uid = BigInt(openSSHEnvironment().uid);
+  if ((stats.uid !== 0n && stats.uid !== uid) || (stats.mode & 0o022n) !== 0n) {
+    const why = (stats.mode & 0o022n) !== 0n ? `writable by ${(stats.mode & 0o020n) !== 0n ? 'its group' : 'others'}` : `owned by uid ${stats.uid}`;
+    throw new SSHConfigError(`Bad owner or permissions on ${path} (${why}; it must be owned by you or root and writable only by its owner, as ssh requires)`, path);
+  }
+}
+
+function parseText(text: string, path: string): ParsedItem[] {
+  const items: ParsedItem[] = [];
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const line = index + 1;
+    const raw = lines[index]!;
+    // ssh reads lines as C strings: a NUL ends the line.
+    const nul = raw.indexOf('\0');
+    const split = splitConfigLine(nul < 0 ? raw : raw.slice(0, nul));
+    if (split === undefined) continue;
+    if ('problem' in split) {
+      throw new SSHConfigError(split.problem === 'invalid-quotes' ? 'invalid quotes' : `no argument after keyword "${split.name.toLowerCase()}"`, path, line);
+    }
+    const entry: ConfigEntry = { file: path, line, keyword: split.name.toLowerCase(), name: split.name, args: split.args, rest: split.rest };
+    if (!OPENSSH_KEYWORDS.has(entry.keyword)) {
+      items.push({ kind: 'unknown', entry });
+      continue;
+    }
+    validateDirective(entry);
+    const kind = entry.keyword === 'host' || entry.keyword === 'match' || entry.keyword === 'include' ? entry.keyword : 'option';
+    items.push({ kind, entry });
+  }
+  return items;
 }
 
 /** Files an `Include` argument names, sorted as glob(3) returns them. */

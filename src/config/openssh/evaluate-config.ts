@@ -5,7 +5,9 @@
 // expanded by the caller once user and port are known.
 import { SSHConfigError } from '../../core/errors.js';
 import type { ConfigEntry, ConfigFile } from './config-file.js';
+import { strdelim } from './config-line.js';
 import { matchHostLine, matchPatternList } from './ssh-pattern.js';
+import { sshTimeSeconds } from './validate-directive.js';
 
 /** A directive that applied to the destination but that sshpool does not act on. */
 export interface SSHConfigNotice {
@@ -44,6 +46,8 @@ export interface ResolvedSSHConfig {
   readonly userKnownHostsFiles: readonly string[] | undefined;
   readonly globalKnownHostsFiles: readonly string[] | undefined;
   readonly hostKeyAlias: string | undefined;
+  /** As written; `none` is reported as undefined. */
+  readonly revokedHostKeys: string | undefined;
   /** As written: `yes`, `no`, a socket path or `$VAR`. */
   readonly forwardAgent: string | undefined;
   /** Where each value came from, by lowercased keyword: `file line N`. */
@@ -66,6 +70,7 @@ export interface ResolveContext {
 const SINGLE_VALUED = new Set([
   'hostname', 'user', 'port', 'identitiesonly', 'identityagent', 'connecttimeout', 'serveraliveinterval',
   'serveralivecountmax', 'stricthostkeychecking', 'userknownhostsfile', 'globalknownhostsfile', 'hostkeyalias', 'forwardagent',
+  'revokedhostkeys', 'ignoreunknown',
 ]);
 
 // Only matter to interactive sessions, terminals, forwardings or ssh's own ControlMaster
@@ -76,7 +81,7 @@ const NO_EFFECT = new Set([
   'gatewayports', 'hashknownhosts', 'ignoreunknown', 'localcommand', 'loglevel', 'logverbose', 'nohostauthenticationforlocalhost',
   'numberofpasswordprompts', 'permitlocalcommand', 'requesttty', 'sessiontype', 'stdinnull', 'streamlocalbindmask',
   'streamlocalbindunlink', 'syslogfacility', 'tcpkeepalive', 'updatehostkeys', 'usekeychain', 'visualhostkey', 'xauthlocation',
-  'localforward', 'remoteforward', 'dynamicforward', 'clearallforwardings', 'obscurekeystroketiming', 'usersa',
+  'localforward', 'remoteforward', 'dynamicforward', 'clearallforwardings', 'obscurekeystroketiming', 'channeltimeout', 'tag',
 ]);
 
 // Change how ssh would connect; sshpool cannot follow them and refuses rather than connecting
@@ -84,6 +89,10 @@ const NO_EFFECT = new Set([
 const REFUSED: Record<string, string> = {
   proxycommand: 'ProxyCommand is not supported: use ProxyJump (or the target\'s `jump` option) instead',
   canonicalizehostname: 'CanonicalizeHostname is not supported: write the full name in HostName',
+  // ssh fails closed on a KnownHostsCommand it cannot run; sshpool does not run commands from
+  // config files, and trusting the files alone would accept keys the command would refuse.
+  knownhostscommand: 'KnownHostsCommand is not supported: sshpool does not run commands from config files, and will not verify host keys without it; list the keys in a known_hosts file (UserKnownHostsFile) instead',
+  refuseconnection: 'RefuseConnection: the config refuses connections to this destination',
 };
 
 const MAX_IDENTITY_FILES = 100;
@@ -97,6 +106,8 @@ class Accumulator {
   /** ProxyJump and ProxyCommand share one slot: whichever comes first wins. */
   proxy: { keyword: 'proxyjump' | 'proxycommand'; value: string; entry: ConfigEntry } | undefined;
   refusal: { message: string; entry: ConfigEntry } | undefined;
+  /** IgnoreUnknown's pattern list, once an applicable one was read. */
+  ignoreUnknown: string | undefined;
   wantFinalPass = false;
 
   first(keyword: string): string | undefined {
@@ -149,7 +160,7 @@ function evaluateFile(file: ConfigFile, outerActive: boolean, acc: Accumulator, 
         break;
       case 'match':
         // Evaluated even when the outer block is inactive only to find `final`, as ssh does.
-        active = matchCriteria(entry, acc, context, pass, outerActive) && outerActive;
+        active = matchCriteria(entry, acc, context, pass, outerActive);
         break;
       case 'include':
         for (const included of item.files) evaluateFile(included, active, acc, context, pass);
@@ -157,61 +168,78 @@ function evaluateFile(file: ConfigFile, outerActive: boolean, acc: Accumulator, 
       case 'option':
         if (active) apply(entry, acc);
         break;
+      case 'unknown':
+        // ssh refuses the file for a keyword it does not know, in any block, unless an
+        // IgnoreUnknown read before it names the keyword.
+        if (acc.ignoreUnknown === undefined || matchPatternList(entry.keyword, acc.ignoreUnknown, true) !== 1) {
+          throw new SSHConfigError(`Bad configuration option: ${entry.keyword}`, entry.file, entry.line);
+        }
+        break;
     }
   }
 }
 
 function matchCriteria(entry: ConfigEntry, acc: Accumulator, context: ResolveContext, pass: Pass, outerActive: boolean): boolean {
-  const args = entry.args;
+  // ssh reads Match criteria from the raw line with strdelim (readconf.c match_cfg_line).
+  const cursor = { text: entry.rest, at: 0 };
+  const bad = (message: string): never => {
+    throw new SSHConfigError(`Bad Match condition: ${message}`, entry.file, entry.line);
+  };
   let result = true;
-  let execPending: ConfigEntry | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const raw = args[i]!;
+  let attributes = 0;
+  for (;;) {
+    const raw = strdelim(cursor);
+    if (raw === undefined || raw === '' || raw.startsWith('#')) break;
     const negated = raw.startsWith('!');
     const criterion = (negated ? raw.slice(1) : raw).toLowerCase();
     if (criterion === 'all') {
-      if (args.some((arg) => !/^!?(all|canonical|final)$/i.test(arg))) {
-        throw new SSHConfigError('"Match all" cannot be combined with other criteria', entry.file, entry.line);
-      }
-      if (negated) result = false;
-      continue;
+      const next = strdelim(cursor);
+      if (attributes > 1 || (next !== undefined && next !== '' && !next.startsWith('#'))) bad(`'${raw}' cannot be combined with other Match attributes`);
+      if (result && negated) result = false;
+      return result && outerActive;
     }
+    attributes++;
     if (criterion === 'canonical' || criterion === 'final') {
       if (criterion === 'final') acc.wantFinalPass = true;
       if (pass.finalPass === negated) result = false;
       continue;
     }
-    const value = args[++i];
-    if (value === undefined) throw new SSHConfigError(`Match ${raw} needs an argument`, entry.file, entry.line);
+    const value = strdelim(cursor);
+    if (value === undefined || value === '' || value.startsWith('#')) bad(`missing Match criteria for ${criterion}`);
     let matched: boolean;
     switch (criterion) {
       case 'host':
-        matched = matchPatternList(matchHostname(acc, pass), value, true) === 1;
+        matched = matchPatternList(matchHostname(acc, pass), value!, true) === 1;
         break;
       case 'originalhost':
-        matched = matchPatternList(context.host, value, true) === 1;
+        matched = matchPatternList(context.host, value!, true) === 1;
         break;
       case 'user':
-        matched = matchPatternList(acc.first('user') ?? context.localUser, value, false) === 1;
+        matched = matchPatternList(acc.first('user') ?? context.localUser, value!, false) === 1;
         break;
       case 'localuser':
-        matched = matchPatternList(context.localUser, value, false) === 1;
+        matched = matchPatternList(context.localUser, value!, false) === 1;
         break;
       case 'exec':
-        // Running commands from a config file is exactly what an SDK should not do behind a
-        // caller's back; and skipping the block would resolve differently from ssh.
-        execPending = entry;
-        matched = true;
-        break;
+        // ssh runs the command whenever the criteria before it matched, negated or not, and the
+        // block's fate then hangs on its exit status. Running commands from a config file is what
+        // an SDK must not do behind a caller's back, and skipping the block (or taking it) would
+        // resolve differently from ssh: refused, `!exec` included.
+        if (result && outerActive) {
+          throw new SSHConfigError(
+            `Match ${raw} is not supported: sshpool does not run commands from config files; give the target explicit fields or configFile: false`,
+            entry.file,
+            entry.line,
+          );
+        }
+        continue;
       default:
-        throw new SSHConfigError(`Match ${criterion} is not supported (supported: all, canonical, final, host, originalhost, user, localuser)`, entry.file, entry.line);
+        return bad(`unsupported Match attribute ${criterion} (supported: all, canonical, final, host, originalhost, user, localuser)`);
     }
     if (matched === negated) result = false;
   }
-  if (execPending && result && outerActive) {
-    throw new SSHConfigError('Match exec is not supported: sshpool does not run commands from config files; give the target explicit fields or configFile: false', execPending.file, execPending.line);
-  }
-  return result;
+  if (attributes === 0) bad('one or more attributes required for Match');
+  return result && outerActive;
 }
 
 /** The name `Match host` compares: HostName with %h expanded once set, else the name given. */
@@ -234,10 +262,9 @@ function expandHostname(value: string, host: string): string {
 function apply(entry: ConfigEntry, acc: Accumulator): void {
   const { keyword, args } = entry;
   if (SINGLE_VALUED.has(keyword)) {
-    if (args.length === 0) throw new SSHConfigError(`${entry.name} needs a value`, entry.file, entry.line);
     if (acc.values.has(keyword)) return;
-    validate(entry);
     acc.setOnce(keyword, args, entry);
+    if (keyword === 'ignoreunknown') acc.ignoreUnknown = args[0];
     if (keyword === 'forwardagent' && args[0]!.toLowerCase() !== 'no') {
       acc.notice(entry, 'unsupported', 'ForwardAgent from a config file is ignored: sshpool forwards the agent only when the target sets forwardAgent: true');
     }
@@ -245,18 +272,30 @@ function apply(entry: ConfigEntry, acc: Accumulator): void {
   }
   switch (keyword) {
     case 'identityfile':
-      if (args.length !== 1) throw new SSHConfigError('IdentityFile takes one path (quote paths with spaces)', entry.file, entry.line);
       if (acc.identityFiles.length >= MAX_IDENTITY_FILES) throw new SSHConfigError(`more than ${MAX_IDENTITY_FILES} IdentityFile entries`, entry.file, entry.line);
       acc.identityFiles.push(args[0]!);
       acc.origins.set('identityfile', acc.origins.get('identityfile') ?? `${entry.file} line ${entry.line}`);
       return;
     case 'proxyjump':
     case 'proxycommand':
-      if (args.length === 0) throw new SSHConfigError(`${entry.name} needs a value`, entry.file, entry.line);
-      if (acc.proxy === undefined) acc.proxy = { keyword, value: args.join(' '), entry };
+      // Both take the rest of the line as written, not split into words.
+      if (acc.proxy === undefined) acc.proxy = { keyword, value: entry.rest.replace(/^[ \t\r\n=]+/, ''), entry };
       return;
     case 'canonicalizehostname':
       if (/^(yes|always)$/i.test(args[0] ?? '')) acc.refusal ??= { message: REFUSED[keyword]!, entry };
+      return;
+    case 'knownhostscommand':
+      // First value wins, `none` included.
+      if (!acc.values.has(keyword)) {
+        acc.setOnce(keyword, args, entry);
+        if (args[0]!.toLowerCase() !== 'none') acc.refusal ??= { message: REFUSED[keyword]!, entry };
+      }
+      return;
+    case 'refuseconnection':
+      if (!acc.values.has(keyword)) {
+        acc.setOnce(keyword, args, entry);
+        if (/^(yes|true)$/i.test(args[0] ?? '')) acc.refusal ??= { message: REFUSED[keyword]!, entry };
+      }
       return;
     default:
       if (NO_EFFECT.has(keyword)) {
@@ -267,43 +306,17 @@ function apply(entry: ConfigEntry, acc: Accumulator): void {
   }
 }
 
-const YES_NO = /^(yes|no|true|false)$/i;
-
-function validate(entry: ConfigEntry): void {
-  const value = entry.args[0]!;
-  const fail = (what: string): never => {
-    throw new SSHConfigError(`${entry.name} ${what}, got ${JSON.stringify(value)}`, entry.file, entry.line);
-  };
-  switch (entry.keyword) {
-    case 'port':
-      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65_535) fail('must be a port number from 1 to 65535');
-      break;
-    case 'connecttimeout':
-      if (!/^\d+$/.test(value) && value.toLowerCase() !== 'none') fail('must be a number of seconds');
-      break;
-    case 'serveraliveinterval':
-    case 'serveralivecountmax':
-      if (!/^\d+$/.test(value)) fail('must be a whole number');
-      break;
-    case 'identitiesonly':
-      if (!YES_NO.test(value)) fail('must be yes or no');
-      break;
-    case 'stricthostkeychecking':
-      if (!/^(yes|no|true|false|ask|off|accept-new)$/i.test(value)) fail('must be yes, no, ask, off or accept-new');
-      break;
-    case 'identityagent':
-    case 'forwardagent':
-      if (value.startsWith('$') && !value.startsWith('${') && !/^\$[A-Za-z_][A-Za-z0-9_]*$/.test(value)) fail('names an invalid environment variable');
-      break;
-  }
-}
-
 function build(acc: Accumulator, context: ResolveContext): ResolvedSSHConfig {
   const one = (keyword: string): string | undefined => acc.first(keyword);
   const number = (keyword: string): number | undefined => {
     const value = one(keyword);
     return value === undefined || value.toLowerCase() === 'none' ? undefined : Number(value);
   };
+  const seconds = (keyword: string): number | undefined => {
+    const value = one(keyword);
+    return value === undefined || value === 'none' ? undefined : sshTimeSeconds(value);
+  };
+  const revoked = one('revokedhostkeys');
   const yesNo = (keyword: string): boolean | undefined => {
     const value = one(keyword)?.toLowerCase();
     return value === undefined ? undefined : value === 'yes' || value === 'true';
@@ -320,14 +333,15 @@ function build(acc: Accumulator, context: ResolveContext): ResolvedSSHConfig {
     identitiesOnly: yesNo('identitiesonly'),
     identityAgent: one('identityagent'),
     proxyJump,
-    connectTimeout: number('connecttimeout'),
-    serverAliveInterval: number('serveraliveinterval'),
+    connectTimeout: seconds('connecttimeout'),
+    serverAliveInterval: seconds('serveraliveinterval'),
     serverAliveCountMax: number('serveralivecountmax'),
     strictHostKeyChecking:
       strict === undefined ? undefined : strict === 'true' ? 'yes' : strict === 'false' || strict === 'off' ? 'no' : (strict as 'yes' | 'no' | 'ask' | 'accept-new'),
     userKnownHostsFiles: acc.values.get('userknownhostsfile'),
     globalKnownHostsFiles: acc.values.get('globalknownhostsfile'),
     hostKeyAlias: one('hostkeyalias'),
+    revokedHostKeys: revoked === undefined || revoked.toLowerCase() === 'none' ? undefined : revoked,
     forwardAgent: one('forwardagent'),
     origins: acc.origins,
     notices: acc.notices,

@@ -1,8 +1,8 @@
 // The public face of config resolution: which file, and what it says about one host.
 import { existsSync } from 'node:fs';
-import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../core/errors.js';
+import { openSSHEnvironment } from '../../core/openssh-environment.js';
 import { describe } from '../../core/validation.js';
 import { loadConfigFile } from './config-file.js';
 import { evaluateConfigFile } from './evaluate-config.js';
@@ -23,24 +23,21 @@ export interface ResolveSSHConfigOptions {
 
 /** The local user name, as ssh takes it from the password database. */
 export function localUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env['USER'] ?? process.env['LOGNAME'] ?? '';
-  }
+  return openSSHEnvironment().user;
 }
 
 /** Which file `configFile` means: undefined when none is to be read. */
 export function configFilePath(configFile: string | false | undefined): string | undefined {
   if (configFile === false) return undefined;
   if (configFile === undefined) {
-    const path = join(homedir(), '.ssh', 'config');
+    // The password database's home, as ssh: $HOME may name another user's (sudo -E).
+    const path = join(openSSHEnvironment().home, '.ssh', 'config');
     return existsSync(path) ? path : undefined;
   }
   if (typeof configFile !== 'string' || configFile === '') {
     throw new InvalidArgumentError(`configFile must be a file path or false, got ${describe(configFile)}`);
   }
-  return expandTilde(configFile, homedir(), 'configFile');
+  return expandTilde(configFile, openSSHEnvironment().home, 'configFile');
 }
 
 /**
@@ -51,6 +48,6 @@ export function configFilePath(configFile: string | false | undefined): string |
 export function resolveSSHConfig(host: string, options: ResolveSSHConfigOptions = {}): ResolvedSSHConfig | undefined {
   const path = configFilePath(options.configFile);
   if (path === undefined) return undefined;
-  const file = loadConfigFile(path, homedir());
+  const file = loadConfigFile(path, openSSHEnvironment().home);
   return evaluateConfigFile(file, { host, user: options.user, port: options.port, localUser: localUserName() });
 }

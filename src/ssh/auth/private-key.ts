@@ -2,7 +2,7 @@
 // PrivateKeyError that says what is wrong in words: ssh2's own messages ("Malformed OpenSSH
 // private key") do not say whether a passphrase is missing, wrong, or the format unreadable.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { PrivateKeyError } from '../../core/errors.js';
@@ -63,10 +63,16 @@ function parseUncached(text: string | Buffer, passphrase: string | undefined, so
  */
 export function loadIdentityFile(path: string, passphrase: string | undefined): IdentityKey {
   let text: Buffer;
+  let fd: number | undefined;
   try {
-    text = readFileSync(path);
+    fd = openSync(path, 'r');
+    checkKeyFilePermissions(path, fd);
+    text = readFileSync(fd);
   } catch (error) {
+    if (error instanceof PrivateKeyError) throw error;
     throw new PrivateKeyError(`cannot read key file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, path, 'unreadable', { cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
   try {
     return parsePrivateKey(text, passphrase, path);
@@ -82,6 +88,23 @@ export function loadIdentityFile(path: string, passphrase: string | undefined): 
     if (parsed instanceof Error) throw error;
     return { source: path, privateKey: undefined, publicBlob: parsed.getPublicSSH(), keyType: parsed.type, fingerprint: fingerprintOf(parsed.getPublicSSH()) };
   }
+}
+
+/**
+ * authfile.c sshkey_perm_ok: a key file of the user's own that its group or others may access
+ * is refused, with ssh's words. Files of other owners are not checked, as in ssh.
+ */
+function checkKeyFilePermissions(path: string, fd: number): void {
+  if (process.platform === 'win32' || process.getuid === undefined) return;
+  const stats = fstatSync(fd);
+  if (stats.uid !== process.getuid() || (stats.mode & 0o077) === 0) return;
+  const mode = (stats.mode & 0o777).toString(8).padStart(4, '0');
+  throw new PrivateKeyError(
+    `WARNING: UNPROTECTED PRIVATE KEY FILE! Permissions ${mode} for '${path}' are too open. ` +
+      'It is required that your private key files are NOT accessible by others. This private key will be ignored (chmod 600 it).',
+    path,
+    'unprotected',
+  );
 }
 
 function parseOne(text: string | Buffer, passphrase: string | undefined): ParsedKey | Error {

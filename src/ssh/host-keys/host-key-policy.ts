@@ -11,10 +11,12 @@ export interface HostKeyVerification {
    */
   policy?: HostKeyPolicy;
   /**
-   * known_hosts file to read (and, with `accept-new`, append to).
-   * @default '~/.ssh/known_hosts'
+   * known_hosts file to read (and, with `accept-new`, append to); `false` for none (OpenSSH's
+   * `UserKnownHostsFile none`: only the global files are read, and `accept-new` records
+   * nothing, so it refuses unknown hosts).
+   * @default '~/.ssh/known_hosts' (and `~/.ssh/known_hosts2`, read only), in the home directory of the password database
    */
-  knownHostsFile?: string;
+  knownHostsFile?: string | false;
   /**
    * Pinned fingerprints (`SHA256:<base64>` as `ssh-keygen -lf` prints them). When given, the
    * server's key must match one of them and the known-hosts file is not consulted.
@@ -32,4 +34,17 @@ export interface HostKeyVerification {
    * @default []
    */
   extraKnownHostsFiles?: readonly string[];
+  /**
+   * System-wide known-hosts files, read after the others, never written (OpenSSH's
+   * `GlobalKnownHostsFile`). A host known with another key in any file is a changed host.
+   * @default ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']
+   */
+  globalKnownHostsFiles?: readonly string[];
+  /**
+   * Revoked host keys (OpenSSH's `RevokedHostKeys`): a KRL made by `ssh-keygen -k`, or a list
+   * of public keys, one per line. A key it lists is refused under every policy but `off`; a
+   * file that cannot be read or understood refuses every key, as in ssh.
+   * @default undefined (none)
+   */
+  revokedHostKeys?: string;
 }

@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { appendFileSync, closeSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ServerHostKeyAlgorithm } from 'ssh2';
 import { InvalidArgumentError } from '../../core/errors.js';
 import type { HostKeyRejection } from '../../core/errors.js';
-import { hostFieldMatches, knownHostsName, parseKnownHosts } from './known-hosts.js';
-import type { KnownHostEntry } from './known-hosts.js';
+import { openSSHEnvironment } from '../../core/openssh-environment.js';
+import { knownHostsName } from './known-hosts.js';
+import { lookupKnownHosts, warmKnownHosts } from './known-hosts-index.js';
+import type { KnownHostFileEntry } from './known-hosts-index.js';
+import { checkRevoked } from './revoked-keys.js';
 import type { HostKeyPolicy, HostKeyVerification } from './host-key-policy.js';
 import { describe, isPlainObject } from '../../core/validation.js';
 
@@ -15,12 +17,17 @@ export { knownHostsName } from './known-hosts.js';
 /** A host-key verification setting with defaults filled in. */
 export interface ResolvedHostKeyVerification {
   readonly policy: HostKeyPolicy;
-  readonly knownHostsFile: string;
+  /** The file `accept-new` records in; undefined: none (UserKnownHostsFile none). */
+  readonly knownHostsFile: string | undefined;
   readonly fingerprints: readonly string[] | undefined;
   /** Name looked up instead of `host`/`[host]:port` (OpenSSH HostKeyAlias). */
   readonly alias?: string;
-  /** Further known_hosts files, read but never written (OpenSSH's other UserKnownHostsFile and GlobalKnownHostsFile entries). */
+  /** Further user known_hosts files, read but never written (OpenSSH's other UserKnownHostsFile entries). */
   readonly extraKnownHostsFiles?: readonly string[];
+  /** System-wide known_hosts files, read after the user's (GlobalKnownHostsFile). */
+  readonly globalKnownHostsFiles: readonly string[];
+  /** RevokedHostKeys file. */
+  readonly revokedHostKeys?: string;
 }
 
 export interface HostKeyVerdict {
@@ -30,6 +37,8 @@ export interface HostKeyVerdict {
   readonly fingerprint: string;
   /** Line of known_hosts that decided a rejection (the revoked or the differing entry). */
   readonly line?: number;
+  /** The file of `line`, or the RevokedHostKeys file that revoked the key. */
+  readonly file?: string;
   /** For a mismatch: the key types recorded for the host. */
   readonly knownKeyTypes?: readonly string[];
   /** Why known_hosts could not be used at all (unreadable, a directory, not writable). */
@@ -39,11 +48,17 @@ export interface HostKeyVerdict {
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
 export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerification | undefined): ResolvedHostKeyVerification {
-  const defaultFile = join(homedir(), '.ssh', 'known_hosts');
-  if (setting === undefined) return { policy: 'strict', knownHostsFile: defaultFile, fingerprints: undefined };
+  const environment = openSSHEnvironment();
+  // UserKnownHostsFile's default: ~/.ssh/known_hosts, then ~/.ssh/known_hosts2 (read only).
+  const defaults = {
+    knownHostsFile: join(environment.home, '.ssh', 'known_hosts'),
+    extraKnownHostsFiles: [join(environment.home, '.ssh', 'known_hosts2')],
+    globalKnownHostsFiles: [...environment.globalKnownHostsFiles],
+  };
+  if (setting === undefined) return { policy: 'strict', fingerprints: undefined, ...defaults };
   if (typeof setting === 'string') {
     checkPolicy(setting, 'hostKey');
-    return { policy: setting, knownHostsFile: defaultFile, fingerprints: undefined };
+    return { policy: setting, fingerprints: undefined, ...defaults };
   }
   if (!isPlainObject(setting)) throw new InvalidArgumentError(`hostKey must be a policy name or an object, got ${describe(setting)}`);
   for (const key of Object.keys(setting)) {
@@ -53,8 +68,8 @@ export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerif
   }
   const policy = setting.policy ?? 'strict';
   checkPolicy(policy, 'hostKey.policy');
-  if (setting.knownHostsFile !== undefined && (typeof setting.knownHostsFile !== 'string' || setting.knownHostsFile === '')) {
-    throw new InvalidArgumentError(`hostKey.knownHostsFile must be a file path, got ${describe(setting.knownHostsFile)}`);
+  if (setting.knownHostsFile !== undefined && setting.knownHostsFile !== false && (typeof setting.knownHostsFile !== 'string' || setting.knownHostsFile === '')) {
+    throw new InvalidArgumentError(`hostKey.knownHostsFile must be a file path or false, got ${describe(setting.knownHostsFile)}`);
   }
   let fingerprints: string[] | undefined;
   if (setting.fingerprints !== undefined) {
@@ -68,10 +83,19 @@ export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerif
       return fp.trim().replace(/=$/, '');
     });
   }
+  const files = (value: unknown, path: string): string[] => {
+    if (!Array.isArray(value) || value.some((file) => typeof file !== 'string' || file === '')) {
+      throw new InvalidArgumentError(`${path} must be an array of file paths`);
+    }
+    return [...(value as string[])];
+  };
+  // A known_hosts file given (or none) replaces the default pair, as UserKnownHostsFile does.
+  const userFilesGiven = setting.knownHostsFile !== undefined;
   const resolved: { -readonly [K in keyof ResolvedHostKeyVerification]: ResolvedHostKeyVerification[K] } = {
     policy,
-    knownHostsFile: setting.knownHostsFile ?? defaultFile,
+    knownHostsFile: userFilesGiven ? (setting.knownHostsFile || undefined) : defaults.knownHostsFile,
     fingerprints,
+    globalKnownHostsFiles: setting.globalKnownHostsFiles === undefined ? defaults.globalKnownHostsFiles : files(setting.globalKnownHostsFiles, 'hostKey.globalKnownHostsFiles'),
   };
   if (setting.alias !== undefined) {
     if (typeof setting.alias !== 'string' || setting.alias === '' || /\s/.test(setting.alias)) {
@@ -79,16 +103,20 @@ export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerif
     }
     resolved.alias = setting.alias;
   }
-  if (setting.extraKnownHostsFiles !== undefined) {
-    if (!Array.isArray(setting.extraKnownHostsFiles) || setting.extraKnownHostsFiles.some((file) => typeof file !== 'string' || file === '')) {
-      throw new InvalidArgumentError('hostKey.extraKnownHostsFiles must be an array of file paths');
+  const extra = setting.extraKnownHostsFiles === undefined
+    ? (userFilesGiven ? [] : defaults.extraKnownHostsFiles)
+    : files(setting.extraKnownHostsFiles, 'hostKey.extraKnownHostsFiles');
+  if (extra.length > 0) resolved.extraKnownHostsFiles = extra;
+  if (setting.revokedHostKeys !== undefined) {
+    if (typeof setting.revokedHostKeys !== 'string' || setting.revokedHostKeys === '') {
+      throw new InvalidArgumentError(`hostKey.revokedHostKeys must be a file path, got ${describe(setting.revokedHostKeys)}`);
     }
-    if (setting.extraKnownHostsFiles.length > 0) resolved.extraKnownHostsFiles = [...setting.extraKnownHostsFiles];
+    resolved.revokedHostKeys = setting.revokedHostKeys;
   }
   return resolved;
 }
 
-const HOST_KEY_OPTIONS = ['policy', 'knownHostsFile', 'fingerprints', 'alias', 'extraKnownHostsFiles'];
+const HOST_KEY_OPTIONS = ['policy', 'knownHostsFile', 'fingerprints', 'alias', 'extraKnownHostsFiles', 'globalKnownHostsFiles', 'revokedHostKeys'];
 
 function checkPolicy(value: unknown, path: string): asserts value is HostKeyPolicy {
   if (value !== 'strict' && value !== 'accept-new' && value !== 'off') {
@@ -109,38 +137,32 @@ export function keyTypeOf(keyBlob: Buffer): string {
   return keyBlob.subarray(4, 4 + length).toString('latin1');
 }
 
-interface KnownHostsRead {
-  readonly entries: readonly KnownHostEntry[];
-  /** Why the file could not be read; a missing file is simply empty. */
-  readonly problem?: string;
+/** Every known_hosts file of a policy, in ssh's order: the user's, then the global ones. */
+function knownHostsFiles(verification: ResolvedHostKeyVerification): string[] {
+  return [
+    ...(verification.knownHostsFile === undefined ? [] : [verification.knownHostsFile]),
+    ...(verification.extraKnownHostsFiles ?? []),
+    ...verification.globalKnownHostsFiles,
+  ];
 }
 
-function readKnownHosts(file: string): KnownHostsRead {
-  try {
-    return { entries: parseKnownHosts(readFileSync(file, 'utf8')) };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { entries: [] };
-    // A directory or an unreadable file will not fix itself on retry: a permanent rejection.
-    const what = code === 'EISDIR' ? 'is a directory, not a known_hosts file' : `cannot be read (${code ?? 'unknown error'})`;
-    return { entries: [], problem: `${file} ${what}` };
-  }
+/** The names a host's key is looked up under: `[host]:port` (or the alias), and the bare name for other ports. */
+function lookupNames(verification: ResolvedHostKeyVerification, host: string, port: number): { name: string; bareName: string | undefined } {
+  const name = verification.alias ?? knownHostsName(host, port);
+  // OpenSSH also consults the bare name for other ports; not with an alias.
+  const bareName = port === 22 || verification.alias !== undefined ? undefined : knownHostsName(host, 22);
+  return { name, bareName };
 }
 
 /**
- * The entries of the known_hosts file and of any further files (`GlobalKnownHostsFile` from
- * ~/.ssh/config), in that order.
+ * Reads the known_hosts files of a policy and looks the host up ahead of a connect, letting
+ * the event loop run while a large hashed file is searched; the handshake's synchronous
+ * checks then find the answer ready. Never rejects.
  */
-function readVerificationFiles(verification: ResolvedHostKeyVerification): KnownHostsRead {
-  const main = readKnownHosts(verification.knownHostsFile);
-  if (main.problem || !verification.extraKnownHostsFiles) return main;
-  const entries = [...main.entries];
-  for (const file of verification.extraKnownHostsFiles) {
-    const extra = readKnownHosts(file);
-    if (extra.problem) return { entries: [], problem: extra.problem };
-    entries.push(...extra.entries);
-  }
-  return { entries };
+export async function prepareHostKeyVerification(verification: ResolvedHostKeyVerification, host: string, port: number): Promise<void> {
+  if (verification.policy === 'off' || verification.fingerprints) return;
+  const { name, bareName } = lookupNames(verification, host, port);
+  await warmKnownHosts(knownHostsFiles(verification), bareName === undefined ? [name] : [name, bareName]);
 }
 
 /**
@@ -176,12 +198,9 @@ export function preferredHostKeyAlgorithms(
   port: number,
 ): ServerHostKeyAlgorithm[] | undefined {
   if (verification.policy === 'off' || verification.fingerprints) return undefined;
-  const name = verification.alias ?? knownHostsName(host, port);
-  const known = new Set(
-    readVerificationFiles(verification).entries
-      .filter((entry) => entry.marker === '' && hostFieldMatches(entry.hosts, name))
-      .map((entry) => entry.keyType),
-  );
+  const { name } = lookupNames(verification, host, port);
+  const found = lookupKnownHosts(knownHostsFiles(verification), name);
+  const known = new Set((found.entries ?? []).filter((entry) => entry.marker === '').map((entry) => entry.keyType));
   if (known.size === 0) return undefined;
   const all = [...SSH2_DEFAULT_HOST_KEY_ALGORITHMS];
   if (known.has(keyTypeOfAlgorithm(all[0]!))) return all;
@@ -192,11 +211,14 @@ export function preferredHostKeyAlgorithms(
 
 /**
  * Checks a presented host key against one resolved policy, deciding as OpenSSH's
- * check_host_key does (see the README's Security model for the deliberate differences):
+ * verify_host_key and check_host_key do (see the README's Security model for the deliberate
+ * differences):
+ * - a key the RevokedHostKeys file lists is refused, and every key when that file cannot be used;
  * - a key marked `@revoked` for the host is refused;
  * - a key recorded for the host is accepted;
- * - a host with any other key recorded, of any type, has CHANGED: refused under every
- *   policy, never appended (a host known under any key type is a known host);
+ * - a host with any other key recorded, of any type, in any of the files (user's and global),
+ *   has CHANGED: refused under every policy, never appended (a host known under any key type
+ *   is a known host);
  * - for a port other than 22, a key recorded under the bare host name is accepted;
  * - otherwise the host is unknown: refused under `strict`, recorded under `accept-new`.
  */
@@ -212,28 +234,42 @@ export function verifyHostKey(
     reason ? { accepted, reason, keyType, fingerprint, ...extra } : { accepted, keyType, fingerprint, ...extra };
 
   if (verification.policy === 'off') return verdict(true);
+  if (verification.revokedHostKeys !== undefined) {
+    const check = checkRevoked(verification.revokedHostKeys, keyBlob);
+    if (check.problem !== undefined) return verdict(false, 'revoked', { problem: `the revoked keys file cannot be used: ${check.problem}` });
+    if (check.revoked) return verdict(false, 'revoked', { file: verification.revokedHostKeys });
+  }
   if (verification.fingerprints) {
     return verification.fingerprints.includes(fingerprint) ? verdict(true) : verdict(false, 'not-pinned');
   }
 
-  const { entries, problem } = readVerificationFiles(verification);
-  if (problem) return verdict(false, 'unknown', { problem });
-  const name = verification.alias ?? knownHostsName(host, port);
-  const forName = entries.filter((entry) => hostFieldMatches(entry.hosts, name));
-  // OpenSSH also consults the bare name for other ports (see below); a revocation there counts too.
-  const bareName = port === 22 || verification.alias !== undefined ? undefined : knownHostsName(host, 22);
-  const forBareName = bareName === undefined ? [] : entries.filter((entry) => hostFieldMatches(entry.hosts, bareName));
+  const files = knownHostsFiles(verification);
+  const { name, bareName } = lookupNames(verification, host, port);
+  const found = lookupKnownHosts(files, name);
+  if (found.problem !== undefined) return verdict(false, 'unknown', { problem: found.problem });
+  const forName = found.entries;
+  let forBareName: readonly KnownHostFileEntry[] = [];
+  if (bareName !== undefined) {
+    const bare = lookupKnownHosts(files, bareName);
+    if (bare.problem !== undefined) return verdict(false, 'unknown', { problem: bare.problem });
+    forBareName = bare.entries;
+  }
 
+  // A revocation under the bare name counts too.
   const revoked = [...forName, ...forBareName].find((entry) => entry.marker === '@revoked' && entry.keyBlob.equals(keyBlob));
-  if (revoked) return verdict(false, 'revoked', { line: revoked.line });
+  if (revoked) return verdict(false, 'revoked', { line: revoked.line, file: revoked.file });
   const plain = forName.filter((entry) => entry.marker === '');
   if (plain.some((entry) => entry.keyBlob.equals(keyBlob))) return verdict(true);
   if (plain.length > 0) {
-    return verdict(false, 'mismatch', { line: plain[0]!.line, knownKeyTypes: [...new Set(plain.map((entry) => entry.keyType))] });
+    return verdict(false, 'mismatch', { line: plain[0]!.line, file: plain[0]!.file, knownKeyTypes: [...new Set(plain.map((entry) => entry.keyType))] });
   }
   // "checking without port identifier": a key recorded for the bare name vouches for any port.
   if (forBareName.some((entry) => entry.marker === '' && entry.keyBlob.equals(keyBlob))) return verdict(true);
   if (verification.policy === 'strict') return verdict(false, 'unknown');
+  if (verification.knownHostsFile === undefined) {
+    // Trusting a key that is recorded nowhere would make every reconnect a new first use.
+    return verdict(false, 'unknown', { problem: 'accept-new has no known_hosts file to record the new key in (UserKnownHostsFile none / knownHostsFile: false)' });
+  }
   try {
     recordHostKey(verification.knownHostsFile, name, keyType, keyBlob);
   } catch (error) {
@@ -271,7 +307,8 @@ function recordHostKey(file: string, name: string, keyType: string, keyBlob: Buf
 export function describeRejection(host: string, port: number, verdict: HostKeyVerdict, verification: ResolvedHostKeyVerification): string {
   const name = verification.alias ?? knownHostsName(host, port);
   const key = `${verdict.keyType} key ${verdict.fingerprint}`;
-  const file = verification.knownHostsFile;
+  const files = knownHostsFiles(verification);
+  const file = verdict.file ?? verification.knownHostsFile ?? files[0] ?? 'known_hosts';
   const at = verdict.line === undefined ? file : `${file}:${verdict.line}`;
   if (verdict.problem) {
     return `Host key for ${name} cannot be verified: ${verdict.problem}. The server presented ${key}.`;
@@ -284,12 +321,16 @@ export function describeRejection(host: string, port: number, verdict: HostKeyVe
         `then replace the old line (ssh-keygen -R '${name}' -f ${file}).`;
     }
     case 'revoked':
-      return `Host key for ${name} is marked @revoked in ${at}: the server presented ${key}.`;
+      return verdict.line === undefined
+        ? `Host key for ${name} is revoked by ${file} (RevokedHostKeys): the server presented ${key}.`
+        : `Host key for ${name} is marked @revoked in ${at}: the server presented ${key}.`;
     case 'not-pinned':
       return `Host key for ${name} is not one of the pinned fingerprints: the server presented ${key}.`;
-    default:
-      return `Host key for ${name} is not known: the server presented ${key}, and ${file} has no entry for it. ` +
+    default: {
+      const searched = files.length === 0 ? 'no known_hosts file is configured' : `${files.join(', ')} ${files.length === 1 ? 'has' : 'have'} no entry for it`;
+      return `Host key for ${name} is not known: the server presented ${key}, and ${searched}. ` +
         `Verify the fingerprint, then add it (ssh-keyscan -p ${port} ${host} >> ${file}), ` +
         "pin it with hostKey: { fingerprints: ['" + verdict.fingerprint + "'] }, or use hostKey: 'accept-new'.";
+    }
   }
 }

@@ -40,14 +40,28 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   const entries: KnownHostEntry[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const entry = parseLine(lines[i] ?? '', i + 1);
+    const fields = splitKnownHostsLine(lines[i] ?? '', i + 1);
+    const entry = fields && checkKnownHostsLine(fields);
     if (entry) entries.push(entry);
   }
   return entries;
 }
 
-// Only space and tab separate fields (not \r): OpenSSH splits on exactly these.
-function parseLine(text: string, line: number): KnownHostEntry | undefined {
+/** A known_hosts line split into its fields, before its key is decoded and checked. */
+export interface KnownHostsLineFields {
+  readonly line: number;
+  readonly marker: KnownHostMarker;
+  readonly hosts: string;
+  readonly typeName: string;
+  readonly base64: string;
+}
+
+/**
+ * The cheap half of reading a line: its fields. Undefined for comments, blank lines and lines
+ * whose shape alone makes OpenSSH skip them. Only space and tab separate fields (not \r):
+ * OpenSSH splits on exactly these.
+ */
+export function splitKnownHostsLine(text: string, line: number): KnownHostsLineFields | undefined {
   let rest = text.replace(/^[ \t]+/, '');
   if (rest === '' || rest.startsWith('#')) return undefined;
   let marker: KnownHostMarker = '';
@@ -59,17 +73,30 @@ function parseLine(text: string, line: number): KnownHostEntry | undefined {
     // Only one marker is allowed.
     if (rest.startsWith('@')) return undefined;
   }
-  const fields = rest.split(/[ \t]+/);
-  const [hosts, typeName, base64] = fields;
+  const [hosts, typeName, base64] = rest.split(/[ \t]+/, 3);
   if (!hosts || !typeName || !base64 || typeName.startsWith('#')) return undefined;
+  if (!BLOB_TYPE_FOR_NAME.has(typeName)) return undefined;
+  return { line, marker, hosts, typeName, base64 };
+}
+
+/** The expensive half: the host field's hash and the key decoded and checked as OpenSSH does. */
+export function checkKnownHostsLine(fields: KnownHostsLineFields): KnownHostEntry | undefined {
+  const { line, marker, hosts, typeName, base64 } = fields;
   if (hosts.startsWith('|') && !parseHashedHost(hosts)) return undefined;
-  const blobType = BLOB_TYPE_FOR_NAME.get(typeName);
-  if (!blobType) return undefined;
   const keyBlob = decodeBase64Strictly(base64);
   if (!keyBlob) return undefined;
   const keyType = validKeyType(keyBlob);
-  if (keyType !== blobType) return undefined;
+  if (keyType === undefined || keyType !== BLOB_TYPE_FOR_NAME.get(typeName)) return undefined;
   return { line, marker, hosts, keyType, keyBlob };
+}
+
+/** A public key as `type base64 [comment]` (key list syntax, no options); undefined if invalid. */
+export function parsePublicKeyLine(text: string): Buffer | undefined {
+  const [typeName, base64] = text.trim().split(/[ \t]+/);
+  const blobType = typeName === undefined ? undefined : BLOB_TYPE_FOR_NAME.get(typeName);
+  if (!blobType || !base64) return undefined;
+  const keyBlob = decodeBase64Strictly(base64);
+  return keyBlob && validKeyType(keyBlob) === blobType ? keyBlob : undefined;
 }
 
 /** Base64 as OpenSSH's b64_pton reads it: whitespace skipped, canonical padding required. */
@@ -169,13 +196,13 @@ function isPointOnCurve(curve: string, point: Buffer): boolean {
   }
 }
 
-interface HashedHost {
+export interface HashedHost {
   readonly salt: Buffer;
   readonly hash: string;
 }
 
 /** `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`; a malformed one makes the whole line invalid. */
-function parseHashedHost(hosts: string): HashedHost | undefined {
+export function parseHashedHost(hosts: string): HashedHost | undefined {
   const parts = hosts.split('|');
   if (parts.length !== 4 || parts[0] !== '' || parts[1] !== '1') return undefined;
   const salt = decodeBase64Strictly(parts[2] ?? '');

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../../src/index.js';
 import { normalizeTarget, previousHop, routeText } from '../../../src/config/ssh-target.js';
+import { overrideOpenSSHEnvironment } from '../../../src/core/openssh-environment.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-target-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,14 +61,13 @@ describe('resolving a target through the ssh config', () => {
     const home = join(dir, 'home');
     mkdirSync(join(home, '.ssh'), { recursive: true });
     writeFileSync(join(home, '.ssh', 'config'), `Host web-1\n  HostName 10.9.8.7\n  User deploy\n  IdentityFile ${plainKey}\n`);
-    const savedHome = process.env['HOME'];
-    process.env['HOME'] = home;
+    overrideOpenSSHEnvironment({ home });
     try {
       expect(normalizeTarget('web-1').endpoint).toBe('deploy@10.9.8.7:22');
       expect(normalizeTarget('ops@web-1').endpoint).toBe('ops@10.9.8.7:22');
       expect(normalizeTarget({ host: 'web-1' }).endpoint).toBe('deploy@10.9.8.7:22');
     } finally {
-      process.env['HOME'] = savedHome;
+      overrideOpenSSHEnvironment(undefined);
     }
   });
 
@@ -105,7 +105,8 @@ describe('resolving a target through the ssh config', () => {
       knownHostsFile: '/k/one',
       fingerprints: undefined,
       alias: 'h-alias',
-      extraKnownHostsFiles: ['/k/two', '/k/global'],
+      extraKnownHostsFiles: ['/k/two'],
+      globalKnownHostsFiles: ['/k/global'],
     });
     // An explicit policy wins; the files and alias of the config stay.
     expect(normalizeTarget({ host: 'h', configFile: file, password: 'pw', hostKey: 'strict' }).hostKey).toMatchObject({ policy: 'strict', knownHostsFile: '/k/one', alias: 'h-alias' });

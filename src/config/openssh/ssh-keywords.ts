@@ -1,0 +1,35 @@
+// Every keyword an OpenSSH client config may use: those of OpenSSH 9.2 (readconf.c keywords[],
+// deprecated and unsupported ones included, which ssh accepts with a message), those added up
+// to 10.x, Debian's GSSAPI key exchange patch and Apple's UseKeychain. Anything else is what
+// ssh calls a "Bad configuration option" and refuses the whole file for.
+export const OPENSSH_KEYWORDS: ReadonlySet<string> = new Set([
+  'addkeystoagent', 'addressfamily', 'afstokenpassing', 'batchmode', 'bindaddress', 'bindinterface',
+  'canonicaldomains', 'canonicalizefallbacklocal', 'canonicalizehostname', 'canonicalizemaxdots',
+  'canonicalizepermittedcnames', 'casignaturealgorithms', 'certificatefile',
+  'challengeresponseauthentication', 'channeltimeout', 'checkhostip', 'cipher', 'ciphers',
+  'clearallforwardings', 'compression', 'compressionlevel', 'connectionattempts', 'connecttimeout',
+  'controlmaster', 'controlpath', 'controlpersist', 'dsaauthentication', 'dynamicforward',
+  'enableescapecommandline', 'enablesshkeysign', 'escapechar', 'exitonforwardfailure', 'fallbacktorsh',
+  'fingerprinthash', 'forkafterauthentication', 'forwardagent', 'gatewayports', 'globalknownhostsfile',
+  'globalknownhostsfile2', 'gssapiauthentication', 'gssapidelegatecredentials', 'hashknownhosts', 'host',
+  'hostbasedacceptedalgorithms', 'hostbasedauthentication', 'hostbasedkeytypes', 'hostkeyalgorithms',
+  'hostkeyalias', 'hostname', 'identitiesonly', 'identityagent', 'identityfile', 'identityfile2',
+  'ignoreunknown', 'include', 'ipqos', 'kbdinteractiveauthentication', 'kbdinteractivedevices',
+  'keepalive', 'kerberosauthentication', 'kerberostgtpassing', 'kexalgorithms', 'knownhostscommand',
+  'localcommand', 'localforward', 'loglevel', 'logverbose', 'macs', 'match',
+  'nohostauthenticationforlocalhost', 'numberofpasswordprompts', 'obscurekeystroketiming',
+  'passwordauthentication', 'permitlocalcommand', 'permitremoteopen', 'pkcs11provider', 'port',
+  'preferredauthentications', 'protocol', 'proxycommand', 'proxyjump', 'proxyusefdpass',
+  'pubkeyacceptedalgorithms', 'pubkeyacceptedkeytypes', 'pubkeyauthentication', 'refuseconnection',
+  'rekeylimit', 'remotecommand', 'remoteforward', 'requesttty', 'requiredrsasize', 'revokedhostkeys',
+  'rhostsauthentication', 'rhostsrsaauthentication', 'rsaauthentication', 'securitykeyprovider',
+  'sendenv', 'serveralivecountmax', 'serveraliveinterval', 'sessiontype', 'setenv', 'skeyauthentication',
+  'smartcarddevice', 'stdinnull', 'streamlocalbindmask', 'streamlocalbindunlink',
+  'stricthostkeychecking', 'syslogfacility', 'tag', 'tcpkeepalive', 'tisauthentication', 'tunnel',
+  'tunneldevice', 'updatehostkeys', 'useprivilegedport', 'user', 'userknownhostsfile',
+  'userknownhostsfile2', 'useroaming', 'usersh', 'verifyhostkeydns', 'versionaddendum', 'visualhostkey',
+  'warnweakcrypto', 'xauthlocation',
+  // Debian's GSSAPI key exchange patch, Apple's keychain option.
+  'gssapikeyexchange', 'gssapitrustdns', 'gssapiclientidentity', 'gssapiserveridentity', 'gssapirenewalforcesrekey',
+  'gssapikexalgorithms', 'usekeychain',
+]);
