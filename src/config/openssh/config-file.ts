@@ -12,25 +12,13 @@ import { isAbsolute, join } from 'node:path';
 import { SSHConfigError } from '../../core/errors.js';
 import { openSSHEnvironment } from '../../core/openssh-environment.js';
 import { splitConfigLine } from './config-line.js';
+import type { ConfigEntry } from './config-line.js';
 import { OPENSSH_KEYWORDS } from './ssh-keywords.js';
 import { matchPattern } from './ssh-pattern.js';
 import { expandTilde } from './ssh-tokens.js';
 import { validateDirective } from './validate-directive.js';
 
-/** One directive as written, with where it was written. */
-export interface ConfigEntry {
-  readonly file: string;
-  /** 1-based */
-  readonly line: number;
-  /** Lowercased keyword: OpenSSH keywords are case-insensitive. */
-  readonly keyword: string;
-  /** Keyword as written, for messages. */
-  readonly name: string;
-  /** Arguments as ssh's argv_split gives them (quotes and escapes removed). */
-  readonly args: readonly string[];
-  /** The text after the keyword, as written: what ssh reads `Match` and `ProxyJump` from. */
-  readonly rest: string;
-}
+export type { ConfigEntry } from './config-line.js';
 
 export type ConfigItem =
   /** `unknown`: a keyword no OpenSSH knows; an error unless `IgnoreUnknown` covers it. */

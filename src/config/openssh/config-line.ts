@@ -4,6 +4,21 @@
 // backslash escapes, `#` a comment only where a word starts). `Match` lines keep their raw
 // rest: ssh reads their criteria with strdelim, not argv_split.
 
+/** One directive as written, with where it was written. */
+export interface ConfigEntry {
+  readonly file: string;
+  /** 1-based */
+  readonly line: number;
+  /** Lowercased keyword: OpenSSH keywords are case-insensitive. */
+  readonly keyword: string;
+  /** Keyword as written, for messages. */
+  readonly name: string;
+  /** Arguments as ssh's argv_split gives them (quotes and escapes removed). */
+  readonly args: readonly string[];
+  /** The text after the keyword, as written: what ssh reads `Match` and `ProxyJump` from. */
+  readonly rest: string;
+}
+
 /** A directive as split; `rest` is the text after the keyword (for `Match`). */
 export interface SplitLine {
   readonly name: string;

@@ -2,7 +2,7 @@
 // directive applies to the destination (readconf.c refuses the whole file for one bad value in
 // any block): for every directive sshpool acts on, the same values are refused here.
 import { SSHConfigError } from '../../core/errors.js';
-import type { ConfigEntry } from './config-file.js';
+import type { ConfigEntry } from './config-line.js';
 
 /** Directives that take exactly one argument (readconf.c parse_string, parse_flag, ...). */
 const ONE_ARGUMENT = new Set([
