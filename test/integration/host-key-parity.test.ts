@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, AuthenticationError, HostKeyError, SSHConnectionPool } from '../../src/index.js';
 import type { HostKeyPolicy } from '../../src/index.js';
+import { overrideOpenSSHEnvironment } from '../../src/core/openssh-environment.js';
 import { generateKeyPair } from '../support/generate-key-pair.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
@@ -164,6 +165,8 @@ function smallRsa(): string {
 }
 
 beforeAll(async () => {
+  // ssh is given GlobalKnownHostsFile=/dev/null; sshpool reads no global file either.
+  overrideOpenSSHEnvironment({ globalKnownHostsFiles: [] });
   dir = mkdtempSync(join(tmpdir(), 'sshpool-parity-'));
   const [ed, ecdsa, rsa, other, dsa] = await Promise.all([
     sshKeygen('ed25519'),
@@ -193,6 +196,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
+  overrideOpenSSHEnvironment(undefined);
   if (report.length > 0) {
     console.log(['| situation | OpenSSH strict | sshpool strict | OpenSSH accept-new | sshpool accept-new |', '|---|---|---|---|---|', ...report].join('\n'));
   }

@@ -1,8 +1,8 @@
 // How a target is resolved against an OpenSSH client config: explicit fields win, the config
 // fills the rest, jump routes resolve into hops that are pool keys of their own,
 // and whatever the config asks for that sshpool does not do is named, never dropped silently.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -23,7 +23,8 @@ const lockedKey = keyFile('locked_ed25519', 'correct horse');
 
 function config(text: string): string {
   const path = join(dir, `config-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(path, text);
+  // Writable by nobody else whatever the umask: sshpool, like ssh, refuses other config files.
+  writeFileSync(path, text, { mode: 0o600 });
   return path;
 }
 
@@ -60,7 +61,7 @@ describe('resolving a target through the ssh config', () => {
   it('reads ~/.ssh/config by default, and accepts a bare alias string with an optional user, like ssh', () => {
     const home = join(dir, 'home');
     mkdirSync(join(home, '.ssh'), { recursive: true });
-    writeFileSync(join(home, '.ssh', 'config'), `Host web-1\n  HostName 10.9.8.7\n  User deploy\n  IdentityFile ${plainKey}\n`);
+    writeFileSync(join(home, '.ssh', 'config'), `Host web-1\n  HostName 10.9.8.7\n  User deploy\n  IdentityFile ${plainKey}\n`, { mode: 0o600 });
     overrideOpenSSHEnvironment({ home });
     try {
       expect(normalizeTarget('web-1').endpoint).toBe('deploy@10.9.8.7:22');
@@ -241,5 +242,60 @@ describe('keys and agents', () => {
     const target = normalizeTarget({ host: 'tok', configFile: file, password: 'pw' });
     expect(target.credentials.skipped).toEqual([`${dir}/deploy-tok.example-22-tok skipped: no such file`]);
     expect(warn).toHaveBeenCalledWith(expect.stringContaining(`IdentityFile ${dir}/deploy-tok.example-22-tok does not exist`), expect.anything());
+  });
+});
+
+describe('trusted as ssh trusts them: the home, the config file, the key files', () => {
+  it('takes ~ from the password database, not $HOME (under sudo -E, $HOME is another user\'s)', () => {
+    const elsewhere = join(dir, 'someone-elses-home');
+    mkdirSync(join(elsewhere, '.ssh'), { recursive: true });
+    writeFileSync(join(elsewhere, '.ssh', 'config'), 'Host web-1\n  HostName 10.6.6.6\n', { mode: 0o600 });
+    const savedHome = process.env['HOME'];
+    process.env['HOME'] = elsewhere;
+    try {
+      const target = normalizeTarget({ host: 'web-1', password: 'pw' });
+      expect(target.host).not.toBe('10.6.6.6');
+      expect(target.hostKey.knownHostsFile).toBe(join(userInfo().homedir, '.ssh', 'known_hosts'));
+      expect(target.hostKey.extraKnownHostsFiles).toEqual([join(userInfo().homedir, '.ssh', 'known_hosts2')]);
+    } finally {
+      process.env['HOME'] = savedHome;
+    }
+  });
+
+  it('refuses ~/.ssh/config writable by others: "Bad owner or permissions", as ssh', () => {
+    const home = join(dir, 'unsafe-home');
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    writeFileSync(join(home, '.ssh', 'config'), 'Host web-1\n  HostName 10.9.8.7\n', { mode: 0o600 });
+    chmodSync(join(home, '.ssh', 'config'), 0o646);
+    overrideOpenSSHEnvironment({ home });
+    try {
+      expect(() => normalizeTarget({ host: 'web-1', password: 'pw' })).toThrow(SSHConfigError);
+      expect(() => normalizeTarget({ host: 'web-1', password: 'pw' })).toThrow(`Bad owner or permissions on ${join(home, '.ssh', 'config')}`);
+      chmodSync(join(home, '.ssh', 'config'), 0o644);
+      expect(normalizeTarget({ host: 'web-1', password: 'pw' }).host).toBe('10.9.8.7');
+    } finally {
+      overrideOpenSSHEnvironment(undefined);
+    }
+  });
+
+  it('refuses a private key file its group or others may read, with ssh\'s message (ssh-keygen -y refuses it too)', () => {
+    const key = keyFile('open_ed25519');
+    chmodSync(key, 0o644);
+    const reference = spawnSync('ssh-keygen', ['-y', '-f', key], { encoding: 'utf8' });
+    expect(reference.status).not.toBe(0);
+    expect(reference.stderr).toContain(`Permissions 0644 for '${key}' are too open.`);
+    const file = config(`Host k\n  IdentityFile ${key}\n`);
+    let caught: unknown;
+    try {
+      normalizeTarget({ host: 'k', configFile: file, agent: false });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(PrivateKeyError);
+    expect((caught as PrivateKeyError).reason).toBe('unprotected');
+    expect((caught as PrivateKeyError).message).toContain('UNPROTECTED PRIVATE KEY FILE!');
+    expect((caught as PrivateKeyError).message).toContain(`Permissions 0644 for '${key}' are too open.`);
+    chmodSync(key, 0o600);
+    expect(normalizeTarget({ host: 'k', configFile: file, agent: false }).credentials.identities).toHaveLength(1);
   });
 });

@@ -3,8 +3,8 @@
 // Values are compared the way ssh -G shows them: its defaults filled in where the file sets
 // nothing, paths with tokens expanded where ssh -G expands them (IdentityAgent,
 // UserKnownHostsFile) and as written where it does not (IdentityFile).
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, hostname, tmpdir, userInfo } from 'node:os';
+import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SSHConfigError } from '../../../../src/core/errors.js';
@@ -19,6 +19,8 @@ const FIXTURES = join(import.meta.dirname, '..', '..', '..', 'fixtures', 'ssh-co
 // A copy with @FIXTURES@ replaced: Include paths must be absolute (relative ones are relative to ~/.ssh).
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-ssh-g-'));
 cpSync(FIXTURES, dir, { recursive: true });
+// Whatever the checkout's umask: ssh and sshpool refuse Includes that others may write.
+for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) if (entry.isFile()) chmodSync(join(entry.parentPath, entry.name), 0o644);
 for (const name of ['include.conf']) {
   const path = join(dir, name);
   writeFileSync(path, readFileSync(path, 'utf8').replaceAll('@FIXTURES@', dir));
@@ -62,6 +64,16 @@ const CASES: Case[] = [
   { file: 'tokens.conf', host: 'tok', user: 'other', port: 2200 },
   { file: 'tokens.conf', host: 'env-agent' },
   { file: 'tokens.conf', host: 'agent-none' },
+  // The tokenizer: quotes, escapes, comments, `=`.
+  { file: 'tokenizer.conf', host: 'single-quoted' },
+  { file: 'tokenizer.conf', host: 'escaped' },
+  { file: 'tokenizer.conf', host: 'comments' },
+  { file: 'tokenizer.conf', host: 'mixed' },
+  { file: 'tokenizer.conf', host: 'equals' },
+  { file: 'tokenizer.conf', host: 'quoted-host' },
+  { file: 'tokenizer.conf', host: 'other' },
+  { file: 'tokenizer.conf', host: 'none-files' },
+  { file: 'tokenizer.conf', host: 'ignore-unknown' },
 ];
 
 const DEFAULT_IDENTITY_FILES = ['id_rsa', 'id_ecdsa', 'id_ecdsa_sk', 'id_ed25519', 'id_ed25519_sk', 'id_xmss', 'id_dsa'].map((name) => `~/.ssh/${name}`);
@@ -71,7 +83,8 @@ function asSshG(resolved: ResolvedSSHConfig, localUser: string): Record<string, 
   const user = resolved.user ?? localUser;
   const port = resolved.port ?? 22;
   const tokens: TokenValues = {
-    home: homedir(),
+    // ssh's `~` is the password database's home, not $HOME.
+    home: userInfo().homedir,
     localUser,
     uid: String(userInfo().uid),
     localHost: hostname(),
@@ -102,6 +115,7 @@ function asSshG(resolved: ResolvedSSHConfig, localUser: string): Record<string, 
   };
   if (resolved.proxyJump !== undefined) view['proxyjump'] = [asSshGPrintsProxyJump(resolved.proxyJump)];
   if (resolved.hostKeyAlias !== undefined) view['hostkeyalias'] = [resolved.hostKeyAlias];
+  if (resolved.revokedHostKeys !== undefined) view['revokedhostkeys'] = [resolved.revokedHostKeys];
   // ssh -G prints SSH_AUTH_SOCK, $VAR and none as written, paths expanded.
   if (agent !== undefined) view['identityagent'] = [agent === 'SSH_AUTH_SOCK' || agent === 'none' || /^\$[A-Za-z_]\w*$/.test(agent) ? agent : expand(agent)];
   return view;
@@ -127,6 +141,7 @@ function fromSshG(values: ReadonlyMap<string, string[]>, keywords: readonly stri
 const COMPARED = [
   'hostname', 'user', 'port', 'identityfile', 'identitiesonly', 'identityagent', 'proxyjump', 'connecttimeout', 'serveraliveinterval',
   'serveralivecountmax', 'stricthostkeychecking', 'userknownhostsfile', 'globalknownhostsfile', 'hostkeyalias', 'forwardagent',
+  'revokedhostkeys',
 ];
 
 describe('ssh -G parity', () => {
@@ -162,4 +177,100 @@ describe('ssh -G parity', () => {
       expect((error as SSHConfigError).line).toBe(2);
     });
   }
+});
+
+/** What sshpool does with a config, beside what ssh -G does with the same file. */
+function refusal(file: string, host: string): SSHConfigError | undefined {
+  try {
+    resolveSSHConfig(host, { configFile: file });
+  } catch (error) {
+    if (error instanceof SSHConfigError) return error;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('configs ssh refuses are refused, in ssh\'s words', () => {
+  let count = 0;
+  /** A config (and files it names) in a fresh directory, every file mode 0644 unless changed. */
+  function write(files: Record<string, string>): string {
+    const base = join(dir, `refused-${++count}`);
+    mkdirSync(base);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(base, name), text.replaceAll('@DIR@', base), { mode: 0o644 });
+    return base;
+  }
+
+  // `sshRefuses: false`: Debian's ssh (its user-group-modes patch) accepts a group-writable file
+  // when the group is the user's own private group; upstream OpenSSH refuses, and so does sshpool.
+  const UNSAFE: Array<{ name: string; change: (path: string) => void; sshRefuses: boolean }> = [
+    { name: 'writable by others', change: (path) => chmodSync(path, 0o666), sshRefuses: true },
+    { name: 'writable by its group', change: (path) => chmodSync(path, 0o664), sshRefuses: false },
+    { name: 'owned by another user', change: (path) => chownSync(path, 12_345, 12_345), sshRefuses: true },
+  ];
+  for (const { name, change, sshRefuses } of UNSAFE) {
+    it(`an Include ${name}: "Bad owner or permissions"${sshRefuses ? ', as ssh' : ' (as upstream ssh; Debian\'s accepts its private group)'}`, () => {
+      const base = write({ 'main.conf': 'Host web\n  Include @DIR@/inc.conf\n', 'inc.conf': '  UserKnownHostsFile /tmp/attacker_known_hosts\n' });
+      change(join(base, 'inc.conf'));
+      const reference = sshG(join(base, 'main.conf'), 'web');
+      expect(reference.ok).toBe(!sshRefuses);
+      if (sshRefuses) expect(reference.stderr).toContain(`Bad owner or permissions on ${join(base, 'inc.conf')}`);
+      expect(refusal(join(base, 'main.conf'), 'web')?.message).toContain(`Bad owner or permissions on ${join(base, 'inc.conf')}`);
+      // Whether or not the block applies: ssh reads (and checks) every Include.
+      expect(sshG(join(base, 'main.conf'), 'elsewhere').ok).toBe(!sshRefuses);
+      expect(refusal(join(base, 'main.conf'), 'elsewhere')).toBeInstanceOf(SSHConfigError);
+    });
+  }
+
+  it('a config file writable by others is refused even when named explicitly (ssh -F does not check; deliberately stricter)', () => {
+    const base = write({ 'main.conf': 'Host web\n  HostName 10.0.0.1\n' });
+    chmodSync(join(base, 'main.conf'), 0o666);
+    expect(sshG(join(base, 'main.conf'), 'web').ok).toBe(true);
+    expect(refusal(join(base, 'main.conf'), 'web')?.message).toContain('Bad owner or permissions');
+  });
+
+  const BAD_LINES: Array<{ name: string; text: string; ssh: RegExp; ours: RegExp; line: number }> = [
+    { name: 'a misspelled keyword', text: 'Host web\n  HostNmae 10.0.0.1\n', ssh: /line 2: Bad configuration option: hostnmae/, ours: /line 2: Bad configuration option: hostnmae/, line: 2 },
+    { name: 'a misspelled keyword in a block that does not apply', text: 'Host other\n  UserKnownHostFile /tmp/kh\nHost web\n  User u\n', ssh: /Bad configuration option: userknownhostfile/, ours: /Bad configuration option: userknownhostfile/, line: 2 },
+    { name: 'an unterminated quote', text: 'Host web\n  HostName "10.0.0.1\n', ssh: /line 2: invalid quotes/, ours: /line 2: invalid quotes/, line: 2 },
+    { name: 'extra arguments', text: 'Host web\n  HostName a b\n', ssh: /line 2: keyword hostname extra arguments at end of line/, ours: /line 2: HostName has extra arguments/, line: 2 },
+    { name: 'UserKnownHostsFile none beside a file', text: 'Host web\n  UserKnownHostsFile none /tmp/kh\n', ssh: /"none" argument must appear alone/, ours: /"none" argument must appear alone/, line: 2 },
+    { name: 'a keyword without argument', text: 'Host web\n  User\n', ssh: /line 2: no argument after keyword "user"/, ours: /line 2: no argument after keyword "user"/, line: 2 },
+  ];
+  for (const { name, text, ssh, ours, line } of BAD_LINES) {
+    it(`${name}: refused as ssh refuses it`, () => {
+      const base = write({ 'main.conf': text });
+      const reference = sshG(join(base, 'main.conf'), 'web');
+      expect(reference.ok).toBe(false);
+      expect(reference.stderr).toMatch(ssh);
+      const error = refusal(join(base, 'main.conf'), 'web');
+      expect(error?.message).toMatch(ours);
+      expect(error?.line).toBe(line);
+    });
+  }
+
+  // Where ssh would run a command to decide, sshpool refuses rather than guess either way.
+  const COMMANDS: Array<{ name: string; text: string }> = [
+    { name: 'Match !exec (ProxyJump inside)', text: 'Match host web !exec "exit 1"\n  ProxyJump bastion\n' },
+    { name: 'Match exec (ProxyJump inside)', text: 'Match host web exec "exit 0"\n  ProxyJump bastion\n' },
+    { name: 'Match exec after a criterion that matches', text: 'Match originalhost web !exec "exit 1" user *\n  ProxyJump bastion\n' },
+  ];
+  for (const { name, text } of COMMANDS) {
+    it(`${name}: ssh runs the command and applies the block; sshpool refuses`, () => {
+      const base = write({ 'main.conf': text });
+      expect(sshG(join(base, 'main.conf'), 'web').values.get('proxyjump')).toEqual(['bastion']);
+      expect(refusal(join(base, 'main.conf'), 'web')?.message).toMatch(/Match !?exec is not supported/);
+    });
+  }
+
+  it('Match exec after a criterion that does not match: ssh skips the command, and so the block; so does sshpool', () => {
+    const base = write({ 'main.conf': 'Match host other !exec "exit 1"\n  ProxyJump bastion\n' });
+    expect(sshG(join(base, 'main.conf'), 'web').values.get('proxyjump')).toBeUndefined();
+    expect(resolveSSHConfig('web', { configFile: join(base, 'main.conf') })?.proxyJump).toBeUndefined();
+  });
+
+  it('KnownHostsCommand: ssh runs it to find host keys; sshpool refuses (fails closed)', () => {
+    const base = write({ 'main.conf': 'Host web\n  KnownHostsCommand /bin/true\n' });
+    expect(sshG(join(base, 'main.conf'), 'web').ok).toBe(true);
+    expect(refusal(join(base, 'main.conf'), 'web')?.message).toMatch(/KnownHostsCommand is not supported/);
+  });
 });
