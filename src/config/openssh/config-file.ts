@@ -28,6 +28,8 @@ export type ConfigItem =
 export interface ConfigFile {
   readonly path: string;
   readonly items: readonly ConfigItem[];
+  /** Identity and version of this file and of everything it includes: equal means the same text. */
+  readonly signature: string;
 }
 
 const MAX_INCLUDE_DEPTH = 16;
@@ -53,22 +55,25 @@ export function loadConfigFile(path: string, home: string): ConfigFile {
 }
 
 function load(path: string, home: string, depth: number): ConfigFile {
-  const items = parseCached(path).map((item): ConfigItem => {
+  const parse = parseCached(path);
+  const signatures = [`${path}@${parse.signature}`];
+  const items = parse.items.map((item): ConfigItem => {
     if (item.kind !== 'include') return item as ConfigItem;
     const { entry } = item;
     if (depth + 1 > MAX_INCLUDE_DEPTH) throw new SSHConfigError(`Include nested more than ${MAX_INCLUDE_DEPTH} deep`, path, entry.line);
     const files = entry.args.flatMap((pattern) => expandInclude(pattern, home, entry)).map((file) => load(file, home, depth + 1));
+    signatures.push(`[${files.map((file) => file.signature).join(',')}]`);
     return { kind: 'include', entry, files };
   });
-  return { path, items };
+  return { path, items, signature: signatures.join(' ') };
 }
 
-function parseCached(path: string): readonly ParsedItem[] {
+function parseCached(path: string): CachedParse {
   const cached = parsed.get(path);
   if (cached) {
     const stats = statOrThrow(path);
     checkOwnership(path, stats);
-    if (signatureOf(stats) === cached.signature) return cached.items;
+    if (signatureOf(stats) === cached.signature) return cached;
   }
   let text: string;
   let stats: BigIntStats;
@@ -84,10 +89,10 @@ function parseCached(path: string): readonly ParsedItem[] {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  const items = parseText(text, path);
+  const fresh = { signature: signatureOf(stats), items: parseText(text, path) };
   if (parsed.size >= MAX_CACHED_FILES && !parsed.has(path)) parsed.delete(parsed.keys().next().value!);
-  parsed.set(path, { signature: signatureOf(stats), items });
-  return items;
+  parsed.set(path, fresh);
+  return fresh;
 }
 
 function statOrThrow(path: string): BigIntStats {

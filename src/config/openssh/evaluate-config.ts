@@ -128,8 +128,23 @@ class Accumulator {
   }
 }
 
+// What a file version says for one context is kept: the same target resolved again (every
+// `$.ssh()`) costs a stat per file, not a walk through thousands of blocks.
+const MAX_CACHED_RESULTS = 512;
+const results = new Map<string, ResolvedSSHConfig>();
+
 /** Evaluates `file` for `context`. Throws `SSHConfigError` for malformed values and refused directives that apply. */
 export function evaluateConfigFile(file: ConfigFile, context: ResolveContext): ResolvedSSHConfig {
+  const key = JSON.stringify([file.signature, context.host, context.user ?? null, context.port ?? null, context.localUser]);
+  const cached = results.get(key);
+  if (cached) return cached;
+  const resolved = evaluateUncached(file, context);
+  if (results.size >= MAX_CACHED_RESULTS) results.delete(results.keys().next().value!);
+  results.set(key, resolved);
+  return resolved;
+}
+
+function evaluateUncached(file: ConfigFile, context: ResolveContext): ResolvedSSHConfig {
   const acc = new Accumulator();
   if (context.user !== undefined) acc.values.set('user', [context.user]);
   if (context.port !== undefined) acc.values.set('port', [String(context.port)]);

@@ -27,8 +27,8 @@ interface HashedLine {
   invalid: boolean;
 }
 
-/** Lines hashed per slice by warmKnownHosts before it lets the event loop run. */
-const HASH_SLICE = 2_000;
+/** Lines read or hashed per slice by warmKnownHosts before it lets the event loop run. */
+const SLICE = 1_000;
 /** Names remembered per file version. */
 const MAX_NAMES = 1_024;
 const MAX_FILES = 64;
@@ -42,13 +42,31 @@ class KnownHostsIndex {
   readonly #found = new Map<string, readonly KnownHostFileEntry[]>();
   readonly #checked = new Map<KnownHostsLineFields, KnownHostFileEntry | undefined>();
 
-  constructor(
+  private constructor(
     readonly file: string,
     readonly signature: string,
-    text: string,
-  ) {
+  ) {}
+
+  static fromText(file: string, signature: string, text: string): KnownHostsIndex {
+    const index = new KnownHostsIndex(file, signature);
     const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
+    index.#addLines(lines, 0, lines.length);
+    return index;
+  }
+
+  /** The same as fromText, in slices with the event loop running between them. */
+  static async fromTextSliced(file: string, signature: string, text: string): Promise<KnownHostsIndex> {
+    const index = new KnownHostsIndex(file, signature);
+    const lines = text.split('\n');
+    for (let start = 0; start < lines.length; start += SLICE) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      index.#addLines(lines, start, Math.min(start + SLICE, lines.length));
+    }
+    return index;
+  }
+
+  #addLines(lines: readonly string[], from: number, to: number): void {
+    for (let i = from; i < to; i++) {
       const fields = splitKnownHostsLine(lines[i]!, i + 1);
       if (!fields) continue;
       if (fields.hosts.startsWith('|')) {
@@ -79,9 +97,9 @@ class KnownHostsIndex {
     const lower = name.toLowerCase();
     if (this.#found.has(lower)) return;
     const matches: KnownHostsLineFields[] = [];
-    for (let start = 0; start < this.#hashed.length; start += HASH_SLICE) {
+    for (let start = 0; start < this.#hashed.length; start += SLICE) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      matches.push(...this.#hashedMatches(lower, start, Math.min(start + HASH_SLICE, this.#hashed.length)));
+      matches.push(...this.#hashedMatches(lower, start, Math.min(start + SLICE, this.#hashed.length)));
     }
     if (!this.#found.has(lower)) this.#remember(lower, matches);
   }
@@ -158,7 +176,7 @@ function indexOf(file: string): KnownHostsIndex | string | undefined {
   const cached = indexes.get(file);
   if (cached?.signature === signature) return cached;
   try {
-    return remember(new KnownHostsIndex(file, signature, readFileSync(file, 'utf8')));
+    return remember(KnownHostsIndex.fromText(file, signature, readFileSync(file, 'utf8')));
   } catch (error) {
     return problemOf(file, error);
   }
@@ -186,7 +204,7 @@ export async function warmKnownHosts(files: readonly string[], names: readonly s
       if (stats.isDirectory()) continue;
       const signature = signatureOf(stats);
       let index = indexes.get(file);
-      if (index?.signature !== signature) index = remember(new KnownHostsIndex(file, signature, await readFile(file, 'utf8')));
+      if (index?.signature !== signature) index = remember(await KnownHostsIndex.fromTextSliced(file, signature, await readFile(file, 'utf8')));
       for (const name of names) await index.warm(name);
     } catch {
       // Reported by lookupKnownHosts.
