@@ -2,7 +2,7 @@
 // fills the rest, jump routes resolve into hops that are pool keys of their own,
 // and whatever the config asks for that sshpool does not do is named, never dropped silently.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -297,5 +297,14 @@ describe('trusted as ssh trusts them: the home, the config file, the key files',
     expect((caught as PrivateKeyError).message).toContain(`Permissions 0644 for '${key}' are too open.`);
     chmodSync(key, 0o600);
     expect(normalizeTarget({ host: 'k', configFile: file, agent: false }).credentials.identities).toHaveLength(1);
+  });
+
+  it('reads a config again when it changes (parsed once per change, not once per target)', () => {
+    const file = config('Host web-1\n  HostName 10.0.0.1\n');
+    expect(normalizeTarget({ host: 'web-1', configFile: file, password: 'pw' }).host).toBe('10.0.0.1');
+    expect(normalizeTarget({ host: 'web-1', configFile: file, password: 'pw' }).host).toBe('10.0.0.1');
+    writeFileSync(file, 'Host web-1\n  HostName 10.0.0.2\n');
+    utimesSync(file, new Date(0), new Date(0));
+    expect(normalizeTarget({ host: 'web-1', configFile: file, password: 'pw' }).host).toBe('10.0.0.2');
   });
 });
