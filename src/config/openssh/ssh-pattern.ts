@@ -1,5 +1,5 @@
 // OpenSSH's pattern language (ssh_config(5) PATTERNS, match.c): `*` is any run of characters,
-// `?` exactly one, nothing else is special. Not a general glob, whose `?`
+// `?` exactly one, nothing else is special. Not the glob of general-purpose config parsers, whose `?` may
 // also matches nothing and whose Host lines split on commas, which OpenSSH does not do.
 
 const compiled = new Map<string, RegExp>();
