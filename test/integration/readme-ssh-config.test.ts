@@ -21,7 +21,7 @@ const FIXTURE_KEYS = join(ROOT, 'test', 'fixtures', 'keys');
 let server: SshdServer;
 let agent: TestAgent;
 const home = mkdtempSync(join(tmpdir(), 'sshpool-readme-home-'));
-const saved = { SSH_AUTH_SOCK: process.env['SSH_AUTH_SOCK'], DEPLOY_KEY_PASSPHRASE: process.env['DEPLOY_KEY_PASSPHRASE'] };
+const saved = { HOME: process.env['HOME'], SSH_AUTH_SOCK: process.env['SSH_AUTH_SOCK'], DEPLOY_KEY_PASSPHRASE: process.env['DEPLOY_KEY_PASSPHRASE'] };
 
 const rig = (text: string): string =>
   text.replaceAll('2222', String(server.port)).replace(/\bUser deploy\b/g, `User ${server.username}`).replaceAll("'ops@web-1'", `'${server.username}@web-1'`);
@@ -44,7 +44,9 @@ beforeAll(async () => {
   const config = readmeBlocks('Using ~/.ssh/config').find((block) => block.lang === '')!.code;
   writeFileSync(join(ssh, 'config'), rig(config));
   writeFileSync(join(ssh, 'known_hosts'), `${server.knownHostsLine}\n`);
+  // sshpool takes ~ from the password database, as ssh; the examples' own homedir() reads $HOME.
   overrideOpenSSHEnvironment({ home, globalKnownHostsFiles: [] });
+  process.env['HOME'] = home;
   process.env['SSH_AUTH_SOCK'] = agent.socket;
   process.env['DEPLOY_KEY_PASSPHRASE'] = 'sshpool-test';
 });
