@@ -11,6 +11,8 @@ export default defineConfig({
     pool: 'forks',
     hookTimeout: 120_000,
     teardownTimeout: 60_000,
+    // Runs once per run, whichever projects run: fails the run when tests leave temp files.
+    globalSetup: ['test/temp-folders.ts'],
     projects: [
       {
         extends: true,

@@ -56,11 +56,26 @@ async function main(): Promise<number> {
   let hosts: DemoHost[] = [];
   let telemetry: TelemetryHandle | undefined;
   let pool: SSHConnectionPool | undefined;
+  let workload: Workload | undefined;
+  let phase = 'starting';
+  // Ctrl-C or SIGTERM, at any point: stop the workload and clean up (servers, their temp
+  // folders, telemetry) as on a normal end. A second signal exits at once; the embedded
+  // servers still remove their folders on the way out.
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(exitCodeOf(signal));
+    interrupted = signal;
+    phase = `stopping (${signal})`;
+    workload?.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     process.stdout.write(`starting ${serverKind}…\n`);
     // The batch server allows 3 channels per connection while the pool multiplexes 4: it
     // refuses channels, and the pool learns the lower limit per connection.
     hosts = await startHosts(kind, [{ label: 'web' }, { label: 'batch', maxChannels: 3 }]);
+    if (interrupted) return exitCodeOf(interrupted);
     const port = requestedPort === 0 ? await freePort() : requestedPort;
     try {
       telemetry = await setupTelemetry({
@@ -90,10 +105,10 @@ async function main(): Promise<number> {
     const batch = { ...batchHost.target, poolConfig: { maxConnections: 2 } };
     const rows = [webHost, batchHost].map(({ label, target }) => ({ label, poolName: `${target.username}@${target.host}:${target.port ?? 22}` }));
 
+    if (interrupted) return exitCodeOf(interrupted);
     const tally = new OutcomeTally();
     const events = new EventCounts(pool);
     const startedAt = Date.now();
-    let phase = 'starting';
     const view = (): DashboardInput => ({
       pool: pool!, rows, tally, events, serverKind, durationMs, startedAt, phase,
       metricsUrl: telemetry?.prometheusUrl, otlpUrl: telemetry?.otlpTracesUrl,
@@ -103,14 +118,7 @@ async function main(): Promise<number> {
       else process.stdout.write(`${renderLine(view())}\n`);
     };
 
-    const workload = new Workload({ pool, web, batch, restartHost: webHost, durationMs, tally, onPhase: (text) => (phase = text) });
-    let interrupts = 0;
-    const onSigint = (): void => {
-      if (++interrupts > 1) process.exit(130);
-      phase = 'stopping (interrupted)';
-      workload.stop();
-    };
-    process.on('SIGINT', onSigint);
+    workload = new Workload({ pool, web, batch, restartHost: webHost, durationMs, tally, onPhase: (text) => (phase = text) });
     if (interactive) process.stdout.write('\x1b[2J');
     draw();
     const ticker = setInterval(draw, 1_000);
@@ -118,7 +126,6 @@ async function main(): Promise<number> {
       await workload.run();
     } finally {
       clearInterval(ticker);
-      process.off('SIGINT', onSigint);
     }
 
     phase = 'finished';
@@ -143,6 +150,7 @@ async function main(): Promise<number> {
     );
     process.stdout.write('Closed the pool, flushed telemetry, stopped the servers.\n');
 
+    if (interrupted) return exitCodeOf(interrupted);
     const problems: string[] = [];
     if (tally.ok === 0) problems.push('no command succeeded');
     if (!present.includes('ssh_client_connection_acquires_total')) problems.push('the Prometheus endpoint did not serve the acquire counter');
@@ -152,7 +160,14 @@ async function main(): Promise<number> {
     await pool?.closeAll().catch(() => {});
     await telemetry?.shutdown().catch(() => {});
     await Promise.allSettled(hosts.map((host) => host.stop()));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+}
+
+/** The shell's convention for a run ended by a signal: 128 + its number. */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : 143;
 }
 
 main().then(

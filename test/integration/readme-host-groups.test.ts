@@ -4,7 +4,7 @@
 // user names differ (the servers are 127.0.0.1:<port>, user tester), and the comparison
 // ignores them. Like a reader's machine, the servers' keys are in ~/.ssh/known_hosts (a
 // temporary home directory), so the examples use the default strict host-key policy.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +22,13 @@ const privateKey = client.private;
 let servers: SshdServer[];
 let webHosts: Array<{ host: string; port: number }>;
 let deadPort: number;
+let home: string | undefined;
 
 beforeAll(async () => {
   servers = await Promise.all([0, 1, 2].map(() => startSshd({ hostKey, authorizedKeys: [client.public] })));
   webHosts = servers.map((server) => ({ host: server.host, port: server.port }));
   deadPort = await freePort();
-  const home = mkdtempSync(join(tmpdir(), 'sshpool-readme-home-'));
+  home = mkdtempSync(join(tmpdir(), 'sshpool-readme-home-'));
   mkdirSync(join(home, '.ssh'));
   const keyPart = servers[0]!.knownHostsLine.split(' ').slice(1).join(' ');
   const lines = [...servers.map((server) => server.knownHostsLine), `[127.0.0.1]:${deadPort} ${keyPart}`];
@@ -37,6 +38,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await SSHConnectionPool.getInstance().closeAll();
   overrideOpenSSHEnvironment(undefined);
+  if (home) rmSync(home, { recursive: true, force: true });
 });
 
 /** A stand-in for `console` that keeps what the examples print. */

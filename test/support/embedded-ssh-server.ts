@@ -11,6 +11,19 @@ import type { Connection, ServerChannel } from 'ssh2';
 // ssh2 is CommonJS: plain Node ESM (tsx, the demo) sees only its default export.
 const { Server, utils } = ssh2;
 
+// Home folders of started servers not yet stopped: a process that ends without stopping them
+// (process.exit() on a second Ctrl-C, a crash) still removes them.
+const liveHomes = new Set<string>();
+let exitHookInstalled = false;
+function trackHome(home: string): void {
+  liveHomes.add(home);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const dir of liveHomes) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
 /** Options of an in-process SSH server used for fast fault-injection tests. */
 export interface EmbeddedServerOptions {
   /** Sessions one connection may have open at once; more are refused like OpenSSH `MaxSessions`. */
@@ -39,7 +52,8 @@ export class EmbeddedSshServer {
 
   #server: InstanceType<typeof Server>;
   #sockets = new Set<Socket>();
-  #home = mkdtempSync(join(tmpdir(), 'sshpool-embedded-'));
+  /** The commands' cwd and HOME: made by start(), removed by stop(). */
+  #home: string | undefined;
   #options: EmbeddedServerOptions;
   connectionsAccepted = 0;
   sessionsRefused = 0;
@@ -69,6 +83,10 @@ export class EmbeddedSshServer {
   }
 
   async start(port = 0): Promise<this> {
+    if (this.#home === undefined) {
+      this.#home = mkdtempSync(join(tmpdir(), 'sshpool-embedded-'));
+      trackHome(this.#home);
+    }
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(port, '127.0.0.1', () => resolve());
@@ -95,7 +113,11 @@ export class EmbeddedSshServer {
   async stop(): Promise<void> {
     this.dropAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    rmSync(this.#home, { recursive: true, force: true });
+    if (this.#home !== undefined) {
+      rmSync(this.#home, { recursive: true, force: true });
+      liveHomes.delete(this.#home);
+      this.#home = undefined;
+    }
   }
 
   #onClient(client: Connection, allowed: ReturnType<typeof utils.parseKey> & object): void {
@@ -139,7 +161,7 @@ export class EmbeddedSshServer {
       session.on('exec', (acceptExec, _rejectExec, info) => {
         const channel: ServerChannel = acceptExec();
         this.#options.onExec?.(channel, info.command);
-        child = spawn('/bin/sh', ['-c', info.command], { cwd: this.#home, env: { HOME: this.#home, PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
+        child = spawn('/bin/sh', ['-c', info.command], { cwd: this.#home ?? '/', env: { HOME: this.#home ?? '/', PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
         child.stdout!.pipe(channel, { end: false });
         child.stderr!.pipe(channel.stderr, { end: false });
         channel.pipe(child.stdin!);

@@ -1,9 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../../src/index.js';
 import {
   describeRejection,
@@ -16,8 +16,12 @@ import {
 } from '../../../../src/ssh/host-keys/host-key-verifier.js';
 import { keyBlob, knownHostsLine } from '../../../support/ssh-key-blobs.js';
 
+// Every file this test writes lives under one folder, removed when the file's tests end.
+const scratch = mkdtempSync(join(tmpdir(), 'sshpool-kh-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
 function knownHosts(lines: string[]): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'sshpool-kh-')), 'known_hosts');
+  const file = join(mkdtempSync(join(scratch, 'kh-')), 'known_hosts');
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
 }
@@ -123,14 +127,14 @@ describe('host-key verification', () => {
   });
 
   it('records the host name in lowercase, as ssh does', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'sshpool-kh-')), 'known_hosts');
+    const file = join(mkdtempSync(join(scratch, 'kh-')), 'known_hosts');
     verifyHostKey(resolveHostKeyVerification({ policy: 'accept-new', knownHostsFile: file }), 'New.Example', 22, key);
     expect(readFileSync(file, 'utf8')).toBe(`${line('new.example', key)}\n`);
   });
 
   // Regression: a directory as knownHostsFile surfaced as a transient error and was retried.
   it('rejects permanently, naming the problem, when knownHostsFile is a directory', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sshpool-kh-dir-'));
+    const dir = mkdtempSync(join(scratch, 'kh-dir-'));
     mkdirSync(join(dir, 'known_hosts'));
     const verification = resolveHostKeyVerification({ policy: 'accept-new', knownHostsFile: join(dir, 'known_hosts') });
     const verdict = verifyHostKey(verification, 'web.example', 22, key);
