@@ -71,7 +71,7 @@ describe('README examples', () => {
     const blocks = readmeBlocks('Using ~/.ssh/config').filter((block) => block.lang === 'ts');
     expect(blocks).toHaveLength(1);
     const printed = await runBlock('ssh-config', blocks[0]!.code);
-    expect(printed).toEqual([`127.0.0.1 ${server.port} ${server.username} ~/.ssh/deploy_ed25519`]);
+    expect(printed).toEqual([`127.0.0.1 ${server.port} ${server.username} [ '~/.ssh/deploy_ed25519' ]`]);
   });
 
   it('"Agents and keys" runs as written: agent, encrypted key, typed errors, forwarding', async () => {

@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 import { vi } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -38,7 +39,7 @@ export async function runReadmeBlock(name: string, code: string, options: { quie
   if (options.quiet) vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
   try {
     await import(pathToFileURL(file).href);
-    return log.mock.calls.map((call) => call.map(String).join(' '));
+    return log.mock.calls.map((call) => format(...call));
   } finally {
     vi.restoreAllMocks();
     rmSync(file, { force: true });
