@@ -36,17 +36,27 @@ interface Member {
   readonly default: string | undefined;
 }
 
-/** The members of an interface exported by the package root, as declared in the source. */
+/**
+ * The members of an interface exported by the package root, as declared in the source:
+ * those of the interfaces it extends first, then its own.
+ */
 function exportedInterface(name: string): Member[] {
   const program = ts.createProgram([join(ROOT, 'src', 'index.ts')], { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2023, strict: true, noEmit: true });
   const checker = program.getTypeChecker();
   const index = checker.getSymbolAtLocation(program.getSourceFile(join(ROOT, 'src', 'index.ts'))!)!;
-  let symbol = checker.getExportsOfModule(index).find((s) => s.name === name);
+  const symbol = checker.getExportsOfModule(index).find((s) => s.name === name);
   if (!symbol) throw new Error(`sshpool exports no ${name}`);
-  if (symbol.flags & ts.SymbolFlags.Alias) symbol = checker.getAliasedSymbol(symbol);
-  const declaration = symbol.declarations?.find(ts.isInterfaceDeclaration);
-  if (!declaration) throw new Error(`${name} is not an interface`);
-  return declaration.members.filter(ts.isPropertySignature).map((member) => {
+  return membersOf(checker, symbol);
+}
+
+function membersOf(checker: ts.TypeChecker, symbol: ts.Symbol): Member[] {
+  const resolved = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+  const declaration = resolved.declarations?.find(ts.isInterfaceDeclaration);
+  if (!declaration) throw new Error(`${symbol.name} is not an interface`);
+  const inherited = (declaration.heritageClauses ?? []).flatMap((clause) =>
+    clause.types.flatMap((base) => membersOf(checker, checker.getSymbolAtLocation(base.expression)!)),
+  );
+  const own = declaration.members.filter(ts.isPropertySignature).map((member) => {
     const tag = ts.getJSDocTags(member).find((t) => t.tagName.text === 'default');
     const comment = tag ? ts.getTextOfJSDocComment(tag.comment) : undefined;
     return {
@@ -56,6 +66,7 @@ function exportedInterface(name: string): Member[] {
       default: comment?.replace(/\s+/g, ' ').trim(),
     };
   });
+  return [...inherited, ...own];
 }
 
 const unquote = (cell: string): string => cell.replace(/^`(.*)`$/, '$1');
