@@ -129,7 +129,7 @@ function resolve(target: SSHTargetOptions, path: string, seen: readonly string[]
   }
   const route = resolveRoute(target, config, path, [...seen, endpoint], configFile);
 
-  reportConfigNotices(config, warnings);
+  reportConfigNotices(config, warnings, target);
   return {
     host: connectHost,
     port,
@@ -273,17 +273,44 @@ function identityOf(endpoint: string, credentials: Credentials, hostKey: Resolve
   return `${endpoint}\n${digest.digest('hex')}`;
 }
 
+// Keywords that only choose among credentials or methods: with a credential given in the
+// target itself, they cannot change how sshpool connects to it.
+const AUTHENTICATION_KEYWORDS = new Set([
+  'certificatefile', 'pkcs11provider', 'securitykeyprovider', 'preferredauthentications', 'pubkeyauthentication',
+  'passwordauthentication', 'kbdinteractiveauthentication', 'kbdinteractivedevices', 'challengeresponseauthentication',
+  'gssapiauthentication', 'gssapidelegatecredentials', 'gssapikeyexchange', 'gssapiclientidentity', 'gssapiserveridentity',
+  'gssapirenewalforceskeyexchange', 'gssapitrustdns', 'hostbasedauthentication', 'hostbasedacceptedalgorithms',
+  'hostbasedkeytypes', 'pubkeyacceptedalgorithms', 'pubkeyacceptedkeytypes',
+]);
+
+/** Whether what the config says about `keyword` is overruled by the target's own fields. */
+function overruledByTarget(keyword: string, target: SSHTargetOptions): boolean {
+  if (keyword === 'forwardagent') return target.forwardAgent !== undefined;
+  if (AUTHENTICATION_KEYWORDS.has(keyword)) {
+    return target.privateKey !== undefined || target.password !== undefined || (target.agent !== undefined && target.agent !== false);
+  }
+  return false;
+}
+
+// Process-wide: one warning per config file and keyword, however many targets and lines use it.
 const reported = new Set<string>();
 
-/** Each distinct problem is one process warning, once: visible, never a flood. */
-function reportConfigNotices(config: ResolvedSSHConfig | undefined, warnings: readonly string[]): void {
-  const messages = [
-    ...(config?.notices ?? []).filter((notice) => notice.kind === 'unsupported').map((notice) => `${notice.file} line ${notice.line}: ${notice.message}`),
-    ...warnings,
-  ];
-  for (const message of messages) {
-    if (reported.has(message)) continue;
-    reported.add(message);
-    process.emitWarning(message, { code: 'SSHPOOL_SSH_CONFIG' });
+/**
+ * Directives sshpool ignores although they could change the connection become one process
+ * warning per file and keyword: visible, never a flood. Those the target's own fields
+ * overrule are not worth a warning; they stay in `resolveSSHConfig().notices`.
+ */
+function reportConfigNotices(config: ResolvedSSHConfig | undefined, warnings: readonly string[], target: SSHTargetOptions): void {
+  const messages: Array<{ key: string; text: string }> = [];
+  for (const notice of config?.notices ?? []) {
+    const keyword = notice.keyword.toLowerCase();
+    if (notice.kind !== 'unsupported' || overruledByTarget(keyword, target)) continue;
+    messages.push({ key: `${notice.file}\0${keyword}`, text: `${notice.file} line ${notice.line}: ${notice.message}` });
+  }
+  for (const warning of warnings) messages.push({ key: warning, text: warning });
+  for (const { key, text } of messages) {
+    if (reported.has(key)) continue;
+    reported.add(key);
+    process.emitWarning(text, { code: 'SSHPOOL_SSH_CONFIG' });
   }
 }

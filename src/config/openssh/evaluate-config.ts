@@ -84,6 +84,10 @@ const NO_EFFECT = new Set([
   'localforward', 'remoteforward', 'dynamicforward', 'clearallforwardings', 'obscurekeystroketiming', 'channeltimeout', 'tag',
 ]);
 
+// Set the remote session's environment, not the connection: a command's environment comes
+// from `.env()`. Reported, never acted on.
+const SESSION_ENVIRONMENT = new Set(['sendenv', 'setenv']);
+
 // Change how ssh would connect; sshpool cannot follow them and refuses rather than connecting
 // somewhere else or some other way than the user configured.
 const REFUSED: Record<string, string> = {
@@ -313,7 +317,9 @@ function apply(entry: ConfigEntry, acc: Accumulator): void {
       }
       return;
     default:
-      if (NO_EFFECT.has(keyword)) {
+      if (SESSION_ENVIRONMENT.has(keyword)) {
+        acc.notice(entry, 'no-effect', `${entry.name} has no effect in sshpool: a command's environment comes from .env()`);
+      } else if (NO_EFFECT.has(keyword)) {
         acc.notice(entry, 'no-effect', `${entry.name} has no effect in sshpool (interactive, forwarding or multiplexing setting)`);
       } else {
         acc.notice(entry, 'unsupported', `${entry.name} is not supported by sshpool and is ignored: the connection may differ from what ssh would do`);

@@ -2,11 +2,11 @@
 // fills the rest, jump routes resolve into hops that are pool keys of their own,
 // and whatever the config asks for that sshpool does not do is named, never dropped silently.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { $, InvalidArgumentError, PrivateKeyError, SSHConfigError } from '../../../src/index.js';
+import { $, InvalidArgumentError, PrivateKeyError, resolveSSHConfig, SSHConfigError } from '../../../src/index.js';
 import { normalizeTarget, previousHop, routeText } from '../../../src/config/ssh-target.js';
 import { overrideOpenSSHEnvironment } from '../../../src/core/openssh-environment.js';
 
@@ -192,6 +192,49 @@ describe('what sshpool does not do is named', () => {
     normalizeTarget({ host: 'w', configFile: file, password: 'pw' });
     const messages = warn.mock.calls.map((call) => String(call[0]));
     expect(messages).toEqual([`${file} line 2: Ciphers is not supported by sshpool and is ignored: the connection may differ from what ssh would do`, expect.stringMatching(/line 4: ForwardAgent from a config file is ignored/)]);
+  });
+
+  // A typical developer config, and a fully explicit target (host, port, user, key).
+  const developerConfig = (extra = ''): string =>
+    config(
+      'Host *\n  Ciphers aes256-gcm@openssh.com,chacha20-poly1305@openssh.com\n  SendEnv LANG LC_*\n  SetEnv TERM=xterm\n' +
+        '  ForwardAgent yes\n  AddKeysToAgent yes\n  PreferredAuthentications publickey,password\n  CertificateFile ~/.ssh/id_cert.pub\n' +
+        `  ServerAliveInterval 30\n${extra}`,
+    );
+
+  it('warns once per file and keyword, however many targets and lines use it', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const file = developerConfig('Host db-*\n  Ciphers aes128-ctr\n');
+    for (const host of ['web-1', 'web-2', 'db-1', 'db-2']) {
+      normalizeTarget({ host, port: 2222, username: 'deploy', privateKey: readFileSync(plainKey), forwardAgent: false, configFile: file });
+    }
+    const messages = warn.mock.calls.map((call) => String(call[0]));
+    expect(messages).toEqual([`${file} line 2: Ciphers is not supported by sshpool and is ignored: the connection may differ from what ssh would do`]);
+  });
+
+  it('does not warn about what a fully explicit target overrules or what cannot change a connection', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const file = developerConfig();
+    const explicit = { host: 'web-1', port: 2222, username: 'deploy', privateKey: readFileSync(plainKey), configFile: file };
+    // SendEnv/SetEnv (session environment), AddKeysToAgent (interactive), PreferredAuthentications and
+    // CertificateFile (the target names its credential), ForwardAgent (the target decides): no warning.
+    normalizeTarget({ ...explicit, forwardAgent: false });
+    expect(warn.mock.calls.map((call) => String(call[0]))).toEqual([expect.stringMatching(/line 2: Ciphers is not supported/)]);
+    // They are still listed for whoever asks.
+    const keywords = resolveSSHConfig('web-1', { configFile: file })?.notices.map((notice) => notice.keyword);
+    expect(keywords).toEqual(expect.arrayContaining(['SendEnv', 'SetEnv', 'AddKeysToAgent', 'PreferredAuthentications', 'CertificateFile', 'ForwardAgent']));
+  });
+
+  it('warns about authentication settings and ForwardAgent when the target leaves them to the config', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    const file = developerConfig(`  IdentityFile ${plainKey}\n`);
+    normalizeTarget({ host: 'web-1', configFile: file, agent: false });
+    normalizeTarget({ host: 'web-2', configFile: file, agent: false });
+    const messages = warn.mock.calls.map((call) => String(call[0]));
+    expect(messages).toHaveLength(4);
+    expect(messages).toEqual(
+      expect.arrayContaining([/line 2: Ciphers/, /line 5: ForwardAgent/, /line 7: PreferredAuthentications/, /line 8: CertificateFile/].map((re) => expect.stringMatching(re))),
+    );
   });
 });
 
