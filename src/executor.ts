@@ -56,6 +56,13 @@ export interface Shell {
   raw(text: string): RawShellText;
   /** Print each command and its output (commands can opt out with `.quiet()`). @default false */
   verbose: boolean;
+  /**
+   * The global pool's `configFile`: the OpenSSH client config for targets that name neither a
+   * `pool` nor a `configFile`, from the next `$.ssh()` on. A path, which must exist, or `false`
+   * to read none; `undefined` restores the default.
+   * @default undefined ('~/.ssh/config' when it exists)
+   */
+  configFile: string | false | undefined;
 }
 
 function ssh(group: SSHHostGroupTarget): HostGroupExecutor;
@@ -79,9 +86,15 @@ function explicitPoolOf(target: SSHTarget | SSHHostGroupTarget | string): SSHCon
   return explicitPool;
 }
 
+/** The `configFile` a target on `pool` (undefined: the global one) falls back to. */
+function poolConfigFile(pool: SSHConnectionPool | undefined): string | false | undefined {
+  return pool ? pool.configFile : SSHConnectionPool.globalConfigFile;
+}
+
 function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
-  const spec = normalizeGroupTarget(target);
-  const group = new HostGroup(spec, explicitPoolOf(target));
+  const explicitPool = explicitPoolOf(target);
+  const spec = normalizeGroupTarget(target, poolConfigFile(explicitPool));
+  const group = new HostGroup(spec, explicitPool);
   for (const member of spec.members) {
     if ((member.normalized.poolConfig?.warmUpConnections ?? 0) > 0) internalsOf(group.pool).prepare(member.normalized);
   }
@@ -122,8 +135,8 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
 }
 
 function singleHost(target: SSHTarget | string): SSHExecutor {
-  const normalized = normalizeTarget(target);
   const explicitPool = explicitPoolOf(target);
+  const normalized = normalizeTarget(target, { configFile: poolConfigFile(explicitPool) });
   // A target that asks for warm connections gets them now, not at its first command.
   if ((normalized.poolConfig?.warmUpConnections ?? 0) > 0) internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).prepare(normalized);
   // The global pool is looked up per command, so a target made before closeAll() keeps working after.
@@ -145,5 +158,11 @@ export const $: Shell = {
   },
   set verbose(value: boolean) {
     commandLog.verbose = Boolean(value);
+  },
+  get configFile(): string | false | undefined {
+    return SSHConnectionPool.globalConfigFile;
+  },
+  set configFile(value: string | false | undefined) {
+    SSHConnectionPool.globalConfigFile = value;
   },
 };

@@ -7,7 +7,7 @@ import { context as otelContext } from '@opentelemetry/api';
 import { AcquireCancelled } from '../command/error-mapping.js';
 import { HostPool } from '../pool/host-pool.js';
 import { resolvePoolConfig, validatePoolConfig } from '../config/pool-config.js';
-import { pickPoolConfig, validatePoolOptions } from './pool-options.js';
+import { checkConfigFile, pickPoolConfig, validatePoolOptions } from './pool-options.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
 import { PoolMetricsRecorder } from './pool-metrics-recorder.js';
 import { registerPoolInternals } from './pool-internals.js';
@@ -67,11 +67,31 @@ export class SSHConnectionPool {
   static #global: SSHConnectionPool | undefined;
   /** Pools created without an `instanceName`, for their default `pool-<n>`. */
   static #unnamed = 0;
+  static #globalConfigFile: string | false | undefined;
 
   /** The pool `$.ssh()` uses when a target names none. */
   static getInstance(): SSHConnectionPool {
-    SSHConnectionPool.#global ??= new SSHConnectionPool({ instanceName: GLOBAL_INSTANCE_NAME });
+    SSHConnectionPool.#global ??= new SSHConnectionPool({
+      instanceName: GLOBAL_INSTANCE_NAME,
+      ...(SSHConnectionPool.#globalConfigFile === undefined ? {} : { configFile: SSHConnectionPool.#globalConfigFile }),
+    });
     return SSHConnectionPool.#global;
+  }
+
+  /**
+   * The global pool's `configFile` (`$.configFile`), for the instance in use and those that
+   * replace it after `closeAll()`. Targets resolved before a change keep their resolution.
+   * @internal
+   */
+  static get globalConfigFile(): string | false | undefined {
+    return SSHConnectionPool.#globalConfigFile;
+  }
+
+  /** @internal */
+  static set globalConfigFile(value: string | false | undefined) {
+    if (value !== undefined) checkConfigFile(value, '$.configFile');
+    SSHConnectionPool.#globalConfigFile = value;
+    if (SSHConnectionPool.#global) SSHConnectionPool.#global.#configFile = value;
   }
 
   readonly #defaults: PoolConfig;
@@ -87,10 +107,12 @@ export class SSHConnectionPool {
   readonly #budget: ConnectionBudget;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #configFile: string | false | undefined;
 
   constructor(options: SSHConnectionPoolOptions = {}) {
     validatePoolOptions(options);
     this.#options = { ...options, instanceName: options.instanceName ?? `pool-${++SSHConnectionPool.#unnamed}` };
+    this.#configFile = options.configFile;
     this.#defaults = pickPoolConfig(options);
     resolvePoolConfig(this.#defaults);
     this.#telemetry = new PoolTelemetry({
@@ -130,6 +152,19 @@ export class SSHConnectionPool {
     return this.#closed;
   }
 
+  /** The OpenSSH client config for targets that name none; undefined: `~/.ssh/config` when it exists. */
+  get configFile(): string | false | undefined {
+    return this.#configFile;
+  }
+
+  /**
+   * Resolves a target the way this pool does: with its `configFile` where the target names none.
+   * @internal
+   */
+  normalize(target: SSHTarget | string): NormalizedTarget {
+    return normalizeTarget(target, { configFile: this.#configFile });
+  }
+
   /**
    * Settings for hosts matching `pattern` (RegExp, or glob on the host name). Resolution order:
    * the target's own `poolConfig`, then the most recently added matching rule, then defaults.
@@ -148,13 +183,13 @@ export class SSHConnectionPool {
    * changes nothing.
    */
   resolveConfig(target: SSHTarget): ResolvedPoolConfig {
-    const normalized = normalizeTarget(target);
+    const normalized = this.normalize(target);
     return structuredClone(this.#hostPools.get(normalized.identity)?.config ?? this.#configFor(normalized));
   }
 
   /** The pool name of `target` (`username@host:port`, `#N` for further credentials); undefined before its first use. */
   poolNameOf(target: SSHTarget): string | undefined {
-    return this.#hostPools.get(normalizeTarget(target).identity)?.name;
+    return this.#hostPools.get(this.normalize(target).identity)?.name;
   }
 
   on<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
@@ -234,7 +269,7 @@ export class SSHConnectionPool {
 
   /** Holds one channel slot on one connection until the lease is released. */
   async getConnection(target: SSHTarget, options: GetConnectionOptions = {}): Promise<SSHLease> {
-    const hostPool = this.#hostPoolFor(normalizeTarget(target));
+    const hostPool = this.#hostPoolFor(this.normalize(target));
     const priority = options.priority ?? 0;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) {
       throw new InvalidArgumentError('getConnection() options.priority must be a finite number');
@@ -261,7 +296,7 @@ export class SSHConnectionPool {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
       throw new InvalidArgumentError(`warmUp() count must be a non-negative integer, got ${String(count)}`);
     }
-    await this.#hostPoolFor(normalizeTarget(target)).warmUp(count);
+    await this.#hostPoolFor(this.normalize(target)).warmUp(count);
   }
 
   #hostPoolFor(target: NormalizedTarget): HostPool {

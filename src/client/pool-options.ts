@@ -1,4 +1,6 @@
+import { existsSync, statSync } from 'node:fs';
 import type { PoolConfig } from '../config/types.js';
+import { configFilePath } from '../config/openssh/ssh-config-resolver.js';
 import { checkPoolRelations, POOL_CONFIG_SCHEMA } from '../config/pool-config.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { checkObject, describe, integer, isObjectWithMethod, isPlainObject } from '../core/validation.js';
@@ -20,7 +22,20 @@ const POOL_OPTIONS_SCHEMA: Record<string, Check> = {
       throw new InvalidArgumentError(`${path} must be 1 to 64 printable ASCII characters without leading or trailing spaces, got ${describe(value)}`);
     }
   },
+  configFile: checkConfigFile,
 };
+
+/**
+ * A pool-wide `configFile`: false, or the path of an existing file (`~` expanded). Checked
+ * when given, so that a typo fails here rather than at the first command of every target.
+ */
+export function checkConfigFile(value: unknown, path: string): void {
+  if (value === false) return;
+  if (typeof value !== 'string' || value === '') throw new InvalidArgumentError(`${path} must be a file path or false, got ${describe(value)}`);
+  const file = configFilePath(value)!;
+  if (!existsSync(file)) throw new InvalidArgumentError(`${path}: no such file: ${file}`);
+  if (!statSync(file).isFile()) throw new InvalidArgumentError(`${path}: not a file: ${file}`);
+}
 
 /** Throws `InvalidArgumentError` naming the first unknown key or impossible value of a pool instance's options. */
 export function validatePoolOptions(options: unknown): asserts options is SSHConnectionPoolOptions {

@@ -18,6 +18,13 @@ export interface SSHConnectionPoolOptions extends PoolConfig {
    * creation order)
    */
   instanceName?: string;
+  /**
+   * OpenSSH client config for this pool's targets (and their jump hosts) that do not set
+   * `configFile` themselves: a path, which must exist, or `false` to read none. `$`'s global
+   * pool takes it from `$.configFile`.
+   * @default '~/.ssh/config' (when it exists)
+   */
+  configFile?: string | false;
 }
 
 /** `getStats()`: a snapshot computed from live state when called. */

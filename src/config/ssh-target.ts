@@ -49,6 +49,12 @@ const TARGET_KEYS = new Set([
 // A route longer than this is a loop in the config (a jumps through b, b through a).
 const MAX_ROUTE_LENGTH = 8;
 
+/** What a pool decides for the targets it resolves, where a target leaves it open. */
+export interface TargetDefaults {
+  /** The pool's `configFile`: for targets (and their jump hosts) that do not name their own. */
+  readonly configFile?: string | false | undefined;
+}
+
 /**
  * The hop before `target` on its route, as a target of its own: reached through the hops
  * before it. It is an ordinary pool key, shared with every target (and direct use) that
@@ -72,8 +78,8 @@ export function routeText(target: NormalizedTarget): string {
  * (the pool dials through every hop; see `jump-dialer.ts`). A string is a destination as
  * `ssh` takes one: `[user@]host[:port]`, the host possibly a config alias.
  */
-export function normalizeTarget(target: SSHTargetOptions | string): NormalizedTarget {
-  return resolve(typeof target === 'string' ? specToTarget(parseJumpHost(target, 'target')) : target, 'target', [], undefined);
+export function normalizeTarget(target: SSHTargetOptions | string, defaults: TargetDefaults = {}): NormalizedTarget {
+  return resolve(typeof target === 'string' ? specToTarget(parseJumpHost(target, 'target')) : target, 'target', [], defaults.configFile);
 }
 
 function resolve(target: SSHTargetOptions, path: string, seen: readonly string[], inheritedConfigFile: string | false | undefined): NormalizedTarget {

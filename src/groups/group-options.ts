@@ -66,7 +66,8 @@ function circuitBreakerOf(value: unknown): CircuitBreakerSettings | undefined {
 }
 
 /** Validates `$.ssh({ hosts, ... })` and builds one target per member. */
-export function normalizeGroupTarget(group: SSHHostGroupTarget): HostGroupSpec {
+/** `configFile`: the pool's, for members whose target names none. */
+export function normalizeGroupTarget(group: SSHHostGroupTarget, configFile?: string | false): HostGroupSpec {
   if (!isPlainObject(group)) throw new InvalidArgumentError(`the host group must be an object, got ${describe(group)}`);
   const { hosts, strategy = 'round-robin', retryable = false, concurrency = DEFAULT_FAN_OUT_CONCURRENCY } = group;
   if ('host' in group) throw new InvalidArgumentError('a host group takes hosts: [...], not host');
@@ -103,7 +104,7 @@ export function normalizeGroupTarget(group: SSHHostGroupTarget): HostGroupSpec {
     const target = { ...shared, host, ...(port === undefined ? {} : { port }) } as SSHTarget;
     let normalized: NormalizedTarget;
     try {
-      normalized = normalizeTarget(target);
+      normalized = normalizeTarget(target, { configFile });
     } catch (error) {
       if (!(error instanceof InvalidArgumentError)) throw error;
       // Name the member: "hosts[2]: target.port must be ..." says where to look.
