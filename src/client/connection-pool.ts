@@ -8,6 +8,7 @@ import { AcquireCancelled } from '../command/error-mapping.js';
 import { HostPool } from '../pool/host-pool.js';
 import { resolvePoolConfig, validatePoolConfig } from '../config/pool-config.js';
 import { checkConfigFile, pickPoolConfig, validatePoolOptions } from './pool-options.js';
+import { ignoredPoolConfigFields } from './ignored-pool-config.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
 import { PoolMetricsRecorder } from './pool-metrics-recorder.js';
 import { registerPoolInternals } from './pool-internals.js';
@@ -108,6 +109,8 @@ export class SSHConnectionPool {
   #closed = false;
   #closing: Promise<void> | undefined;
   #configFile: string | false | undefined;
+  readonly #configChecked = new WeakSet<NormalizedTarget>();
+  readonly #configWarned = new WeakSet<HostPool>();
 
   constructor(options: SSHConnectionPoolOptions = {}) {
     validatePoolOptions(options);
@@ -302,7 +305,10 @@ export class SSHConnectionPool {
   #hostPoolFor(target: NormalizedTarget): HostPool {
     if (this.#closed) throw new PoolClosedError('The connection pool is closed');
     const existing = this.#hostPools.get(target.identity);
-    if (existing) return existing;
+    if (existing) {
+      this.#warnIfConfigIgnored(target, existing);
+      return existing;
+    }
     // The hop before a target behind jump hosts is an ordinary pool key (recursively, for a
     // chain): its connections are pooled, capped, reconnected and observed as any other.
     const hop = previousHop(target);
@@ -345,6 +351,26 @@ export class SSHConnectionPool {
   #nextNameFor(target: NormalizedTarget): string {
     const seen = (this.#namesInUse.get(target.endpoint) ?? 0) + 1;
     return seen === 1 ? target.endpoint : `${target.endpoint}#${seen}`;
+  }
+
+  /**
+   * A pool key's settings are fixed by its first use: a later target for the same key whose
+   * `poolConfig` asks for something else gets one process warning per key, naming the fields.
+   * Each target object is compared once, so a hot executor costs a WeakSet lookup.
+   */
+  #warnIfConfigIgnored(target: NormalizedTarget, hostPool: HostPool): void {
+    if (target.poolConfig === undefined || this.#configChecked.has(target)) return;
+    this.#configChecked.add(target);
+    if (this.#configWarned.has(hostPool)) return;
+    const fields = ignoredPoolConfigFields(target.poolConfig, hostPool.config);
+    if (fields.length === 0) return;
+    this.#configWarned.add(hostPool);
+    process.emitWarning(
+      `sshpool: pool key ${hostPool.name} already runs with other settings, fixed by its first use; ` +
+        `this target's poolConfig is ignored for ${fields.join(', ')}. Give every target of a key the same poolConfig, ` +
+        'or set it once with configureHost() or the pool\'s options.',
+      { code: 'SSHPOOL_POOL_CONFIG_IGNORED' },
+    );
   }
 
   #configFor(target: NormalizedTarget): ResolvedPoolConfig {
