@@ -1,6 +1,6 @@
 import { internalsOf } from './client/pool-internals.js';
 import { isRemoteCommandResult } from './core/command-result.js';
-import { commandLog, SSHConnectionPool } from './client/connection-pool.js';
+import { commandLog, getGlobalConfigFile, setGlobalConfigFile, SSHConnectionPool } from './client/connection-pool.js';
 import { InvalidArgumentError } from './core/errors.js';
 import { buildCommand, raw } from './command/shell-quote.js';
 import type { RawShellText } from './command/shell-quote.js';
@@ -88,7 +88,7 @@ function explicitPoolOf(target: SSHTarget | SSHHostGroupTarget | string): SSHCon
 
 /** The `configFile` a target on `pool` (undefined: the global one) falls back to. */
 function poolConfigFile(pool: SSHConnectionPool | undefined): string | false | undefined {
-  return pool ? pool.configFile : SSHConnectionPool.globalConfigFile;
+  return pool ? pool.configFile : getGlobalConfigFile();
 }
 
 function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
@@ -160,9 +160,9 @@ export const $: Shell = {
     commandLog.verbose = Boolean(value);
   },
   get configFile(): string | false | undefined {
-    return SSHConnectionPool.globalConfigFile;
+    return getGlobalConfigFile();
   },
   set configFile(value: string | false | undefined) {
-    SSHConnectionPool.globalConfigFile = value;
+    setGlobalConfigFile(value);
   },
 };

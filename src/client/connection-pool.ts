@@ -60,6 +60,21 @@ export const commandLog: CommandLog = {
   },
 };
 
+// `$.configFile`: the global pool's configFile, whichever instance is the global one (a new
+// one after closeAll()). Kept here, not in the instance, so that setting it creates no pool.
+let globalConfigFile: string | false | undefined;
+
+/** `$.configFile`. */
+export function getGlobalConfigFile(): string | false | undefined {
+  return globalConfigFile;
+}
+
+/** `$.configFile = value`: checked now; targets resolved before keep their resolution. */
+export function setGlobalConfigFile(value: string | false | undefined): void {
+  if (value !== undefined) checkConfigFile(value, '$.configFile');
+  globalConfigFile = value;
+}
+
 /**
  * A registry of host pools, one per pool key (`username@host:port` + credential), with
  * instance-wide defaults, per-host rules, events, live stats and cumulative metrics.
@@ -68,31 +83,11 @@ export class SSHConnectionPool {
   static #global: SSHConnectionPool | undefined;
   /** Pools created without an `instanceName`, for their default `pool-<n>`. */
   static #unnamed = 0;
-  static #globalConfigFile: string | false | undefined;
 
   /** The pool `$.ssh()` uses when a target names none. */
   static getInstance(): SSHConnectionPool {
-    SSHConnectionPool.#global ??= new SSHConnectionPool({
-      instanceName: GLOBAL_INSTANCE_NAME,
-      ...(SSHConnectionPool.#globalConfigFile === undefined ? {} : { configFile: SSHConnectionPool.#globalConfigFile }),
-    });
+    SSHConnectionPool.#global ??= new SSHConnectionPool({ instanceName: GLOBAL_INSTANCE_NAME });
     return SSHConnectionPool.#global;
-  }
-
-  /**
-   * The global pool's `configFile` (`$.configFile`), for the instance in use and those that
-   * replace it after `closeAll()`. Targets resolved before a change keep their resolution.
-   * @internal
-   */
-  static get globalConfigFile(): string | false | undefined {
-    return SSHConnectionPool.#globalConfigFile;
-  }
-
-  /** @internal */
-  static set globalConfigFile(value: string | false | undefined) {
-    if (value !== undefined) checkConfigFile(value, '$.configFile');
-    SSHConnectionPool.#globalConfigFile = value;
-    if (SSHConnectionPool.#global) SSHConnectionPool.#global.#configFile = value;
   }
 
   readonly #defaults: PoolConfig;
@@ -108,7 +103,7 @@ export class SSHConnectionPool {
   readonly #budget: ConnectionBudget;
   #closed = false;
   #closing: Promise<void> | undefined;
-  #configFile: string | false | undefined;
+  readonly #configFile: string | false | undefined;
   readonly #configChecked = new WeakSet<NormalizedTarget>();
   readonly #configWarned = new WeakSet<HostPool>();
 
@@ -155,17 +150,17 @@ export class SSHConnectionPool {
     return this.#closed;
   }
 
-  /** The OpenSSH client config for targets that name none; undefined: `~/.ssh/config` when it exists. */
+  /**
+   * The OpenSSH client config for targets that name none; undefined: `~/.ssh/config` when it
+   * exists. The global pool's is `$.configFile`.
+   */
   get configFile(): string | false | undefined {
-    return this.#configFile;
+    return SSHConnectionPool.#global === this ? globalConfigFile : this.#configFile;
   }
 
-  /**
-   * Resolves a target the way this pool does: with its `configFile` where the target names none.
-   * @internal
-   */
-  normalize(target: SSHTarget | string): NormalizedTarget {
-    return normalizeTarget(target, { configFile: this.#configFile });
+  /** Resolves a target the way this pool does: with its `configFile` where the target names none. */
+  #normalize(target: SSHTarget | string): NormalizedTarget {
+    return normalizeTarget(target, { configFile: this.configFile });
   }
 
   /**
@@ -186,13 +181,13 @@ export class SSHConnectionPool {
    * changes nothing.
    */
   resolveConfig(target: SSHTarget): ResolvedPoolConfig {
-    const normalized = this.normalize(target);
+    const normalized = this.#normalize(target);
     return structuredClone(this.#hostPools.get(normalized.identity)?.config ?? this.#configFor(normalized));
   }
 
   /** The pool name of `target` (`username@host:port`, `#N` for further credentials); undefined before its first use. */
   poolNameOf(target: SSHTarget): string | undefined {
-    return this.#hostPools.get(this.normalize(target).identity)?.name;
+    return this.#hostPools.get(this.#normalize(target).identity)?.name;
   }
 
   on<E extends PoolEventName>(event: E, listener: PoolEventListener<E>): this {
@@ -272,7 +267,7 @@ export class SSHConnectionPool {
 
   /** Holds one channel slot on one connection until the lease is released. */
   async getConnection(target: SSHTarget, options: GetConnectionOptions = {}): Promise<SSHLease> {
-    const hostPool = this.#hostPoolFor(this.normalize(target));
+    const hostPool = this.#hostPoolFor(this.#normalize(target));
     const priority = options.priority ?? 0;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) {
       throw new InvalidArgumentError('getConnection() options.priority must be a finite number');
@@ -299,7 +294,7 @@ export class SSHConnectionPool {
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 0) {
       throw new InvalidArgumentError(`warmUp() count must be a non-negative integer, got ${String(count)}`);
     }
-    await this.#hostPoolFor(this.normalize(target)).warmUp(count);
+    await this.#hostPoolFor(this.#normalize(target)).warmUp(count);
   }
 
   #hostPoolFor(target: NormalizedTarget): HostPool {

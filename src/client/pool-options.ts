@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import type { PoolConfig } from '../config/types.js';
-import { configFilePath } from '../config/openssh/ssh-config-resolver.js';
+import { configFilePath } from '../config/openssh/resolve-ssh-config.js';
 import { checkPoolRelations, POOL_CONFIG_SCHEMA } from '../config/pool-config.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { checkObject, describe, integer, isObjectWithMethod, isPlainObject } from '../core/validation.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { $, InvalidArgumentError, SSHConnectionPool } from '../../src/index.js';
-import { routeText } from '../../src/config/ssh-target.js';
+import { normalizeTarget, routeText } from '../../src/config/ssh-target.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sshpool-pool-config-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +37,7 @@ describe('pool-wide configFile', () => {
     const group = $.ssh({ hosts: ['web', 'db'], password: 'pw', pool });
     expect(group.hosts).toEqual(['web.internal.example:2200', 'db.internal.example:22']);
     // db's ProxyJump names `web`, which resolves through the same file.
-    expect(routeText(pool.normalize({ host: 'db', username: 'ops', password: 'pw' }))).toBe('deploy@web.internal.example:2200 -> ops@db.internal.example:22');
+    expect(routeText(normalizeTarget({ host: 'db', username: 'ops', password: 'pw' }, { configFile: pool.configFile }))).toBe('deploy@web.internal.example:2200 -> ops@db.internal.example:22');
     // The global pool and other pools are not affected.
     expect($.ssh({ host: 'web', password: 'pw', pool: new SSHConnectionPool({ configFile: false }) }).host).toBe('web');
   });
