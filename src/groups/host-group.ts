@@ -256,7 +256,13 @@ export class HostGroup implements HostStateSource {
     member.probeTimer = setTimeout(() => {
       member.probeTimer = undefined;
       const pool = member.failedOn;
-      if (!pool || pool.closed || !breaker.beginProbe()) return;
+      if (!pool || pool.closed) return;
+      if (!breaker.beginProbe()) {
+        // Timers can fire a little before Date.now() reaches the cool-down's end (they run on
+        // another clock): still down, so wait out the rest instead of never probing again.
+        if (breaker.state === 'down') this.#scheduleProbe(member);
+        return;
+      }
       pool.warmUp(member.target, 1).then(
         () => this.#recordSuccess(member, pool, ROOT_CONTEXT),
         (error: unknown) => {

@@ -8,7 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import type { Span as SdkSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Attributes, Context } from '@opentelemetry/api';
 import { groupExecAttributes } from '../../../src/groups/group-telemetry.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   $,
   ConnectError,
@@ -348,3 +348,36 @@ describe('host group telemetry', () => {
   });
 });
 
+
+// Node timers may fire a millisecond or so before Date.now() reaches the time they were set
+// for (about 6 % of 7 ms timers on a busy machine). A probe timer that fired "early" found the
+// cool-down not quite over and gave up, leaving the member down for good. Here the wall clock
+// the breakers read lags the timers by far more than that, so every probe timer fires early.
+describe('circuit breaker probe timer', () => {
+  it('fires before the wall clock says the cool-down is over: the probe still runs, and the host comes back', async () => {
+    const realNow = Date.now.bind(Date);
+    let lag = 0;
+    // Installed before the group exists, so its breakers read this clock.
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - lag);
+    try {
+      const deadPort = await freePort();
+      const { group } = groupOf([deadPort, live[0]!.port], { strategy: 'failover', circuitBreaker: { cooldown: 50, maxCooldown: 100 } });
+      const transitions: string[] = [];
+      group.on('host:down', () => {
+        transitions.push('down');
+        // After the probe was scheduled (synchronously, after this listener): from now on the
+        // breaker's clock reads 200 ms behind the timers.
+        setImmediate(() => (lag = 200));
+      });
+      group.on('host:up', () => transitions.push('up'));
+      expect((await group`echo failover`).host).toBe(label(live[0]!.port));
+      expect(transitions).toEqual(['down']);
+      await startServer(deadPort);
+      await until(() => transitions.length === 2, 5_000, 'the member marked up again');
+      expect(transitions).toEqual(['down', 'up']);
+      expect((await group`echo back`).host).toBe(label(deadPort));
+    } finally {
+      clock.mockRestore();
+    }
+  });
+});
