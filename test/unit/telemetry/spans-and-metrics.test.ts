@@ -199,6 +199,22 @@ describe('traces that explain a slow command', () => {
     expect(end - at).toBeGreaterThanOrEqual(90);
   });
 
+  it('never gives a span two identical links: one per connect span and kind', async () => {
+    const { ssh } = newPool();
+    await ssh`echo created`;
+    await ssh`echo reused`;
+    await Promise.all([ssh`echo a`, ssh`echo b`, ssh`echo c`]);
+    const linkKeys = (span: ReadableSpan) => span.links.map((link) => `${link.context.spanId} ${String(link.attributes?.['ssh.link.kind'])}`);
+    const spans = [...spansNamed('ssh.exec'), ...spansNamed('ssh.pool.acquire')];
+    expect(spans).toHaveLength(10);
+    for (const span of spans) {
+      expect(new Set(linkKeys(span)).size, `${span.name} links are unique`).toBe(span.links.length);
+      // At most: the attempt it waited on and the connection it ran on.
+      expect(span.links.length).toBeLessThanOrEqual(2);
+      expect(linkKeys(span).filter((key) => key.endsWith(' connection'))).toHaveLength(1);
+    }
+  });
+
   it('links a command that could not connect to every failed ssh.connect attempt made for it', async () => {
     const pool = new SSHConnectionPool({ tracerProvider, meterProvider: new MeterProvider(), maxRetries: 2, reconnect: { initialDelay: 10, maxDelay: 20 } });
     pools.push(pool);
