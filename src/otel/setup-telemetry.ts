@@ -29,9 +29,16 @@ export interface SetupTelemetryOptions {
    * Traces go to `<base>/v1/traces`, metrics to `<base>/v1/metrics` (protobuf). Without it,
    * `OTEL_EXPORTER_OTLP_ENDPOINT` (and the per-signal `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` /
    * `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, `OTEL_EXPORTER_OTLP_HEADERS`) switch OTLP export on.
-   * Neither given: no OTLP export, and no tracer provider is registered (spans cost nothing).
+   * Neither given: no OTLP export, and (without `console`) no tracer provider is registered
+   * (spans cost nothing).
    */
   otlpEndpoint?: string;
+  /**
+   * Print every finished span to stdout (OpenTelemetry's `ConsoleSpanExporter`): traces without
+   * any backend, for a first look or a test run. `OTEL_TRACES_EXPORTER=console` does the same.
+   * @default false
+   */
+  console?: boolean;
   /** Serve a Prometheus scrape endpoint at `http://host:port/metrics`. `true` = the defaults. */
   prometheus?: boolean | PrometheusEndpointOptions;
   /**
@@ -48,6 +55,8 @@ export interface TelemetryHandle {
   readonly prometheusUrl: string | undefined;
   /** Where traces are sent (`.../v1/traces`), when OTLP export is on. */
   readonly otlpTracesUrl: string | undefined;
+  /** True when spans are printed to stdout (`console`, or `OTEL_TRACES_EXPORTER=console`). */
+  readonly consoleTraces: boolean;
   /**
    * Exports what is buffered (spans, a last metric push), stops the Prometheus endpoint and
    * unregisters the global providers, context manager and propagator, so the process can
@@ -69,7 +78,11 @@ const PEER_PACKAGES = [
   '@opentelemetry/exporter-metrics-otlp-proto',
   '@opentelemetry/exporter-prometheus',
   '@opentelemetry/resources',
+  '@opentelemetry/sdk-trace',
 ];
+
+/** Trace exporters `OTEL_TRACES_EXPORTER` may name here, as the OpenTelemetry SDKs read it. */
+const TRACE_EXPORTER_NAMES = ['otlp', 'console', 'none'];
 
 /**
  * One-call OpenTelemetry setup for an application using sshpool, built on
@@ -89,12 +102,15 @@ const PEER_PACKAGES = [
  * await telemetry.shutdown();
  * ```
  *
- * `OTEL_SDK_DISABLED=true` makes it a no-op.
+ * `OTEL_SDK_DISABLED=true` makes it a no-op. `OTEL_TRACES_EXPORTER` (a comma-separated list of
+ * `otlp`, `console`, `none`) chooses the trace exporters as in the OpenTelemetry SDKs: `console`
+ * prints spans, `none` turns traces off, `otlp` sends them over OTLP (to `localhost:4318`
+ * unless an endpoint is given).
  */
 export async function setupTelemetry(options: SetupTelemetryOptions): Promise<TelemetryHandle> {
   validate(options);
   if (envFlag('OTEL_SDK_DISABLED')) {
-    return { prometheusUrl: undefined, otlpTracesUrl: undefined, shutdown: () => Promise.resolve() };
+    return { prometheusUrl: undefined, otlpTracesUrl: undefined, consoleTraces: false, shutdown: () => Promise.resolve() };
   }
 
   const { NodeSDK } = await importPeer(() => import('@opentelemetry/sdk-node'), '@opentelemetry/sdk-node');
@@ -118,22 +134,33 @@ export async function setupTelemetry(options: SetupTelemetryOptions): Promise<Te
 
   let sdk: InstanceType<typeof NodeSDK>;
   let otlpTracesUrl: string | undefined;
+  const traces = traceExporterChoice(options.console);
   try {
     let traceExporter: InstanceType<typeof import('@opentelemetry/exporter-trace-otlp-proto').OTLPTraceExporter> | undefined;
     const otlp = otlpUrls(options.otlpEndpoint);
     if (otlp) {
-      const [{ OTLPTraceExporter }, { OTLPMetricExporter }, { PeriodicExportingMetricReader }] = await Promise.all([
-        importPeer(() => import('@opentelemetry/exporter-trace-otlp-proto'), '@opentelemetry/exporter-trace-otlp-proto'),
+      const [{ OTLPMetricExporter }, { PeriodicExportingMetricReader }] = await Promise.all([
         importPeer(() => import('@opentelemetry/exporter-metrics-otlp-proto'), '@opentelemetry/exporter-metrics-otlp-proto'),
         importPeer(() => import('@opentelemetry/sdk-metrics'), '@opentelemetry/sdk-metrics'),
       ]);
-      // Without an explicit url the exporters read the OTEL_EXPORTER_OTLP_* variables themselves.
-      traceExporter = new OTLPTraceExporter(otlp.traces ? { url: otlp.traces } : {});
       metricReaders.push(new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter(otlp.metrics ? { url: otlp.metrics } : {}),
         exportIntervalMillis: exportInterval(options.metricExportIntervalMs),
       }));
-      otlpTracesUrl = otlp.traces ?? otlp.fromEnvironment;
+    }
+    if (traces.otlp === true || (traces.otlp === 'if-configured' && otlp)) {
+      const { OTLPTraceExporter } = await importPeer(() => import('@opentelemetry/exporter-trace-otlp-proto'), '@opentelemetry/exporter-trace-otlp-proto');
+      // Without an explicit url the exporter reads the OTEL_EXPORTER_OTLP_* variables itself.
+      traceExporter = new OTLPTraceExporter(otlp?.traces ? { url: otlp.traces } : {});
+      otlpTracesUrl = otlp?.traces ?? otlp?.fromEnvironment ?? 'http://localhost:4318/v1/traces';
+    }
+    const spanProcessors: NonNullable<SdkOptions['spanProcessors']> = [];
+    if (traces.console) {
+      const { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor } = await importPeer(() => import('@opentelemetry/sdk-trace'), '@opentelemetry/sdk-trace');
+      // With a traceExporter, sdk-node builds its batch processor from it; with processors given,
+      // it takes those alone: the OTLP one is added here then.
+      if (traceExporter) spanProcessors.push(new BatchSpanProcessor({ exporter: traceExporter }));
+      spanProcessors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
     }
 
     const resourceAttributes: Attributes = { ...options.resourceAttributes };
@@ -150,7 +177,7 @@ export async function setupTelemetry(options: SetupTelemetryOptions): Promise<Te
       // Explicit lists: left undefined, sdk-node would read OTEL_*_EXPORTER and default to
       // OTLP on localhost for every signal, including logs that sshpool never writes.
       metricReaders,
-      ...(traceExporter ? { traceExporter } : { spanProcessors: [] }),
+      ...(traceExporter && !traces.console ? { traceExporter } : { spanProcessors }),
       logRecordProcessors: [],
     });
     sdk.start();
@@ -163,6 +190,7 @@ export async function setupTelemetry(options: SetupTelemetryOptions): Promise<Te
   return {
     prometheusUrl,
     otlpTracesUrl,
+    consoleTraces: traces.console,
     shutdown() {
       stopping ??= (async () => {
         try {
@@ -192,6 +220,9 @@ function validate(options: SetupTelemetryOptions): void {
       throw new TypeError(`setupTelemetry(options): otlpEndpoint must be an http(s) URL, got ${JSON.stringify(options.otlpEndpoint)}`);
     }
   }
+  if (options.console !== undefined && typeof options.console !== 'boolean') {
+    throw new TypeError(`setupTelemetry(options): console must be a boolean, got ${String(options.console)}`);
+  }
   const interval = options.metricExportIntervalMs;
   if (interval !== undefined && (!Number.isInteger(interval) || interval < 1)) {
     throw new TypeError(`setupTelemetry(options): metricExportIntervalMs must be a positive integer, got ${String(interval)}`);
@@ -202,6 +233,27 @@ function validate(options: SetupTelemetryOptions): void {
       throw new TypeError(`setupTelemetry(options): prometheus.port must be an integer from 1 to 65535, got ${String(prometheus.port)}`);
     }
   }
+}
+
+interface TraceExporterChoice {
+  readonly console: boolean;
+  /** `true`: asked for by name; `'if-configured'`: when an OTLP endpoint is set (the default). */
+  readonly otlp: boolean | 'if-configured';
+}
+
+/** What `console` and `OTEL_TRACES_EXPORTER` ask for; an option given in code wins. */
+function traceExporterChoice(consoleOption: boolean | undefined): TraceExporterChoice {
+  const names = [...new Set((process.env['OTEL_TRACES_EXPORTER'] ?? '').split(',').map((name) => name.trim().toLowerCase()).filter(Boolean))];
+  for (const name of names) {
+    if (!TRACE_EXPORTER_NAMES.includes(name)) {
+      process.emitWarning(`sshpool/otel: OTEL_TRACES_EXPORTER names "${name}", which is not supported here (supported: ${TRACE_EXPORTER_NAMES.join(', ')}); ignored`, {
+        code: 'SSHPOOL_OTEL_CONFIG',
+      });
+    }
+  }
+  if (names.length === 0) return { console: consoleOption === true, otlp: 'if-configured' };
+  if (names.includes('none')) return { console: consoleOption === true, otlp: false };
+  return { console: consoleOption ?? names.includes('console'), otlp: names.includes('otlp') ? true : false };
 }
 
 function prometheusOptions(option: SetupTelemetryOptions['prometheus']): Required<PrometheusEndpointOptions> | undefined {

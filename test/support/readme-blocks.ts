@@ -34,7 +34,12 @@ export function readmeBlocks(heading: string): ReadmeBlock[] {
 export async function runReadmeBlock(name: string, code: string, options: { quiet?: boolean } = {}): Promise<string[]> {
   mkdirSync(SCRATCH, { recursive: true });
   const file = join(SCRATCH, `readme-${name}-${process.pid}.ts`);
-  writeFileSync(file, code.replaceAll("from 'sshpool'", `from ${JSON.stringify(join(ROOT, 'src', 'index.ts'))}`));
+  writeFileSync(
+    file,
+    code
+      .replaceAll("from 'sshpool'", `from ${JSON.stringify(join(ROOT, 'src', 'index.ts'))}`)
+      .replaceAll("from 'sshpool/otel'", `from ${JSON.stringify(join(ROOT, 'src', 'otel', 'index.ts'))}`),
+  );
   const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
   if (options.quiet) vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
   try {

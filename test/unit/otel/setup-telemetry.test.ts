@@ -8,13 +8,14 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { context, metrics, trace } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { $, SSHConnectionPool } from '../../../src/index.js';
 import { setupTelemetry } from '../../../src/otel/index.js';
 import type { TelemetryHandle } from '../../../src/otel/index.js';
 import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 import { freePort } from '../../support/free-port.js';
 import { sshdTarget } from '../../support/sshd-target.js';
+import { until } from '../../support/until.js';
 
 let server: EmbeddedSshServer;
 const cleanups: Array<() => Promise<void>> = [];
@@ -260,5 +261,82 @@ describe('setupTelemetry with OTLP', () => {
     }
     expect(sink.received.map((r) => r.path)).toContain('/v1/traces');
     expect(sink.received.map((r) => r.path)).toContain('/v1/metrics');
+  });
+});
+
+describe('setupTelemetry with console traces', () => {
+  interface Printed {
+    readonly name: string;
+    readonly id: string;
+    readonly traceId: string;
+    readonly parentSpanContext?: { spanId: string };
+    readonly links: Array<{ context: { spanId: string } }>;
+  }
+  /** What ConsoleSpanExporter prints (one console.dir per finished span). */
+  function capturePrinted(): Printed[] {
+    const printed: Printed[] = [];
+    const dir = vi.spyOn(console, 'dir').mockImplementation((value) => void printed.push(value as Printed));
+    cleanups.push(async () => dir.mockRestore());
+    return printed;
+  }
+  async function runUnderUserSpan(): Promise<string> {
+    const { ssh } = newPool();
+    return trace.getTracer('app').startActiveSpan('deploy', async (span) => {
+      await ssh`echo traced`;
+      span.end();
+      return span.spanContext().spanId;
+    });
+  }
+  function withEnv(name: string, value: string): void {
+    const before = process.env[name];
+    process.env[name] = value;
+    cleanups.push(async () => {
+      if (before === undefined) delete process.env[name];
+      else process.env[name] = before;
+    });
+  }
+
+  it('console: true prints every span, ssh.exec a child of the caller\'s span, with no backend at all', async () => {
+    const printed = capturePrinted();
+    const telemetry = await setup({ serviceName: 'console-test', console: true });
+    expect(telemetry).toMatchObject({ consoleTraces: true, otlpTracesUrl: undefined, prometheusUrl: undefined });
+    const deployId = await runUnderUserSpan();
+    await until(() => printed.some((span) => span.name === 'deploy'), 5_000, 'the spans printed');
+    const exec = printed.find((span) => span.name === 'ssh.exec')!;
+    expect(exec.parentSpanContext?.spanId).toBe(deployId);
+    expect(printed.map((span) => span.name)).toEqual(expect.arrayContaining(['ssh.connect', 'ssh.pool.acquire', 'ssh.exec', 'deploy']));
+  });
+
+  it('OTEL_TRACES_EXPORTER=console does the same; console: false in code wins', async () => {
+    withEnv('OTEL_TRACES_EXPORTER', 'console');
+    const printed = capturePrinted();
+    const telemetry = await setup({ serviceName: 'console-env-test' });
+    expect(telemetry.consoleTraces).toBe(true);
+    await runUnderUserSpan();
+    await until(() => printed.some((span) => span.name === 'ssh.exec'), 5_000, 'the spans printed');
+    await telemetry.shutdown();
+
+    const off = await setup({ serviceName: 'console-off-test', console: false });
+    expect(off.consoleTraces).toBe(false);
+  });
+
+  it('OTEL_TRACES_EXPORTER=none turns traces off even with an OTLP endpoint; an unknown name warns', async () => {
+    withEnv('OTEL_TRACES_EXPORTER', 'none');
+    const telemetry = await setup({ serviceName: 'none-test', otlpEndpoint: 'http://127.0.0.1:9' });
+    expect(telemetry).toMatchObject({ consoleTraces: false, otlpTracesUrl: undefined });
+    expect(trace.getTracer('app').startSpan('x').isRecording()).toBe(false);
+    await telemetry.shutdown();
+
+    process.env['OTEL_TRACES_EXPORTER'] = 'zipkin,console';
+    const warnings = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    cleanups.push(async () => warnings.mockRestore());
+    capturePrinted();
+    const mixed = await setup({ serviceName: 'mixed-test' });
+    expect(mixed.consoleTraces).toBe(true);
+    expect(warnings).toHaveBeenCalledWith(expect.stringContaining('OTEL_TRACES_EXPORTER names "zipkin", which is not supported here'), expect.anything());
+  });
+
+  it('validates console', async () => {
+    await expect(setupTelemetry({ serviceName: 'x', console: 'yes' as never })).rejects.toThrow('console must be a boolean');
   });
 });
