@@ -6,7 +6,7 @@ import { buildCommand, raw } from './command/shell-quote.js';
 import type { RawShellText } from './command/shell-quote.js';
 import { SSHCommand } from './command/ssh-command.js';
 import type { CommandRunner } from './command/ssh-command.js';
-import { normalizeTarget } from './config/ssh-target.js';
+import { endpointLabel, normalizeTarget } from './config/ssh-target.js';
 import type { SSHTarget } from './client/connection-pool.js';
 import type { HostGroupEvents, HostGroupMemberStatus, HostGroupStrategy, SSHHostGroupTarget } from './groups/types.js';
 import { FanOutCommand } from './groups/fan-out.js';
@@ -142,9 +142,10 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
   // The global pool is looked up per command, so a target made before closeAll() keeps working after.
   const run: CommandRunner = (request, cancel) =>
     internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).execute(normalized, request, cancel);
+  const label = endpointLabel(normalized.host, normalized.port);
   const executor = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
     assertTemplate(strings, 'ssh`command ${value}`');
-    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), normalized.host, run, commandLog);
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog);
   };
   Object.defineProperty(executor, 'host', { value: normalized.host, enumerable: true });
   return executor as SSHExecutor;

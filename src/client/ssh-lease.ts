@@ -6,6 +6,7 @@ import type { ChannelOutcome } from '../command/channel-contract.js';
 import { processHold } from '../core/process-hold.js';
 import { buildCommand } from '../command/shell-quote.js';
 import { SSHCommand } from '../command/ssh-command.js';
+import { endpointLabel } from '../config/ssh-target.js';
 import type { CommandLog, CommandRequest, CommandRunner } from '../command/ssh-command.js';
 import type { Context } from '@opentelemetry/api';
 import type { PoolTelemetry } from '../telemetry/pool-telemetry.js';
@@ -51,7 +52,7 @@ export class SSHLease {
   /** A command on the leased connection, as a tagged template. */
   exec = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
-    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), this.host, this.#runner, this.#log);
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), endpointLabel(this.host, this.#hostPool.details.port), this.#runner, this.#log);
   };
 
   /** Returns the slot to the pool once the lease's last command is done. Idempotent. */

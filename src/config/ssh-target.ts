@@ -68,6 +68,14 @@ export function previousHop(target: NormalizedTarget): NormalizedTarget | undefi
   return { ...hop, route, identity: identityOf(hop.endpoint, hop.credentials, hop.hostKey, route) };
 }
 
+/**
+ * Where a command ran, as every `result.host` names it: `host:port` (`[::1]:22` for an IPv6
+ * address), so that members of a host group on one address stay apart.
+ */
+export function endpointLabel(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** `user@bastion:22 -> user@target:22`: the endpoints a connection to `target` passes. */
 export function routeText(target: NormalizedTarget): string {
   return [...target.route, target].map((hop) => hop.endpoint).join(' -> ');

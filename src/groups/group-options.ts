@@ -1,6 +1,6 @@
 import { MAX_TIMER_MS } from '../core/clock.js';
 import { InvalidArgumentError } from '../core/errors.js';
-import { normalizeTarget } from '../config/ssh-target.js';
+import { endpointLabel, normalizeTarget } from '../config/ssh-target.js';
 import type { NormalizedTarget } from '../config/ssh-target.js';
 import { describe, isPlainObject } from '../core/validation.js';
 import type { SSHTarget } from '../client/connection-pool.js';
@@ -34,9 +34,6 @@ const GROUP_KEYS = new Set(['hosts', 'strategy', 'circuitBreaker', 'retryable', 
 const BREAKER_KEYS = new Set(['failureThreshold', 'cooldown', 'maxCooldown']);
 
 /** A member label: `host:port`, with IPv6 addresses in brackets so the port stays readable. */
-export function memberLabel(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 function positiveInteger(value: unknown, path: string, max = MAX_TIMER_MS): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
@@ -110,7 +107,7 @@ export function normalizeGroupTarget(group: SSHHostGroupTarget, configFile?: str
       // Name the member: "hosts[2]: target.port must be ..." says where to look.
       throw new InvalidArgumentError(`hosts[${index}]: ${error.message}`);
     }
-    const label = memberLabel(normalized.host, normalized.port);
+    const label = endpointLabel(normalized.host, normalized.port);
     if (seen.has(label)) throw new InvalidArgumentError(`hosts[${index}]: ${label} is listed twice`);
     seen.add(label);
     members.push({ label, target, normalized });

@@ -38,7 +38,7 @@ afterAll(async () => {
 describe('command execution (embedded server)', () => {
   it('resolves with stdout, stderr, exit code and ok for a successful command', async () => {
     const result = await ssh`echo out; echo err >&2`;
-    expect(result).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 0, signal: null, ok: true, host: '127.0.0.1' });
+    expect(result).toMatchObject({ stdout: 'out\n', stderr: 'err\n', exitCode: 0, signal: null, ok: true, host: `127.0.0.1:${server.port}` });
     expect(result.durationMs).toBeGreaterThan(0);
     expect(result.command).toBe('echo out; echo err >&2');
   });

@@ -232,6 +232,26 @@ describe('a command on a host group', () => {
   });
 });
 
+describe('result.host', () => {
+  it('is host:port wherever a command ran: plain command, lease, group command, fan-out, error', async () => {
+    const server = live[0]!;
+    const { group, pool } = groupOf([server.port]);
+    const target = { host: '127.0.0.1', port: server.port, username: 'tester', password: PASSWORD, hostKey: 'off' as const, pool };
+    const where = label(server.port);
+    expect((await $.ssh(target)`true`).host).toBe(where);
+    const lease = await pool.getConnection(target);
+    expect((await lease.exec`true`).host).toBe(where);
+    lease.release();
+    expect((await group`true`).host).toBe(where);
+    expect((await group.all`true`).map((r) => r.host)).toEqual([where]);
+    const failed = await $.ssh(target)`exit 3`.nothrow();
+    expect(failed.host).toBe(where);
+    await expect($.ssh(target)`exit 3`).rejects.toThrow(`on ${where}`);
+    // The executor still names the target's host, as given.
+    expect($.ssh(target).host).toBe('127.0.0.1');
+  });
+});
+
 describe('fan-out: group.all', () => {
   it('runs on every member and resolves with one result per host, in host order', async () => {
     const { group } = groupOf(portsOf(live));
