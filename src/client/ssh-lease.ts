@@ -29,6 +29,8 @@ export class SSHLease {
   #released = false;
   // Completes when the previous command's channel has been freed by the server.
   #tail: Promise<void> = Promise.resolve();
+  /** Commands of this lease started and not yet done with their channel. */
+  #running = 0;
 
   constructor(hostPool: HostPool, slot: Slot, log: CommandLog, telemetry: PoolTelemetry) {
     this.#hostPool = hostPool;
@@ -55,14 +57,19 @@ export class SSHLease {
     return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), endpointLabel(this.host, this.#hostPool.details.port), this.#runner, this.#log);
   };
 
-  /** Returns the slot to the pool once the lease's last command is done. Idempotent. */
+  /**
+   * Returns the slot to the pool once the lease's last command is done: at once when none is
+   * running, so that stats read right after already count it free. Idempotent.
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    void this.#tail.then(() => {
+    const giveBack = (): void => {
       this.#hostPool.releaseSlot(this.#slot);
       this.#giveHoldBack();
-    });
+    };
+    if (this.#running === 0) giveBack();
+    else void this.#tail.then(giveBack);
   }
 
   [Symbol.dispose](): void {
@@ -78,7 +85,16 @@ export class SSHLease {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
     const previous = this.#tail;
     let markDone!: () => void;
-    this.#tail = new Promise<void>((resolve) => (markDone = resolve));
+    this.#running++;
+    this.#tail = new Promise<void>((resolve) => {
+      let done = false;
+      markDone = () => {
+        if (done) return;
+        done = true;
+        this.#running--;
+        resolve();
+      };
+    });
     await previous;
     return this.#hostPool.channels.runOnSlot(this.#slot, request, cancel, trace, markDone);
   };

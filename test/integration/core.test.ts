@@ -13,6 +13,7 @@ import {
 } from '../../src/index.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
+import { until } from '../support/until.js';
 import type { SshdServer } from '../support/sshd.js';
 
 let server: SshdServer;
@@ -191,6 +192,30 @@ describe('sshpool against OpenSSH', () => {
     await pool.closeAll();
     expect(events).toEqual(['full:127.0.0.1', 'created:127.0.0.1', 'reused:127.0.0.1', 'reused:127.0.0.1', 'closed:127.0.0.1:shutdown']);
     expect(pool.getMetrics()).toMatchObject({ connectionsCreated: 1, connectionsReused: 2, connectionsFailed: 0 });
+  });
+
+  it('counts a released lease free in the very next getStats(), with and without a command run on it', async () => {
+    const pool = newPool();
+    const target = targetFor(server, pool);
+    const name = `tester@127.0.0.1:${server.port}`;
+    const idle = await pool.getConnection(target);
+    expect(pool.getStats().hosts[name]).toMatchObject({ openChannels: 1, activeConnections: 1 });
+    idle.release();
+    expect(pool.getStats().hosts[name]).toMatchObject({ openChannels: 0, activeConnections: 0, idleConnections: 1 });
+
+    const used = await pool.getConnection(target);
+    expect((await used.exec`echo leased`).stdout).toBe('leased\n');
+    used.release();
+    expect(pool.getStats()).toMatchObject({ openChannels: 0, activeConnections: 0, idleConnections: 1 });
+
+    // Released while its command runs: the slot is held until the command is done, then freed.
+    const busy = await pool.getConnection(target);
+    const running = busy.exec`sleep 0.2; echo done`;
+    const result = running.then((r) => r.stdout);
+    busy.release();
+    expect(pool.getStats().openChannels).toBe(1);
+    expect(await result).toBe('done\n');
+    await until(() => pool.getStats().openChannels === 0, 5_000, 'the slot freed after the command');
   });
 
   it('rejects every waiting command promptly with a typed error when the port is closed', async () => {
