@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHConnectionPool } from '../../src/index.js';
+import { overrideOpenSSHEnvironment } from '../../src/core/openssh-environment.js';
 import { readmeBlocks, runReadmeBlock } from '../support/readme-blocks.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
@@ -19,12 +20,15 @@ beforeAll(async () => {
   mkdirSync(join(home, '.ssh'), { mode: 0o700 });
   writeFileSync(join(home, '.ssh', 'id_ed25519'), server.privateKey, { mode: 0o600 });
   writeFileSync(join(home, '.ssh', 'known_hosts'), `${server.knownHostsLine}\n`);
+  // The example's homedir() reads $HOME; sshpool's ~ is the password database's home, overridden.
   process.env['HOME'] = home;
+  overrideOpenSSHEnvironment({ home, globalKnownHostsFiles: [] });
   delete process.env['SSH_AUTH_SOCK'];
 });
 
 afterAll(async () => {
   await SSHConnectionPool.getInstance().closeAll();
+  overrideOpenSSHEnvironment(undefined);
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;

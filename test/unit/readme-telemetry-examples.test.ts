@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { context, trace } from '@opentelemetry/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SSHConnectionPool } from '../../src/index.js';
+import { overrideOpenSSHEnvironment } from '../../src/core/openssh-environment.js';
 import { EmbeddedSshServer } from '../support/embedded-ssh-server.js';
 import { readmeBlocks, runReadmeBlock } from '../support/readme-blocks.js';
 
@@ -25,6 +26,8 @@ beforeAll(async () => {
       '  StrictHostKeyChecking accept-new\n',
   );
   process.env['HOME'] = home;
+  // sshpool's ~ is the password database's home: overridden for the test.
+  overrideOpenSSHEnvironment({ home, globalKnownHostsFiles: [] });
 });
 afterEach(async () => {
   await SSHConnectionPool.getInstance().closeAll();
@@ -32,6 +35,7 @@ afterEach(async () => {
   context.disable();
 });
 afterAll(async () => {
+  overrideOpenSSHEnvironment(undefined);
   if (savedHome === undefined) delete process.env['HOME'];
   else process.env['HOME'] = savedHome;
   await server.stop();
