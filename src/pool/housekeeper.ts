@@ -20,7 +20,7 @@ export interface KeptParts {
   readonly events: HostPoolEventStream;
   /** Fires when the pool closes: backoffs end early, nothing new starts. */
   readonly closed: AbortSignal;
-  readonly connections: Pick<OpenConnections, 'usableCount' | 'idle'>;
+  readonly connections: Pick<OpenConnections, 'usableCount' | 'closingCount' | 'idle'>;
   readonly store: { readonly opening: number; readonly size: number; readonly max: number };
   readonly pending: { readonly length: number };
   readonly opener: KeeperOpener;
@@ -113,7 +113,10 @@ export class Housekeeper {
   /** Opens connections up to the warm minimum; a failure hands over to reconnect. */
   ensureWarm(): void {
     const parts = this.#parts;
-    const missing = parts.config.warmUpConnections - parts.connections.usableCount() - parts.store.opening;
+    // A connection still closing is not missing yet: an unexpected close hands it to reconnect,
+    // which must not race a warm-up open for the same place (its events would then depend on
+    // which came first); any other close is topped up at the next tick.
+    const missing = parts.config.warmUpConnections - parts.connections.usableCount() - parts.connections.closingCount() - parts.store.opening;
     if (this.#stopped || this.#gaveUp || this.#reconnecting || this.#warming || missing <= 0) return;
     this.#warming = true;
     const opens: Array<Promise<OpenResult>> = [];

@@ -67,6 +67,13 @@ export class OpenConnections {
     return capacity + Math.max(0, maxConnections - counted) * perConnection;
   }
 
+  /** Connections closing but not closed yet: their close decides what replaces them (reconnect after an unexpected one). */
+  closingCount(): number {
+    let count = 0;
+    for (const entry of this.#entries) if (!entry.connection.usable) count++;
+    return count;
+  }
+
   /** Whether any connection still carries a command or lease. */
   anyBusy(): boolean {
     for (const entry of this.#entries) if (entry.busy) return true;

@@ -82,7 +82,9 @@ export class FakeConnection implements PoolConnection {
   /** Channel opens the server answers by dropping the connection, as sshd does over a request it cannot parse. */
   dropOnOpen = 0;
   closeReason: CloseReason | undefined;
-  #state: 'ready' | 'closed' = 'ready';
+  /** ms a polite close takes to complete (a frozen peer is cut off after a grace period); 0: at once. */
+  closeTakes = 0;
+  #state: 'ready' | 'closing' | 'closed' = 'ready';
   #listeners = new Set<CloseListener>();
 
   constructor(readonly layer: FakeConnectionLayer) {}
@@ -122,6 +124,11 @@ export class FakeConnection implements PoolConnection {
   }
 
   close(reason: CloseReason): void {
+    if (this.closeTakes > 0 && this.#state === 'ready') {
+      this.#state = 'closing';
+      this.layer.setTimeout(() => this.#end(reason), this.closeTakes);
+      return;
+    }
     this.#end(reason);
   }
 
@@ -152,6 +159,11 @@ export class FakeConnectionLayer {
   connecting = 0;
   readonly connections: FakeConnection[] = [];
   readonly #clock: Clock;
+
+  /** A timer on the layer's clock, for connections whose close takes a while. */
+  setTimeout(callback: () => void, ms: number): void {
+    this.#clock.setTimeout(callback, ms);
+  }
   readonly #connectMs: number;
 
   constructor(clock: Clock, connectMs = 5) {

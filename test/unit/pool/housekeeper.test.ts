@@ -358,6 +358,21 @@ describe('housekeeper', () => {
       expect((finished[0] as { connection?: { usable: boolean } }).connection?.usable).toBe(true);
     });
 
+    it('regression: a warm-up open raced the reconnect of a connection still closing (a frozen peer), so reconnect reported nothing — the place waits for the close, and reconnect opens it', async () => {
+      const { keeper, add, clock, opens, events } = setup({ reconnect, warmUpConnections: 1 });
+      const entry = add();
+      (entry.connection as FakeConnection).closeTakes = 2_000;
+      entry.connection.close('unhealthy');
+      keeper.ensureWarm();
+      expect(opens).toEqual([]);
+      await clock.advance(2_000);
+      // The host pool hands an unexpected close to reconnect.
+      keeper.connectionLost(false);
+      await clock.advance(1_000);
+      expect(opens.map((open) => open.purpose)).toEqual(['reconnect']);
+      expect(events.of('reconnect-finished')).toMatchObject([{ outcome: 'success' }]);
+    });
+
     it('re-establishes the whole warm minimum, one open per attempt', async () => {
       const { keeper, clock, connections, opens } = setup({ reconnect, warmUpConnections: 2 });
       keeper.connectionLost(false);
