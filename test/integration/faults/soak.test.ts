@@ -181,7 +181,8 @@ describe('soak', () => {
     expect(growthMb).toBeLessThan(16);
     await withTimeout(pool.closeAll(), 5_000, 'closeAll() after the soak');
     expect(pool.getStats()).toMatchObject({ totalConnections: 0 });
-  }, 60_000 + COMMANDS * 20);
+  // A hang detector, not a speed check: a loaded machine runs these at 20 commands/s or fewer.
+  }, 60_000 + COMMANDS * 100);
 
   it('lets a process exit by itself after closeAll(), with keepalive, health checks and warm connections on', async () => {
     const server = await startSshd();
