@@ -52,13 +52,17 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
     attempts.set(attemptId, context);
     if (attempts.size > MAX_REMEMBERED_ATTEMPTS) attempts.delete(attempts.keys().next().value!);
   };
-  /** Links `span`, and the command span the acquire ran under, to the connect attempts it waited on. */
-  const linkAttempts = (span: Span | undefined, parent: Context | undefined, attemptIds: readonly number[]): void => {
+  /**
+   * Links `span`, and the command span the acquire ran under, to the connect attempts it waited
+   * on. `connection`: the connect span of the connection it got, linked as the connection
+   * already; the attempt that opened it is not linked a second time (each span once).
+   */
+  const linkAttempts = (span: Span | undefined, parent: Context | undefined, attemptIds: readonly number[], connection?: SpanContext): void => {
     if (attemptIds.length === 0) return;
     const exec = parent ? trace.getSpan(parent) : undefined;
     for (const attemptId of attemptIds) {
       const context = attempts.get(attemptId);
-      if (!context) continue;
+      if (!context || context.spanId === connection?.spanId) continue;
       span?.addLink(attemptLink(context));
       exec?.addLink(attemptLink(context));
     }
@@ -92,7 +96,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         });
         const link = connectSpans.get(event.connection);
         if (link) span.addLink(connectionLink(link));
-        linkAttempts(span, contextOf(event.parent), event.connectAttempts);
+        linkAttempts(span, contextOf(event.parent), event.connectAttempts, link);
         span.end();
         break;
       }
