@@ -12,13 +12,15 @@
 #
 # Both variants provide the same contract, which test/support/sshd.ts relies on:
 #   user tester (uid 1000), home /home/tester, shell /bin/bash, password
-#   "tester-password"; privilege separation user sshd; /run/sshd; /tmp (1777).
+#   "tester-password"; users fish-user, zsh-user, dash-user (uid 1001-1003, homes
+#   under /home, login shells /usr/bin/fish, /usr/bin/zsh, /bin/dash, no
+#   password); privilege separation user sshd; /run/sshd; /tmp (1777).
 # Bump IMAGE_REVISION when that contract or the file list changes, so that
 # machines holding an older image rebuild it automatically.
 set -euo pipefail
 
 IMAGE="${SSHPOOL_SSHD_IMAGE:-sshpool-sshd:latest}"
-IMAGE_REVISION=2
+IMAGE_REVISION=3
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Generated with: openssl passwd -6 -salt sshpool.test tester-password
@@ -112,7 +114,7 @@ copy_with_libs() {
 
 required=(
   /usr/sbin/sshd
-  /bin/bash /bin/sh /bin/dash
+  /bin/bash /bin/sh /bin/dash /usr/bin/fish /usr/bin/zsh
   /bin/sleep /bin/echo /bin/cat /usr/bin/printf /bin/pwd /usr/bin/env /usr/bin/head
   /bin/dd /usr/bin/yes /bin/kill /bin/true /bin/false /usr/bin/base64 /usr/bin/wc /usr/bin/od
 )
@@ -133,6 +135,10 @@ done
 for bin in "${optional[@]}"; do
   [[ -e "$bin" ]] && copy_with_libs "$bin"
 done
+# fish reads its own startup files (and the functions they use) even for `fish -c`.
+for path in /usr/share/fish/config.fish /usr/share/fish/__fish_build_paths.fish /usr/share/fish/functions /etc/fish; do
+  [[ -e "$path" ]] && copy_path "$path"
+done
 # Without moduli sshd still works but logs a warning and cannot offer
 # diffie-hellman-group-exchange, which some clients negotiate.
 [[ -f /etc/ssh/moduli ]] && copy_path /etc/ssh/moduli
@@ -144,6 +150,14 @@ chmod 1777 "$rootfs/tmp"
 chmod 0755 "$rootfs/run/sshd" "$rootfs/var/empty" "$rootfs/home/tester"
 chmod 0700 "$rootfs/root"
 chown 1000:1000 "$rootfs/home/tester"
+# One user per login shell, to show that commands do not depend on it.
+shell_users=(fish-user:1001:/usr/bin/fish zsh-user:1002:/usr/bin/zsh dash-user:1003:/bin/dash)
+for entry in "${shell_users[@]}"; do
+  IFS=: read -r name uid _ <<<"$entry"
+  mkdir -p "$rootfs/home/$name"
+  chmod 0755 "$rootfs/home/$name"
+  chown "$uid:$uid" "$rootfs/home/$name"
+done
 # sshd records logins without PAM; empty files keep it from logging errors.
 : > "$rootfs/var/log/lastlog"
 : > "$rootfs/var/log/wtmp"
@@ -160,15 +174,24 @@ root:x:0:
 nogroup:x:65534:
 tester:x:1000:
 EOF
+for entry in "${shell_users[@]}"; do
+  IFS=: read -r name uid shell <<<"$entry"
+  echo "$name:x:$uid:$uid::/home/$name:$shell" >> "$rootfs/etc/passwd"
+  echo "$name:x:$uid:" >> "$rootfs/etc/group"
+done
 cat > "$rootfs/etc/shadow" <<EOF
 root:*:19000:0:99999:7:::
 sshd:*:19000:0:99999:7:::
 nobody:*:19000:0:99999:7:::
 tester:${TESTER_PASSWORD_HASH}:19000:0:99999:7:::
 EOF
+# "*": no password login; the fixture's key logs them in.
+for entry in "${shell_users[@]}"; do
+  echo "${entry%%:*}:*:19000:0:99999:7:::" >> "$rootfs/etc/shadow"
+done
 chmod 0640 "$rootfs/etc/shadow"
 printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' > "$rootfs/etc/nsswitch.conf"
-printf '/bin/sh\n/bin/bash\n' > "$rootfs/etc/shells"
+printf '/bin/sh\n/bin/bash\n/bin/dash\n/usr/bin/fish\n/usr/bin/zsh\n' > "$rootfs/etc/shells"
 
 # The fixture writes its own config, keys and authorized_keys; this default lets
 # `docker run sshpool-sshd:latest` be poked at by hand (port 2222, password only).

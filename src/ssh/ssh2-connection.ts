@@ -17,7 +17,7 @@ import type { ConnectPhase, ConnectPhaseMark } from './connect-phases.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './connection.js';
 import type { CloseListener, PoolConnection, RunningChannel } from './connection.js';
 import type { ChannelSpec } from '../command/channel-contract.js';
-import { withProcessGroupReport } from '../command/process-group-marker.js';
+import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
 import type { CloseReason } from './connection.js';
 import { planAuthentication } from './auth/auth-methods.js';
@@ -216,7 +216,8 @@ export class SSHConnection implements PoolConnection {
    */
   openChannel(spec: ChannelSpec, cancel: AbortSignal, options: { trackProcessGroup?: boolean } = {}): Promise<RunningChannel> {
     const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
-    const command = reportsProcessGroup ? withProcessGroupReport(spec.command) : spec.command;
+    // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
+    const command = inPosixShell(spec.command, reportsProcessGroup);
     const attach = (channel: ClientChannel): RunningChannel =>
       runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup });
     return new Promise((resolve, reject) => {
@@ -305,7 +306,7 @@ export class SSHConnection implements PoolConnection {
       return;
     }
     try {
-      this.#client.exec(`kill -s KILL -- -${pgid}`, (error, channel) => {
+      this.#client.exec(inPosixShell(`kill -s KILL -- -${pgid}`), (error, channel) => {
         if (error) {
           // Refused under churn (the server frees session slots late): a few quick retries fit
           // well inside the pool's grace period.

@@ -96,6 +96,11 @@ export const TEST_USERNAME = 'tester';
 /** Baked into the image (scripts/build-sshd-image.sh, test/sshd/Dockerfile). */
 export const TEST_PASSWORD = 'tester-password';
 export const SSHD_HOST = '127.0.0.1';
+/**
+ * Users of the image whose login shell is the one named (tester's is bash), for tests that a
+ * command means the same whatever the login shell. The server's `privateKey` logs them in.
+ */
+export const LOGIN_SHELL_USERS = { bash: TEST_USERNAME, dash: 'dash-user', zsh: 'zsh-user', fish: 'fish-user' } as const;
 
 const CONFIG_DIR = '/etc/ssh/sshpool';
 const CONFIG_FILE = `${CONFIG_DIR}/sshd_config`;
@@ -312,6 +317,10 @@ async function createContainer(
       { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/${TEST_USERNAME}`, mode: 0o644 },
       // The same key logs in as root where a test allows it (config PermitRootLogin).
       { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/root`, mode: 0o644 },
+      // ...and as the users with other login shells.
+      ...Object.values(LOGIN_SHELL_USERS)
+        .filter((user) => user !== TEST_USERNAME)
+        .map((user) => ({ content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/${user}`, mode: 0o644 })),
       ...(options.extraHostKeys ?? []).map((key, i) => ({ content: ensureTrailingNewline(key), target: extraHostKeyFile(i), mode: 0o600 })),
     ])
     // -D: stay in the foreground as PID 1; -e: log to stderr, i.e. to `docker logs`.
