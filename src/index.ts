@@ -32,8 +32,9 @@ export {
   FanOutError,
   SSHConfigError,
   PrivateKeyError,
+  ERROR_JSON_OUTPUT_CHARS,
 } from './core/errors.js';
-export type { HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
+export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
 export { resolveSSHConfig } from './config/openssh/resolve-ssh-config.js';
 export type { ResolveSSHConfigOptions } from './config/openssh/resolve-ssh-config.js';
 export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/evaluate-config.js';

@@ -79,9 +79,36 @@ export function errorForOutcome(ending: ChannelEnding, result: CommandResult, co
     : result.signal !== null
       ? `was killed by ${result.signal}`
       : 'ended without reporting an exit status';
-  const stderr = result.stderr.trim();
-  const tail = stderr ? `: ${stderr.length > 300 ? `…${stderr.slice(-300)}` : stderr}` : '';
-  return new CommandFailedError(`${context.what} ${ended}${tail}`, result);
+  const tail = stderrTail(result.stderr);
+  return new CommandFailedError(`${context.what} ${ended}${tail ? `: ${tail}` : ''}`, result);
+}
+
+/** Characters of a failed command's stderr that its error message ends with, at most. */
+export const STDERR_TAIL_CHARS = 300;
+
+// Terminal escape sequences (CSI `ESC [ … final`, OSC `ESC ] … BEL or ESC \`, and two-character
+// escapes) go whole; then every run of control characters (C0 with newlines and tabs, DEL, C1,
+// the Unicode line and paragraph separators, bidirectional overrides and isolates) becomes one
+// space, so a message is one line that cannot repaint a terminal or forge a log line.
+const ESCAPE_SEQUENCE = /\u001b(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|[@-Z\\-_])/g;
+const CONTROL_RUN = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g;
+
+/**
+ * The end of a failed command's stderr as its error message shows it: escape sequences
+ * removed, runs of control characters turned into one space, trimmed, and only the last
+ * `STDERR_TAIL_CHARS` characters (after a `…`). Whatever the command or the remote shell wrote
+ * there can appear, interpolated values and `.cwd()` paths that a shell echoes back included.
+ */
+export function stderrTail(stderr: string): string {
+  if (stderr === '') return '';
+  // Only the end is shown: sanitising 16 MiB to keep 300 characters would waste the time.
+  const end = stderr.length > STDERR_TAIL_CHARS * 4 ? stderr.slice(-STDERR_TAIL_CHARS * 4) : stderr;
+  const clean = end.replace(ESCAPE_SEQUENCE, '').replace(CONTROL_RUN, ' ').trim();
+  if (clean.length <= STDERR_TAIL_CHARS && end === stderr) return clean;
+  let cut = clean.slice(-STDERR_TAIL_CHARS);
+  // Never start on the second half of a surrogate pair.
+  if (/^[\udc00-\udfff]/.test(cut)) cut = cut.slice(1);
+  return `…${cut.trimStart()}`;
 }
 
 /**

@@ -99,11 +99,20 @@ function resolve(target: SSHTargetOptions, path: string, seen: readonly string[]
   if (typeof host !== 'string' || host.trim() === '' || /\s/.test(host)) {
     throw new InvalidArgumentError(`${path}.host must be a host name, address or config alias, got ${describe(host)}`);
   }
+  if (host.includes('@')) {
+    // `user[:password]@host` in the host field: the part before the `@` is not shown.
+    throw new InvalidArgumentError(`${path}.host contains '@' (the value is not shown): give the user as ${path}.username, or pass the destination as a string ('user@host:port')`);
+  }
   if (explicitPort !== undefined && (typeof explicitPort !== 'number' || !Number.isInteger(explicitPort) || explicitPort < 1 || explicitPort > 65_535)) {
     throw new InvalidArgumentError(`${path}.port must be an integer from 1 to 65535, got ${describe(explicitPort)}`);
   }
   if (explicitUser !== undefined && (typeof explicitUser !== 'string' || explicitUser === '' || /[\s@]/.test(explicitUser))) {
     throw new InvalidArgumentError(`${path}.username must be a user name, got ${describe(explicitUser)}`);
+  }
+  // No user name has one (it separates passwd fields); `user:password` pasted as a user would
+  // put the password into pool names, spans, metric labels and events.
+  if (explicitUser?.includes(':')) {
+    throw new InvalidArgumentError(`${path}.username contains ':' (the value is not shown): a password cannot be part of the user name; use ${path}.password or a key`);
   }
   if (target.configFile !== undefined && target.configFile !== false && typeof target.configFile !== 'string') {
     throw new InvalidArgumentError(`${path}.configFile must be a file path or false, got ${describe(target.configFile)}`);

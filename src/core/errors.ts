@@ -170,11 +170,48 @@ export class ChannelRefusedError extends SSHPoolError {
   }
 }
 
+/** Characters of each output stream that `JSON.stringify(error)` keeps: the last ones. */
+export const ERROR_JSON_OUTPUT_CHARS = 1024;
+
+/** The short form of a command's result in `JSON.stringify(error)`: output cut to its end. */
+export interface CommandResultSummary {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  readonly ok: boolean;
+  readonly durationMs: number;
+  readonly host: string;
+  readonly template: string;
+  /** The last `ERROR_JSON_OUTPUT_CHARS` characters of stdout, after a `…` when cut. */
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The whole output's size in bytes. */
+  readonly stdoutBytes: number;
+  readonly stderrBytes: number;
+}
+
+/** What `JSON.stringify` writes for a `CommandError`: small enough for one log line. */
+export interface CommandErrorJSON {
+  readonly name: string;
+  readonly code: string;
+  readonly message: string;
+  readonly result: CommandResultSummary;
+  /** The subclass's own fields (`timeoutMs`, `limitBytes`). */
+  readonly [field: string]: unknown;
+}
+
+function endOf(text: string): string {
+  if (text.length <= ERROR_JSON_OUTPUT_CHARS) return text;
+  const cut = text.slice(-ERROR_JSON_OUTPUT_CHARS);
+  return `…${/^[\udc00-\udfff]/.test(cut) ? cut.slice(1) : cut}`;
+}
+
 /**
  * Base of the errors that describe how a started command ended. Carries the result.
  * The message names the command by its masked template; the result shows only that template
  * to `util.inspect`, `console.error` and `JSON.stringify`, so logging an error never logs an
  * interpolated secret. The full text stays reachable as `error.result.command`.
+ * `JSON.stringify(error)` is a short form for logs (`toJSON`: at most the last 1,024
+ * characters of each stream); the whole output is `error.result` (up to `maxBuffer` per stream).
  */
 export abstract class CommandError extends SSHPoolError {
   readonly result: CommandResult;
@@ -183,6 +220,29 @@ export abstract class CommandError extends SSHPoolError {
     super(message, options);
     // A result built elsewhere (a plain object) gets the same redacting representation.
     this.result = result instanceof RemoteCommandResult ? result : new RemoteCommandResult(result);
+  }
+
+  /** A short form for logs: name, code, message, the subclass's fields, and the result with its output cut to the last 1,024 characters of each stream. */
+  toJSON(): CommandErrorJSON {
+    const { result, ...fields } = this as unknown as Record<string, unknown> & { result: CommandResult };
+    return {
+      ...fields,
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      result: {
+        exitCode: result.exitCode,
+        signal: result.signal,
+        ok: result.ok,
+        durationMs: result.durationMs,
+        host: result.host,
+        template: result.template,
+        stdout: endOf(result.stdout),
+        stderr: endOf(result.stderr),
+        stdoutBytes: result.stdoutBuffer.length,
+        stderrBytes: result.stderrBuffer.length,
+      },
+    };
   }
 
   get exitCode(): number | null {

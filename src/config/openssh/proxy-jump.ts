@@ -14,19 +14,27 @@ export function parseProxyJump(value: string, where: string): JumpSpec[] {
   return value.split(',').map((hop) => parseJumpHost(hop.trim(), where));
 }
 
-/** Parses one hop. */
+/**
+ * Parses one hop. Messages never show the part before the `@`: it may hold a password
+ * (`user:password@host`), which is refused, since a user name goes into pool names, spans,
+ * metric labels and events.
+ */
 export function parseJumpHost(text: string, where: string): JumpSpec {
-  const fail = (why: string): never => {
-    throw new InvalidArgumentError(`${where}: jump host ${JSON.stringify(text)} ${why} (expected [user@]host[:port] or ssh://[user@]host[:port])`);
-  };
   let rest = text.startsWith('ssh://') ? text.slice('ssh://'.length).replace(/\/$/, '') : text;
+  const at = rest.lastIndexOf('@');
+  const shown = JSON.stringify(at >= 0 ? `…@${rest.slice(at + 1)}` : rest);
+  const fail = (why: string): never => {
+    throw new InvalidArgumentError(`${where}: ${shown} ${why} (expected [user@]host[:port] or ssh://[user@]host[:port])`);
+  };
   if (rest === '') fail('is empty');
   let username: string | undefined;
-  const at = rest.lastIndexOf('@');
   if (at >= 0) {
     username = rest.slice(0, at);
     rest = rest.slice(at + 1);
-    if (username === '' || /[\s@]/.test(username)) fail('has an invalid user name');
+    if (username.includes(':')) {
+      fail("has a ':' in its user name (not shown): a password cannot be given in a destination; use the target's password or a key");
+    }
+    if (username === '' || /[\s@]/.test(username)) fail('has an invalid user name (not shown)');
   }
   let host = rest;
   let portText: string | undefined;
