@@ -5,6 +5,7 @@ export { FanOutCommand } from './groups/fan-out.js';
 export { SSHConnectionPool } from './client/connection-pool.js';
 export { SSHCommand, DEFAULT_MAX_BUFFER } from './command/ssh-command.js';
 export { MAX_COMMAND_BYTES } from './command/command-limits.js';
+export { DEFAULT_MAX_OUTPUT_MEMORY } from './ssh/output-budget.js';
 export { SSHLease } from './client/ssh-lease.js';
 export { quote } from './command/shell-quote.js';
 export type { RawShellText } from './command/shell-quote.js';

@@ -18,6 +18,7 @@ import { SSHConnection } from '../ssh/ssh2-connection.js';
 import type { ConnectionSettings } from '../ssh/ssh2-connection.js';
 import { prepareHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import type { Duplex } from 'node:stream';
+import { DEFAULT_MAX_OUTPUT_MEMORY, OutputBudget } from '../ssh/output-budget.js';
 import type { CommandLog } from '../command/ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
 import { normalizeTarget, previousHop, routeText } from '../config/ssh-target.js';
@@ -101,6 +102,7 @@ export class SSHConnectionPool {
   readonly #metrics = new PoolMetricsRecorder();
   readonly #telemetry: PoolTelemetry;
   readonly #budget: ConnectionBudget;
+  readonly #outputBudget: OutputBudget | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #configFile: string | false | undefined;
@@ -124,6 +126,8 @@ export class SSHConnectionPool {
       })),
     });
     this.#budget = new ConnectionBudget(options.maxTotalConnections ?? 0);
+    const maxOutputMemory = options.maxOutputMemory ?? DEFAULT_MAX_OUTPUT_MEMORY;
+    this.#outputBudget = maxOutputMemory > 0 ? new OutputBudget(maxOutputMemory) : undefined;
     registerPoolInternals(this, {
       execute: (target, request, cancel) => {
         const hostPool = this.#hostPoolFor(target);
@@ -321,6 +325,7 @@ export class SSHConnectionPool {
       connectionTimeout: config.connectionTimeout,
       keepAliveInterval: config.keepAliveInterval,
       keepAliveCountMax: config.keepAliveCountMax,
+      outputBudget: this.#outputBudget,
     };
     const hostPool = new HostPool({
       name,

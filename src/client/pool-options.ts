@@ -10,6 +10,7 @@ import type { SSHConnectionPoolOptions } from './types.js';
 const POOL_OPTIONS_SCHEMA: Record<string, Check> = {
   ...POOL_CONFIG_SCHEMA,
   maxTotalConnections: integer(0, 1_000_000),
+  maxOutputMemory: integer(0, Number.MAX_SAFE_INTEGER),
   tracerProvider: (value, path) => {
     if (!isObjectWithMethod(value, 'getTracer')) throw new InvalidArgumentError(`${path} must be a TracerProvider`);
   },

@@ -7,6 +7,15 @@ import type { ConnectionCounts, ConnectionEventDetails } from '../pool/types.js'
 export interface SSHConnectionPoolOptions extends PoolConfig {
   /** Connections across all pool keys of this instance; 0 = unlimited. @default 0 */
   maxTotalConnections?: number;
+  /**
+   * Bytes of output (stdout and stderr) that the running commands of this instance may hold
+   * together, all pool keys included; 0 = unlimited. Past it, commands are paused (the server
+   * waits, through the SSH window) until others finish; when every command holding output is
+   * paused, the one holding the most ends with `OutputLimitError`. Memory then stays under this
+   * plus one 4 MiB receive window per running command. A result, once returned, is no longer
+   * counted. @default 536870912 (512 MiB)
+   */
+  maxOutputMemory?: number;
   /** Tracer provider to use instead of the globally registered one. */
   tracerProvider?: TracerProvider;
   /** Meter provider to use instead of the globally registered one. */

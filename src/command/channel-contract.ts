@@ -2,7 +2,7 @@
 // (ssh/) implements it; the command layer never sees a connection.
 
 /** How a channel's life ended, as far as the command is concerned. */
-export type ChannelEnding = 'closed' | 'timeout' | 'aborted' | 'shutdown' | 'output-limit' | 'connection-lost';
+export type ChannelEnding = 'closed' | 'timeout' | 'aborted' | 'shutdown' | 'output-limit' | 'output-budget' | 'connection-lost';
 
 /** Why a command must stop early. Carried as the reason of its cancel signal. */
 export type CancelReason = 'timeout' | 'aborted' | 'shutdown';
@@ -13,6 +13,8 @@ export interface ChannelOutcome {
   readonly exitCode: number | null;
   readonly signal: string | null;
   readonly ending: ChannelEnding;
+  /** With ending `output-budget`: the pool's `maxOutputMemory` that ran out. */
+  readonly outputBudgetBytes?: number;
 }
 
 /** One command to run on one channel. */

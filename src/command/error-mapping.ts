@@ -26,6 +26,8 @@ export interface CommandErrorContext {
   readonly timeoutMs: number | undefined;
   readonly maxBuffer: number;
   readonly abortReason: unknown;
+  /** The pool's `maxOutputMemory`, for a command ended because the pool's output budget ran out. */
+  readonly maxOutputMemory?: number | undefined;
 }
 
 interface EndingRule {
@@ -56,6 +58,15 @@ const ENDINGS: Record<Exclude<ChannelEnding, 'closed'>, EndingRule> = {
   'output-limit': {
     code: ERROR_CODES.outputLimit,
     error: (result, c) => new OutputLimitError(`${c.what} wrote more than ${c.maxBuffer} bytes to one stream`, result, c.maxBuffer),
+  },
+  'output-budget': {
+    code: ERROR_CODES.outputLimit,
+    error: (result, c) => new OutputLimitError(
+      `${c.what} was ended: the pool's running commands held more than maxOutputMemory (${c.maxOutputMemory ?? 'its'} bytes) of output, ` +
+        'every one of them was waiting for memory, and this one held the most',
+      result,
+      c.maxOutputMemory ?? 0,
+    ),
   },
   'connection-lost': {
     code: ERROR_CODES.connectionLost,

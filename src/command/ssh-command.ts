@@ -301,6 +301,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
       timeoutMs: this.#timeoutMs,
       maxBuffer: this.#maxBuffer,
       abortReason: this.#signal?.reason,
+      maxOutputMemory: outcome.outputBudgetBytes,
     });
   }
 }

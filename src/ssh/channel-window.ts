@@ -25,8 +25,9 @@ interface ChannelInternals {
  * outputs never send anything. ssh2 has no public API for this, so its internals are used,
  * guarded for shape: with another shape the function does nothing and ssh2's own policy stays.
  * ssh2 and this function add to the same window counter, so each grant is counted once.
+ * `widen` false (memory is short) leaves the window to ssh2's own 2 MiB policy.
  */
-export function windowKeeper(channel: ClientChannel): () => void {
+export function windowKeeper(channel: ClientChannel, widen: () => boolean = () => true): () => void {
   const internals = channel as unknown as ChannelInternals;
   const { incoming, outgoing } = internals;
   const protocol = internals._client?._protocol;
@@ -38,7 +39,7 @@ export function windowKeeper(channel: ClientChannel): () => void {
   let granted = incoming.window;
   return () => {
     const window = incoming.window as number;
-    if (granted - window < WINDOW_TOP_UP_BYTES || outgoing.state === 'closed') return;
+    if (granted - window < WINDOW_TOP_UP_BYTES || outgoing.state === 'closed' || !widen()) return;
     const missing = RECEIVE_WINDOW_BYTES - window;
     granted = RECEIVE_WINDOW_BYTES;
     if (missing <= 0) return;

@@ -4,6 +4,7 @@ import { OutputBuffer } from './output-buffer.js';
 import type { ChannelEnding, ChannelOutcome } from '../command/channel-contract.js';
 import { PROCESS_GROUP_LINE_MAX, processGroupOf } from '../command/process-group-marker.js';
 import type { RunningChannel } from './connection.js';
+import type { OutputBudget, OutputBudgetMember } from './output-budget.js';
 
 /** How long a signalled command gets to end before its process group is killed as well. */
 const SIGNAL_GRACE_MS = 50;
@@ -18,6 +19,8 @@ export interface ChannelRequest {
   readonly cancel: AbortSignal;
   /** Whether stdout starts with the process-group report (command/process-group-marker.ts). */
   readonly reportsProcessGroup: boolean;
+  /** The pool-wide bound on output held by running commands; none: unbounded. */
+  readonly outputBudget?: OutputBudget | undefined;
 }
 
 /** What run-channel needs from the connection that carries the channel. */
@@ -53,15 +56,41 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   let markKillSent: (() => void) | undefined;
   const killSent = request.reportsProcessGroup ? new Promise<void>((resolve) => (markKillSent = resolve)) : undefined;
 
+  // A paused channel delivers nothing, so its window is not topped up (windowKeeper runs per
+  // chunk) and ssh2 stops replenishing it once its own buffer is full: the server must wait.
+  const budget = request.outputBudget;
+  let paused = false;
+  const resume = (): void => {
+    paused = false;
+    channel.resume();
+    channel.stderr.resume();
+  };
+  const member: OutputBudgetMember | undefined = budget && {
+    pause: () => {
+      paused = true;
+      channel.pause();
+      channel.stderr.pause();
+    },
+    resume,
+    starve: () => stopEarly('output-budget'),
+  };
+  if (member) budget!.join(member);
+
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
   const freed = new Promise<void>((resolve) => (markFreed = resolve));
 
   const finish = (ending: ChannelEnding): void => {
     if (settled) return;
+    // A short first output that never became a full line: the command's own, not a report.
+    if (markerPending && markerPending.length > 0 && ending === 'closed') stdout.append(markerPending);
     settled = true;
     request.cancel.removeEventListener('abort', onCancel);
-    if (markerPending && markerPending.length > 0 && ending === 'closed') keepStdout(markerPending);
-    settle({ stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending });
+    if (member) budget!.leave(member);
+    // ssh2 emits a channel's close only once its streams have ended: a paused one must drain
+    // (what it still holds is dropped, and with no more top-ups the server soon stops).
+    if (paused) resume();
+    const ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending };
+    settle(ending === 'output-budget' ? { ...ended, outputBudgetBytes: budget!.limit } : ended);
   };
 
   // Kills the process group once its id is known, then closes our side. Closing earlier could
@@ -96,6 +125,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   const keepStdout = (chunk: Buffer): void => {
     if (settled || chunk.length === 0) return;
     if (!stdout.append(chunk)) stopEarly('output-limit');
+    else if (member) budget!.take(member, chunk.length);
   };
 
   const readMarker = (chunk: Buffer): void => {
@@ -118,16 +148,18 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     keepStdout(pending.subarray(newline + 1));
   };
 
-  const topUpWindow = windowKeeper(channel);
+  const topUpWindow = windowKeeper(channel, budget?.roomy);
+  // A settled command takes no more output: its window is left to run dry while it is killed.
   channel.on('data', (chunk: Buffer) => {
     if (markerPending) readMarker(chunk);
     else keepStdout(chunk);
-    topUpWindow();
+    if (!settled) topUpWindow();
   });
   channel.stderr.on('data', (chunk: Buffer) => {
-    topUpWindow();
     if (settled) return;
+    topUpWindow();
     if (!stderr.append(chunk)) stopEarly('output-limit');
+    else if (member) budget!.take(member, chunk.length);
   });
   channel.on('exit', (code: number | null, signalName?: string) => {
     exitCode = typeof code === 'number' ? code : null;

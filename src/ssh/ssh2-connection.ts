@@ -19,6 +19,8 @@ import type { CloseListener, PoolConnection, RunningChannel } from './connection
 import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
+import { guardPreBanner } from './pre-banner-guard.js';
+import type { OutputBudget } from './output-budget.js';
 import type { CloseReason } from './connection.js';
 import { planAuthentication } from './auth/auth-methods.js';
 import type { AuthCredentials } from './auth/auth-methods.js';
@@ -39,6 +41,8 @@ export interface ConnectionSettings extends EndpointInfo {
   readonly connectionTimeout: number;
   readonly keepAliveInterval: number;
   readonly keepAliveCountMax: number;
+  /** The pool-wide bound on output held by running commands (`maxOutputMemory`); none: unbounded. */
+  readonly outputBudget?: OutputBudget | undefined;
 }
 
 let nextConnectionId = 1;
@@ -125,6 +129,7 @@ export class SSHConnection implements PoolConnection {
       const fail = (error: ConnectError): void => {
         if (settled) return;
         settled = true;
+        stopGuard();
         clearTimeout(timer);
         client.removeAllListeners('ready');
         client.on('error', () => {});
@@ -142,6 +147,10 @@ export class SSHConnection implements PoolConnection {
         ));
       }, settings.connectionTimeout);
       timer.unref();
+      // Attached before ssh2's own reader, in the same tick, so both see every byte.
+      const stopGuard = guardPreBanner(sock, (why) => {
+        fail(new ConnectError(`Cannot connect to ${settings.poolName}: ${why}`, settings, false));
+      });
 
       client.once('ready', () => {
         if (settled) {
@@ -219,7 +228,7 @@ export class SSHConnection implements PoolConnection {
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
     const attach = (channel: ClientChannel): RunningChannel =>
-      runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup });
+      runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup, outputBudget: this.settings.outputBudget });
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));

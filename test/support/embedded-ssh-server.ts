@@ -35,6 +35,8 @@ export interface EmbeddedServerOptions {
   authDelayMs?: number;
   /** Sees each exec channel as it is accepted, before the command's output is piped into it. */
   onExec?: (channel: ServerChannel, command: string) => void;
+  /** Text the server sends before its SSH banner (ssh2's `greeting`). */
+  greeting?: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export class EmbeddedSshServer {
     if (allowed instanceof Error || hostParsed instanceof Error) throw new Error('key generation failed');
     this.hostPublicKey = hostParsed.getPublicSSH();
 
-    this.#server = new Server({ hostKeys: [hostKey.private] }, (client) => this.#onClient(client, allowed));
+    this.#server = new Server({ hostKeys: [hostKey.private], ...(options.greeting ? { greeting: options.greeting } : {}) }, (client) => this.#onClient(client, allowed));
     // ssh2's own 'connection' event carries its Connection object; the raw sockets are on
     // the wrapped net.Server, and only they can be cut abruptly.
     const netServer = (this.#server as unknown as { _srv: import('node:net').Server })._srv;
