@@ -14,7 +14,7 @@ const SUFFIX = "'";
 const SPECIAL = /['\\]/g;
 
 /**
- * The inside of a single-quoted word that bash, dash, zsh, ksh and fish all read back as
+ * The inside of a single-quoted word that POSIX shells (bash, dash, zsh, with `RC_QUOTES` too) and fish all read back as
  * `text`. POSIX shells take nothing in single quotes as special, but fish reads `\'` and
  * `\\` there as escapes (so a value ending in `\` would swallow its closing quote): quotes and
  * backslashes are therefore never left inside the quotes. Each stands escaped between two

@@ -92,12 +92,14 @@ describe('maxOutputMemory on a pool', () => {
 
   it('a command paused by the budget resumes when another finishes, and both get every byte', async () => {
     const ssh = await sshWith(8 * MiB);
-    // The first holds 6 MiB until it exits; the second's 4 MiB takes the total past 8 MiB.
+    // The first holds 5 MB until it exits; the second starts 1.5 s after the first has written
+    // everything, and its 4 MB take the total past 8 MiB (each alone fits).
     const finished: string[] = [];
-    const first = ssh`head -c 6000000 /dev/zero; sleep 1`.then((r) => (finished.push('first'), r));
-    const second = ssh`sleep 0.3; head -c 4000000 /dev/zero`.then((r) => (finished.push('second'), r));
+    const flag = `written-${process.pid}-${Date.now()}`;
+    const first = ssh`head -c 5000000 /dev/zero; touch ${flag}; sleep 3`.then((r) => (finished.push('first'), r));
+    const second = ssh`until [ -e ${flag} ]; do sleep 0.05; done; sleep 1.5; head -c 4000000 /dev/zero`.then((r) => (finished.push('second'), r));
     const [a, b] = await Promise.all([first, second]);
-    expect(a.stdoutBuffer.length).toBe(6_000_000);
+    expect(a.stdoutBuffer.length).toBe(5_000_000);
     expect(b.stdoutBuffer.length).toBe(4_000_000);
     // The second could only finish once the first had given its bytes back.
     expect(finished).toEqual(['first', 'second']);
