@@ -174,13 +174,7 @@ export class ChannelRefusedError extends SSHPoolError {
 export const ERROR_JSON_OUTPUT_CHARS = 1024;
 
 /** The short form of a command's result in `JSON.stringify(error)`: output cut to its end. */
-export interface CommandResultSummary {
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly ok: boolean;
-  readonly durationMs: number;
-  readonly host: string;
-  readonly template: string;
+export interface CommandResultSummary extends Pick<CommandResult, 'exitCode' | 'signal' | 'ok' | 'durationMs' | 'host' | 'template'> {
   /** The last `ERROR_JSON_OUTPUT_CHARS` characters of stdout, after a `…` when cut. */
   readonly stdout: string;
   readonly stderr: string;
