@@ -89,9 +89,23 @@ const base = () => ({
 });
 
 /** Fingerprints sshd logged for publickey attempts since `from`, in order. */
+/**
+ * The public keys the login that was just accepted offered, in order. sshd's log of an earlier
+ * test's connection can arrive late, after `from`: only the lines of the accepted login's own
+ * connection (its client port) count, and the accepted line is waited for.
+ */
 async function publickeyAttempts(from: number): Promise<Array<{ outcome: string; fingerprint: string }>> {
-  const log = (await server.logs()).slice(from);
-  return [...log.matchAll(/(Failed|Accepted) publickey for \S+ from .* ssh2: \S+ (SHA256:\S+)/g)].map((m) => ({ outcome: m[1]!, fingerprint: m[2]! }));
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const log = (await server.logs()).slice(from);
+    const lines = [...log.matchAll(/(Failed|Accepted) publickey for \S+ from \S+ port (\d+) ssh2: \S+ (SHA256:\S+)/g)]
+      .map((m) => ({ outcome: m[1]!, port: m[2]!, fingerprint: m[3]! }));
+    const accepted = lines.filter((line) => line.outcome === 'Accepted').at(-1);
+    if (accepted || performance.now() > deadline) {
+      return lines.filter((line) => !accepted || line.port === accepted.port).map(({ outcome, fingerprint }) => ({ outcome, fingerprint }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe('ssh-agent', () => {
