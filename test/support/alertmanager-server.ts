@@ -3,12 +3,12 @@
 // notification it sends. Stopped by pid.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { ServerProcess } from './server-process.js';
 import { freePort } from './free-port.js';
 import { requireBinary } from './prometheus-server.js';
 
@@ -68,23 +68,15 @@ export class RecordingWebhook {
 export class AlertmanagerServer {
   /** `127.0.0.1:<port>`, for Prometheus' alerting config. */
   readonly address: string;
-  #child: ChildProcess | undefined;
-  #log = '';
-  readonly #workDir: string;
+  readonly #process: ServerProcess;
 
   private constructor(address: string, child: ChildProcess, workDir: string) {
     this.address = address;
-    this.#child = child;
-    this.#workDir = workDir;
-    const keep = (chunk: Buffer): void => {
-      this.#log = (this.#log + chunk.toString('utf8')).slice(-20_000);
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    this.#process = new ServerProcess('alertmanager', child, workDir);
   }
 
   get log(): string {
-    return this.#log;
+    return this.#process.log;
   }
 
   /** Starts Alertmanager with `config` (YAML text). */
@@ -102,33 +94,12 @@ export class AlertmanagerServer {
       '--log.level=warn',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new AlertmanagerServer(`127.0.0.1:${port}`, child, workDir);
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`alertmanager exited with code ${child.exitCode}:\n${server.log}`);
-      try {
-        if ((await fetch(`http://${server.address}/-/ready`)).ok) return server;
-      } catch {
-        // Not listening yet.
-      }
-      await sleep(100);
-    }
-    await server.stop();
-    throw new Error(`alertmanager did not become ready within 30 s:\n${server.log}`);
+    await server.#process.waitReady(`http://${server.address}/-/ready`);
+    return server;
   }
 
   /** SIGTERM, then SIGKILL after 10 s; removes the data directory. Idempotent. */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-      if (!stopped) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
-    rmSync(this.#workDir, { recursive: true, force: true });
+  stop(): Promise<void> {
+    return this.#process.stop();
   }
 }

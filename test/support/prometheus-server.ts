@@ -3,10 +3,11 @@
 // stopped by pid.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ServerProcess } from './server-process.js';
 import { freePort } from './free-port.js';
 
 export const PROMETHEUS_BINARY = process.env['SSHPOOL_PROMETHEUS_BIN'] ?? '/usr/bin/prometheus';
@@ -43,24 +44,16 @@ interface PromResponse<T> {
 
 export class PrometheusServer {
   readonly url: string;
-  #child: ChildProcess | undefined;
-  #log = '';
-  readonly #workDir: string;
+  readonly #process: ServerProcess;
 
   private constructor(url: string, child: ChildProcess, workDir: string) {
     this.url = url;
-    this.#child = child;
-    this.#workDir = workDir;
-    const keep = (chunk: Buffer): void => {
-      this.#log = (this.#log + chunk.toString('utf8')).slice(-20_000);
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    this.#process = new ServerProcess('prometheus', child, workDir);
   }
 
   /** The last 20 kB of Prometheus's own output, for failure messages. */
   get log(): string {
-    return this.#log;
+    return this.#process.log;
   }
 
   static async start(options: PrometheusOptions): Promise<PrometheusServer> {
@@ -95,18 +88,8 @@ export class PrometheusServer {
       ...(options.alertmanagers?.length ? ['--rules.alert.resend-delay=1s'] : []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new PrometheusServer(`http://127.0.0.1:${port}`, child, workDir);
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`prometheus exited with code ${child.exitCode}:\n${server.log}`);
-      try {
-        if ((await fetch(`${server.url}/-/ready`)).ok) return server;
-      } catch {
-        // Not listening yet.
-      }
-      await sleep(100);
-    }
-    await server.stop();
-    throw new Error(`prometheus did not become ready within 30 s:\n${server.log}`);
+    await server.#process.waitReady(`${server.url}/-/ready`);
+    return server;
   }
 
   /** A Prometheus HTTP API call; repeated parameters are given as arrays. */
@@ -126,24 +109,13 @@ export class PrometheusServer {
       const data = await this.api<{ activeTargets: Array<{ lastScrape: string }> }>('targets', {});
       const target = data.activeTargets[0];
       if (target && Date.parse(target.lastScrape) > since + 1_000) return;
-      if (Date.now() - since > 20_000) throw new Error(`no scrape of the endpoint within 20 s: ${JSON.stringify(target)}\n${this.#log}`);
+      if (Date.now() - since > 20_000) throw new Error(`no scrape of the endpoint within 20 s: ${JSON.stringify(target)}\n${this.#process.log}`);
       await sleep(200);
     }
   }
 
   /** SIGTERM, then SIGKILL after 10 s; removes the data directory. Idempotent. */
-  async stop(): Promise<void> {
-    const child = this.#child;
-    this.#child = undefined;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
-      const stopped = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)]);
-      if (!stopped) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
-    rmSync(this.#workDir, { recursive: true, force: true });
+  stop(): Promise<void> {
+    return this.#process.stop();
   }
 }
