@@ -86,8 +86,10 @@ export class HostPool implements BudgetMember {
     this.#housekeeper = new Housekeeper({ ...parts, config, clock, events, closed });
     this.#health = new HealthMonitor(config.healthCheck, { events, clock, connections: this.#connections, roomMade: (entry) => this.#roomMade(entry) });
     this.#drain = new PoolDrain(clock, this.#hold, this.#pending, this.#connections);
-    const listener = { grow: () => this.#growth.grow(), queueEmptied: () => this.#growth.queueEmptied(), changed: () => this.#drain.changed() };
-    this.#lending = new SlotLending({ name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events, connections: this.#connections, pending: this.#pending, listener });
+    this.#lending = new SlotLending({
+      name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events,
+      connections: this.#connections, pending: this.#pending, growth: this.#growth, drain: this.#drain,
+    });
     this.channels = new ChannelSession(this);
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.

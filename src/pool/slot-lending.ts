@@ -3,24 +3,16 @@ import { AcquireCancelled, errorTypeOf } from '../command/error-mapping.js';
 import type { Clock } from '../core/clock.js';
 import { AcquireTimeoutError, ERROR_CODES, PoolClosedError } from '../core/errors.js';
 import type { ProcessHold } from '../core/process-hold.js';
+import type { GrowthPolicy } from './growth-policy.js';
 import type { HostPoolEventStream, TraceParent } from './host-pool-events.js';
 import { PendingAcquire } from './pending-acquires.js';
 import type { AcquireRequest, PendingAcquires } from './pending-acquires.js';
+import type { PoolDrain } from './pool-drain.js';
 import type { PoolEntry } from './pool-entry.js';
 import type { OpenConnections } from './open-connections.js';
 import type { Slot } from './slot.js';
 
 const NO_ATTEMPTS: readonly number[] = Object.freeze([]);
-
-/** What lending tells the rest of the pool: the queue grew or emptied, or an acquire left it. */
-export interface LendingListener {
-  /** Waiters were added: they may need more connections. */
-  grow(): void;
-  /** The queue emptied. */
-  queueEmptied(): void;
-  /** An acquire left the queue without a slot (timeout, cancel): a close may be drained now. */
-  changed(): void;
-}
 
 export interface SlotLendingOptions {
   readonly name: string;
@@ -30,7 +22,10 @@ export interface SlotLendingOptions {
   readonly events: HostPoolEventStream;
   readonly connections: OpenConnections;
   readonly pending: PendingAcquires<Slot>;
-  readonly listener: LendingListener;
+  /** Told when waiters were added (they may need more connections) and when the queue emptied. */
+  readonly growth: Pick<GrowthPolicy, 'grow' | 'queueEmptied'>;
+  /** Told when an acquire left the queue without a slot (timeout, cancel): a close may be drained now. */
+  readonly drain: Pick<PoolDrain, 'changed'>;
 }
 
 /**
@@ -89,7 +84,7 @@ export class SlotLending {
         },
       );
       queue.add(pending);
-      this.#options.listener.grow();
+      this.#options.growth.grow();
     });
   }
 
@@ -103,13 +98,13 @@ export class SlotLending {
       const waitMs = clock.now() - pending.enqueuedAt;
       pending.resolve(this.#grant(entry, waitMs, pending.request.trace, clock.epochNow() - waitMs, pending.connectAttempts));
     }
-    if (queue.length === 0) this.#options.listener.queueEmptied();
+    if (queue.length === 0) this.#options.growth.queueEmptied();
   }
 
   /** Fails every waiting acquire. */
   failWaiters(error: Error): void {
     for (const pending of this.#options.pending.drain()) pending.reject(error);
-    this.#options.listener.queueEmptied();
+    this.#options.growth.queueEmptied();
   }
 
   /** Takes a slot back from its holder. False when it was already given back (release is idempotent). */
@@ -140,10 +135,10 @@ export class SlotLending {
   }
 
   #dequeue(pending: PendingAcquire<Slot>): boolean {
-    const { pending: queue, listener } = this.#options;
+    const { pending: queue, growth, drain } = this.#options;
     if (!queue.remove(pending)) return false;
-    if (queue.length === 0) listener.queueEmptied();
-    queueMicrotask(() => listener.changed());
+    if (queue.length === 0) growth.queueEmptied();
+    queueMicrotask(() => drain.changed());
     return true;
   }
 }

@@ -22,8 +22,9 @@ function setup(limits: number[] = [1]) {
   const connections = new OpenConnections();
   const pending = new PendingAcquires<Slot>();
   const calls: string[] = [];
-  const listener = { grow: () => calls.push('grow'), queueEmptied: () => calls.push('queueEmptied'), changed: () => calls.push('changed') };
-  const lending = new SlotLending({ name: 'u@fake:22', acquireTimeout: ACQUIRE_TIMEOUT, clock, hold, events, connections, pending, listener });
+  const growth = { grow: () => void calls.push('grow'), queueEmptied: () => void calls.push('queueEmptied') };
+  const drain = { changed: () => void calls.push('changed') };
+  const lending = new SlotLending({ name: 'u@fake:22', acquireTimeout: ACQUIRE_TIMEOUT, clock, hold, events, connections, pending, growth, drain });
   const entries = limits.map((limit) => entryOf(layer, clock, limit));
   for (const entry of entries) connections.add(entry);
   /** Acquires and records how it settles, without awaiting it. */
