@@ -85,7 +85,9 @@ export class PrometheusServer {
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
       // Firing alerts are resent this often (default 1m), so that a test's Alertmanager has them.
-      ...(options.alertmanagers?.length ? ['--rules.alert.resend-delay=1s'] : []),
+      // Each send is valid for 4 resend delays: at 1 s, an evaluation late by 4 s on a loaded
+      // machine let an alert lapse in Alertmanager (resolved, then firing again).
+      ...(options.alertmanagers?.length ? ['--rules.alert.resend-delay=3s'] : []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     const server = new PrometheusServer(`http://127.0.0.1:${port}`, child, workDir);
     await server.#process.waitReady(`${server.url}/-/ready`);
