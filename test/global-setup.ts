@@ -122,11 +122,13 @@ function report(stateDir: string): void {
   const ready = lines.filter((line) => line.startsWith('create '));
   const failed = lines.filter((line) => line.startsWith('failed ')).length;
   const restarts = lines.filter((line) => line.startsWith('start ')).length;
+  const pauseRetries = lines.filter((line) => line.startsWith('pause-retry ')).length;
   const startupMs = ready.map((line) => Number(line.split(' ')[3])).filter(Number.isFinite);
   const mean = startupMs.length ? Math.round(startupMs.reduce((a, b) => a + b, 0) / startupMs.length) : 0;
   const details = [
     `restarts: ${restarts}`,
     ...(failed ? [`failed to come up: ${failed}`] : []),
+    ...(pauseRetries ? [`pauses retried after "unable to freeze": ${pauseRetries}`] : []),
     ...(startupMs.length ? [`mean time to SSH banner: ${mean} ms`] : []),
   ].join(', ');
   process.stdout.write(`sshd containers started: ${ready.length + failed} (${details})\n`);

@@ -266,7 +266,19 @@ class SshdServerImpl implements SshdServer {
 
   async pause(): Promise<void> {
     this.#assertNotRemoved();
-    await this.#docker.pause();
+    // runc freezes the container's cgroup (v1 freezer here) and gives up with "unable to
+    // freeze" when a process keeps it in FREEZING too long (seen on a machine with a load of
+    // 37, sshd forking sessions); it thaws the container before it reports that, so freezing
+    // again is a clean second try. Any other failure is thrown at once.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#docker.pause();
+        return;
+      } catch (error) {
+        if (attempt >= 5 || !/unable to freeze/.test(String((error as Error).message))) throw error;
+        recordEvent('pause-retry', this.containerId, this.port, 0);
+      }
+    }
   }
 
   async unpause(): Promise<void> {
@@ -514,7 +526,7 @@ async function ignoreStatus(operation: Promise<unknown>, ...statuses: number[]):
   }
 }
 
-function recordEvent(kind: 'create' | 'failed' | 'start', containerId: string, port: number, ms: number): void {
+function recordEvent(kind: 'create' | 'failed' | 'start' | 'pause-retry', containerId: string, port: number, ms: number): void {
   const dir = process.env[ENV_STATE_DIR];
   if (!dir) return;
   appendFileSync(join(dir, CONTAINER_LOG), `${kind} ${containerId.slice(0, 12)} ${port} ${Math.round(ms)}\n`);
