@@ -7,10 +7,11 @@ import { startSshd } from '../../support/sshd.js';
 import { errorKinds, newPool, recordEvents, sampleMax, settleAll, targetFor, tcpSockets, withTimeout } from './shared.js';
 
 describe('maxTotalConnections: 2 across three servers', () => {
-  it('never exceeds the cap, closes only idle connections, and runs every command', async () => {
+  it('never exceeds the cap, closes only idle connections, and runs every command', { timeout: 200_000 }, async () => {
     const servers = await Promise.all([startSshd(), startSshd(), startSshd()]);
-    // The workload needs about a second; a 10 s acquireTimeout only bounds a starved host.
-    const pool = newPool({ maxTotalConnections: 2, acquireTimeout: 10_000 });
+    // The workload needs about a second; the acquireTimeout only bounds a starved host, which
+    // would wait for ever (10 s ran out at a load average of 55 on 2 cores).
+    const pool = newPool({ maxTotalConnections: 2, acquireTimeout: 30_000 });
     const recorder = recordEvents(pool);
     const socketsBefore = tcpSockets();
     const totalPeak = sampleMax(() => pool.getStats().totalConnections, 2);
@@ -21,17 +22,19 @@ describe('maxTotalConnections: 2 across three servers', () => {
     const [slow, bursty, trickle] = servers.map((server) => $.ssh(targetFor(server, pool)));
     const started = performance.now();
     const jobs: Array<Promise<{ host: number; i: number; stdout: string }>> = [];
-    for (let i = 0; i < 10; i++) jobs.push(slow!`sleep 0.3; echo ${`slow-${i}`}`.timeout(15_000).then((r) => ({ host: 0, i, stdout: r.stdout })));
-    for (let i = 0; i < 30; i++) jobs.push(bursty!`echo ${`burst-${i}`}`.timeout(15_000).then((r) => ({ host: 1, i, stdout: r.stdout })));
+    for (let i = 0; i < 10; i++) jobs.push(slow!`sleep 0.3; echo ${`slow-${i}`}`.timeout(40_000).then((r) => ({ host: 0, i, stdout: r.stdout })));
+    for (let i = 0; i < 30; i++) jobs.push(bursty!`echo ${`burst-${i}`}`.timeout(40_000).then((r) => ({ host: 1, i, stdout: r.stdout })));
     const trickleDone = (async () => {
       for (let i = 0; i < 15; i++) {
-        const r = await trickle!`echo ${`trickle-${i}`}`.timeout(15_000);
+        const r = await trickle!`echo ${`trickle-${i}`}`.timeout(40_000);
         jobs.push(Promise.resolve({ host: 2, i, stdout: r.stdout }));
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     })();
-    await withTimeout(trickleDone, 20_000, 'the trickle workload').catch((error: Error) => jobs.push(Promise.reject(error)));
-    const settled = await withTimeout(settleAll(jobs), 20_000, 'the three workloads');
+    // The limits detect a hang, not speed: about a second on a quiet machine, over 20 s at a
+    // load average of 36 on 2 cores.
+    await withTimeout(trickleDone, 90_000, 'the trickle workload').catch((error: Error) => jobs.push(Promise.reject(error)));
+    const settled = await withTimeout(settleAll(jobs), 90_000, 'the three workloads');
     const elapsed = performance.now() - started;
     totalPeak.stop();
     socketPeak.stop();

@@ -112,7 +112,9 @@ describe('sshd frozen (docker pause)', () => {
     const pool = newPool({
       keepAliveInterval,
       keepAliveCountMax,
-      connectionTimeout: 1_000,
+      // Generous: the warm-up and the connection after the thaw must open on a loaded machine
+      // (1 s failed at a load average of 36); the frozen server's command ends at acquireTimeout.
+      connectionTimeout: 10_000,
       acquireTimeout: 3_000,
       maxRetries: 0,
       reconnect: { enabled: false },

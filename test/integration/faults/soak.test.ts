@@ -159,12 +159,13 @@ describe('soak', () => {
     // Timeouts and aborts end channels, not connections: idle expiry may close one, and the
     // safety net that retires a connection whose killed command's channel stays open may, rarely,
     // when the server is slow to close it. Locally none are; while other suites load the machine
-    // 1-5 per 2,000 commands were. A kill that does not work retires dozens (44 were seen when
-    // the grace period still ran from the cancel), which this bound catches.
+    // 1-5 per 2,000 commands were, and 11 at a load average of 36 on 2 cores. A kill that does
+    // not work retires dozens (44 were seen when the grace period still ran from the cancel),
+    // which this bound (1 %, 20) catches.
     const closes = recorder.closeReasons();
     const retired = closes.filter((reason) => reason === 'expired').length;
     expect(closes.filter((reason) => reason !== 'idle' && reason !== 'expired')).toEqual([]);
-    expect(retired, `${retired} connections retired`).toBeLessThanOrEqual(Math.ceil(COMMANDS / 200));
+    expect(retired, `${retired} connections retired`).toBeLessThanOrEqual(Math.ceil(COMMANDS / 100));
     expect(recorder.count('connection:failed')).toBe(0);
     const metrics = pool.getMetrics();
     expect(metrics.connectionsCreated - createdBefore).toBeLessThanOrEqual(10 + retired);
