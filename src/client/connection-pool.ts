@@ -133,6 +133,7 @@ export class SSHConnectionPool {
         const hostPool = this.#hostPoolFor(target);
         return traceCommand(this.#telemetry, hostPool, request, (trace) => hostPool.execute(request, { priority: request.priority, cancel, trace }));
       },
+      tunnel: async (target, socket, destination, kind, hooks) => this.#hostPoolFor(target).tunnels.carry(socket, destination, kind, hooks),
       prepare: (target) => {
         if (!this.#closed) this.#hostPoolFor(target);
       },

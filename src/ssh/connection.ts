@@ -27,7 +27,17 @@ export interface RunningChannel {
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
 export class ChannelOpenRefusal extends Error {
   override readonly name = 'ChannelOpenRefusal';
+
+  /** `reason`: the SSH_MSG_CHANNEL_OPEN_FAILURE code, when the server sent one (RFC 4254 §5.1). */
+  constructor(message: string, readonly reason?: number) {
+    super(message);
+  }
 }
+
+/** RFC 4254 §5.1: the server's policy forbids the channel (OpenSSH: `AllowTcpForwarding`, `PermitOpen`). */
+export const OPEN_FAILURE_PROHIBITED = 1;
+/** RFC 4254 §5.1: the server could not connect to the destination. */
+export const OPEN_FAILURE_CONNECT_FAILED = 2;
 
 /**
  * Raised by `openChannel` when its cancel signal fired before the server answered. The slot
@@ -82,6 +92,11 @@ export interface PoolConnection {
    * behind this one (a jump host). Absent on connections that cannot forward.
    */
   openTunnel?(host: string, port: number): Promise<Duplex>;
+  /**
+   * Opens a `direct-streamlocal@openssh.com` channel from the server to the UNIX socket at
+   * `path`. Absent on connections that cannot forward.
+   */
+  openStreamLocal?(path: string): Promise<Duplex>;
   onClose(listener: CloseListener): () => void;
   /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
   close(reason: CloseReason): void;

@@ -293,15 +293,35 @@ export class SSHConnection implements PoolConnection {
       }
       try {
         // The originator address is informational for the server; OpenSSH logs it.
-        this.#client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
-          if (!error) resolve(channel);
-          else if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
-          else reject(new ChannelOpenRefusal(error.message));
-        });
+        this.#client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => this.#settleForward(error, channel, resolve, reject));
       } catch (error) {
         reject(new ConnectionUnusable((error as Error).message));
       }
     });
+  }
+
+  /** Opens a `direct-streamlocal@openssh.com` channel to the UNIX socket `path` on the server; rejects as `openTunnel` does. */
+  openStreamLocal(path: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      try {
+        this.#client.openssh_forwardOutStreamLocal(path, (error, channel) => this.#settleForward(error, channel, resolve, reject));
+      } catch (error) {
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  #settleForward(error: Error | undefined, channel: ClientChannel, resolve: (channel: Duplex) => void, reject: (error: Error) => void): void {
+    if (!error) resolve(channel);
+    else if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
+    else {
+      const reason = (error as Error & { reason?: unknown }).reason;
+      reject(new ChannelOpenRefusal(error.message, typeof reason === 'number' ? reason : undefined));
+    }
   }
 
   /**
