@@ -1,0 +1,330 @@
+// Tunnels over pooled connections against real OpenSSH: local forwarding and SOCKS, sharing
+// connections with commands, outside MaxSessions, with backpressure, refusals, a server that
+// dies mid-way, and close().
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { connect, createServer } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { $, SSHConnectionPool, TunnelRefusedError } from '../../src/index.js';
+import type { SSHPoolError, SSHTunnel } from '../../src/index.js';
+import { sshdTarget } from '../support/sshd-target.js';
+import { startSshd } from '../support/sshd.js';
+import type { SshdServer } from '../support/sshd.js';
+import { until } from '../support/until.js';
+import { withTimeout } from '../support/with-timeout.js';
+
+const REPO_ROOT = join(import.meta.dirname, '../..');
+
+let server: SshdServer;
+let limited: SshdServer;
+let noForwarding: SshdServer;
+let permitOpen: SshdServer;
+let echo: Server;
+let echoPort: number;
+let otherPort: number;
+let other: Server;
+
+/** An echo server on the test machine's loopback: the sshd containers share the host network, so it is "behind" them too. */
+function echoServer(): Promise<Server> {
+  const srv = createServer({ allowHalfOpen: true }, (socket) => {
+    socket.on('error', () => {});
+    socket.pipe(socket);
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv)));
+}
+
+beforeAll(async () => {
+  echo = await echoServer();
+  other = await echoServer();
+  echoPort = (echo.address() as AddressInfo).port;
+  otherPort = (other.address() as AddressInfo).port;
+  [server, limited, noForwarding, permitOpen] = await Promise.all([
+    startSshd(),
+    startSshd({ config: { MaxSessions: 2 } }),
+    startSshd({ config: { AllowTcpForwarding: 'no' } }),
+    startSshd({ config: { PermitOpen: `127.0.0.1:${otherPort}` } }),
+  ]);
+}, 120_000);
+
+const pools: SSHConnectionPool[] = [];
+const tunnels: SSHTunnel[] = [];
+function newPool(...args: ConstructorParameters<typeof SSHConnectionPool>): SSHConnectionPool {
+  const pool = new SSHConnectionPool(...args);
+  pools.push(pool);
+  return pool;
+}
+afterEach(async () => {
+  await Promise.all(tunnels.splice(0).map((tunnel) => tunnel.close()));
+  await Promise.all(pools.splice(0).map((pool) => pool.closeAll({ timeout: 1_000 })));
+});
+afterAll(async () => {
+  echo?.close();
+  other?.close();
+});
+
+async function forward(sshd: SshdServer, pool: SSHConnectionPool, port = echoPort): Promise<SSHTunnel> {
+  const tunnel = await $.ssh(sshdTarget(sshd, pool)).forward({ to: { host: '127.0.0.1', port } });
+  tunnels.push(tunnel);
+  return tunnel;
+}
+
+/** Sends `data` through a fresh connection to the tunnel, half-closes, and resolves with all that came back. */
+function roundTrip(tunnel: { host: string; port: number }, data: Buffer | string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(tunnel.port, tunnel.host);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', reject);
+    socket.end(data);
+  });
+}
+
+function closed(socket: Socket): Promise<void> {
+  return socket.destroyed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+function opened(tunnel: SSHTunnel): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(tunnel.port, tunnel.host, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+describe('local forwarding', () => {
+  it('listens on 127.0.0.1 on a free port and carries a connection to the destination and back', async () => {
+    const pool = newPool();
+    const tunnel = await forward(server, pool);
+    expect(tunnel.host).toBe('127.0.0.1');
+    expect(tunnel.port).toBeGreaterThan(0);
+    expect((await roundTrip(tunnel, 'hello through the tunnel')).toString()).toBe('hello through the tunnel');
+  });
+
+  it('shares one pooled connection among many tunnelled connections and the commands of the same target', async () => {
+    const pool = newPool({ maxConnections: 2 });
+    let created = 0;
+    pool.on('connection:created', () => created++);
+    const tunnel = await forward(server, pool);
+    const payloads = Array.from({ length: 40 }, (_, index) => `connection ${index} `.repeat(200));
+    const [answers, result] = await Promise.all([
+      Promise.all(payloads.map((payload) => roundTrip(tunnel, payload))),
+      $.ssh(sshdTarget(server, pool))`echo command beside the tunnels`,
+    ]);
+    expect(answers.map(String)).toEqual(payloads);
+    expect(result.stdout.trim()).toBe('command beside the tunnels');
+    // The command may have opened the first connection while the first tunnel did too.
+    expect(created).toBeLessThanOrEqual(2);
+  });
+
+  it('does not count tunnelled connections against MaxSessions: they run while commands hold every session slot', async () => {
+    const pool = newPool({ maxConnections: 1, maxChannelsPerConnection: 2 });
+    const target = sshdTarget(limited, pool);
+    const sleepers = Promise.all([$.ssh(target)`sleep 3; echo done`, $.ssh(target)`sleep 3; echo done`]);
+    await until(() => pool.getStats().openChannels === 2, 20_000, 'both sessions open');
+    const tunnel = await forward(limited, pool);
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => roundTrip(tunnel, `while sessions are busy ${index}`)));
+    expect(answers.map(String)).toEqual(Array.from({ length: 10 }, (_, index) => `while sessions are busy ${index}`));
+    // Both commands still hold their sessions: the tunnels did not wait for one.
+    expect(pool.getStats()).toMatchObject({ totalConnections: 1, openChannels: 2 });
+    expect((await sleepers).map((result) => result.stdout.trim())).toEqual(['done', 'done']);
+    // And commands still get both sessions while tunnelled connections are open.
+    const held = await opened(tunnel);
+    const both = await Promise.all([$.ssh(target)`echo a`, $.ssh(target)`echo b`]);
+    expect(both.map((result) => result.stdout.trim())).toEqual(['a', 'b']);
+    held.destroy();
+  }, 60_000);
+
+  it('carries 16 MiB each way intact', async () => {
+    const pool = newPool();
+    const tunnel = await forward(server, pool);
+    const data = Buffer.alloc(16 * 1024 * 1024);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+    const back = await roundTrip(tunnel, data);
+    expect(back.length).toBe(data.length);
+    expect(createHash('sha256').update(back).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+  }, 60_000);
+
+  it('applies backpressure: a local reader that stops reading stops the remote sender, and nothing is lost', async () => {
+    // A destination that sends 64 MiB as fast as its socket lets it.
+    const total = 64 * 1024 * 1024;
+    let sent = 0;
+    const source = createServer((socket) => {
+      socket.on('error', () => {});
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const pump = (): void => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!socket.write(chunk)) {
+            socket.once('drain', pump);
+            return;
+          }
+        }
+        socket.end();
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => source.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const pool = newPool();
+      const tunnel = await forward(server, pool, (source.address() as AddressInfo).port);
+      const socket = await opened(tunnel);
+      socket.pause();
+      // The sender fills the windows and buffers along the way (SSH window, kernel buffers), then stalls.
+      // Stalled: no progress for 500 ms. Without backpressure the whole stream would have been
+      // taken in (and buffered in memory) by then.
+      let last = -1;
+      let since = performance.now();
+      await until(() => {
+        if (sent !== last) {
+          last = sent;
+          since = performance.now();
+        }
+        return sent > 0 && performance.now() - since > 500;
+      }, 30_000, 'the sender to stall');
+      expect(sent).toBeLessThan(total / 2);
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      socket.resume();
+      await withTimeout(closed(socket), 60_000, 'the whole stream');
+      expect(received).toBe(total);
+    } finally {
+      source.close();
+    }
+  }, 90_000);
+
+  it('closes the tunnel\'s open connections when the server dies, keeps listening, and carries new ones over a new connection', async () => {
+    const sshd = await startSshd();
+    try {
+      const pool = newPool({ connectionTimeout: 5_000 });
+      let created = 0;
+      pool.on('connection:created', () => created++);
+      const tunnel = await forward(sshd, pool);
+      const socket = await opened(tunnel);
+      socket.on('error', () => {});
+      socket.resume();
+      socket.write('before');
+      await until(() => tunnel.connections === 1 && created === 1, 20_000, 'the tunnelled connection');
+      await sshd.kill();
+      await withTimeout(closed(socket), 20_000, 'the local socket to close');
+      await sshd.start();
+      expect((await roundTrip(tunnel, 'after the restart')).toString()).toBe('after the restart');
+      expect(created).toBe(2);
+    } finally {
+      await sshd.remove();
+    }
+  }, 120_000);
+
+  it('reports a server that forbids forwarding (AllowTcpForwarding no) as a TunnelRefusedError and closes the local socket', async () => {
+    const pool = newPool();
+    const tunnel = await forward(noForwarding, pool);
+    const errors: SSHPoolError[] = [];
+    tunnel.on('error', (error) => errors.push(error));
+    const socket = connect(tunnel.port, tunnel.host);
+    socket.on('error', () => {});
+    await withTimeout(closed(socket), 20_000, 'the refused socket to close');
+    await until(() => errors.length === 1, 5_000, 'the error event');
+    const error = errors[0] as TunnelRefusedError;
+    expect(error).toBeInstanceOf(TunnelRefusedError);
+    expect(error.code).toBe('ERR_SSHPOOL_TUNNEL_REFUSED');
+    expect(error.reason).toBe('prohibited');
+    expect(error.message).toContain(`127.0.0.1:${echoPort}`);
+    expect(error.message).toMatch(/AllowTcpForwarding/);
+    // The tunnel listens on, and commands on the same connection are unaffected.
+    expect((await $.ssh(sshdTarget(noForwarding, pool))`echo still fine`).stdout.trim()).toBe('still fine');
+  });
+
+  it('reports a destination outside PermitOpen as prohibited, while a permitted one works', async () => {
+    const pool = newPool();
+    const refused = await forward(permitOpen, pool, echoPort);
+    const allowed = await forward(permitOpen, pool, otherPort);
+    const errors: SSHPoolError[] = [];
+    refused.on('error', (error) => errors.push(error));
+    expect((await roundTrip(refused, 'x')).length).toBe(0);
+    await until(() => errors.length === 1, 5_000, 'the error event');
+    expect((errors[0] as TunnelRefusedError).reason).toBe('prohibited');
+    expect((await roundTrip(allowed, 'permitted')).toString()).toBe('permitted');
+  });
+
+  it('close() stops listening and ends the tunnel\'s connections', async () => {
+    const pool = newPool();
+    const tunnel = await forward(server, pool);
+    const socket = await opened(tunnel);
+    socket.on('error', () => {});
+    socket.resume();
+    await until(() => tunnel.connections === 1, 10_000, 'the connection');
+    await tunnel.close();
+    await withTimeout(closed(socket), 10_000, 'the open connection to close');
+    const error = await new Promise<Error>((resolve) => connect(tunnel.port, tunnel.host).once('error', resolve));
+    expect((error as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+    await until(() => pool.getStats().activeConnections === 0, 10_000, 'the SSH connection to be idle');
+  });
+
+  it('lets a script exit by itself once its tunnel is closed', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/integration/fixtures/tunnel-lifetime-script.ts')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, SSHPOOL_TUNNEL_TARGET: JSON.stringify(sshdTarget(server, undefined)), SSHPOOL_TUNNEL_PORT: String(echoPort) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await withTimeout(new Promise<number | null>((resolve) => child.once('exit', resolve)), 60_000, 'the script to exit').finally(() => child.kill('SIGKILL'));
+    expect(stderr).toBe('');
+    expect(stdout).toBe('answer ping\nclosed\n');
+    expect(code).toBe(0);
+  }, 90_000);
+});
+
+describe('SOCKS5', () => {
+  /** A SOCKS5 CONNECT by hand (no client library): greeting, request by domain name, then data. */
+  function socksRoundTrip(proxy: SSHTunnel, host: string, port: number, data: string): Promise<{ reply: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(proxy.port, proxy.host);
+      let buffer = Buffer.alloc(0);
+      let stage = 0;
+      let reply = -1;
+      socket.on('error', reject);
+      socket.on('data', (chunk: Buffer) => {
+        buffer = Buffer.concat([buffer, chunk]);
+        if (stage === 0 && buffer.length >= 2) {
+          buffer = buffer.subarray(2);
+          stage = 1;
+          const name = Buffer.from(host);
+          const request = Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([port >> 8, port & 255])]);
+          socket.write(request);
+        }
+        if (stage === 1 && buffer.length >= 10) {
+          reply = buffer[1]!;
+          buffer = buffer.subarray(10);
+          stage = 2;
+          if (reply === 0) socket.end(data);
+        }
+      });
+      socket.on('close', () => resolve({ reply, body: buffer.toString() }));
+      socket.write(Buffer.from([5, 1, 0]));
+    });
+  }
+
+  it('connects SOCKS5 clients to the destinations they name, through the pooled connection', async () => {
+    const pool = newPool();
+    const proxy = await $.ssh(sshdTarget(server, pool)).socks();
+    tunnels.push(proxy);
+    const answers = await Promise.all([
+      socksRoundTrip(proxy, '127.0.0.1', echoPort, 'via socks one'),
+      socksRoundTrip(proxy, 'localhost', otherPort, 'via socks two'),
+    ]);
+    expect(answers).toEqual([{ reply: 0, body: 'via socks one' }, { reply: 0, body: 'via socks two' }]);
+    expect(pool.getStats().totalConnections).toBe(1);
+  });
+
+  it('answers "not allowed" when the server forbids forwarding', async () => {
+    const pool = newPool();
+    const proxy = await $.ssh(sshdTarget(noForwarding, pool)).socks();
+    tunnels.push(proxy);
+    proxy.on('error', () => {});
+    expect(await socksRoundTrip(proxy, '127.0.0.1', echoPort, 'x')).toEqual({ reply: 2, body: '' });
+  });
+});
