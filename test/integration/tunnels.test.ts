@@ -6,12 +6,17 @@ import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { join } from 'node:path';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool, TunnelRefusedError } from '../../src/index.js';
 import type { SSHPoolError, SSHTunnel } from '../../src/index.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
+import { TestMetricReader } from '../support/test-metric-reader.js';
 import { until } from '../support/until.js';
 import { withTimeout } from '../support/with-timeout.js';
 
@@ -326,5 +331,75 @@ describe('SOCKS5', () => {
     tunnels.push(proxy);
     proxy.on('error', () => {});
     expect(await socksRoundTrip(proxy, '127.0.0.1', echoPort, 'x')).toEqual({ reply: 2, body: '' });
+  });
+});
+
+describe('telemetry', () => {
+  async function collect(reader: TestMetricReader): Promise<Map<string, MetricData>> {
+    const { resourceMetrics } = await reader.collect();
+    const byName = new Map<string, MetricData>();
+    for (const scope of resourceMetrics.scopeMetrics) for (const metric of scope.metrics) byName.set(metric.descriptor.name, metric);
+    return byName;
+  }
+  const pointsOf = (metric: MetricData | undefined): Array<DataPoint<number>> => (metric?.dataPoints ?? []) as Array<DataPoint<number>>;
+
+  it('records a CLIENT ssh.tunnel span per tunnelled connection with bytes each way and a link to ssh.connect, the open-connection gauge and the byte counter', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const reader = new TestMetricReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const pool = newPool({ tracerProvider, meterProvider });
+    const tunnel = await forward(server, pool);
+    const held = await opened(tunnel);
+    held.resume();
+    const gauge = (kind: string, metrics: Map<string, MetricData>): number | undefined =>
+      pointsOf(metrics.get('ssh.client.tunnel.connections')).find((point) => point.attributes['ssh.tunnel.kind'] === kind)?.value;
+    // The gauge counts a tunnelled connection once its channel is open.
+    let open = await collect(reader);
+    for (const started = performance.now(); gauge('local', open) !== 1 && performance.now() - started < 10_000;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      open = await collect(reader);
+    }
+    expect(gauge('local', open)).toBe(1);
+    expect(gauge('socks', open)).toBe(0);
+    held.destroy();
+    expect((await roundTrip(tunnel, 'x'.repeat(1000))).length).toBe(1000);
+    await until(() => exporter.getFinishedSpans().filter((span) => span.name === 'ssh.tunnel').length === 2, 10_000, 'two tunnel spans');
+
+    const [connect] = exporter.getFinishedSpans().filter((span) => span.name === 'ssh.connect');
+    const spans = exporter.getFinishedSpans().filter((span) => span.name === 'ssh.tunnel');
+    const full = spans.find((span) => span.attributes['ssh.tunnel.transmitted_bytes'] === 1000)!;
+    expect(full.kind).toBe(SpanKind.CLIENT);
+    expect(full.attributes).toMatchObject({
+      'ssh.tunnel.kind': 'local',
+      'ssh.channel.type': 'direct-tcpip',
+      'ssh.tunnel.destination': `127.0.0.1:${echoPort}`,
+      'ssh.tunnel.received_bytes': 1000,
+      'ssh.pool.name': pool.poolNameOf(sshdTarget(server, pool)),
+      'server.port': server.port,
+    });
+    expect(full.status.code).not.toBe(SpanStatusCode.ERROR);
+    expect(full.links.map((link) => link.context.spanId)).toEqual([connect!.spanContext().spanId]);
+
+    const after = await collect(reader);
+    expect(gauge('local', after)).toBe(0);
+    const io = (direction: string): number | undefined =>
+      pointsOf(after.get('ssh.client.channel.io')).find((point) => point.attributes['network.io.direction'] === direction && point.attributes['ssh.channel.type'] === 'direct-tcpip')?.value;
+    expect(io('transmit')).toBe(1000);
+    expect(io('receive')).toBe(1000);
+    expect(after.get('ssh.client.channel.io')?.descriptor.unit).toBe('By');
+  });
+
+  it('marks the span of a refused tunnelled connection with error.type', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    const pool = newPool({ tracerProvider });
+    const tunnel = await forward(noForwarding, pool);
+    tunnel.on('error', () => {});
+    await roundTrip(tunnel, 'x');
+    await until(() => exporter.getFinishedSpans().some((span) => span.name === 'ssh.tunnel'), 10_000, 'the tunnel span');
+    const span = exporter.getFinishedSpans().find((candidate) => candidate.name === 'ssh.tunnel')!;
+    expect(span.attributes['error.type']).toBe('ERR_SSHPOOL_TUNNEL_REFUSED');
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
 });
