@@ -40,7 +40,7 @@ export interface ObservedPool {
   readonly channelCapacity?: number;
   /** True while reconnect has used up its attempts and waits for new demand. Default: false. */
   readonly reconnectGivenUp?: boolean;
-  /** Tunnelled connections open now, by `ssh.tunnel.kind`. Default: none reported. */
+  /** Tunnelled connections open now, by `ssh.tunnel.kind`. Default: none. */
   readonly tunnelConnections?: Readonly<Record<string, number>>;
 }
 
@@ -409,9 +409,7 @@ export class PoolTelemetry {
         const capacity = channelCapacityOf(pool);
         if (capacity !== undefined) result.observe(channelMax, capacity, base);
         result.observe(givenUp, pool.reconnectGivenUp ? 1 : 0, base);
-        if (pool.tunnelConnections) {
-          for (const kind of names.TUNNEL_KINDS) result.observe(tunnels, pool.tunnelConnections[kind] ?? 0, { ...base, [names.ATTR_TUNNEL_KIND]: kind });
-        }
+        for (const kind of names.TUNNEL_KINDS) result.observe(tunnels, pool.tunnelConnections?.[kind] ?? 0, { ...base, [names.ATTR_TUNNEL_KIND]: kind });
       }
     };
     meter.addBatchObservableCallback(callback, observables);
