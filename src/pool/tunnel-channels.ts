@@ -135,6 +135,9 @@ export class TunnelChannels {
         return { entry, channel: await openChannel(entry.connection, destination) };
       } catch (error) {
         this.#release(entry);
+        // ssh2 finds its socket gone ("Not connected") before it reports the close: the
+        // connection is dead, and is closed now so that the next try does not pick it again.
+        if (error instanceof ConnectionUnusable && entry.connection.usable) entry.connection.destroy('error');
         if (error instanceof ConnectionUnusable && attempt < MAX_OPEN_ATTEMPTS) continue;
         throw this.#refused(destination, error);
       }

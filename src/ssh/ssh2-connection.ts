@@ -114,6 +114,10 @@ export class SSHConnection implements PoolConnection {
       let peer = (): Peer => ({ address: undefined, port: undefined });
       if (tunnel) {
         sock = tunnel;
+        // The jump host sends EOF when the target's side of its TCP connection is gone, then
+        // waits for our close: without this the connection would look alive until keepalives
+        // ran out. An SSH peer never half-closes a live connection, so EOF is the end.
+        tunnel.once('end', () => tunnel.destroy());
       } else {
         const tcp = netConnect({ host: settings.host, port: settings.port });
         // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
