@@ -3,75 +3,28 @@
 // OpenSSH server there can reach (test/support/private-network.ts). The `pg` client connects
 // to the tunnel's local port; the tunnel rides the pooled connection to the private server,
 // itself tunnelled through the pooled bastion connection (ProxyJump).
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool } from '../../src/index.js';
 import type { SSHJumpHost, SSHTunnel } from '../../src/index.js';
 import { startPrivateNetwork } from '../support/private-network.js';
 import type { NamespacedSshd, PrivateNetwork } from '../support/private-network.js';
+import { POSTGRES_PORT, startPrivatePostgres } from '../support/private-postgres.js';
+import type { PrivatePostgres } from '../support/private-postgres.js';
 import { withTimeout } from '../support/with-timeout.js';
 
-const PG_PORT = 5432;
 let network: PrivateNetwork;
-let postgres: ChildProcess | undefined;
-let dataDir: string;
-
-/** The newest installed PostgreSQL's binaries (Debian: /usr/lib/postgresql/<major>/bin). */
-function postgresBin(): string {
-  const majors = readdirSync('/usr/lib/postgresql').filter((name) => /^\d+$/.test(name)).sort((a, b) => Number(b) - Number(a));
-  if (majors.length === 0) throw new Error('PostgreSQL is not installed (Debian package postgresql)');
-  return `/usr/lib/postgresql/${majors[0]}/bin`;
-}
-
-function startPostgres(namespace: string): Promise<ChildProcess> {
-  const bin = postgresBin();
-  // Not under the test run's private TMPDIR: the postgres account must reach its data directory.
-  dataDir = mkdtempSync('/tmp/sshpool-pg-');
-  const { uid, gid } = postgresAccount();
-  chownSync(dataDir, uid, gid);
-  const init = spawnSync('runuser', ['-u', 'postgres', '--', `${bin}/initdb`, '-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync'], { encoding: 'utf8' });
-  if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
-  // On the private namespace's loopback only: nothing outside that namespace can connect.
-  const child = spawn('ip', [
-    'netns', 'exec', namespace, 'runuser', '-u', 'postgres', '--', `${bin}/postgres`, '-D', dataDir,
-    '-c', 'listen_addresses=127.0.0.1', '-p', String(PG_PORT), '-c', `unix_socket_directories=${dataDir}`,
-    '-c', 'max_connections=60', '-c', 'fsync=off',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`PostgreSQL did not start within 30 s:\n${log}`)), 30_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes('ready to accept connections')) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`PostgreSQL exited with ${code}:\n${log}`));
-    });
-  });
-}
-
-function postgresAccount(): { uid: number; gid: number } {
-  const id = (flag: string): number => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
-  return { uid: id('-u'), gid: id('-g') };
-}
+let postgres: PrivatePostgres | undefined;
 
 beforeAll(async () => {
   network = await startPrivateNetwork(1);
-  postgres = await startPostgres(network.privateNamespace);
+  postgres = await startPrivatePostgres(network.privateNamespace);
 }, 90_000);
 
 afterAll(() => {
-  postgres?.kill('SIGKILL');
+  postgres?.stop();
   network?.remove();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 function server(sshd: NamespacedSshd): SSHJumpHost {
@@ -80,7 +33,7 @@ function server(sshd: NamespacedSshd): SSHJumpHost {
 
 /** The database through a tunnel over the private server, itself behind the bastion. */
 async function databaseTunnel(pool: SSHConnectionPool): Promise<SSHTunnel> {
-  return $.ssh({ ...server(network.targets[0]!), jump: server(network.bastion), pool }).forward({ to: { host: '127.0.0.1', port: PG_PORT } });
+  return $.ssh({ ...server(network.targets[0]!), jump: server(network.bastion), pool }).forward({ to: { host: '127.0.0.1', port: POSTGRES_PORT } });
 }
 
 async function client(tunnel: SSHTunnel): Promise<pg.Client> {
@@ -177,4 +130,20 @@ describe('PostgreSQL behind a bastion, through forward()', () => {
       await pool.closeAll({ timeout: 2_000 });
     }
   }, 120_000);
+
+  it('reaches PostgreSQL\'s UNIX socket through forward({ to: { path } }) (direct-streamlocal@openssh.com)', async () => {
+    const pool = new SSHConnectionPool();
+    const tunnel = await $.ssh({ ...server(network.targets[0]!), jump: server(network.bastion), pool }).forward({ to: { path: postgres!.socketPath } });
+    try {
+      const db = await client(tunnel);
+      // A UNIX-socket client has no address.
+      const { rows } = await db.query<{ address: string | null }>('SELECT inet_client_addr() AS address');
+      expect(rows).toEqual([{ address: null }]);
+      await checkedQuery(db, 7);
+      await db.end();
+    } finally {
+      await tunnel.close();
+      await pool.closeAll({ timeout: 2_000 });
+    }
+  }, 60_000);
 });
