@@ -15,8 +15,9 @@ import { normalizeGroupTarget } from './groups/group-options.js';
 import { HostGroup } from './groups/host-group.js';
 import { LocalTunnel } from './client/local-tunnel.js';
 import type { CarryTunnel } from './client/local-tunnel.js';
-import { normalizeForwardOptions, normalizeSocksOptions } from './client/tunnel-options.js';
-import type { ForwardOptions, SocksOptions, SSHTunnel } from './client/tunnel-types.js';
+import { RemoteTunnel } from './client/remote-tunnel.js';
+import { normalizeForwardOptions, normalizeForwardRemoteOptions, normalizeSocksOptions } from './client/tunnel-options.js';
+import type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel } from './client/tunnel-types.js';
 
 /** A tagged template bound to one target: `` ssh`ls -la ${dir}` ``. */
 export interface SSHExecutor {
@@ -31,6 +32,12 @@ export interface SSHExecutor {
   forward(options: ForwardOptions): Promise<SSHTunnel>;
   /** A local SOCKS5 proxy (`ssh -D`; CONNECT, no authentication) whose connections leave through this target. */
   socks(options?: SocksOptions): Promise<SSHTunnel>;
+  /**
+   * Remote forwarding (`ssh -R`): the server listens on `listen` (its 127.0.0.1, a port it picks,
+   * by default) and each connection it accepts comes here to `to`. Requested again on a new
+   * connection after the one holding it dies. Resolves once the server listens.
+   */
+  forwardRemote(options: ForwardRemoteOptions): Promise<SSHTunnel>;
 }
 
 /**
@@ -166,8 +173,13 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
     return LocalTunnel.listen(listen, carry, { kind: 'local', to });
   };
   const socks = async (options?: SocksOptions): Promise<SSHTunnel> => LocalTunnel.listen(normalizeSocksOptions(options).listen, carry, { kind: 'socks' });
+  const forwardRemote = async (options: ForwardRemoteOptions): Promise<SSHTunnel> => {
+    const { listen, to } = normalizeForwardRemoteOptions(options);
+    return RemoteTunnel.start(listen, to, (spec) => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).forwardRemote(normalized, spec));
+  };
   Object.defineProperties(executor, {
     host: { value: normalized.host, enumerable: true },
+    forwardRemote: { value: forwardRemote, enumerable: true },
     forward: { value: forward, enumerable: true },
     socks: { value: socks, enumerable: true },
   });

@@ -56,7 +56,7 @@ export type {
   SSHConnectionPoolOptions,
 } from './client/types.js';
 export type { SSHTarget } from './client/connection-pool.js';
-export type { ForwardOptions, SocksOptions, SSHTunnel, TunnelEvents, TunnelListenAddress, TunnelTarget } from './client/tunnel-types.js';
+export type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel, TunnelEvents, TunnelListenAddress, TunnelTarget } from './client/tunnel-types.js';
 export type {
   CircuitBreakerConfig,
   FanOutProgress,

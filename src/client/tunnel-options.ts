@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { checkObject, describe, integer, isPlainObject, nested, nonEmptyString } from '../core/validation.js';
 import type { TunnelDestination } from '../pool/tunnel-channels.js';
-import type { ForwardOptions, SocksOptions, TunnelListenAddress } from './tunnel-types.js';
+import type { ForwardOptions, ForwardRemoteOptions, SocksOptions, TunnelListenAddress } from './tunnel-types.js';
 
 /** A checked local listen address. */
 export interface ListenAddress {
@@ -38,4 +38,16 @@ export function normalizeSocksOptions(options: SocksOptions | undefined): { list
   if (!isPlainObject(options)) throw new InvalidArgumentError(`socks() options must be an object, got ${describe(options)}`);
   checkObject(options, { listen: nested(LISTEN_SCHEMA) }, 'socks() options');
   return { listen: listenOf(options.listen as TunnelListenAddress | undefined) };
+}
+
+/** Checks `forwardRemote()` options strictly. */
+export function normalizeForwardRemoteOptions(options: ForwardRemoteOptions): { listen: ListenAddress; to: { host: string; port: number } } {
+  if (!isPlainObject(options)) throw new InvalidArgumentError(`forwardRemote() options must be an object, got ${describe(options)}`);
+  checkObject(options, { to: () => {}, listen: nested(LISTEN_SCHEMA) }, 'forwardRemote() options');
+  const to: unknown = options.to;
+  if (!isPlainObject(to)) throw new InvalidArgumentError(`forwardRemote() options.to must be { host, port }, got ${describe(to)}`);
+  checkObject(to, { host: nonEmptyString, port: integer(1, 65535) }, 'forwardRemote() options.to');
+  nonEmptyString(to.host, 'forwardRemote() options.to.host');
+  integer(1, 65535)(to.port, 'forwardRemote() options.to.port');
+  return { listen: listenOf(options.listen as TunnelListenAddress | undefined), to: { host: to.host as string, port: to.port as number } };
 }

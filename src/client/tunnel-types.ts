@@ -19,6 +19,14 @@ export interface ForwardOptions {
   readonly listen?: TunnelListenAddress;
 }
 
+/** Options of `ssh.forwardRemote()` (OpenSSH's `-R`). */
+export interface ForwardRemoteOptions {
+  /** Where the server listens. @default { host: '127.0.0.1', port: 0 } (a port the server picks; see `tunnel.port`) */
+  readonly listen?: TunnelListenAddress;
+  /** Where each connection the server accepts goes, from this machine. */
+  readonly to: { readonly host: string; readonly port: number };
+}
+
 /** Options of `ssh.socks()` (OpenSSH's `-D`): a SOCKS5 proxy, CONNECT only, no authentication. */
 export interface SocksOptions {
   /** Where to listen locally. @default { host: '127.0.0.1', port: 0 } (a free port) */
@@ -39,7 +47,7 @@ export interface TunnelEvents {
 
 /** An open tunnel. Keeps the process alive, as a listening server does, until `close()`. */
 export interface SSHTunnel {
-  /** The local address it listens on. */
+  /** The address it listens on: local for `forward()` and `socks()`, on the server for `forwardRemote()`. */
   readonly host: string;
   readonly port: number;
   /** Tunnelled connections open now. */

@@ -99,6 +99,7 @@ export class HostPool implements BudgetMember {
       acquire: (request, front) => this.acquire(request, front),
       releaseSlot: (slot) => this.releaseSlot(slot),
       tunnelEnded: (entry) => this.#roomMade(entry),
+      backoff: config.reconnect, hold: this.#hold,
     });
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.

@@ -1,6 +1,8 @@
 import type { Duplex } from 'node:stream';
 import { AcquireCancelled } from '../command/error-mapping.js';
+import type { BackoffPolicy } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
+import type { ProcessHold } from '../core/process-hold.js';
 import { ERROR_CODES, PoolClosedError, SSHPoolError, TunnelRefusedError } from '../core/errors.js';
 import { ChannelOpenRefusal, ConnectionUnusable, OPEN_FAILURE_CONNECT_FAILED, OPEN_FAILURE_PROHIBITED } from '../ssh/connection.js';
 import type { PoolConnection } from '../ssh/connection.js';
@@ -9,6 +11,8 @@ import type { AcquireRequest } from './pending-acquires.js';
 import type { OpenConnections } from './open-connections.js';
 import type { PoolEntry } from './pool-entry.js';
 import type { Slot } from './slot.js';
+import { RemoteForward } from './remote-forward.js';
+import type { RemoteForwardSpec } from './remote-forward.js';
 
 /** Where a tunnelled connection goes, as the server sees it: a TCP address or a UNIX socket path. */
 export type TunnelDestination = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -17,6 +21,12 @@ export type TunnelDestination = { readonly host: string; readonly port: number }
 export interface TunnelEnd {
   /** The SSH connection carrying it died: the local socket was cut, not closed by either end. */
   readonly lost: boolean;
+}
+
+/** A live remote forward: the port the server listens on (it follows a rebind), and its end. */
+export interface RemoteBinding {
+  readonly port: number;
+  close(): void;
 }
 
 /** Lets a protocol spoken before the tunnel (SOCKS) answer its client once the channel's fate is known. */
@@ -41,6 +51,10 @@ export interface TunnelSource {
   releaseSlot(slot: Slot): void;
   /** A tunnelled connection left `entry`: it may be idle, or due to close, now. */
   tunnelEnded(entry: PoolEntry): void;
+  /** How remote forwards space their binds after their connection died. */
+  readonly backoff: BackoffPolicy;
+  /** Held by each remote forward until it closes. */
+  readonly hold: ProcessHold;
 }
 
 /**
@@ -57,6 +71,7 @@ export class TunnelChannels {
   readonly #source: TunnelSource;
   readonly #sockets = new Set<Duplex>();
   readonly #counts: Record<TunnelKind, number> = { local: 0, remote: 0, socks: 0 };
+  readonly #forwards = new Set<RemoteForward>();
   #closed = false;
 
   constructor(source: TunnelSource) {
@@ -124,7 +139,50 @@ export class TunnelChannels {
   /** Cuts every tunnelled connection, and refuses new ones (the pool is closing). */
   closeAll(): void {
     this.#closed = true;
+    for (const forward of [...this.#forwards]) forward.close();
     for (const socket of [...this.#sockets]) socket.destroy();
+  }
+
+  /** Starts a remote forward (see `RemoteForward`); resolves once the server listens. */
+  async forwardRemote(spec: RemoteForwardSpec): Promise<RemoteBinding> {
+    if (this.#closed) throw new PoolClosedError(`The pool for ${this.#source.name} is closed`);
+    const { name, clock, backoff, hold } = this.#source;
+    const forward: RemoteForward = new RemoteForward({
+      name, clock, backoff, hold,
+      holdConnection: (cancel) => this.#entry(cancel),
+      releaseConnection: (entry) => this.#release(entry),
+      carryForwarded: (channel, entry, socket, destination) => void this.#carryForwarded(channel, entry, socket, destination),
+    }, { ...spec, onError: spec.onError });
+    this.#forwards.add(forward);
+    try {
+      await forward.start();
+    } catch (error) {
+      this.#forwards.delete(forward);
+      throw error;
+    }
+    return {
+      get port() {
+        return forward.port;
+      },
+      close: () => {
+        forward.close();
+        this.#forwards.delete(forward);
+      },
+    };
+  }
+
+  #carryForwarded(channel: Duplex, entry: PoolEntry, socket: Duplex, destination: string): Promise<TunnelEnd> {
+    const { clock, events } = this.#source;
+    const startedAt = clock.now();
+    const startedAtEpoch = clock.epochNow();
+    entry.carryTunnel();
+    this.#sockets.add(socket);
+    return this.#pipe(socket, entry, channel, 'remote', 'forwarded-tcpip', (connection, received, transmitted, errorType) => {
+      events.emit({
+        type: 'tunnel-closed', kind: 'remote', channelType: 'forwarded-tcpip', connection, destination, startedAtEpoch,
+        durationMs: clock.now() - startedAt, receivedBytes: received, transmittedBytes: transmitted, errorType,
+      });
+    });
   }
 
   async #open(destination: TunnelDestination, cancel: AbortSignal): Promise<{ entry: PoolEntry; channel: Duplex }> {

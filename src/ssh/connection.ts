@@ -64,6 +64,13 @@ export class ConnectionUnusable extends Error {
   override readonly name = 'ConnectionUnusable';
 }
 
+/** A server-side listener (`tcpip-forward`) on one connection. */
+export interface RemoteListener {
+  readonly port: number;
+  /** Asks the server to stop listening (`cancel-tcpip-forward`); nothing to do once the connection is gone. */
+  close(): void;
+}
+
 export type CloseListener = (reason: CloseReason, error: Error | undefined) => void;
 
 /**
@@ -97,6 +104,13 @@ export interface PoolConnection {
    * `path`. Absent on connections that cannot forward.
    */
   openStreamLocal?(path: string): Promise<Duplex>;
+  /**
+   * Asks the server to listen on `host:port` (`tcpip-forward`; port 0: one it picks) and hands
+   * each connection it accepts there to `onConnection` as a `forwarded-tcpip` channel. Resolves
+   * with the bound port; rejects with `ChannelOpenRefusal` when the server will not listen.
+   * Absent on connections that cannot forward.
+   */
+  listenRemote?(host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener>;
   onClose(listener: CloseListener): () => void;
   /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
   close(reason: CloseReason): void;

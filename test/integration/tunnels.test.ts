@@ -403,3 +403,74 @@ describe('telemetry', () => {
     expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
 });
+
+describe('remote forwarding', () => {
+  /** Whether a connection to the server's forwarded port reaches the echo server through the tunnel. */
+  async function echoes(port: number, text: string): Promise<boolean> {
+    return roundTrip({ host: '127.0.0.1', port }, text).then((answer) => answer.toString() === text, () => false);
+  }
+
+  it('forwards a port the server listens on to a local address, over the pooled connection', async () => {
+    const pool = newPool();
+    const tunnel = await $.ssh(sshdTarget(server, pool)).forwardRemote({ to: { host: '127.0.0.1', port: echoPort } });
+    tunnels.push(tunnel);
+    expect(tunnel.host).toBe('127.0.0.1');
+    expect(tunnel.port).toBeGreaterThan(0);
+    // The sshd container shares this machine's network: its listener is reachable here.
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => roundTrip(tunnel, `from the server side ${index}`)));
+    expect(answers.map(String)).toEqual(Array.from({ length: 10 }, (_, index) => `from the server side ${index}`));
+    expect(pool.getStats().totalConnections).toBe(1);
+  });
+
+  it('requests the binding again after the server died and came back, on the same port', async () => {
+    const sshd = await startSshd();
+    try {
+      const pool = newPool({ reconnect: { initialDelay: 100, maxDelay: 500 } });
+      const tunnel = await $.ssh(sshdTarget(sshd, pool)).forwardRemote({ to: { host: '127.0.0.1', port: echoPort } });
+      tunnels.push(tunnel);
+      const port = tunnel.port;
+      expect(await echoes(port, 'before')).toBe(true);
+      await sshd.kill();
+      await sshd.start();
+      await until(() => pool.getStats().totalConnections === 1, 30_000, 'a new connection');
+      let back = false;
+      await until(() => {
+        void echoes(port, 'after').then((ok) => (back ||= ok));
+        return back;
+      }, 30_000, 'the forwarded port to answer again');
+      expect(tunnel.port).toBe(port);
+    } finally {
+      await sshd.remove();
+    }
+  }, 120_000);
+
+  it('close() makes the server stop listening', async () => {
+    const pool = newPool();
+    const tunnel = await $.ssh(sshdTarget(server, pool)).forwardRemote({ to: { host: '127.0.0.1', port: echoPort } });
+    const port = tunnel.port;
+    expect(await echoes(port, 'open')).toBe(true);
+    await tunnel.close();
+    let refused = false;
+    await until(() => {
+      void new Promise<void>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('error', (error: NodeJS.ErrnoException) => {
+          if (error.code === 'ECONNREFUSED') refused = true;
+          resolve();
+        });
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve();
+        });
+      });
+      return refused;
+    }, 10_000, 'the server to stop listening');
+  });
+
+  it('rejects with TunnelRefusedError when the server forbids forwarding', async () => {
+    const pool = newPool();
+    const error = await $.ssh(sshdTarget(noForwarding, pool)).forwardRemote({ to: { host: '127.0.0.1', port: echoPort } }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TunnelRefusedError);
+    expect((error as Error).message).toMatch(/would not listen on 127\.0\.0\.1:0 .*AllowTcpForwarding/);
+  });
+});

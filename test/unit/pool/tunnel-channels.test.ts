@@ -14,6 +14,7 @@ import { TunnelChannels } from '../../../src/pool/tunnel-channels.js';
 import { ChannelOpenRefusal, ConnectionUnusable, OPEN_FAILURE_PROHIBITED } from '../../../src/ssh/connection.js';
 import type { CloseListener, CloseReason, PoolConnection, RunningChannel } from '../../../src/ssh/connection.js';
 import { FakeClock } from '../../support/fake-clock.js';
+import { FakeHold } from '../../support/fake-connections.js';
 import { until } from '../../support/until.js';
 
 let nextId = 1;
@@ -80,6 +81,8 @@ function setup(open = 1) {
       slot.entry.release(clock.now());
     },
     tunnelEnded: () => {},
+    backoff: { initialDelay: 10, maxDelay: 100, backoff: 'exponential', jitter: false },
+    hold: new FakeHold(),
   });
   const opener = (entry: PoolEntry): void => {
     acquire = () => {
