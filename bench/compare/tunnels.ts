@@ -138,7 +138,9 @@ const median = (values: readonly number[]): number => [...values].sort((a, b) =>
 
 export async function runTunnels(options: Options): Promise<void> {
   const { out } = options;
-  const bytes = options.smoke ? 8 * 1024 * 1024 : 1024 * 1024 * 1024;
+  // SSHPOOL_BENCH_TUNNEL_MIB: another size for the bulk transfer (the full run sends 1 GiB).
+  const mib = Number(process.env['SSHPOOL_BENCH_TUNNEL_MIB'] ?? (options.smoke ? 8 : 1024));
+  const bytes = mib * 1024 * 1024;
   const trips = options.smoke ? 100 : 1_000;
   const rounds = options.smoke ? 1 : 3;
   const fleet = await OpenSshFleet.start(1);
