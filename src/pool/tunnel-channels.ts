@@ -101,6 +101,8 @@ export class TunnelChannels {
         durationMs: clock.now() - startedAt, receivedBytes: received, transmittedBytes: transmitted, errorType,
       });
     };
+    // A client that left before it could be carried (a SOCKS client right after its request).
+    if (socket.destroyed) return undefined;
     // The local side may leave while a connection is being opened for it.
     const gone = new AbortController();
     const onGone = (): void => gone.abort('aborted');
