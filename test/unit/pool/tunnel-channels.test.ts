@@ -12,7 +12,7 @@ import { PoolEntry } from '../../../src/pool/pool-entry.js';
 import type { Slot } from '../../../src/pool/slot.js';
 import { TunnelChannels } from '../../../src/pool/tunnel-channels.js';
 import { ChannelOpenRefusal, ConnectionUnusable, OPEN_FAILURE_PROHIBITED } from '../../../src/ssh/connection.js';
-import type { CloseListener, CloseReason, PoolConnection, RunningChannel } from '../../../src/ssh/connection.js';
+import type { CloseListener, CloseReason, PoolConnection, RemoteListener, RunningChannel } from '../../../src/ssh/connection.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { FakeHold } from '../../support/fake-connections.js';
 import { until } from '../../support/until.js';
@@ -28,6 +28,9 @@ class TunnelConnection implements PoolConnection {
   readonly asked: string[] = [];
   /** What the next opens answer instead of a channel. */
   failures: Error[] = [];
+  /** Server-side listeners: port → where the server's connections go; and ports asked to stop. */
+  readonly listening = new Map<number, (channel: Duplex) => void>();
+  readonly unbound: number[] = [];
   #closed = false;
   readonly #listeners = new Set<CloseListener>();
 
@@ -47,6 +50,17 @@ class TunnelConnection implements PoolConnection {
     const [local, remote] = duplexPair();
     this.remotes.push(remote);
     return local;
+  }
+  async listenRemote(_host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener> {
+    const bound = port === 0 ? 40_000 + this.id : port;
+    this.listening.set(bound, onConnection);
+    return { port: bound, close: () => void this.unbound.push(bound) };
+  }
+  /** The server accepted a connection on `port`: returns the server's end of its channel. */
+  accept(port: number): Duplex {
+    const [local, remote] = duplexPair();
+    this.listening.get(port)!(local);
+    return remote;
   }
   onClose(listener: CloseListener): () => void {
     this.#listeners.add(listener);
@@ -71,6 +85,7 @@ function setup(open = 1) {
   const entries = Array.from({ length: open }, () => new PoolEntry(new TunnelConnection(), 2, 0));
   for (const entry of entries) connections.add(entry);
   const acquired: Slot[] = [];
+  const hold = new FakeHold();
   const released: Slot[] = [];
   let acquire = (): Promise<Slot> => Promise.reject(new PoolClosedError('no connection can be opened'));
   const tunnels = new TunnelChannels({
@@ -82,7 +97,7 @@ function setup(open = 1) {
     },
     tunnelEnded: () => {},
     backoff: { initialDelay: 10, maxDelay: 100, backoff: 'exponential', jitter: false },
-    hold: new FakeHold(),
+    hold,
   });
   const opener = (entry: PoolEntry): void => {
     acquire = () => {
@@ -93,7 +108,7 @@ function setup(open = 1) {
       return Promise.resolve(slot);
     };
   };
-  return { tunnels, entries, connections, seen, acquired, released, opener };
+  return { tunnels, entries, connections, seen, acquired, released, opener, hold, clock };
 }
 
 const conn = (entry: PoolEntry): TunnelConnection => entry.connection as TunnelConnection;
@@ -209,5 +224,56 @@ describe('TunnelChannels', () => {
     await carried;
     expect(socket.destroyed).toBe(true);
     await expect(tunnels.carry(localSocket().socket, { host: 'db', port: 1 }, 'local')).rejects.toBeInstanceOf(PoolClosedError);
+  });
+
+  describe('remote forwards', () => {
+    it('binds on a connection it keeps in use, and carries each server connection to a new local one', async () => {
+      const { tunnels, entries, seen, hold } = setup();
+      const entry = entries[0]!;
+      const locals: Duplex[] = [];
+      const binding = await tunnels.forwardRemote({
+        listen: { host: '127.0.0.1', port: 0 }, to: { host: '127.0.0.1', port: 3000 },
+        connectLocal: () => {
+          const [socket, app] = duplexPair();
+          locals.push(app);
+          return socket;
+        },
+        onError: () => {},
+      });
+      expect(binding.port).toBe(40_000 + entry.id);
+      expect(entry).toMatchObject({ tunnels: 1, busy: true, slotsInUse: 0 });
+      expect(hold.count).toBe(1);
+      const server = conn(entry).accept(binding.port);
+      await until(() => locals.length === 1 && tunnels.counts().remote === 1);
+      const atLocal = readAll(locals[0]!);
+      server.end('from the server');
+      locals[0]!.end();
+      expect(await atLocal).toBe('from the server');
+      await until(() => seen.some((event) => event.type === 'tunnel-closed'));
+      expect(seen.find((event) => event.type === 'tunnel-closed')).toMatchObject({ kind: 'remote', channelType: 'forwarded-tcpip', destination: '127.0.0.1:3000', receivedBytes: 15 });
+      binding.close();
+      expect(conn(entry).unbound).toEqual([binding.port]);
+      expect(entry.tunnels).toBe(0);
+      expect(hold.count).toBe(0);
+    });
+
+    it('binds the same port again on a new connection after its connection died', async () => {
+      const { tunnels, entries, connections, opener, clock } = setup();
+      const first = entries[0]!;
+      const binding = await tunnels.forwardRemote({
+        listen: { host: '127.0.0.1', port: 0 }, to: { host: '127.0.0.1', port: 3000 }, connectLocal: () => duplexPair()[0], onError: () => {},
+      });
+      const port = binding.port;
+      connections.delete(first);
+      const second = new PoolEntry(new TunnelConnection(), 2, 0);
+      opener(second);
+      conn(first).destroy('remote');
+      await until(() => conn(second).listening.has(port), 5_000, 'the binding on the new connection');
+      expect(binding.port).toBe(port);
+      expect(second.tunnels).toBe(1);
+      // The first bind comes at once: backoff only spaces the tries after a failed one.
+      expect(clock.now()).toBe(0);
+      binding.close();
+    });
   });
 });
