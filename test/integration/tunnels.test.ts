@@ -266,12 +266,37 @@ describe('local forwarding', () => {
     await until(() => pool.getStats().activeConnections === 0, 10_000, 'the SSH connection to be idle');
   });
 
-  it('lets a script exit by itself once its tunnel is closed', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/integration/fixtures/tunnel-lifetime-script.ts')], {
+  function lifetimeScript(mode: 'close' | 'keep-open', poolConfig: Record<string, unknown> = {}) {
+    return spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test/integration/fixtures/tunnel-lifetime-script.ts')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, SSHPOOL_TUNNEL_TARGET: JSON.stringify(sshdTarget(server, undefined)), SSHPOOL_TUNNEL_PORT: String(echoPort) },
+      env: {
+        ...process.env, SSHPOOL_TUNNEL_MODE: mode, SSHPOOL_TUNNEL_PORT: String(echoPort),
+        SSHPOOL_TUNNEL_TARGET: JSON.stringify(sshdTarget(server, undefined, { poolConfig })),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+  }
+
+  it('keeps a script alive while its tunnel is open, even with every SSH connection closed as idle', async () => {
+    const child = lifetimeScript('keep-open', { idleTimeout: 300 });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    try {
+      await until(() => stdout.includes('idle\n') || exited, 60_000, 'the idle close in the script');
+      expect(exited).toBe(false);
+      const port = Number(/listening (\d+)/.exec(stdout)?.[1]);
+      // Still there, and still forwarding (over a new connection).
+      expect((await roundTrip({ host: '127.0.0.1', port }, 'still open')).toString()).toBe('still open');
+      expect(exited).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 90_000);
+
+  it('lets a script exit by itself once its tunnel is closed', async () => {
+    const child = lifetimeScript('close');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
