@@ -8,7 +8,7 @@
 //   npm run bench:smoke                        tiny sizes, no timing assertions (CI)
 //
 // Selections for --only: workload names (sequential, c10, c100, fleet, large-output,
-// cold-burst, wan-<name>), groups (lan, wan), and cpu, memory, scale, overhead.
+// cold-burst, wan-<name>), groups (lan, wan), and cpu, memory, scale, tunnels, overhead.
 // --contenders: sshpool, ssh2-per-command, ceiling, xec, node-ssh, openssh-mux.
 // --json FILE writes every measurement for later comparison.
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,12 +31,13 @@ import { median } from './compare/stats.js';
 import type { WorkloadDef } from './compare/workloads.js';
 import { FULL_SIZES, SMOKE_SIZES, workloadsFor } from './compare/workloads.js';
 import { runMemoryAndScale } from './compare/memory-and-scale.js';
+import { runTunnels } from './compare/tunnels.js';
 import { distIsStale, FROM_SOURCE, REPO_ROOT } from './compare/sshpool-module.js';
 
 const WAN_DELAY_MS = 25;
 /** Set on SIGINT/SIGTERM: what fails while the servers go away is no news. */
 let interrupting = false;
-const EXTRA_SECTIONS = ['cpu', 'memory', 'scale', 'overhead'] as const;
+const EXTRA_SECTIONS = ['cpu', 'memory', 'scale', 'tunnels', 'overhead'] as const;
 
 interface Options {
   readonly smoke: boolean;
@@ -315,6 +316,7 @@ async function main(): Promise<number> {
   }
   if (options.only?.has('memory') ?? true) await runMemoryAndScale({ smoke: options.smoke, parts: ['memory'], out });
   if (options.only?.has('scale') ?? true) await runMemoryAndScale({ smoke: options.smoke, parts: ['scale'], out });
+  if (options.only?.has('tunnels') ?? true) await runTunnels({ smoke: options.smoke, out });
   if (options.only?.has('overhead') ?? true) {
     out('### Telemetry overhead (bench/overhead.ts)');
     out();

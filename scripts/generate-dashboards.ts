@@ -325,6 +325,31 @@ const OVERVIEW: DashboardSpec = {
       ],
     },
     {
+      title: 'Tunnels',
+      panels: [
+        {
+          title: 'Open tunnelled connections',
+          description: 'TCP connections carried by forward(), forwardRemote() and socks() tunnels now, by ssh.tunnel.kind (ssh.client.tunnel.connections). Each is a channel outside MaxSessions on a pooled connection.',
+          unit: 'short',
+          min: 0,
+          stack: true,
+          targets: [q(`sum by (ssh_pool_name, ssh_tunnel_kind) (ssh_client_tunnel_connections{${SEL}})`, '{{ssh_pool_name}} {{ssh_tunnel_kind}}')],
+        },
+        {
+          title: 'Tunnel throughput',
+          description: 'Bytes per second through tunnel channels (ssh.client.channel.io, direct-tcpip and forwarded-tcpip), by network.io.direction: receive is from the server, transmit to it.',
+          unit: 'Bps',
+          min: 0,
+          targets: [
+            q(
+              rate(`{__name__=~"ssh_client_channel_io(_bytes)?_total", ${SEL}, ssh_channel_type=~"direct-tcpip|forwarded-tcpip|direct-streamlocal@openssh.com"}`, 'ssh_pool_name, network_io_direction'),
+              '{{ssh_pool_name}} {{network_io_direction}}',
+            ),
+          ],
+        },
+      ],
+    },
+    {
       title: 'Connections',
       panels: [
         {

@@ -13,12 +13,31 @@ import { FanOutCommand } from './groups/fan-out.js';
 import { GroupCommand } from './groups/group-command.js';
 import { normalizeGroupTarget } from './groups/group-options.js';
 import { HostGroup } from './groups/host-group.js';
+import { LocalTunnel } from './client/local-tunnel.js';
+import type { CarryTunnel } from './client/local-tunnel.js';
+import { RemoteTunnel } from './client/remote-tunnel.js';
+import { normalizeForwardOptions, normalizeForwardRemoteOptions, normalizeSocksOptions } from './client/tunnel-options.js';
+import type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel } from './client/tunnel-types.js';
 
 /** A tagged template bound to one target: `` ssh`ls -la ${dir}` ``. */
 export interface SSHExecutor {
   (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand;
   /** The target's host, for logs. */
   readonly host: string;
+  /**
+   * Local forwarding (`ssh -L`): listens on `listen` (127.0.0.1, a free port by default) and
+   * carries each accepted connection to `to` as one `direct-tcpip` channel (`direct-streamlocal`
+   * for `{ path }`) on the least-loaded pooled connection of this target. Resolves once it listens.
+   */
+  forward(options: ForwardOptions): Promise<SSHTunnel>;
+  /** A local SOCKS5 proxy (`ssh -D`; CONNECT, no authentication) whose connections leave through this target. */
+  socks(options?: SocksOptions): Promise<SSHTunnel>;
+  /**
+   * Remote forwarding (`ssh -R`): the server listens on `listen` (its 127.0.0.1, a port it picks,
+   * by default) and each connection it accepts comes here to `to`. Requested again on a new
+   * connection after the one holding it dies. Resolves once the server listens.
+   */
+  forwardRemote(options: ForwardRemoteOptions): Promise<SSHTunnel>;
 }
 
 /**
@@ -147,7 +166,23 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
     assertTemplate(strings, 'ssh`command ${value}`');
     return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog);
   };
-  Object.defineProperty(executor, 'host', { value: normalized.host, enumerable: true });
+  const carry: CarryTunnel = (socket, destination, kind, hooks) =>
+    internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).tunnel(normalized, socket, destination, kind, hooks);
+  const forward = async (options: ForwardOptions): Promise<SSHTunnel> => {
+    const { listen, to } = normalizeForwardOptions(options);
+    return LocalTunnel.listen(listen, carry, { kind: 'local', to });
+  };
+  const socks = async (options?: SocksOptions): Promise<SSHTunnel> => LocalTunnel.listen(normalizeSocksOptions(options).listen, carry, { kind: 'socks' });
+  const forwardRemote = async (options: ForwardRemoteOptions): Promise<SSHTunnel> => {
+    const { listen, to } = normalizeForwardRemoteOptions(options);
+    return RemoteTunnel.start(listen, to, (spec) => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).forwardRemote(normalized, spec));
+  };
+  Object.defineProperties(executor, {
+    host: { value: normalized.host, enumerable: true },
+    forwardRemote: { value: forwardRemote, enumerable: true },
+    forward: { value: forward, enumerable: true },
+    socks: { value: socks, enumerable: true },
+  });
   return executor as SSHExecutor;
 }
 

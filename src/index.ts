@@ -33,6 +33,7 @@ export {
   FanOutError,
   SSHConfigError,
   PrivateKeyError,
+  TunnelRefusedError,
   ERROR_JSON_OUTPUT_CHARS,
 } from './core/errors.js';
 export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
@@ -55,6 +56,7 @@ export type {
   SSHConnectionPoolOptions,
 } from './client/types.js';
 export type { SSHTarget } from './client/connection-pool.js';
+export type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel, TunnelEvents, TunnelListenAddress, TunnelTarget } from './client/tunnel-types.js';
 export type {
   CircuitBreakerConfig,
   FanOutProgress,

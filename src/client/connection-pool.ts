@@ -133,6 +133,8 @@ export class SSHConnectionPool {
         const hostPool = this.#hostPoolFor(target);
         return traceCommand(this.#telemetry, hostPool, request, (trace) => hostPool.execute(request, { priority: request.priority, cancel, trace }));
       },
+      tunnel: async (target, socket, destination, kind, hooks) => this.#hostPoolFor(target).tunnels.carry(socket, destination, kind, hooks),
+      forwardRemote: async (target, spec) => this.#hostPoolFor(target).tunnels.forwardRemote(spec),
       prepare: (target) => {
         if (!this.#closed) this.#hostPoolFor(target);
       },

@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   fanOut: 'ERR_SSHPOOL_FAN_OUT',
   sshConfig: 'ERR_SSHPOOL_SSH_CONFIG',
   privateKey: 'ERR_SSHPOOL_PRIVATE_KEY',
+  tunnelRefused: 'ERR_SSHPOOL_TUNNEL_REFUSED',
 } as const;
 
 /** One of the stable codes. */
@@ -167,6 +168,27 @@ export class ChannelRefusedError extends SSHPoolError {
   constructor(message: string, poolName: string, options?: { cause?: unknown }) {
     super(message, options);
     this.poolName = poolName;
+  }
+}
+
+/**
+ * The server would not open a tunnel's channel to its destination: its policy forbids it
+ * (`prohibited`: OpenSSH's `AllowTcpForwarding`, `PermitOpen`, `AllowStreamLocalForwarding`),
+ * nothing answered at the destination as the server sees it (`connect-failed`), or another
+ * reason the server gave (`other`). The tunnelled connection is closed; the tunnel goes on.
+ */
+export class TunnelRefusedError extends SSHPoolError {
+  readonly code = ERROR_CODES.tunnelRefused;
+  readonly poolName: string;
+  /** `host:port` or the socket path the tunnel was asked to reach. */
+  readonly destination: string;
+  readonly reason: 'prohibited' | 'connect-failed' | 'other';
+
+  constructor(message: string, poolName: string, destination: string, reason: TunnelRefusedError['reason'], options?: { cause?: unknown }) {
+    super(message, options);
+    this.poolName = poolName;
+    this.destination = destination;
+    this.reason = reason;
   }
 }
 

@@ -14,6 +14,12 @@ export type OpenPurpose = 'demand' | 'warm-up' | 'reconnect';
 
 export type AcquireOutcome = 'reused' | 'created';
 
+/** How a tunnelled connection came: a local listener (`forward`), the server (`forwardRemote`), or a SOCKS client (`socks`). */
+export type TunnelKind = 'local' | 'remote' | 'socks';
+
+/** The SSH channel type carrying data (RFC 4254 §6, §7; OpenSSH PROTOCOL §2.4). */
+export type ChannelType = 'session' | 'sftp' | 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal@openssh.com';
+
 /**
  * Everything that happens in a host pool, as one typed stream. Telemetry, the `getMetrics()`
  * recorder and the public events are observers of it: the pool logic itself makes no
@@ -50,7 +56,14 @@ export type HostPoolEvent =
   | { readonly type: 'probe-finished'; readonly probeId: number; readonly connection: PoolConnection; readonly healthy: boolean;
       /** The connection died under the probe: its close reports it, not the probe. */
       readonly lost: boolean; readonly durationMs: number; readonly error: Error | undefined; readonly errorType: string | undefined }
-  | { readonly type: 'pool-full' };
+  | { readonly type: 'pool-full' }
+  /** Bytes a channel carried: `receive` from the server, `transmit` to it. */
+  | { readonly type: 'channel-io'; readonly channelType: ChannelType; readonly direction: 'receive' | 'transmit'; readonly bytes: number }
+  /** A tunnelled connection ended (or never got its channel: then `connection` may be undefined and `errorType` is set). */
+  | { readonly type: 'tunnel-closed'; readonly kind: TunnelKind; readonly channelType: ChannelType; readonly connection: PoolConnection | undefined;
+      /** `host:port` or a socket path. */
+      readonly destination: string; readonly startedAtEpoch: number; readonly durationMs: number;
+      readonly receivedBytes: number; readonly transmittedBytes: number; readonly errorType: string | undefined };
 
 export type HostPoolEventType = HostPoolEvent['type'];
 

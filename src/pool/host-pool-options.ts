@@ -3,6 +3,7 @@ import type { ProcessHold } from '../core/process-hold.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
 import type { ConnectionFactory } from '../ssh/connection.js';
 import type { ConnectionBudget } from './connection-budget.js';
+import type { TunnelKind } from './host-pool-events.js';
 import type { ConnectionCounts } from './types.js';
 
 /** Live numbers of one pool key for the observable instruments. */
@@ -11,6 +12,8 @@ export interface HostPoolGauges extends ConnectionCounts {
   /** Channels the connections could carry at once, counting unopened ones at the configured limit. */
   readonly channelCapacity: number;
   readonly reconnectGivenUp: boolean;
+  /** Tunnelled connections open now, by kind. */
+  readonly tunnelConnections: Readonly<Record<TunnelKind, number>>;
 }
 
 export interface HostPoolOptions {

@@ -23,6 +23,7 @@ import { PoolDrain } from './pool-drain.js';
 import { PoolEntry } from './pool-entry.js';
 import { OpenConnections } from './open-connections.js';
 import { SlotLending } from './slot-lending.js';
+import { TunnelChannels } from './tunnel-channels.js';
 import type { ExecOutcome, Slot } from './slot.js';
 import type { ConnectionCounts, ConnectionEventDetails } from './types.js';
 import type { CloseOptions, HostPoolGauges, HostPoolOptions } from './host-pool-options.js';
@@ -51,6 +52,8 @@ export class HostPool implements BudgetMember {
   readonly clock: Clock;
   /** The channel path; leases run their commands through it too. */
   readonly channels: ChannelSession;
+  /** Tunnelled connections (`forward`, `socks`): channels that are not sessions, on the least-loaded connection. */
+  readonly tunnels: TunnelChannels;
 
   readonly #hold: ProcessHold;
   readonly #budget: ConnectionBudget;
@@ -91,6 +94,13 @@ export class HostPool implements BudgetMember {
       connections: this.#connections, pending: this.#pending, growth: this.#growth, drain: this.#drain,
     });
     this.channels = new ChannelSession(this);
+    this.tunnels = new TunnelChannels({
+      name, clock, events, connections: this.#connections,
+      acquire: (request, front) => this.acquire(request, front),
+      releaseSlot: (slot) => this.releaseSlot(slot),
+      tunnelEnded: (entry) => this.#roomMade(entry),
+      backoff: config.reconnect, hold: this.#hold,
+    });
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
     events.subscribe((event) => {
@@ -117,7 +127,7 @@ export class HostPool implements BudgetMember {
   gauges(): HostPoolGauges {
     const { maxConnections, maxChannelsPerConnection } = this.config;
     const channelCapacity = this.#connections.capacity(maxConnections, maxChannelsPerConnection);
-    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp };
+    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp, tunnelConnections: this.tunnels.counts() };
   }
 
   // ---- slots ----
@@ -143,7 +153,7 @@ export class HostPool implements BudgetMember {
   #roomMade(entry: PoolEntry): void {
     const { connection } = entry;
     const expired = entry.expired(this.clock.now(), this.config.maxLifetime);
-    if (connection.usable && entry.openChannels === 0 && (entry.retiring || expired)) connection.close('expired');
+    if (connection.usable && entry.empty && (entry.retiring || expired)) connection.close('expired');
     if (entry.lendable && !expired) this.#lending.serveWaiters();
     if (entry.lendable && !entry.busy) this.#budget.connectionIdled(this);
     this.#drain.changed();
@@ -155,7 +165,7 @@ export class HostPool implements BudgetMember {
     entry.retire();
     this.#store.remove(entry.connection, true);
     this.events.emit({ type: 'retired', connection: entry.connection, why: 'stuck-channel' });
-    if (entry.openChannels === 0) entry.connection.close('expired');
+    if (entry.empty) entry.connection.close('expired');
     this.#growth.grow();
   }
 
@@ -266,6 +276,8 @@ export class HostPool implements BudgetMember {
     const giveHoldBack = this.#hold.take();
     try {
       this.#closeController.abort();
+      // Tunnelled connections last as long as their clients wish: a close does not wait for them.
+      this.tunnels.closeAll();
       this.#housekeeper.stop();
       this.#health.stop();
       await Promise.resolve();

@@ -34,6 +34,19 @@ export class OpenConnections {
     return best;
   }
 
+  /**
+   * The connection for a new tunnelled connection: the least loaded (sessions and tunnels) of
+   * those that take new channels, with or without a free session slot.
+   */
+  pickForTunnel(): PoolEntry | undefined {
+    let best: PoolEntry | undefined;
+    for (const entry of this.#entries) {
+      if (!entry.lendable) continue;
+      if (!best || entry.openChannels + entry.tunnels < best.openChannels + best.tunnels) best = entry;
+    }
+    return best;
+  }
+
   /** Connections that take new channels (open, not retiring). */
   usableCount(): number {
     let count = 0;

@@ -12,6 +12,7 @@ export class PoolEntry {
   #channelLimit: number;
   #slotsInUse = 0;
   #probes = 0;
+  #tunnels = 0;
   #opening = 0;
   #lentBefore = false;
   #idleSince: number | undefined;
@@ -57,8 +58,17 @@ export class PoolEntry {
   get freeSlots(): number {
     return this.lendable ? Math.max(0, this.#channelLimit - this.openChannels) : 0;
   }
+  /** Tunnelled connections it carries: channels that are not sessions, so outside `channelLimit`. */
+  get tunnels(): number {
+    return this.#tunnels;
+  }
+  /** Carries a command, lease or tunnelled connection: in use, never idle. */
   get busy(): boolean {
-    return this.#slotsInUse > 0;
+    return this.#slotsInUse > 0 || this.#tunnels > 0;
+  }
+  /** No channel of any kind: a retiring or expired connection may close now. */
+  get empty(): boolean {
+    return this.openChannels === 0 && this.#tunnels === 0;
   }
 
   /** Takes a slot. Returns whether this is the connection's first lend ever. */
@@ -72,7 +82,18 @@ export class PoolEntry {
 
   release(now: number): void {
     this.#slotsInUse = Math.max(0, this.#slotsInUse - 1);
-    if (this.#slotsInUse === 0) this.#idleSince = now;
+    if (!this.busy) this.#idleSince = now;
+  }
+
+  /** A tunnelled connection starts on this connection (no session slot: OpenSSH's MaxSessions counts sessions only). */
+  carryTunnel(): void {
+    this.#tunnels++;
+    this.#idleSince = undefined;
+  }
+
+  endTunnel(now: number): void {
+    this.#tunnels = Math.max(0, this.#tunnels - 1);
+    if (!this.busy) this.#idleSince = now;
   }
 
   /** A probe takes a channel but is not use: `idleSince` stays, so idle expiry still runs. */

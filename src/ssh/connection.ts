@@ -27,7 +27,17 @@ export interface RunningChannel {
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
 export class ChannelOpenRefusal extends Error {
   override readonly name = 'ChannelOpenRefusal';
+
+  /** `reason`: the SSH_MSG_CHANNEL_OPEN_FAILURE code, when the server sent one (RFC 4254 §5.1). */
+  constructor(message: string, readonly reason?: number) {
+    super(message);
+  }
 }
+
+/** RFC 4254 §5.1: the server's policy forbids the channel (OpenSSH: `AllowTcpForwarding`, `PermitOpen`). */
+export const OPEN_FAILURE_PROHIBITED = 1;
+/** RFC 4254 §5.1: the server could not connect to the destination. */
+export const OPEN_FAILURE_CONNECT_FAILED = 2;
 
 /**
  * Raised by `openChannel` when its cancel signal fired before the server answered. The slot
@@ -52,6 +62,13 @@ export class ChannelOpenCancelled extends Error {
 /** Raised by `openChannel` when the connection is no longer usable. */
 export class ConnectionUnusable extends Error {
   override readonly name = 'ConnectionUnusable';
+}
+
+/** A server-side listener (`tcpip-forward`) on one connection. */
+export interface RemoteListener {
+  readonly port: number;
+  /** Asks the server to stop listening (`cancel-tcpip-forward`); nothing to do once the connection is gone. */
+  close(): void;
 }
 
 export type CloseListener = (reason: CloseReason, error: Error | undefined) => void;
@@ -82,6 +99,18 @@ export interface PoolConnection {
    * behind this one (a jump host). Absent on connections that cannot forward.
    */
   openTunnel?(host: string, port: number): Promise<Duplex>;
+  /**
+   * Opens a `direct-streamlocal@openssh.com` channel from the server to the UNIX socket at
+   * `path`. Absent on connections that cannot forward.
+   */
+  openStreamLocal?(path: string): Promise<Duplex>;
+  /**
+   * Asks the server to listen on `host:port` (`tcpip-forward`; port 0: one it picks) and hands
+   * each connection it accepts there to `onConnection` as a `forwarded-tcpip` channel. Resolves
+   * with the bound port; rejects with `ChannelOpenRefusal` when the server will not listen.
+   * Absent on connections that cannot forward.
+   */
+  listenRemote?(host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener>;
   onClose(listener: CloseListener): () => void;
   /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
   close(reason: CloseReason): void;

@@ -15,7 +15,7 @@ import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-keys/ho
 import { recordConnectPhases } from './connect-phases.js';
 import type { ConnectPhase, ConnectPhaseMark } from './connect-phases.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './connection.js';
-import type { CloseListener, PoolConnection, RunningChannel } from './connection.js';
+import type { CloseListener, PoolConnection, RemoteListener, RunningChannel } from './connection.js';
 import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
@@ -80,6 +80,8 @@ export class SSHConnection implements PoolConnection {
   #forceCloseTimer: NodeJS.Timeout | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
+  /** Server-side listeners by `address:port`: where each `forwarded-tcpip` channel goes. */
+  readonly #remoteListeners = new Map<string, (channel: Duplex) => void>();
 
   private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer) {
     this.#client = client;
@@ -92,6 +94,11 @@ export class SSHConnection implements PoolConnection {
       this.#lastError = error;
     });
     client.once('close', () => this.#onClientClose());
+    client.on('tcp connection', (details, accept, reject) => {
+      const deliver = this.#remoteListeners.get(`${details.destIP}:${details.destPort}`);
+      if (deliver) deliver(accept());
+      else reject();
+    });
     this.#startKeepAlive();
   }
 
@@ -114,6 +121,10 @@ export class SSHConnection implements PoolConnection {
       let peer = (): Peer => ({ address: undefined, port: undefined });
       if (tunnel) {
         sock = tunnel;
+        // The jump host sends EOF when the target's side of its TCP connection is gone, then
+        // waits for our close: without this the connection would look alive until keepalives
+        // ran out. An SSH peer never half-closes a live connection, so EOF is the end.
+        tunnel.once('end', () => tunnel.destroy());
       } else {
         const tcp = netConnect({ host: settings.host, port: settings.port });
         // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
@@ -293,10 +304,64 @@ export class SSHConnection implements PoolConnection {
       }
       try {
         // The originator address is informational for the server; OpenSSH logs it.
-        this.#client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => {
-          if (!error) resolve(channel);
-          else if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
-          else reject(new ChannelOpenRefusal(error.message));
+        this.#client.forwardOut('127.0.0.1', 0, host, port, (error, channel) => this.#settleForward(error, channel, resolve, reject));
+      } catch (error) {
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  /** Opens a `direct-streamlocal@openssh.com` channel to the UNIX socket `path` on the server; rejects as `openTunnel` does. */
+  openStreamLocal(path: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      try {
+        this.#client.openssh_forwardOutStreamLocal(path, (error, channel) => this.#settleForward(error, channel, resolve, reject));
+      } catch (error) {
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  #settleForward(error: Error | undefined, channel: ClientChannel, resolve: (channel: Duplex) => void, reject: (error: Error) => void): void {
+    if (!error) resolve(channel);
+    else if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
+    else {
+      const reason = (error as Error & { reason?: unknown }).reason;
+      reject(new ChannelOpenRefusal(error.message, typeof reason === 'number' ? reason : undefined));
+    }
+  }
+
+  listenRemote(host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      try {
+        this.#client.forwardIn(host, port, (error, bound) => {
+          if (error) {
+            reject(this.#state === 'ready' ? new ChannelOpenRefusal(error.message) : new ConnectionUnusable(error.message));
+            return;
+          }
+          // The server names the port only when it picked it.
+          const actual = port === 0 ? bound : port;
+          const key = `${host}:${actual}`;
+          this.#remoteListeners.set(key, onConnection);
+          resolve({
+            port: actual,
+            close: () => {
+              if (!this.#remoteListeners.delete(key) || this.#state !== 'ready') return;
+              try {
+                this.#client.unforwardIn(host, actual, () => {});
+              } catch {
+                // The connection is going away; the server's listener goes with it.
+              }
+            },
+          });
         });
       } catch (error) {
         reject(new ConnectionUnusable((error as Error).message));

@@ -11,6 +11,8 @@ export const SPAN_ACQUIRE = 'ssh.pool.acquire';
 export const SPAN_CONNECT = 'ssh.connect';
 export const SPAN_HEALTH_CHECK = 'ssh.health_check';
 export const SPAN_RECONNECT = 'ssh.reconnect';
+/** One tunnelled TCP connection (`forward`, `forwardRemote`, `socks`), from its channel's open to its close. */
+export const SPAN_TUNNEL = 'ssh.tunnel';
 
 export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
@@ -77,6 +79,25 @@ export const METRIC_RECONNECT_ATTEMPTS = 'ssh.client.reconnect.attempts';
 export const METRIC_COMMAND_DURATION = 'ssh.client.command.duration';
 /** Channel capacity of a pool key: the channels its connections could carry at once. */
 export const METRIC_CHANNEL_MAX = 'ssh.client.channel.max';
+/** Bytes carried by channels, by `network.io.direction` and `ssh.channel.type`. */
+export const METRIC_CHANNEL_IO = 'ssh.client.channel.io';
+/** `receive` (from the server) / `transmit` (to it), on `ssh.client.channel.io`. */
+export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
+/** `session` / `sftp` / `direct-tcpip` / `forwarded-tcpip` (and `direct-streamlocal@openssh.com` for UNIX sockets). */
+export const ATTR_CHANNEL_TYPE = 'ssh.channel.type';
+
+// ---- tunnels ----
+/** Tunnelled connections open now, by `ssh.tunnel.kind`. */
+export const METRIC_TUNNEL_CONNECTIONS = 'ssh.client.tunnel.connections';
+/** `local` (`forward`) / `remote` (`forwardRemote`) / `socks`. */
+export const ATTR_TUNNEL_KIND = 'ssh.tunnel.kind';
+export const TUNNEL_KINDS = ['local', 'remote', 'socks'] as const;
+/** On `ssh.tunnel`: where the server was asked to connect (`host:port` or a socket path). */
+export const ATTR_TUNNEL_DESTINATION = 'ssh.tunnel.destination';
+/** On `ssh.tunnel`: bytes from the server to the local side, and from the local side to the server. */
+export const ATTR_TUNNEL_RECEIVED_BYTES = 'ssh.tunnel.received_bytes';
+export const ATTR_TUNNEL_TRANSMITTED_BYTES = 'ssh.tunnel.transmitted_bytes';
+
 /** 1 while a pool key's reconnect has used up its attempts and waits for new demand, else 0. */
 export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 

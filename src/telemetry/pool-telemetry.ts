@@ -40,6 +40,8 @@ export interface ObservedPool {
   readonly channelCapacity?: number;
   /** True while reconnect has used up its attempts and waits for new demand. Default: false. */
   readonly reconnectGivenUp?: boolean;
+  /** Tunnelled connections open now, by `ssh.tunnel.kind`. Default: none. */
+  readonly tunnelConnections?: Readonly<Record<string, number>>;
 }
 
 /** A pool key whose fixed-label series exist from its creation on. */
@@ -68,6 +70,7 @@ interface Instruments {
   readonly healthCheckDuration: Histogram;
   readonly reconnectAttempts: Counter;
   readonly commandDuration: Histogram;
+  readonly channelIo: Counter;
   readonly observables: Array<ObservableUpDownCounter | ObservableGauge>;
   readonly callback: BatchObservableCallback;
 }
@@ -79,6 +82,21 @@ export interface ExecSpanInput {
   readonly port: number;
   readonly template: string;
   readonly text: string | undefined;
+}
+
+/** What an `ssh.tunnel` span records. */
+export interface TunnelSpanInput {
+  readonly poolName: string;
+  readonly host: string;
+  readonly port: number;
+  readonly kind: string;
+  readonly channelType: string;
+  readonly destination: string;
+  readonly startTime: number;
+  readonly receivedBytes: number;
+  readonly transmittedBytes: number;
+  /** The `ssh.connect` span of the connection that carried it. */
+  readonly link: SpanContext | undefined;
 }
 
 /** A started span plus the context that makes it the parent of what happens inside it. */
@@ -215,6 +233,26 @@ export class PoolTelemetry {
     }, ROOT_CONTEXT);
   }
 
+  /** One tunnelled connection, made when it is over and back-dated to its start (`startTime`, epoch ms). */
+  startTunnel(input: TunnelSpanInput): Span {
+    return this.tracer.startSpan(names.SPAN_TUNNEL, {
+      kind: SpanKind.CLIENT,
+      root: true,
+      startTime: input.startTime,
+      attributes: {
+        [names.ATTR_SERVER_ADDRESS]: input.host,
+        [names.ATTR_SERVER_PORT]: input.port,
+        ...this.#base(input.poolName),
+        [names.ATTR_TUNNEL_KIND]: input.kind,
+        [names.ATTR_CHANNEL_TYPE]: input.channelType,
+        [names.ATTR_TUNNEL_DESTINATION]: input.destination,
+        [names.ATTR_TUNNEL_RECEIVED_BYTES]: input.receivedBytes,
+        [names.ATTR_TUNNEL_TRANSMITTED_BYTES]: input.transmittedBytes,
+      },
+      links: input.link ? [connectionLink(input.link)] : [],
+    }, ROOT_CONTEXT);
+  }
+
   /** Ends a span as failed, with the low-cardinality `error.type` and a message without secrets. */
   static fail(span: Span, errorType: string, message?: string): void {
     span.setAttribute(names.ATTR_ERROR_TYPE, errorType);
@@ -293,6 +331,14 @@ export class PoolTelemetry {
     instruments.commandDuration.record(seconds(durationMs), attributes);
   }
 
+  recordChannelIo(poolName: string, channelType: string, direction: 'receive' | 'transmit', bytes: number): void {
+    this.#current()?.channelIo.add(bytes, {
+      ...this.#base(poolName),
+      [names.ATTR_NETWORK_IO_DIRECTION]: direction,
+      [names.ATTR_CHANNEL_TYPE]: channelType,
+    });
+  }
+
   /** Stops observing: a closed pool must not keep reporting (or be kept alive by) callbacks. */
   shutdown(): void {
     this.#shutdown = true;
@@ -347,7 +393,11 @@ export class PoolTelemetry {
       unit: '{state}',
       description: '1 while reconnect has used up its attempts for the pool key and waits for new demand, else 0',
     });
-    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp];
+    const tunnels = meter.createObservableUpDownCounter(names.METRIC_TUNNEL_CONNECTIONS, {
+      unit: '{connection}',
+      description: 'Tunnelled connections open now, by kind: local (forward), remote (forwardRemote), socks',
+    });
+    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp, tunnels];
     const callback: BatchObservableCallback = (result) => {
       for (const pool of this.#observe()) {
         const base = this.#base(pool.name);
@@ -359,6 +409,7 @@ export class PoolTelemetry {
         const capacity = channelCapacityOf(pool);
         if (capacity !== undefined) result.observe(channelMax, capacity, base);
         result.observe(givenUp, pool.reconnectGivenUp ? 1 : 0, base);
+        for (const kind of names.TUNNEL_KINDS) result.observe(tunnels, pool.tunnelConnections?.[kind] ?? 0, { ...base, [names.ATTR_TUNNEL_KIND]: kind });
       }
     };
     meter.addBatchObservableCallback(callback, observables);
@@ -374,6 +425,7 @@ export class PoolTelemetry {
       healthCheckDuration: histogram(names.METRIC_HEALTH_CHECK_DURATION, 'Duration of health probes, by outcome'),
       reconnectAttempts: meter.createCounter(names.METRIC_RECONNECT_ATTEMPTS, { unit: '{attempt}', description: 'Reconnect attempts, by outcome' }),
       commandDuration: histogram(names.METRIC_COMMAND_DURATION, 'Duration of commands, from await to result'),
+      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Bytes carried by channels, by direction (receive: from the server) and channel type' }),
       observables,
       callback,
     };
@@ -415,6 +467,9 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
     instruments.createTime.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
   }
   instruments.useTime.record(NO_OBSERVATION, base);
+  for (const direction of ['receive', 'transmit'] as const) {
+    instruments.channelIo.add(0, { ...base, [names.ATTR_NETWORK_IO_DIRECTION]: direction, [names.ATTR_CHANNEL_TYPE]: 'direct-tcpip' });
+  }
   instruments.commandDuration.record(NO_OBSERVATION, base);
   // Every error a command can end with, so that the first failed commands of an outage shorter
   // than a scrape interval count in rate() and increase() (the error-budget alerts read them).

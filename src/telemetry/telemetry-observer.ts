@@ -1,4 +1,4 @@
-import { context as otelContext, trace } from '@opentelemetry/api';
+import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanContext } from '@opentelemetry/api';
 import type { HostPoolEvent, HostPoolObserver, TraceParent } from '../pool/host-pool-events.js';
 import { jumpConnectionOf } from '../pool/jump-dialer.js';
@@ -13,6 +13,7 @@ import {
   EVENT_CONNECT_PHASES,
   ATTR_ACQUIRE_WAIT,
   ATTR_CONNECTION_ID,
+  ATTR_ERROR_TYPE,
   ATTR_HEALTH_CHECK_OUTCOME,
   ATTR_NETWORK_PEER_ADDRESS,
   ATTR_NETWORK_PEER_PORT,
@@ -200,6 +201,22 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         span.setAttribute(ATTR_HEALTH_CHECK_OUTCOME, outcome);
         if (event.healthy || event.lost) span.end();
         else PoolTelemetry.fail(span, event.errorType ?? 'Error', event.error?.message);
+        break;
+      }
+      case 'channel-io':
+        telemetry.recordChannelIo(name, event.channelType, event.direction, event.bytes);
+        break;
+      case 'tunnel-closed': {
+        if (!telemetry.tracing) break;
+        const span = telemetry.startTunnel({
+          poolName: name, host: details.host, port: details.port, kind: event.kind, channelType: event.channelType,
+          destination: event.destination, startTime: event.startedAtEpoch, receivedBytes: event.receivedBytes,
+          transmittedBytes: event.transmittedBytes, link: event.connection ? connectSpans.get(event.connection) : undefined,
+        });
+        if (event.connection) span.setAttribute(ATTR_CONNECTION_ID, event.connection.id);
+        const endTime = event.startedAtEpoch + event.durationMs;
+        if (event.errorType) span.setAttribute(ATTR_ERROR_TYPE, event.errorType).setStatus({ code: SpanStatusCode.ERROR });
+        span.end(endTime);
         break;
       }
       default:

@@ -45,6 +45,8 @@ export interface PrivateNetwork {
   readonly bastionInnerAddress: string;
   /** The first three octets of the private servers' addresses (`10.201.N.`). */
   readonly privatePrefix: string;
+  /** The private servers' network namespace (`ip netns exec` it to run another service beside them). */
+  readonly privateNamespace: string;
   remove(): void;
 }
 
@@ -129,10 +131,11 @@ class Sshd implements NamespacedSshd {
   kill(): void {
     // The listener and its per-connection sshds and sessions; the private servers share a
     // namespace, so each kills only its own process tree.
-    const pids = new Set(pidsIn(this.namespace));
     const own = this.#child?.pid;
-    for (const pid of pids) {
-      if (!this.#belongsToMe(pid, own)) continue;
+    // Picked before the first kill: a killed listener's connection processes are re-parented
+    // to init at once, and would no longer be found as its own.
+    const mine = pidsIn(this.namespace).filter((pid) => this.#belongsToMe(pid, own));
+    for (const pid of mine) {
       try {
         process.kill(pid, 'SIGKILL');
       } catch {
@@ -281,7 +284,7 @@ export async function startPrivateNetwork(targetCount: number): Promise<PrivateN
     const bastion = make(outer, `10.200.${octet}.2`, 22, 'bastion');
     const targets = Array.from({ length: targetCount }, (_, index) => make(inner, `10.201.${octet}.${11 + index}`, 22, `target${index + 1}`));
     await Promise.all([bastion, ...targets].map((server) => server.start()));
-    return { bastion, targets, bastionInnerAddress: `10.201.${octet}.1`, privatePrefix: `10.201.${octet}.`, remove };
+    return { bastion, targets, bastionInnerAddress: `10.201.${octet}.1`, privatePrefix: `10.201.${octet}.`, privateNamespace: inner, remove };
   } catch (error) {
     remove();
     throw error;

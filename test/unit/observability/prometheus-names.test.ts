@@ -85,7 +85,9 @@ describe('Prometheus names of every instrument, behind the Collector and the JS 
     const table = Object.fromEntries(shapes.map((s) => [s.name, `${s.kind} ${s.unit}: ${jsExporterName(s)} | ${collectorName(s)}`]));
     for (const shape of shapes) {
       expect(shape.unit, shape.name).not.toBe('');
-      const expected = shape.kind === 'histogram' ? `${jsExporterName(shape)}_seconds` : jsExporterName(shape);
+      // Byte counters likewise gain `_bytes` behind the Collector only: their queries match both names.
+      const expected = shape.kind === 'histogram' ? `${jsExporterName(shape)}_seconds`
+        : shape.unit === 'By' ? jsExporterName(shape).replace(/_total$/, '_bytes_total') : jsExporterName(shape);
       expect(collectorName(shape), table[shape.name]).toBe(expected);
       if (shape.kind === 'histogram') expect(shape.unit, shape.name).toBe('s');
     }

@@ -103,6 +103,7 @@ describe('every series with a fixed label set starts at zero', () => {
       'ERR_SSHPOOL_FAN_OUT',
       'ERR_SSHPOOL_SSH_CONFIG', // target resolution, before the pool
       'ERR_SSHPOOL_PRIVATE_KEY',
+      'ERR_SSHPOOL_TUNNEL_REFUSED', // a tunnelled connection's, on its ssh.tunnel span
     ];
     const started = new Set<string>([...names.CONNECT_ERROR_TYPES, names.JUMP_HOST_ERROR_TYPE, ...names.COMMAND_ERROR_TYPES]);
     expect([...codes].filter((code) => !started.has(code) && !notACommandEnding.includes(code))).toEqual([]);
