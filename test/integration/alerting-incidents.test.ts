@@ -62,6 +62,20 @@ export function compressRules(source: string, factor: number): string {
   return stringify(rules);
 }
 
+/**
+ * The rules with a latency objective of 80 % within 1 s instead of 99 %, which neither burn
+ * rate can reach (14.4 and 6 times a 20 % budget exceed 100 %): the machine's own slowness is
+ * not an incident here. At a load average of 60 on 2 cores, `echo` through the pool took over
+ * 1 s often enough to burn the shipped budget before the outage's errors did, and its page came
+ * first. How the latency burn pages, and that the error burn mutes it, is the promtool tests' and
+ * the routing test's to show.
+ */
+function loosenLatencyObjective(rules: string): string {
+  const loosened = rules.replace(/(record: sshpool:slo_error_budget:command_latency\n(?:\s*#.*\n)*\s*expr: )vector\(1 - 0\.99\)/, '$1vector(1 - 0.8)');
+  if (loosened === rules) throw new Error('the latency objective of the shipped rules was not found');
+  return loosened;
+}
+
 /** The shipped Alertmanager config, notifying `webhook` (same paths) with compressed grouping timers. */
 function alertmanagerConfig(webhook: string): string {
   const config = parse(readFileSync(join(REPO_ROOT, 'otel-collector', 'alertmanager.yml'), 'utf8')) as {
@@ -129,7 +143,7 @@ async function kill(worker: Worker): Promise<void> {
 beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'sshpool-incidents-'));
   const rules = join(workDir, 'sshpool.rules.yml');
-  writeFileSync(rules, compressRules(readFileSync(join(REPO_ROOT, 'dashboards', 'alerts', 'sshpool.rules.yml'), 'utf8'), COMPRESSION));
+  writeFileSync(rules, loosenLatencyObjective(compressRules(readFileSync(join(REPO_ROOT, 'dashboards', 'alerts', 'sshpool.rules.yml'), 'utf8'), COMPRESSION)));
   [sshd, webhook] = await Promise.all([startSshd(), RecordingWebhook.start()]);
   proxy = await CuttableProxy.start({ host: sshd.host, port: sshd.port });
   alertmanager = await AlertmanagerServer.start(alertmanagerConfig(webhook.url));
@@ -187,8 +201,7 @@ describe('incidents through Prometheus and Alertmanager, two processes, time com
     expect(page!.receiver).toBe('sshpool-page');
     expect(page!.groupLabels).toEqual({ job: JOB, ssh_pool_name: expect.stringMatching(/^tester@127\.0\.0\.1:\d+$/) });
     const paged = page!.alerts.filter((a) => a.status === 'firing');
-    // The host once, not once per process; the acquires alert (and, on a busy machine, the
-    // latency burn of the commands that waited) is muted by the error budget page.
+    // The host once, not once per process; the acquires alert is muted by the error budget page.
     expect(paged.map((a) => `${a.labels['alertname']} ${a.labels['severity']}`)).toEqual(['SshPoolCommandErrorBudgetBurn critical']);
     expect(paged[0]!.labels['instance']).toBeUndefined();
     expect(paged[0]!.annotations['runbook_url']).toBe(`${DEFAULT_RUNBOOK_BASE_URL}#sshpoolcommanderrorbudgetburn`);
