@@ -1,7 +1,7 @@
 import { warnListenerThrew } from '../core/listener-warning.js';
 import type { ConnectError } from '../core/errors.js';
 import type { PoolConnection } from '../ssh/connection.js';
-import type { CloseReason } from '../ssh/connection.js';
+import type { CloseReason, IoDirection } from '../ssh/connection.js';
 
 /**
  * The caller's trace context, carried through the pool untouched for the telemetry layer to
@@ -31,6 +31,8 @@ export type HostPoolEvent =
   | { readonly type: 'channel-opened'; readonly connection: PoolConnection; readonly parent: TraceParent | undefined;
       /** How long the server took to open the channel and start the command. */
       readonly openMs: number; readonly atEpoch: number }
+  /** Data passed on a command's session channel: one event per chunk, as it arrives or is sent. */
+  | { readonly type: 'channel-io'; readonly direction: IoDirection; readonly bytes: number }
   | { readonly type: 'released'; readonly connection: PoolConnection; readonly heldMs: number }
   | { readonly type: 'connect-started'; readonly attemptId: number; readonly purpose: OpenPurpose;
       /** For a demand open: the trace of the waiting acquire it is made for. */
