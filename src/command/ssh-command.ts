@@ -87,6 +87,8 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
   #maxBuffer = DEFAULT_MAX_BUFFER;
   #priority = 0;
   #stdoutStream: OutputStream | undefined;
+  /** Settle when each `pipe()` destination has received the output (never reject). */
+  readonly #piped: Promise<void>[] = [];
   #stderrStream: OutputStream | undefined;
   /** Stops the running command (set while it runs, when it can be stopped). */
   #giveUp: ((reason: CancelReason) => void) | undefined;
@@ -207,10 +209,19 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
   pipe(destination: Writable): this {
     if (!isWritable(destination)) throw new InvalidArgumentError(`pipe() takes a Writable stream, got ${describe(destination)}`);
     const source = this.stdout;
-    source.pipe(destination, { end: destination !== process.stdout && destination !== process.stderr });
-    finished(destination, (error) => {
-      if (error) source.destroy();
-    });
+    const end = destination !== process.stdout && destination !== process.stderr;
+    source.pipe(destination, { end });
+    this.#piped.push(new Promise<void>((resolve) => {
+      // The command resolves once the destination has everything: finished (or failed), or for
+      // a destination left open, once the output has been handed to it.
+      finished(destination, (error) => {
+        if (error) source.destroy();
+        resolve();
+      });
+      source.once(end ? 'close' : 'end', () => {
+        if (!end || !source.readableEnded) resolve();
+      });
+    }));
     return this;
   }
 
@@ -284,9 +295,11 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
   #newStream(name: 'stdout' | 'stderr'): OutputStream {
     if (this.#promise) throw new InvalidArgumentError(`${name} can be streamed only before the command starts`);
     return new OutputStream({
-      // Whoever only reads the stream may never await the command: its failure is theirs to see
-      // through the stream or a later await, never an unhandled rejection.
-      start: () => void this.#start().catch(ignore),
+      // A microtask later, so that both streams can be taken in one expression, e.g.
+      // Promise.all([read(cmd.stdout), read(cmd.stderr)]). Whoever only reads a stream may
+      // never await the command: its failure is theirs to see through the stream or a later
+      // await, never an unhandled rejection.
+      start: () => queueMicrotask(() => void this.#start().catch(ignore)),
       abandon: () => {
         this.#abandoned ??= new OutputAbandoned(name);
         this.#giveUp?.('aborted');
@@ -383,11 +396,14 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
       .then(
         (result) => {
           if (streamed) this.#endStreams(undefined);
-          return result;
+          return this.#piped.length === 0 ? result : Promise.all(this.#piped).then(() => result);
         },
         (error: unknown) => {
           if (streamed) this.#endStreams(error);
-          throw error;
+          if (this.#piped.length === 0) throw error;
+          return Promise.all(this.#piped).then(() => {
+            throw error;
+          });
         },
       );
   }
