@@ -80,6 +80,20 @@ export const METRIC_CHANNEL_MAX = 'ssh.client.channel.max';
 /** 1 while a pool key's reconnect has used up its attempts and waits for new demand, else 0. */
 export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 
+// ---- added with streams: bytes carried by channels ----
+
+/** Channel data bytes, by `network.io.direction` and `ssh.channel.type` (unit `By`). */
+export const METRIC_CHANNEL_IO = 'ssh.client.channel.io';
+/** `receive` (from the server: stdout, stderr) or `transmit` (to it: stdin), as in the semantic conventions. */
+export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
+/** The SSH channel type: `session` for commands. */
+export const ATTR_CHANNEL_TYPE = 'ssh.channel.type';
+export const IO_DIRECTIONS = ['receive', 'transmit'] as const;
+export const CHANNEL_TYPE_SESSION = 'session';
+/** On `ssh.exec`: channel data bytes the command received (stdout and stderr) and sent (stdin). */
+export const ATTR_CHANNEL_BYTES_RECEIVED = 'ssh.channel.bytes_received';
+export const ATTR_CHANNEL_BYTES_SENT = 'ssh.channel.bytes_sent';
+
 export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
 
 /**

@@ -18,6 +18,7 @@ import type {
 import * as names from './constants.js';
 import { execAttributesOf } from './exec-attributes.js';
 import type { AcquireSpanOutcome } from './constants.js';
+import type { IoDirection } from '../ssh/connection.js';
 
 /** Live numbers of one pool key, read by the observable instruments at collection time. */
 export interface ObservedPool {
@@ -68,6 +69,7 @@ interface Instruments {
   readonly healthCheckDuration: Histogram;
   readonly reconnectAttempts: Counter;
   readonly commandDuration: Histogram;
+  readonly channelIo: Counter;
   readonly observables: Array<ObservableUpDownCounter | ObservableGauge>;
   readonly callback: BatchObservableCallback;
 }
@@ -108,6 +110,7 @@ export class PoolTelemetry {
   #instruments: Instruments | undefined;
   #instrumentsFrom: MeterProvider | undefined;
   readonly #registered = new Map<string, RegisteredPool>();
+  readonly #ioAttributes = new Map<string, Record<IoDirection, Attributes>>();
   #shutdown = false;
 
   constructor(options: TelemetryOptions) {
@@ -243,6 +246,7 @@ export class PoolTelemetry {
   /** Stops re-creating the zero series of a pool key that no longer exists. */
   unregisterPool(poolName: string): void {
     this.#registered.delete(poolName);
+    this.#ioAttributes.delete(poolName);
   }
 
   recordAcquire(poolName: string, outcome: AcquireSpanOutcome, waitMs: number): void {
@@ -291,6 +295,19 @@ export class PoolTelemetry {
     const attributes = this.#base(poolName);
     if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
     instruments.commandDuration.record(seconds(durationMs), attributes);
+  }
+
+  /** Bytes a session channel carried; called per chunk, so its attributes are made once per pool key. */
+  recordChannelIo(poolName: string, direction: IoDirection, bytes: number): void {
+    const instruments = this.#current();
+    if (!instruments) return;
+    let attributes = this.#ioAttributes.get(poolName);
+    if (!attributes) {
+      const base = this.#base(poolName);
+      attributes = { receive: ioAttributes(base, 'receive'), transmit: ioAttributes(base, 'transmit') };
+      this.#ioAttributes.set(poolName, attributes);
+    }
+    instruments.channelIo.add(bytes, attributes[direction]);
   }
 
   /** Stops observing: a closed pool must not keep reporting (or be kept alive by) callbacks. */
@@ -374,6 +391,7 @@ export class PoolTelemetry {
       healthCheckDuration: histogram(names.METRIC_HEALTH_CHECK_DURATION, 'Duration of health probes, by outcome'),
       reconnectAttempts: meter.createCounter(names.METRIC_RECONNECT_ATTEMPTS, { unit: '{attempt}', description: 'Reconnect attempts, by outcome' }),
       commandDuration: histogram(names.METRIC_COMMAND_DURATION, 'Duration of commands, from await to result'),
+      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Channel data bytes, by direction and channel type' }),
       observables,
       callback,
     };
@@ -416,11 +434,16 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
   }
   instruments.useTime.record(NO_OBSERVATION, base);
   instruments.commandDuration.record(NO_OBSERVATION, base);
+  for (const direction of names.IO_DIRECTIONS) instruments.channelIo.add(0, ioAttributes(base, direction));
   // Every error a command can end with, so that the first failed commands of an outage shorter
   // than a scrape interval count in rate() and increase() (the error-budget alerts read them).
   for (const errorType of [...pool.connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
     instruments.commandDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
   }
+}
+
+function ioAttributes(base: Attributes, direction: IoDirection): Attributes {
+  return { ...base, [names.ATTR_NETWORK_IO_DIRECTION]: direction, [names.ATTR_CHANNEL_TYPE]: names.CHANNEL_TYPE_SESSION };
 }
 
 /** A link to the `ssh.connect` span of the connection a span used. */

@@ -163,6 +163,9 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
       case 'channel-refused':
         telemetry.recordRefusal(name);
         break;
+      case 'channel-io':
+        telemetry.recordChannelIo(name, event.direction, event.bytes);
+        break;
       case 'reconnect-started':
         reconnect?.end();
         reconnect = telemetry.startReconnect(name, event.attempt);
