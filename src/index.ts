@@ -68,3 +68,5 @@ export type {
   HostState,
   SSHHostGroupTarget,
 } from './groups/types.js';
+export type { FanOutLine } from './groups/fan-out-lines.js';
+export type { FanOutHostFailure, FanOutSummary } from './groups/fan-out-summary.js';

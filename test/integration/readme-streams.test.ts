@@ -7,19 +7,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SSHConnectionPool } from '../../src/index.js';
 import { overrideOpenSSHEnvironment } from '../../src/core/openssh-environment.js';
+import { generateKeyPair } from '../support/generate-key-pair.js';
 import { readmeBlocks, runReadmeBlock } from '../support/readme-blocks.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 
 let server: SshdServer;
+let second: SshdServer;
+const client = generateKeyPair('sshpool-readme-streams');
 const home = mkdtempSync(join(tmpdir(), 'sshpool-readme-home-'));
 const saved = { HOME: process.env['HOME'], SSH_AUTH_SOCK: process.env['SSH_AUTH_SOCK'] };
 
 beforeAll(async () => {
-  server = await startSshd();
+  [server, second] = await Promise.all([startSshd({ authorizedKeys: [client.public] }), startSshd({ authorizedKeys: [client.public] })]);
   mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-  writeFileSync(join(home, '.ssh', 'id_ed25519'), server.privateKey, { mode: 0o600 });
-  writeFileSync(join(home, '.ssh', 'known_hosts'), `${server.knownHostsLine}\n`);
+  writeFileSync(join(home, '.ssh', 'id_ed25519'), client.private, { mode: 0o600 });
+  writeFileSync(join(home, '.ssh', 'known_hosts'), `${server.knownHostsLine}\n${second.knownHostsLine}\n`);
   process.env['HOME'] = home;
   overrideOpenSSHEnvironment({ home, globalKnownHostsFiles: [] });
   delete process.env['SSH_AUTH_SOCK'];
@@ -48,8 +51,8 @@ function mapped(index: number): string {
 }
 
 describe('README: Streams', () => {
-  it('has three examples', () => {
-    expect(blocks).toHaveLength(3);
+  it('has four examples', () => {
+    expect(blocks).toHaveLength(4);
   });
 
   it('lines as they arrive, and a break that stops the remote tail', async () => {
@@ -72,6 +75,17 @@ describe('README: Streams', () => {
   it('pipe() into a file, and cmd.stdout through pipeline()', async () => {
     const printed = await runReadmeBlock('streams-pipe', mapped(1));
     expect(printed).toEqual(['true true { stdout: true, stderr: false }', '64 0']);
+  }, 60_000);
+
+  it('a fan-out\'s lines tagged with their host, and its summary', async () => {
+    const code = blocks[3]!.code.replace(
+      "$.ssh({ hosts: ['web-1.example.com', 'web-2.example.com'], username: 'deploy' })",
+      `$.ssh({ hosts: [{ host: '127.0.0.1', port: ${server.port} }, { host: '127.0.0.1', port: ${second.port} }], username: '${server.username}' })`,
+    );
+    expect(code, 'the rig found the line it maps').toContain(`port: ${second.port}`);
+    const printed = await runReadmeBlock('streams-fan-out', code);
+    expect(printed.slice(0, 2).sort()).toEqual([`127.0.0.1:${server.port} stdout: restarted`, `127.0.0.1:${second.port} stdout: restarted`].sort());
+    expect(printed.slice(2)).toEqual(['6', '2 hosts: 2 succeeded, 0 failed, 0 unreachable']);
   }, 60_000);
 
   it('stdin from a file stream and from an async generator, and a failure thrown from the loop', async () => {
