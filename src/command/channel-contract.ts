@@ -64,6 +64,16 @@ export interface ChannelSpec {
   readonly cancellable?: boolean;
 }
 
+/**
+ * Whether running the command again elsewhere would look to its caller like running it once:
+ * nothing of it is streamed out (a consumer may already hold part of the first run's output) and
+ * its stdin is not a stream (read once, it cannot be read again).
+ */
+export function replayable(spec: ChannelSpec): boolean {
+  const { stdin } = spec;
+  return !spec.stdoutSink && !spec.stderrSink && (stdin === undefined || typeof stdin === 'string' || Buffer.isBuffer(stdin));
+}
+
 /** The outcome of a command that produced no output: given up before it ran, or its connection lost. */
 export function emptyOutcome(ending: ChannelEnding): ChannelOutcome {
   const empty = Buffer.alloc(0);

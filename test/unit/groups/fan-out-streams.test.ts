@@ -1,7 +1,7 @@
 // A fan-out that streams: every host's lines as they arrive, whole and tagged with the host,
 // results still in host order, stopping early, and the summary of how the hosts fared.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { $, AbortedError, AuthenticationError, CommandFailedError, CommandTimeoutError, ConnectError, SSHConnectionPool } from '../../../src/index.js';
+import { $, AbortedError, AuthenticationError, CommandFailedError, CommandTimeoutError, ConnectError, ConnectionLostError, SSHConnectionPool } from '../../../src/index.js';
 import type { CommandResult, FanOutLine, FanOutResult } from '../../../src/index.js';
 import { FAN_OUT_LINE_BUFFER, FanOutLines } from '../../../src/groups/fan-out-lines.js';
 import { summarizeFanOut } from '../../../src/groups/fan-out-summary.js';
@@ -89,6 +89,33 @@ describe('fan-out lines', () => {
     const run = group.all`true`;
     await run;
     expect(() => run.lines()).toThrow('lines() cannot change a fan-out that has already started');
+  });
+});
+
+describe('a streamed group command', () => {
+  it('is not re-run on another member when its connection is lost, even when retryable: its consumer already has part of it', async () => {
+    const victim = await new EmbeddedSshServer({ password: PASSWORD }).start();
+    servers.push(victim);
+    const pool = new SSHConnectionPool({ maxRetries: 0, connectionTimeout: 2_000 });
+    pools.push(pool);
+    const group = $.ssh({
+      hosts: [victim.port, servers[0]!.port].map((port) => ({ host: '127.0.0.1', port })),
+      username: 'tester',
+      password: PASSWORD,
+      hostKey: 'off',
+      pool,
+      strategy: 'failover',
+    });
+    const cmd = group`echo first; sleep 2; echo second`.retryable();
+    const lines: string[] = [];
+    const error = await (async () => {
+      for await (const line of cmd) {
+        lines.push(line);
+        victim.dropAllConnections();
+      }
+    })().then(() => undefined, (e: unknown) => e);
+    expect(lines).toEqual(['first']);
+    expect(error).toBeInstanceOf(ConnectionLostError);
   });
 });
 
