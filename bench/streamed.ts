@@ -8,7 +8,8 @@
 // way (the 50 ms WAN profile of bench/compare). Each transfer runs in a process of its own
 // (OpenSSH: the shell, ssh and sha256sum), which reports its wall time and CPU time (user +
 // system, children included): MiB/s and client CPU seconds per GiB. Every contender checks the
-// hash it computed against the expected one.
+// hash it computed against the expected one, and the Node contenders report their peak RSS
+// growth during the transfer (the memory a streamed output costs, whatever its size).
 //
 // Options: --mib N (size, default 1024), --rounds N (default 1; the median round is shown),
 // --smoke (16 MiB, one round: checks the harness; the numbers mean nothing), --lan-only.
@@ -41,6 +42,8 @@ interface Measurement {
   readonly seconds: number;
   readonly cpuSeconds: number;
   readonly hashOk: boolean;
+  /** Peak RSS growth of the client process during the transfer, bytes (not measured for OpenSSH). */
+  readonly rssGrowth?: number;
 }
 
 const arg = (name: string): string | undefined => {
@@ -65,6 +68,9 @@ async function runChild(job: ChildJob): Promise<void> {
   const hash = createHash('sha256');
   // Loaded before the clock starts: only the transfer (connect included) is measured.
   const { $, SSHConnectionPool } = await import('../src/index.js');
+  const rssBefore = process.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   if (job.contender === 'sshpool') {
@@ -93,7 +99,13 @@ async function runChild(job: ChildJob): Promise<void> {
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const result: Measurement = { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, hashOk: hash.digest('hex') === job.expected };
+  clearInterval(sampler);
+  const result: Measurement = {
+    seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    hashOk: hash.digest('hex') === job.expected,
+    rssGrowth: Math.max(rssPeak, process.memoryUsage().rss) - rssBefore,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
@@ -146,8 +158,8 @@ async function main(): Promise<void> {
   const size = bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`;
   console.log(`### Streamed output: ${size} of \`head -c\` hashed with SHA-256 on the client${smoke ? ' (smoke size: the numbers mean nothing)' : ''}`);
   console.log();
-  console.log('| profile | contender | MiB/s | client CPU s/GiB | ÷ OpenSSH MiB/s | hash |');
-  console.log('| --- | --- | ---: | ---: | ---: | --- |');
+  console.log('| profile | contender | MiB/s | client CPU s/GiB | ÷ OpenSSH MiB/s | client RSS growth MiB | hash |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
   let failed = false;
   try {
     for (const profile of profiles) {
@@ -166,7 +178,7 @@ async function main(): Promise<void> {
         const m = medians.get(contender)!;
         const rate = bytes / MiB / m.seconds;
         failed ||= !m.hashOk;
-        console.log(`| ${profile.name} | ${contender} | ${rate.toFixed(1)} | ${(m.cpuSeconds / (bytes / (1024 * MiB))).toFixed(2)} | ${(rate / baseline).toFixed(2)}× | ${m.hashOk ? 'ok' : 'WRONG'} |`);
+        console.log(`| ${profile.name} | ${contender} | ${rate.toFixed(1)} | ${(m.cpuSeconds / (bytes / (1024 * MiB))).toFixed(2)} | ${(rate / baseline).toFixed(2)}× | ${m.rssGrowth === undefined ? '–' : (m.rssGrowth / MiB).toFixed(0)} | ${m.hashOk ? 'ok' : 'WRONG'} |`);
       }
     }
   } finally {
