@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { finished, Readable } from 'node:stream';
-import type { Writable } from 'node:stream';
+import { finished } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { MAX_TIMER_MS } from '../core/clock.js';
 import { checkCommandText } from './command-limits.js';
 import { RemoteCommandResult } from '../core/command-result.js';
@@ -87,9 +87,9 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
   #maxBuffer = DEFAULT_MAX_BUFFER;
   #priority = 0;
   #stdoutStream: OutputStream | undefined;
+  #stderrStream: OutputStream | undefined;
   /** Settle when each `pipe()` destination has received the output (never reject). */
   readonly #piped: Promise<void>[] = [];
-  #stderrStream: OutputStream | undefined;
   /** Stops the running command (set while it runs, when it can be stopped). */
   #giveUp: ((reason: CancelReason) => void) | undefined;
   /** Why the command was given up from here (an abandoned stream), for its error's cause. */
@@ -218,7 +218,9 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
         if (error) source.destroy();
         resolve();
       });
-      source.once(end ? 'close' : 'end', () => {
+      // 'close' comes after the end or a destroy; a destination that is not ended, or not
+      // given the end (the output stopped early), has nothing more to wait for.
+      source.once('close', () => {
         if (!end || !source.readableEnded) resolve();
       });
     }));

@@ -141,3 +141,14 @@ describe('streamed commands (embedded server)', () => {
     await until(() => pool.getStats().openChannels === 0, 10_000, 'the channel closed');
   });
 });
+
+describe('pipe() into a destination left open (process.stderr)', () => {
+  it('a piped command whose stream is destroyed still settles: its output never ends, and the destination is not ended', async () => {
+    const cmd = ssh`echo first; sleep 30`.pipe(process.stderr);
+    await new Promise((resolve) => cmd.stdout.once('data', resolve));
+    cmd.stdout.destroy();
+    const error = await cmd.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(process.stderr.writableEnded).toBe(false);
+  });
+});
