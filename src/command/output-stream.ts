@@ -3,7 +3,7 @@ import type { OutputSink } from './channel-contract.js';
 
 /** What an output stream asks of the command it belongs to. */
 export interface OutputStreamOwner {
-  /** Reading starts the command, as awaiting it does; later calls do nothing. */
+  /** Reading starts the command, as awaiting it does (called on the first read only). */
   start(): void;
   /** The consumer gave up before the output ended: the command must stop. */
   abandon(): void;
@@ -17,6 +17,7 @@ export interface OutputStreamOwner {
 export class OutputStream extends Readable implements OutputSink {
   readonly #owner: OutputStreamOwner;
   #resume: (() => void) | undefined;
+  #started = false;
   /** True once the end (or an error) was given: a later destroy is the stream's own cleanup. */
   #over = false;
 
@@ -26,7 +27,10 @@ export class OutputStream extends Readable implements OutputSink {
   }
 
   override _read(): void {
-    this.#owner.start();
+    if (!this.#started) {
+      this.#started = true;
+      this.#owner.start();
+    }
     this.#resume?.();
   }
 
