@@ -141,6 +141,28 @@ const q = (expr: string, legendFormat: string, expectData = true): TargetSpec =>
 
 // ---- overview -------------------------------------------------------------------------------
 
+/**
+ * Bytes per second carried by channels (ssh.client.channel.io), received (stdout, stderr) and
+ * transmitted (stdin), by `by`. The JS exporter names the counter `ssh_client_channel_io_total`,
+ * the Collector adds the unit: `ssh_client_channel_io_bytes_total`.
+ */
+function throughputPanel(by: string, legend: string): PanelSpec {
+  return {
+    title: 'Channel throughput by direction',
+    description:
+      'Bytes per second carried by session channels (ssh.client.channel.io): receive is output arriving (stdout and stderr, streamed or buffered), transmit is stdin sent. A stream whose consumer is slow shows as a low receive rate: the server waits.',
+    unit: 'Bps',
+    min: 0,
+    width: 24,
+    targets: [
+      q(
+        rate(`{__name__=~"ssh_client_channel_io(_bytes)?_total", ${SEL}}`, `${by}, network_io_direction`),
+        `${legend} {{network_io_direction}}`,
+      ),
+    ],
+  };
+}
+
 const OVERVIEW: DashboardSpec = {
   uid: 'sshpool-overview',
   file: 'sshpool-overview.json',
@@ -397,6 +419,10 @@ const OVERVIEW: DashboardSpec = {
       ],
     },
     {
+      title: 'Throughput',
+      panels: [throughputPanel('ssh_pool_name', '{{ssh_pool_name}}')],
+    },
+    {
       title: 'Host groups',
       panels: [
         {
@@ -552,6 +578,10 @@ const HOST: DashboardSpec = {
           ],
         },
       ],
+    },
+    {
+      title: 'Throughput',
+      panels: [throughputPanel(KEY, '{{instance}}')],
     },
   ],
 };

@@ -3,7 +3,8 @@ export type { HostGroupExecutor, Shell, SSHExecutor } from './executor.js';
 export { GroupCommand } from './groups/group-command.js';
 export { FanOutCommand } from './groups/fan-out.js';
 export { SSHConnectionPool } from './client/connection-pool.js';
-export { SSHCommand, DEFAULT_MAX_BUFFER } from './command/ssh-command.js';
+export { SSHCommand, DEFAULT_MAX_BUFFER, OutputAbandoned } from './command/ssh-command.js';
+export type { StdinInput } from './command/ssh-command.js';
 export { MAX_COMMAND_BYTES } from './command/command-limits.js';
 export { DEFAULT_MAX_OUTPUT_MEMORY } from './ssh/output-budget.js';
 export { SSHLease } from './client/ssh-lease.js';
@@ -40,7 +41,7 @@ export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyReject
 export { resolveSSHConfig } from './config/openssh/resolve-ssh-config.js';
 export type { ResolveSSHConfigOptions } from './config/openssh/resolve-ssh-config.js';
 export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/evaluate-config.js';
-export type { CommandResult } from './core/command-result.js';
+export type { CommandResult, StreamedOutput } from './core/command-result.js';
 export type { HostKeyPolicy, HostKeyVerification } from './ssh/host-keys/host-key-policy.js';
 export type { HealthCheckConfig, PoolConfig, ReconnectConfig, SSHJumpHost, SSHTargetOptions, TelemetryConfig } from './config/types.js';
 export type { CloseReason } from './ssh/connection.js';
@@ -69,3 +70,5 @@ export type {
   HostState,
   SSHHostGroupTarget,
 } from './groups/types.js';
+export type { FanOutLine } from './groups/fan-out-lines.js';
+export type { FanOutHostFailure, FanOutSummary } from './groups/fan-out-summary.js';

@@ -28,6 +28,8 @@ export interface CommandErrorContext {
   readonly abortReason: unknown;
   /** The pool's `maxOutputMemory`, for a command ended because the pool's output budget ran out. */
   readonly maxOutputMemory?: number | undefined;
+  /** What the stdin stream threw, for a command ended because of it. */
+  readonly stdinError?: unknown;
 }
 
 interface EndingRule {
@@ -67,6 +69,10 @@ const ENDINGS: Record<Exclude<ChannelEnding, 'closed'>, EndingRule> = {
       result,
       c.maxOutputMemory ?? 0,
     ),
+  },
+  'stdin-failed': {
+    code: ERROR_CODES.aborted,
+    error: (result, c) => new AbortedError(`${c.what} was stopped: the stream given to stdin() failed`, result, { cause: c.stdinError }),
   },
   'connection-lost': {
     code: ERROR_CODES.connectionLost,

@@ -1,14 +1,18 @@
 import { performance } from 'node:perf_hooks';
+import { finished } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { MAX_TIMER_MS } from '../core/clock.js';
 import { checkCommandText } from './command-limits.js';
 import { RemoteCommandResult } from '../core/command-result.js';
 import { AcquireCancelled, errorForOutcome } from './error-mapping.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { CommandFailedError, InvalidArgumentError } from '../core/errors.js';
 import type { CommandError } from '../core/errors.js';
 import { describe, isPlainObject } from '../core/validation.js';
 import { emptyOutcome } from './channel-contract.js';
 import { promiseOf } from '../core/promise-of.js';
-import type { CancelReason, ChannelOutcome, ChannelSpec } from './channel-contract.js';
+import type { CancelReason, ChannelOutcome, ChannelSpec, StdinSource } from './channel-contract.js';
+import { OutputStream } from './output-stream.js';
+import { outputLines } from './output-lines.js';
 import { checkWellFormed, quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';
 import type { CommandResult } from '../core/command-result.js';
@@ -50,11 +54,24 @@ export interface CommandLog {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+const ignore = (): void => {};
+
+/** What `.stdin()` takes. */
+export type StdinInput = string | Buffer | Uint8Array | Readable | AsyncIterable<Uint8Array | string>;
+
+/** The cause an `AbortedError` carries when the command stopped because its output stream was given up. */
+export class OutputAbandoned extends Error {
+  override readonly name = 'OutputAbandoned';
+  constructor(stream: 'stdout' | 'stderr') {
+    super(`its ${stream} stream was destroyed (or its iteration stopped) before the output ended`);
+  }
+}
+
 /**
  * A remote command. Nothing is sent until it is awaited (or `.then` is called); modifiers
  * configure it before that and throw afterwards, because they could no longer take effect.
  */
-export class SSHCommand implements PromiseLike<CommandResult> {
+export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<string> {
   readonly #built: BuiltCommand;
   readonly #host: string;
   readonly #run: CommandRunner;
@@ -66,9 +83,17 @@ export class SSHCommand implements PromiseLike<CommandResult> {
   #signal: AbortSignal | undefined;
   #env: Record<string, string> = {};
   #cwd: string | undefined;
-  #stdin: string | Buffer | undefined;
+  #stdin: string | Buffer | StdinSource | undefined;
   #maxBuffer = DEFAULT_MAX_BUFFER;
   #priority = 0;
+  #stdoutStream: OutputStream | undefined;
+  #stderrStream: OutputStream | undefined;
+  /** Settle when each `pipe()` destination has received the output (never reject). */
+  readonly #piped: Promise<void>[] = [];
+  /** Stops the running command (set while it runs, when it can be stopped). */
+  #giveUp: ((reason: CancelReason) => void) | undefined;
+  /** Why the command was given up from here (an abandoned stream), for its error's cause. */
+  #abandoned: OutputAbandoned | undefined;
 
   constructor(built: BuiltCommand, host: string, run: CommandRunner, log: CommandLog) {
     this.#built = built;
@@ -141,16 +166,79 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     return this;
   }
 
-  /** Feed this to the command's standard input, then close it. */
-  stdin(data: string | Buffer | Uint8Array): this {
+  /**
+   * Feed this to the command's standard input, then close it. A `Readable` or any async
+   * iterable of bytes or strings is read only as fast as the channel takes it (so a slow
+   * command slows the reading); if it fails, the command is stopped with `AbortedError`.
+   */
+  stdin(data: StdinInput): this {
     this.#assertNotStarted('stdin');
     if (typeof data === 'string') {
       checkWellFormed(data, 'the text given to stdin()');
       this.#stdin = data;
     } else if (Buffer.isBuffer(data)) this.#stdin = data;
     else if (data instanceof Uint8Array) this.#stdin = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    else throw new InvalidArgumentError(`stdin() takes a string or bytes, got ${describe(data)}`);
+    else if (isAsyncIterable(data)) this.#stdin = data;
+    else throw new InvalidArgumentError(`stdin() takes a string, bytes, a Readable or an async iterable, got ${describe(data)}`);
     return this;
+  }
+
+  /**
+   * Standard output as a Node `Readable` of bytes. Reading it starts the command (as `await`
+   * does). A stream taken is not kept in the result (`result.streamed.stdout`), `maxBuffer`
+   * does not apply to it, and it must be read: while it is full the server's writer waits.
+   * Destroying it before it ends stops the command (`AbortedError` on `await`).
+   */
+  get stdout(): Readable {
+    this.#stdoutStream ??= this.#newStream('stdout');
+    return this.#stdoutStream;
+  }
+
+  /** Standard error as a Node `Readable`, as `stdout`. */
+  get stderr(): Readable {
+    this.#stderrStream ??= this.#newStream('stderr');
+    return this.#stderrStream;
+  }
+
+  /**
+   * Streams stdout into `destination` and returns the command, so that
+   * `await ssh\`make\`.pipe(process.stdout)` resolves with the result. The destination is
+   * ended with the output, except `process.stdout` and `process.stderr`. A destination that
+   * fails stops the command.
+   */
+  pipe(destination: Writable): this {
+    if (!isWritable(destination)) throw new InvalidArgumentError(`pipe() takes a Writable stream, got ${describe(destination)}`);
+    const source = this.stdout;
+    const end = destination !== process.stdout && destination !== process.stderr;
+    source.pipe(destination, { end });
+    this.#piped.push(new Promise<void>((resolve) => {
+      // The command resolves once the destination has everything: finished (or failed), or for
+      // a destination left open, once the output has been handed to it.
+      finished(destination, (error) => {
+        if (error) source.destroy();
+        resolve();
+      });
+      // 'close' comes after the end or a destroy; a destination that is not ended, or not
+      // given the end (the output stopped early), has nothing more to wait for.
+      source.once('close', () => {
+        if (!end || !source.readableEnded) resolve();
+      });
+    }));
+    return this;
+  }
+
+  /**
+   * The lines of stdout as they arrive, without their ending (`\n` or `\r\n`), decoded as UTF-8.
+   * After the last line the iteration throws the command's error if it did not succeed (unless
+   * `nothrow()`); stopping it early (`break`) stops the command.
+   */
+  lines(): AsyncIterableIterator<string> {
+    return this.#lines();
+  }
+
+  /** `for await (const line of cmd)`: the same as `cmd.lines()`. */
+  [Symbol.asyncIterator](): AsyncIterator<string> {
+    return this.lines();
   }
 
   /** Bytes kept per stream (stdout, stderr) before the command is ended with `OutputLimitError`. @default 16777216 (16 MiB) */
@@ -206,6 +294,36 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     return this.#promise;
   }
 
+  #newStream(name: 'stdout' | 'stderr'): OutputStream {
+    if (this.#promise) throw new InvalidArgumentError(`${name} can be streamed only before the command starts`);
+    return new OutputStream({
+      // A microtask later, so that both streams can be taken in one expression, e.g.
+      // Promise.all([read(cmd.stdout), read(cmd.stderr)]). Whoever only reads a stream may
+      // never await the command: its failure is theirs to see through the stream or a later
+      // await, never an unhandled rejection.
+      start: () => queueMicrotask(() => void this.#start().catch(ignore)),
+      abandon: () => {
+        this.#abandoned ??= new OutputAbandoned(name);
+        this.#giveUp?.('aborted');
+      },
+    });
+  }
+
+  async *#lines(): AsyncGenerator<string, void, undefined> {
+    yield* outputLines(this.stdout);
+    await this;
+  }
+
+  /**
+   * Ends the command's streams with its outcome: a clean end when its output ended (whatever its
+   * exit status: that is `await`'s to report), its error when it ended early.
+   */
+  #endStreams(error: unknown): void {
+    const early = error !== undefined && !(error instanceof CommandFailedError) ? asError(error) : undefined;
+    this.#stdoutStream?.finish(early);
+    this.#stderrStream?.finish(early);
+  }
+
   /** Shell lines that set up the environment and directory before the user's command. */
   #scriptText(): string {
     const prelude: string[] = [];
@@ -224,7 +342,9 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     // Before anything is sent: OpenSSH answers some bad exec requests by dropping the connection.
     checkCommandText(script);
     const startedAt = performance.now();
-    const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined;
+    const streamed = this.#stdoutStream !== undefined || this.#stderrStream !== undefined;
+    // A streamed command can be stopped by its consumer, so it is cancellable too.
+    const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined || streamed;
     // Most commands have neither a timeout nor a signal: they get no controller at all.
     const cancel = cancellable ? new AbortController() : undefined;
     const giveUp = (reason: CancelReason): void => {
@@ -233,10 +353,12 @@ export class SSHCommand implements PromiseLike<CommandResult> {
     const timer = this.#timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), this.#timeoutMs);
     timer?.unref();
     const onAbort = (): void => giveUp('aborted');
-    if (this.#signal?.aborted) giveUp('aborted');
+    if (this.#signal?.aborted || this.#abandoned) giveUp('aborted');
     else this.#signal?.addEventListener('abort', onAbort, { once: true });
+    if (cancel) this.#giveUp = giveUp;
     const stopWatching = (): void => {
       clearTimeout(timer);
+      this.#giveUp = undefined;
       this.#signal?.removeEventListener('abort', onAbort);
     };
 
@@ -251,6 +373,8 @@ export class SSHCommand implements PromiseLike<CommandResult> {
           command: script,
           stdin: this.#stdin,
           maxBuffer: this.#maxBuffer,
+          stdoutSink: this.#stdoutStream,
+          stderrSink: this.#stderrStream,
           cancellable,
           priority: this.#priority,
           built: this.#built,
@@ -258,18 +382,32 @@ export class SSHCommand implements PromiseLike<CommandResult> {
         cancel?.signal,
       ),
     );
-    return running.then(
-      (outcome) => {
-        stopWatching();
-        return this.#resultOf(outcome, startedAt, verbose);
-      },
-      (error: unknown) => {
-        stopWatching();
-        if (!(error instanceof AcquireCancelled)) throw error;
-        // Given up while still waiting for a slot: nothing ran remotely.
-        return this.#resultOf(emptyOutcome(error.reason), startedAt, verbose);
-      },
-    );
+    return running
+      .then(
+        (outcome) => {
+          stopWatching();
+          return this.#resultOf(outcome, startedAt, verbose);
+        },
+        (error: unknown) => {
+          stopWatching();
+          if (!(error instanceof AcquireCancelled)) throw error;
+          // Given up while still waiting for a slot: nothing ran remotely.
+          return this.#resultOf(emptyOutcome(error.reason), startedAt, verbose);
+        },
+      )
+      .then(
+        (result) => {
+          if (streamed) this.#endStreams(undefined);
+          return this.#piped.length === 0 ? result : Promise.all(this.#piped).then(() => result);
+        },
+        (error: unknown) => {
+          if (streamed) this.#endStreams(error);
+          if (this.#piped.length === 0) throw error;
+          return Promise.all(this.#piped).then(() => {
+            throw error;
+          });
+        },
+      );
   }
 
   /** The command's result, or its typed error unless `nothrow()`. */
@@ -284,6 +422,7 @@ export class SSHCommand implements PromiseLike<CommandResult> {
       host: outcome.host ?? this.#host,
       command: this.#built.text,
       template: this.#built.template,
+      streamed: { stdout: this.#stdoutStream !== undefined, stderr: this.#stderrStream !== undefined },
     });
     if (verbose) {
       if (result.stdout) this.#log.write('stdout', result.stdout);
@@ -300,8 +439,21 @@ export class SSHCommand implements PromiseLike<CommandResult> {
       what: `Command \`${this.#built.template}\` on ${result.host}`,
       timeoutMs: this.#timeoutMs,
       maxBuffer: this.#maxBuffer,
-      abortReason: this.#signal?.reason,
+      abortReason: this.#abandoned ?? this.#signal?.reason,
       maxOutputMemory: outcome.outputBudgetBytes,
+      stdinError: outcome.stdinError,
     });
   }
+}
+
+function isAsyncIterable(value: unknown): value is StdinSource {
+  return typeof value === 'object' && value !== null && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}
+
+function isWritable(value: unknown): value is Writable {
+  return typeof value === 'object' && value !== null && typeof (value as { write?: unknown }).write === 'function' && typeof (value as { on?: unknown }).on === 'function';
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

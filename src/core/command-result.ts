@@ -23,12 +23,26 @@ export interface CommandResult {
   readonly command: string;
   /** The command text with every interpolated value, `$.raw()` included, masked as `?`. */
   readonly template: string;
+  /**
+   * Which output streams were consumed as they arrived (`cmd.stdout`, `cmd.pipe()`, `cmd.lines()`):
+   * those are not kept here, so their `stdout`/`stderr` is empty.
+   */
+  readonly streamed: StreamedOutput;
 }
 
+export interface StreamedOutput {
+  readonly stdout: boolean;
+  readonly stderr: boolean;
+}
+
+const NOT_STREAMED: StreamedOutput = Object.freeze({ stdout: false, stderr: false });
+
 /** What a result is made from: its fields, with output given as bytes (as received) or as text. */
-export interface CommandResultFields extends Omit<CommandResult, 'stdout' | 'stderr' | 'stdoutBuffer' | 'stderrBuffer'> {
+export interface CommandResultFields extends Omit<CommandResult, 'stdout' | 'stderr' | 'stdoutBuffer' | 'stderrBuffer' | 'streamed'> {
   readonly stdout: Buffer | string;
   readonly stderr: Buffer | string;
+  /** @default neither stream */
+  readonly streamed?: StreamedOutput | undefined;
 }
 
 const toBytes = (output: Buffer | string): Buffer => (typeof output === 'string' ? Buffer.from(output, 'utf8') : output);
@@ -48,6 +62,7 @@ export class RemoteCommandResult implements CommandResult {
   readonly durationMs: number;
   readonly host: string;
   readonly template: string;
+  readonly streamed: StreamedOutput;
   readonly #command: string;
   readonly #stdoutBytes: Buffer;
   readonly #stderrBytes: Buffer;
@@ -61,6 +76,7 @@ export class RemoteCommandResult implements CommandResult {
     this.durationMs = fields.durationMs;
     this.host = fields.host;
     this.template = fields.template;
+    this.streamed = fields.streamed?.stdout || fields.streamed?.stderr ? Object.freeze({ ...fields.streamed }) : NOT_STREAMED;
     this.#command = fields.command;
     this.#stdoutBytes = toBytes(fields.stdout);
     this.#stderrBytes = toBytes(fields.stderr);
@@ -99,7 +115,8 @@ export class RemoteCommandResult implements CommandResult {
   }
 
   /** What `JSON.stringify` writes: everything but the full command text and the raw bytes. */
-  toJSON(): Omit<CommandResult, 'command' | 'stdoutBuffer' | 'stderrBuffer'> {
+  toJSON(): Omit<CommandResult, 'command' | 'stdoutBuffer' | 'stderrBuffer' | 'streamed'> & { streamed?: StreamedOutput } {
+    const streamed = this.streamed.stdout || this.streamed.stderr ? { streamed: this.streamed } : {};
     return {
       stdout: this.stdout,
       stderr: this.stderr,
@@ -109,6 +126,7 @@ export class RemoteCommandResult implements CommandResult {
       durationMs: this.durationMs,
       host: this.host,
       template: this.template,
+      ...streamed,
     };
   }
 

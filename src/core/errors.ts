@@ -1,5 +1,5 @@
 import { RemoteCommandResult } from './command-result.js';
-import type { CommandResult } from './command-result.js';
+import type { CommandResult, StreamedOutput } from './command-result.js';
 import type { FanOutResult } from './fan-out-result.js';
 
 /**
@@ -232,7 +232,8 @@ function endOf(text: string): string {
 export abstract class CommandError extends SSHPoolError {
   readonly result: CommandResult;
 
-  constructor(message: string, result: CommandResult, options?: { cause?: unknown }) {
+  /** `result` may be a plain object; one without `streamed` streamed nothing. */
+  constructor(message: string, result: CommandResult | (Omit<CommandResult, 'streamed'> & { readonly streamed?: StreamedOutput }), options?: { cause?: unknown }) {
     super(message, options);
     // A result built elsewhere (a plain object) gets the same redacting representation.
     this.result = result instanceof RemoteCommandResult ? result : new RemoteCommandResult(result);

@@ -5,6 +5,12 @@ import type { CommandRunner, SSHCommand } from '../command/ssh-command.js';
 import { describe } from '../core/validation.js';
 import type { FanOutResult } from '../core/fan-out-result.js';
 import type { FanOutProgress } from './types.js';
+import { outputLines } from '../command/output-lines.js';
+import { FanOutLines } from './fan-out-lines.js';
+import type { FanOutLine } from './fan-out-lines.js';
+import { summarizeFanOut } from './fan-out-summary.js';
+import type { FanOutSummary } from './fan-out-summary.js';
+import type { Readable } from 'node:stream';
 import type { HostGroup } from './host-group.js';
 
 /** Makes the command that runs on one member, with `run` as its runner. */
@@ -32,6 +38,11 @@ interface FanOutRun {
  * - `for await (const { result, index, done, total } of group.all`...`)` yields hosts as they
  *   finish; `.onProgress(fn)` calls `fn` with the same values.
  *
+ * - `for await (const { host, stream, line } of group.all`...`.lines())` yields every host's
+ *   output lines as they arrive, each whole and tagged with its host; the results then hold no
+ *   output (`result.streamed`). Stopping early stops every host's command.
+ * - `.summary()` resolves with how many hosts succeeded, failed or were unreachable, and which.
+ *
  * Every host is asked, including one its circuit breaker marked down: a fan-out is about each
  * host's own answer. There is no failover: a host's command runs on that host only.
  * Command modifiers (`timeout`, `env`, `cwd`, ...) apply to each host's command.
@@ -48,6 +59,8 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
   #concurrency: number;
   #nothrow = false;
   #run: FanOutRun | undefined;
+  /** Set by `lines()`: every host's output goes here instead of into its result. */
+  #lines: FanOutLines | undefined;
 
   constructor(group: HostGroup, built: BuiltCommand, makeCommand: MemberCommandFactory) {
     this.#group = group;
@@ -77,6 +90,27 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
     }
     this.#concurrency = limit;
     return this;
+  }
+
+  /**
+   * Every host's stdout and stderr lines as they arrive, `{ host, stream, line }`, each line
+   * whole (lines of two hosts never mix); starts the fan-out. Awaiting the fan-out afterwards
+   * still gives every host's settled result, in host order, without the streamed output.
+   * Breaking out stops every host's command (they end with `AbortedError`).
+   */
+  lines(): AsyncIterable<FanOutLine> {
+    this.#assertNotStarted('lines');
+    const lines = new FanOutLines();
+    this.#lines = lines;
+    // Whoever reads only the lines may never await: host failures are in the results, and the
+    // fan-out's own rejection must not go unhandled.
+    void this.#settled().catch(() => {});
+    return lines;
+  }
+
+  /** How the hosts fared: succeeded, failed (ran and did not succeed) and unreachable, with a printable `toString()`. Starts the fan-out. */
+  summary(): Promise<FanOutSummary> {
+    return this.#start().finished.then(summarizeFanOut);
   }
 
   /** Calls `listener` as each host finishes. A listener that throws is reported as a warning. */
@@ -182,12 +216,15 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
         const command = this.#makeCommand((request, cancel) => group.runOn(index, request, cancel, context));
         for (const apply of this.#modifiers) apply(command);
         const host = group.labelOf(index);
+        const readers = this.#lines ? this.#readLines(command, host, this.#lines) : undefined;
         let result: FanOutResult;
         try {
           result = { host, status: 'fulfilled', value: await command };
         } catch (error) {
           result = { host, status: 'rejected', reason: error instanceof Error ? error : new Error(String(error)) };
         }
+        // A host is finished once its last line is handed on.
+        if (readers) await readers;
         results[index] = result;
         const step: FanOutProgress = { result, index, done: progress.length + 1, total };
         progress.push(step);
@@ -203,10 +240,32 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
     };
     const workers = Array.from({ length: Math.min(this.#concurrency, total) }, worker);
     const finished = Promise.all(workers).then(() => {
+      this.#lines?.end();
       group.endFanOut(span, results.filter((result) => result.status === 'rejected').length);
       return results;
     });
     this.#run = { results, progress, wakers, finished };
     return this.#run;
+  }
+
+  /**
+   * Hands one host's stdout and stderr lines to `lines` as they arrive. A consumer that has gone
+   * stops the readers, which stops the command (a command not started yet never runs).
+   */
+  #readLines(command: SSHCommand, host: string, lines: FanOutLines): Promise<void> {
+    const read = async (source: Readable, stream: 'stdout' | 'stderr'): Promise<void> => {
+      if (lines.closed) {
+        source.destroy();
+        return;
+      }
+      try {
+        for await (const line of outputLines(source)) {
+          if (!(await lines.push({ host, stream, line }))) break;
+        }
+      } catch {
+        // The command ended early: its result says how.
+      }
+    };
+    return Promise.all([read(command.stdout, 'stdout'), read(command.stderr, 'stderr')]).then(() => undefined);
   }
 }

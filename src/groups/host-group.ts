@@ -8,6 +8,7 @@ import type { CommandError } from '../core/errors.js';
 import type { HostFailure } from '../core/errors.js';
 import { errorCodeForOutcome, errorForOutcome, errorTypeOf } from '../command/error-mapping.js';
 import type { CommandRequest, RunOutcome } from '../command/ssh-command.js';
+import { replayable } from '../command/channel-contract.js';
 import { TypedEventEmitter } from '../core/typed-event-emitter.js';
 import type { HostGroupEvents, HostGroupMemberStatus, HostState } from './types.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -105,7 +106,7 @@ export class HostGroup implements HostStateSource {
   /**
    * Runs one command on the member the strategy picks among those that are up. A try that
    * never started moves to the next pick; a try whose connection was lost moves on only when
-   * `retryable`. Rejects with `NoHostAvailableError` (every member's cause) when none is left.
+   * `retryable` and nothing of it was streamed (see `replayable`). Rejects with `NoHostAvailableError` (every member's cause) when none is left.
    */
   async run(request: CommandRequest, cancel: AbortSignal | undefined, retryable: boolean): Promise<RunOutcome> {
     const pool = this.pool;
@@ -128,7 +129,8 @@ export class HostGroup implements HostStateSource {
           this.#telemetry.attemptFailed(span, this.#labelOf(member, pool), error);
           continue;
         }
-        if (outcome.ending === 'connection-lost' && retryable && !cancel?.aborted) {
+        // A streamed command is never re-run: its consumer may hold part of this run already.
+        if (outcome.ending === 'connection-lost' && retryable && replayable(request) && !cancel?.aborted) {
           const lost = this.#connectionLost(request, member, outcome);
           failures.push({ host: member.label, poolName: this.#poolNameOf(member, pool), error: lost });
           this.#telemetry.attemptFailed(span, this.#labelOf(member, pool), lost);

@@ -5,7 +5,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { ChannelRefusedError } from '../core/errors.js';
 import { promiseOf } from '../core/promise-of.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal } from '../ssh/connection.js';
-import type { RunningChannel } from '../ssh/connection.js';
+import type { IoListener, RunningChannel } from '../ssh/connection.js';
 import type { HostPoolEventStream, TraceParent } from './host-pool-events.js';
 import type { AcquireRequest } from './pending-acquires.js';
 import type { PoolEntry } from './pool-entry.js';
@@ -54,9 +54,12 @@ type OpenAttempt = RunningChannel | FailedOpen;
  */
 export class ChannelSession {
   readonly #source: SlotSource;
+  /** One listener for every channel: byte counts become `channel-io` events. */
+  readonly #onIo: IoListener;
 
   constructor(source: SlotSource) {
     this.#source = source;
+    this.#onIo = (direction, bytes) => source.events.emit({ type: 'channel-io', channelType: 'session', direction, bytes });
   }
 
   /**
@@ -120,7 +123,7 @@ export class ChannelSession {
     const { clock, events } = this.#source;
     entry.openingStarted();
     const startedAt = clock.now();
-    return promiseOf(() => entry.connection.openChannel(spec, cancel)).then((running) => {
+    return promiseOf(() => entry.connection.openChannel(spec, cancel, { onIo: this.#onIo })).then((running) => {
       entry.openingEnded();
       events.emit({ type: 'channel-opened', connection: entry.connection, parent: trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow() });
       return running;

@@ -1,7 +1,7 @@
 import { warnListenerThrew } from '../core/listener-warning.js';
 import type { ConnectError } from '../core/errors.js';
 import type { PoolConnection } from '../ssh/connection.js';
-import type { CloseReason } from '../ssh/connection.js';
+import type { CloseReason, IoDirection } from '../ssh/connection.js';
 
 /**
  * The caller's trace context, carried through the pool untouched for the telemetry layer to
@@ -57,8 +57,8 @@ export type HostPoolEvent =
       /** The connection died under the probe: its close reports it, not the probe. */
       readonly lost: boolean; readonly durationMs: number; readonly error: Error | undefined; readonly errorType: string | undefined }
   | { readonly type: 'pool-full' }
-  /** Bytes a channel carried: `receive` from the server, `transmit` to it. */
-  | { readonly type: 'channel-io'; readonly channelType: ChannelType; readonly direction: 'receive' | 'transmit'; readonly bytes: number }
+  /** Bytes a channel carried, one event per chunk as it arrives or is sent: `receive` from the server, `transmit` to it. */
+  | { readonly type: 'channel-io'; readonly channelType: ChannelType; readonly direction: IoDirection; readonly bytes: number }
   /** A tunnelled connection ended (or never got its channel: then `connection` may be undefined and `errorType` is set). */
   | { readonly type: 'tunnel-closed'; readonly kind: TunnelKind; readonly channelType: ChannelType; readonly connection: PoolConnection | undefined;
       /** `host:port` or a socket path. */

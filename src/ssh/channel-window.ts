@@ -25,7 +25,8 @@ interface ChannelInternals {
  * outputs never send anything. ssh2 has no public API for this, so its internals are used,
  * guarded for shape: with another shape the function does nothing and ssh2's own policy stays.
  * ssh2 and this function add to the same window counter, so each grant is counted once.
- * `widen` false (memory is short) leaves the window to ssh2's own 2 MiB policy.
+ * `widen` false (memory is short) leaves the window to ssh2's own 2 MiB policy, and so does
+ * output still waiting in ssh2's buffers (a stream whose consumer is slow).
  */
 export function windowKeeper(channel: ClientChannel, widen: () => boolean = () => true): () => void {
   const internals = channel as unknown as ChannelInternals;
@@ -40,6 +41,9 @@ export function windowKeeper(channel: ClientChannel, widen: () => boolean = () =
   return () => {
     const window = incoming.window as number;
     if (granted - window < WINDOW_TOP_UP_BYTES || outgoing.state === 'closed' || !widen()) return;
+    // Output the consumer has not taken yet (a paused stream) must not earn the server more
+    // window, or it would pile up here without bound; ssh2 grants more once it is read.
+    if (channel.readableLength + channel.stderr.readableLength >= WINDOW_TOP_UP_BYTES) return;
     const missing = RECEIVE_WINDOW_BYTES - window;
     granted = RECEIVE_WINDOW_BYTES;
     if (missing <= 0) return;

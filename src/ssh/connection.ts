@@ -24,6 +24,18 @@ export interface RunningChannel {
   readonly killConfirmed?: () => boolean;
 }
 
+/** Which way channel data went: received from the server, or transmitted to it. */
+export type IoDirection = 'receive' | 'transmit';
+
+/** Told of every chunk of channel data as it passes (for byte counters). */
+export type IoListener = (direction: IoDirection, bytes: number) => void;
+
+export interface OpenChannelOptions {
+  /** Whether the command reports its process group (for a kill); default: `spec.cancellable`. */
+  readonly trackProcessGroup?: boolean;
+  readonly onIo?: IoListener;
+}
+
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */
 export class ChannelOpenRefusal extends Error {
   override readonly name = 'ChannelOpenRefusal';
@@ -93,7 +105,7 @@ export interface PoolConnection {
    * command's process group is killed and the channel closed; `freed` settles once it is.
    * Rejects with `ChannelOpenRefusal`, `ChannelOpenCancelled` or `ConnectionUnusable`.
    */
-  openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: { trackProcessGroup?: boolean }): Promise<RunningChannel>;
+  openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: OpenChannelOptions): Promise<RunningChannel>;
   /**
    * Opens a `direct-tcpip` channel from the server to `host:port`, for a connection to a host
    * behind this one (a jump host). Absent on connections that cannot forward.

@@ -1,9 +1,10 @@
 import type { ClientChannel } from 'ssh2';
 import { windowKeeper } from './channel-window.js';
 import { OutputBuffer } from './output-buffer.js';
-import type { ChannelEnding, ChannelOutcome } from '../command/channel-contract.js';
+import type { ChannelEnding, ChannelOutcome, OutputSink, StdinSource } from '../command/channel-contract.js';
+import { pumpStdin } from './stdin-pump.js';
 import { PROCESS_GROUP_LINE_MAX, processGroupOf } from '../command/process-group-marker.js';
-import type { RunningChannel } from './connection.js';
+import type { IoListener, RunningChannel } from './connection.js';
 import type { OutputBudget, OutputBudgetMember } from './output-budget.js';
 
 /** How long a signalled command gets to end before its process group is killed as well. */
@@ -12,9 +13,13 @@ const SIGNAL_GRACE_MS = 50;
 const ignore = (): void => {};
 
 export interface ChannelRequest {
-  readonly stdin: string | Buffer | undefined;
-  /** Bytes allowed per stream before the channel is closed. */
+  readonly stdin: string | Buffer | StdinSource | undefined;
+  /** Bytes allowed per kept stream before the channel is closed. */
   readonly maxBuffer: number;
+  /** Streams consumed as they arrive instead of kept (see `OutputSink`). */
+  readonly stdoutSink?: OutputSink | undefined;
+  readonly stderrSink?: OutputSink | undefined;
+  readonly onIo?: IoListener | undefined;
   /** Fires (with a `CancelReason`) when the command must stop early. */
   readonly cancel: AbortSignal;
   /** Whether stdout starts with the process-group report (command/process-group-marker.ts). */
@@ -37,10 +42,18 @@ export interface ChannelHost {
   killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
 }
 
-/** Feeds stdin, gathers output, reports one command's exit, and kills it when cancelled. */
+/**
+ * Feeds stdin, gathers or streams output, reports one command's exit, and kills it when
+ * cancelled. Streamed output goes to its sink as it arrives; while a sink is full the channel
+ * is paused, so its window is not topped up and the server's writer waits.
+ */
 export function runChannel(host: ChannelHost, channel: ClientChannel, request: ChannelRequest): RunningChannel {
-  const stdout = new OutputBuffer(request.maxBuffer);
-  const stderr = new OutputBuffer(request.maxBuffer);
+  const { stdoutSink, stderrSink, onIo } = request;
+  const stdout = new OutputBuffer(stdoutSink ? 0 : request.maxBuffer);
+  const stderr = new OutputBuffer(stderrSink ? 0 : request.maxBuffer);
+  let bytesReceived = 0;
+  let bytesSent = 0;
+  let stdinError: unknown;
   let exitCode: number | null = null;
   let signal: string | null = null;
   let settle!: (outcome: ChannelOutcome) => void;
@@ -58,22 +71,43 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   // A paused channel delivers nothing, so its window is not topped up (windowKeeper runs per
   // chunk) and ssh2 stops replenishing it once its own buffer is full: the server must wait.
+  // Three reasons to pause share one switch: the budget's, and each full sink.
   const budget = request.outputBudget;
   let paused = false;
-  const resume = (): void => {
-    paused = false;
-    channel.resume();
-    channel.stderr.resume();
+  let budgetPaused = false;
+  let stdoutFull = false;
+  let stderrFull = false;
+  const applyFlow = (): void => {
+    const wanted = !settled && (budgetPaused || stdoutFull || stderrFull);
+    if (wanted === paused) return;
+    paused = wanted;
+    if (wanted) {
+      channel.pause();
+      channel.stderr.pause();
+    } else {
+      channel.resume();
+      channel.stderr.resume();
+    }
   };
   const member: OutputBudgetMember | undefined = budget && {
     pause: () => {
-      paused = true;
-      channel.pause();
-      channel.stderr.pause();
+      budgetPaused = true;
+      applyFlow();
     },
-    resume,
+    resume: () => {
+      budgetPaused = false;
+      applyFlow();
+    },
     starve: () => stopEarly('output-budget'),
   };
+  stdoutSink?.onReady(() => {
+    stdoutFull = false;
+    applyFlow();
+  });
+  stderrSink?.onReady(() => {
+    stderrFull = false;
+    applyFlow();
+  });
   if (member) budget!.join(member);
 
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
@@ -82,15 +116,20 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   const finish = (ending: ChannelEnding): void => {
     if (settled) return;
     // A short first output that never became a full line: the command's own, not a report.
-    if (markerPending && markerPending.length > 0 && ending === 'closed') stdout.append(markerPending);
+    if (markerPending && markerPending.length > 0 && ending === 'closed') {
+      if (stdoutSink) stdoutSink.write(markerPending);
+      else stdout.append(markerPending);
+    }
     settled = true;
     request.cancel.removeEventListener('abort', onCancel);
     if (member) budget!.leave(member);
     // ssh2 emits a channel's close only once its streams have ended: a paused one must drain
     // (what it still holds is dropped, and with no more top-ups the server soon stops).
-    if (paused) resume();
-    const ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending };
-    settle(ending === 'output-budget' ? { ...ended, outputBudgetBytes: budget!.limit } : ended);
+    applyFlow();
+    const ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending, bytesReceived, bytesSent };
+    if (ending === 'output-budget') settle({ ...ended, outputBudgetBytes: budget!.limit });
+    else if (ending === 'stdin-failed') settle({ ...ended, stdinError });
+    else settle(ended);
   };
 
   // Kills the process group once its id is known, then closes our side. Closing earlier could
@@ -124,7 +163,12 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   const keepStdout = (chunk: Buffer): void => {
     if (settled || chunk.length === 0) return;
-    if (!stdout.append(chunk)) stopEarly('output-limit');
+    if (stdoutSink) {
+      if (!stdoutSink.write(chunk)) {
+        stdoutFull = true;
+        applyFlow();
+      }
+    } else if (!stdout.append(chunk)) stopEarly('output-limit');
     else if (member) budget!.take(member, chunk.length);
   };
 
@@ -151,14 +195,23 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   const topUpWindow = windowKeeper(channel, budget?.roomy);
   // A settled command takes no more output: its window is left to run dry while it is killed.
   channel.on('data', (chunk: Buffer) => {
+    bytesReceived += chunk.length;
+    onIo?.('receive', chunk.length);
     if (markerPending) readMarker(chunk);
     else keepStdout(chunk);
     if (!settled) topUpWindow();
   });
   channel.stderr.on('data', (chunk: Buffer) => {
+    bytesReceived += chunk.length;
+    onIo?.('receive', chunk.length);
     if (settled) return;
     topUpWindow();
-    if (!stderr.append(chunk)) stopEarly('output-limit');
+    if (stderrSink) {
+      if (!stderrSink.write(chunk)) {
+        stderrFull = true;
+        applyFlow();
+      }
+    } else if (!stderr.append(chunk)) stopEarly('output-limit');
     else if (member) budget!.take(member, chunk.length);
   });
   channel.on('exit', (code: number | null, signalName?: string) => {
@@ -186,9 +239,26 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   else request.cancel.addEventListener('abort', onCancel, { once: true });
 
   // EOF right after stdin: a command that reads its input (cat, sh -s) must not wait forever.
+  const { stdin } = request;
+  const sent = (bytes: number): void => {
+    bytesSent += bytes;
+    onIo?.('transmit', bytes);
+  };
   if (!settled) {
-    if (request.stdin === undefined) channel.end();
-    else channel.end(request.stdin);
+    if (stdin === undefined) channel.end();
+    else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) {
+      sent(Buffer.byteLength(stdin));
+      channel.end(stdin);
+    } else {
+      pumpStdin(channel, stdin, {
+        over: () => settled || closed,
+        sent,
+        failed: (error) => {
+          stdinError = error;
+          stopEarly('stdin-failed');
+        },
+      });
+    }
   }
   return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
 }

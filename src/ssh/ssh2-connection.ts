@@ -15,7 +15,7 @@ import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-keys/ho
 import { recordConnectPhases } from './connect-phases.js';
 import type { ConnectPhase, ConnectPhaseMark } from './connect-phases.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './connection.js';
-import type { CloseListener, PoolConnection, RemoteListener, RunningChannel } from './connection.js';
+import type { CloseListener, OpenChannelOptions, PoolConnection, RemoteListener, RunningChannel } from './connection.js';
 import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
@@ -234,12 +234,21 @@ export class SSHConnection implements PoolConnection {
    * ssh2's callback: exit-status and close may be parsed in the same tick, and an `exit`
    * event emitted before anyone listens is lost for good.
    */
-  openChannel(spec: ChannelSpec, cancel: AbortSignal, options: { trackProcessGroup?: boolean } = {}): Promise<RunningChannel> {
+  openChannel(spec: ChannelSpec, cancel: AbortSignal, options: OpenChannelOptions = {}): Promise<RunningChannel> {
     const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
     const attach = (channel: ClientChannel): RunningChannel =>
-      runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup, outputBudget: this.settings.outputBudget });
+      runChannel(this, channel, {
+        stdin: spec.stdin,
+        maxBuffer: spec.maxBuffer,
+        stdoutSink: spec.stdoutSink,
+        stderrSink: spec.stderrSink,
+        onIo: options.onIo,
+        cancel,
+        reportsProcessGroup,
+        outputBudget: this.settings.outputBudget,
+      });
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));

@@ -79,12 +79,6 @@ export const METRIC_RECONNECT_ATTEMPTS = 'ssh.client.reconnect.attempts';
 export const METRIC_COMMAND_DURATION = 'ssh.client.command.duration';
 /** Channel capacity of a pool key: the channels its connections could carry at once. */
 export const METRIC_CHANNEL_MAX = 'ssh.client.channel.max';
-/** Bytes carried by channels, by `network.io.direction` and `ssh.channel.type`. */
-export const METRIC_CHANNEL_IO = 'ssh.client.channel.io';
-/** `receive` (from the server) / `transmit` (to it), on `ssh.client.channel.io`. */
-export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
-/** `session` / `sftp` / `direct-tcpip` / `forwarded-tcpip` (and `direct-streamlocal@openssh.com` for UNIX sockets). */
-export const ATTR_CHANNEL_TYPE = 'ssh.channel.type';
 
 // ---- tunnels ----
 /** Tunnelled connections open now, by `ssh.tunnel.kind`. */
@@ -100,6 +94,20 @@ export const ATTR_TUNNEL_TRANSMITTED_BYTES = 'ssh.tunnel.transmitted_bytes';
 
 /** 1 while a pool key's reconnect has used up its attempts and waits for new demand, else 0. */
 export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
+
+// ---- added with streams: bytes carried by channels ----
+
+/** Channel data bytes, by `network.io.direction` and `ssh.channel.type` (unit `By`). */
+export const METRIC_CHANNEL_IO = 'ssh.client.channel.io';
+/** `receive` (from the server: stdout, stderr, tunnelled data) or `transmit` (to it), as in the semantic conventions. */
+export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
+/** `session` / `sftp` / `direct-tcpip` / `forwarded-tcpip` (and `direct-streamlocal@openssh.com` for UNIX sockets). */
+export const ATTR_CHANNEL_TYPE = 'ssh.channel.type';
+export const IO_DIRECTIONS = ['receive', 'transmit'] as const;
+export const CHANNEL_TYPE_SESSION = 'session';
+/** On `ssh.exec`: channel data bytes the command received (stdout and stderr) and sent (stdin). */
+export const ATTR_CHANNEL_BYTES_RECEIVED = 'ssh.channel.bytes_received';
+export const ATTR_CHANNEL_BYTES_SENT = 'ssh.channel.bytes_sent';
 
 export type AcquireSpanOutcome = 'reused' | 'created' | 'timeout' | 'error';
 

@@ -18,6 +18,7 @@ import type {
 import * as names from './constants.js';
 import { execAttributesOf } from './exec-attributes.js';
 import type { AcquireSpanOutcome } from './constants.js';
+import type { IoDirection } from '../ssh/connection.js';
 
 /** Live numbers of one pool key, read by the observable instruments at collection time. */
 export interface ObservedPool {
@@ -126,6 +127,8 @@ export class PoolTelemetry {
   #instruments: Instruments | undefined;
   #instrumentsFrom: MeterProvider | undefined;
   readonly #registered = new Map<string, RegisteredPool>();
+  /** By `<channel type> <pool name>`. */
+  readonly #ioAttributes = new Map<string, Record<IoDirection, Attributes>>();
   #shutdown = false;
 
   constructor(options: TelemetryOptions) {
@@ -281,6 +284,7 @@ export class PoolTelemetry {
   /** Stops re-creating the zero series of a pool key that no longer exists. */
   unregisterPool(poolName: string): void {
     this.#registered.delete(poolName);
+    for (const key of this.#ioAttributes.keys()) if (key.endsWith(` ${poolName}`)) this.#ioAttributes.delete(key);
   }
 
   recordAcquire(poolName: string, outcome: AcquireSpanOutcome, waitMs: number): void {
@@ -331,12 +335,18 @@ export class PoolTelemetry {
     instruments.commandDuration.record(seconds(durationMs), attributes);
   }
 
-  recordChannelIo(poolName: string, channelType: string, direction: 'receive' | 'transmit', bytes: number): void {
-    this.#current()?.channelIo.add(bytes, {
-      ...this.#base(poolName),
-      [names.ATTR_NETWORK_IO_DIRECTION]: direction,
-      [names.ATTR_CHANNEL_TYPE]: channelType,
-    });
+  /** Bytes a channel carried; called per chunk, so its attributes are made once per pool key and channel type. */
+  recordChannelIo(poolName: string, channelType: string, direction: IoDirection, bytes: number): void {
+    const instruments = this.#current();
+    if (!instruments) return;
+    const key = `${channelType} ${poolName}`;
+    let attributes = this.#ioAttributes.get(key);
+    if (!attributes) {
+      const base = this.#base(poolName);
+      attributes = { receive: ioAttributes(base, 'receive', channelType), transmit: ioAttributes(base, 'transmit', channelType) };
+      this.#ioAttributes.set(key, attributes);
+    }
+    instruments.channelIo.add(bytes, attributes[direction]);
   }
 
   /** Stops observing: a closed pool must not keep reporting (or be kept alive by) callbacks. */
@@ -425,7 +435,7 @@ export class PoolTelemetry {
       healthCheckDuration: histogram(names.METRIC_HEALTH_CHECK_DURATION, 'Duration of health probes, by outcome'),
       reconnectAttempts: meter.createCounter(names.METRIC_RECONNECT_ATTEMPTS, { unit: '{attempt}', description: 'Reconnect attempts, by outcome' }),
       commandDuration: histogram(names.METRIC_COMMAND_DURATION, 'Duration of commands, from await to result'),
-      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Bytes carried by channels, by direction (receive: from the server) and channel type' }),
+      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Channel data bytes, by direction and channel type' }),
       observables,
       callback,
     };
@@ -467,15 +477,19 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
     instruments.createTime.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
   }
   instruments.useTime.record(NO_OBSERVATION, base);
-  for (const direction of ['receive', 'transmit'] as const) {
-    instruments.channelIo.add(0, { ...base, [names.ATTR_NETWORK_IO_DIRECTION]: direction, [names.ATTR_CHANNEL_TYPE]: 'direct-tcpip' });
-  }
   instruments.commandDuration.record(NO_OBSERVATION, base);
+  for (const channelType of [names.CHANNEL_TYPE_SESSION, 'direct-tcpip']) {
+    for (const direction of names.IO_DIRECTIONS) instruments.channelIo.add(0, ioAttributes(base, direction, channelType));
+  }
   // Every error a command can end with, so that the first failed commands of an outage shorter
   // than a scrape interval count in rate() and increase() (the error-budget alerts read them).
   for (const errorType of [...pool.connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
     instruments.commandDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
   }
+}
+
+function ioAttributes(base: Attributes, direction: IoDirection, channelType: string): Attributes {
+  return { ...base, [names.ATTR_NETWORK_IO_DIRECTION]: direction, [names.ATTR_CHANNEL_TYPE]: channelType };
 }
 
 /** A link to the `ssh.connect` span of the connection a span used. */

@@ -6,7 +6,7 @@ import type { Slot } from '../pool/slot.js';
 import type { ChannelOutcome } from '../command/channel-contract.js';
 import type { CommandRequest } from '../command/ssh-command.js';
 import { promiseOf } from '../core/promise-of.js';
-import { ATTR_ACQUIRE_OUTCOME, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './constants.js';
+import { ATTR_ACQUIRE_OUTCOME, ATTR_CHANNEL_BYTES_RECEIVED, ATTR_CHANNEL_BYTES_SENT, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './constants.js';
 import { connectionLink, PoolTelemetry } from './pool-telemetry.js';
 import { connectSpanOf } from './telemetry-observer.js';
 
@@ -55,6 +55,8 @@ async function traced(
       if (link) span.addLink(connectionLink(link));
     }
     if (channel.exitCode !== null) span.setAttribute(ATTR_PROCESS_EXIT_CODE, channel.exitCode);
+    if (channel.bytesReceived !== undefined) span.setAttribute(ATTR_CHANNEL_BYTES_RECEIVED, channel.bytesReceived);
+    if (channel.bytesSent !== undefined) span.setAttribute(ATTR_CHANNEL_BYTES_SENT, channel.bytesSent);
     const errorType = errorCodeForOutcome(channel);
     telemetry.recordCommandDuration(hostPool.name, performance.now() - startedAt, errorType);
     if (errorType) PoolTelemetry.fail(span, errorType);
