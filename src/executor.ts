@@ -13,9 +13,27 @@ import { FanOutCommand } from './groups/fan-out.js';
 import { GroupCommand } from './groups/group-command.js';
 import { normalizeGroupTarget } from './groups/group-options.js';
 import { HostGroup } from './groups/host-group.js';
+import type { DownloadTarget, ReadFileOptions, TransferOptions, TransferResult, UploadSource, WriteFileOptions } from './client/transfer-options.js';
+
+/**
+ * File transfers over the SFTP channel of a pooled connection (one per connection, opened when
+ * first needed, counted as a session slot): they wait for a slot as commands do and fail with
+ * typed `TransferError`s.
+ */
+export interface FileOperations {
+  /** Copies a local file (a path, a Buffer or a Readable), or a directory with `recursive`, to `remotePath`. Atomic by default. */
+  upload(source: UploadSource, remotePath: string, options?: TransferOptions): Promise<TransferResult>;
+  /** Copies a remote file, or a directory with `recursive`, to a local path or a Writable (which is ended). */
+  download(remotePath: string, target: DownloadTarget, options?: TransferOptions): Promise<TransferResult>;
+  /** A remote file's contents: a Buffer, or a string in `encoding`. */
+  readFile(remotePath: string, encoding?: undefined, options?: ReadFileOptions): Promise<Buffer>;
+  readFile(remotePath: string, encoding: BufferEncoding, options?: ReadFileOptions): Promise<string>;
+  /** Writes `data` to a remote file, atomically by default. */
+  writeFile(remotePath: string, data: string | Uint8Array, options?: WriteFileOptions): Promise<TransferResult>;
+}
 
 /** A tagged template bound to one target: `` ssh`ls -la ${dir}` ``. */
-export interface SSHExecutor {
+export interface SSHExecutor extends FileOperations {
   (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand;
   /** The target's host, for logs. */
   readonly host: string;
@@ -148,6 +166,15 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
     return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog);
   };
   Object.defineProperty(executor, 'host', { value: normalized.host, enumerable: true });
+  // Looked up per call, as commands are: the global pool may have been replaced after closeAll().
+  const files = () => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).files(normalized);
+  const operations: FileOperations = {
+    upload: async (source, remotePath, options) => files().upload(source, remotePath, options),
+    download: async (remotePath, target, options) => files().download(remotePath, target, options),
+    readFile: (async (remotePath: string, encoding?: BufferEncoding, options?: ReadFileOptions) => files().readFile(remotePath, encoding, options)) as FileOperations['readFile'],
+    writeFile: async (remotePath, data, options) => files().writeFile(remotePath, data, options),
+  };
+  for (const [name, value] of Object.entries(operations)) Object.defineProperty(executor, name, { value, enumerable: true });
   return executor as SSHExecutor;
 }
 

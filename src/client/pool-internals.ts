@@ -2,6 +2,7 @@ import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { ChannelOutcome } from '../command/channel-contract.js';
 import type { CommandRequest } from '../command/ssh-command.js';
 import type { NormalizedTarget } from '../config/ssh-target.js';
+import type { FileTransfers } from './file-transfers.js';
 
 /**
  * What the facade (`$.ssh()`) and host groups need of a pool beyond its public API. Kept out of
@@ -11,6 +12,8 @@ import type { NormalizedTarget } from '../config/ssh-target.js';
 export interface PoolInternals {
   /** Runs one command on a target's pool key, traced as `ssh.exec`. */
   execute(target: NormalizedTarget, request: CommandRequest, cancel: AbortSignal | undefined): Promise<ChannelOutcome>;
+  /** The file operations (SFTP) of a target's pool key. Throws `PoolClosedError` once the pool is closed. */
+  files(target: NormalizedTarget): FileTransfers;
   /** Creates a target's pool key ahead of its first command, so that its `warmUpConnections` open now. */
   prepare(target: NormalizedTarget): void;
   /** The pool name a target runs under (`assigned`), or the one the pool will give its pool key next. */

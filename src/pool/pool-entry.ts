@@ -12,6 +12,10 @@ export class PoolEntry {
   #channelLimit: number;
   #slotsInUse = 0;
   #probes = 0;
+  /** 1 while the connection's SFTP channel is open or opening. */
+  #sftpChannel = 0;
+  /** Slots whose holders (transfers) ride the SFTP channel instead of a channel of their own. */
+  #sftpRiders = 0;
   #opening = 0;
   #lentBefore = false;
   #idleSince: number | undefined;
@@ -35,9 +39,20 @@ export class PoolEntry {
   get slotsInUse(): number {
     return this.#slotsInUse;
   }
-  /** Channels open or opening, probes included. */
+  /** Channels open or opening, probes and the SFTP channel included. */
   get openChannels(): number {
-    return this.#slotsInUse + this.#probes;
+    return this.#slotsInUse - this.#sftpRiders + this.#sftpChannel + this.#probes;
+  }
+  /**
+   * Channels that carry work: all but an SFTP channel no transfer is using, which closes with
+   * the connection and never keeps it from going idle, expiring or retiring.
+   */
+  get workingChannels(): number {
+    return this.openChannels - (this.#sftpChannel === 1 && this.#sftpRiders === 0 ? 1 : 0);
+  }
+  /** The SFTP channel is open (or opening) and no transfer uses it. */
+  get sftpIdle(): boolean {
+    return this.#sftpChannel === 1 && this.#sftpRiders === 0;
   }
   get probing(): boolean {
     return this.#probes > 0;
@@ -73,6 +88,25 @@ export class PoolEntry {
   release(now: number): void {
     this.#slotsInUse = Math.max(0, this.#slotsInUse - 1);
     if (this.#slotsInUse === 0) this.#idleSince = now;
+  }
+
+  /**
+   * A transfer holding a slot here starts to ride the SFTP channel: its slot no longer stands
+   * for a channel of its own. `opens`: this transfer's slot becomes the SFTP channel itself.
+   */
+  joinSftp(opens: boolean): void {
+    if (opens) this.#sftpChannel = 1;
+    this.#sftpRiders++;
+  }
+
+  /** A riding transfer is done with the SFTP channel; called just before its slot is released. */
+  leaveSftp(): void {
+    this.#sftpRiders = Math.max(0, this.#sftpRiders - 1);
+  }
+
+  /** The SFTP channel closed or failed to open. */
+  sftpClosed(): void {
+    this.#sftpChannel = 0;
   }
 
   /** A probe takes a channel but is not use: `idleSince` stays, so idle expiry still runs. */

@@ -68,6 +68,8 @@ interface Instruments {
   readonly healthCheckDuration: Histogram;
   readonly reconnectAttempts: Counter;
   readonly commandDuration: Histogram;
+  readonly channelIo: Counter;
+  readonly transferDuration: Histogram;
   readonly observables: Array<ObservableUpDownCounter | ObservableGauge>;
   readonly callback: BatchObservableCallback;
 }
@@ -79,6 +81,14 @@ export interface ExecSpanInput {
   readonly port: number;
   readonly template: string;
   readonly text: string | undefined;
+}
+
+/** Where a transfer's span starts from. */
+export interface TransferSpanInput {
+  readonly poolName: string;
+  readonly host: string;
+  readonly port: number;
+  readonly operation: names.SftpOperation;
 }
 
 /** A started span plus the context that makes it the parent of what happens inside it. */
@@ -162,6 +172,21 @@ export class PoolTelemetry {
     const extra = execAttributesOf(parent);
     if (extra) Object.assign(attributes, extra);
     const span = this.tracer.startSpan(names.SPAN_EXEC, { kind: SpanKind.CLIENT, attributes }, parent);
+    return { span, context: trace.setSpan(parent, span) };
+  }
+
+  /** `ssh.sftp.<operation>`, child of the caller's active context. */
+  startTransfer(input: TransferSpanInput): TracedScope {
+    const parent = otelContext.active();
+    const span = this.tracer.startSpan(names.SPAN_SFTP[input.operation], {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [names.ATTR_SERVER_ADDRESS]: input.host,
+        [names.ATTR_SERVER_PORT]: input.port,
+        ...this.#base(input.poolName),
+        [names.ATTR_SFTP_OPERATION]: input.operation,
+      },
+    }, parent);
     return { span, context: trace.setSpan(parent, span) };
   }
 
@@ -293,6 +318,19 @@ export class PoolTelemetry {
     instruments.commandDuration.record(seconds(durationMs), attributes);
   }
 
+  /** Bytes a channel carried (`ssh.client.channel.io`). */
+  recordChannelIo(poolName: string, direction: names.NetworkIoDirection, channelType: string, bytes: number): void {
+    this.#current()?.channelIo.add(bytes, { ...this.#base(poolName), [names.ATTR_NETWORK_IO_DIRECTION]: direction, [names.ATTR_CHANNEL_TYPE]: channelType });
+  }
+
+  recordTransferDuration(poolName: string, operation: names.SftpOperation, durationMs: number, errorType?: string): void {
+    const instruments = this.#current();
+    if (!instruments) return;
+    const attributes: Attributes = { ...this.#base(poolName), [names.ATTR_SFTP_OPERATION]: operation };
+    if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
+    instruments.transferDuration.record(seconds(durationMs), attributes);
+  }
+
   /** Stops observing: a closed pool must not keep reporting (or be kept alive by) callbacks. */
   shutdown(): void {
     this.#shutdown = true;
@@ -374,6 +412,8 @@ export class PoolTelemetry {
       healthCheckDuration: histogram(names.METRIC_HEALTH_CHECK_DURATION, 'Duration of health probes, by outcome'),
       reconnectAttempts: meter.createCounter(names.METRIC_RECONNECT_ATTEMPTS, { unit: '{attempt}', description: 'Reconnect attempts, by outcome' }),
       commandDuration: histogram(names.METRIC_COMMAND_DURATION, 'Duration of commands, from await to result'),
+      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Bytes carried by channels, by direction and channel type' }),
+      transferDuration: histogram(names.METRIC_TRANSFER_DURATION, 'Duration of file transfers, from call to result, by operation'),
       observables,
       callback,
     };
@@ -420,6 +460,12 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
   // than a scrape interval count in rate() and increase() (the error-budget alerts read them).
   for (const errorType of [...pool.connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
     instruments.commandDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
+  }
+  for (const direction of names.NETWORK_IO_DIRECTIONS) {
+    instruments.channelIo.add(0, { ...base, [names.ATTR_NETWORK_IO_DIRECTION]: direction, [names.ATTR_CHANNEL_TYPE]: names.CHANNEL_TYPE_SFTP });
+  }
+  for (const operation of names.SFTP_OPERATIONS) {
+    instruments.transferDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_SFTP_OPERATION]: operation });
   }
 }
 
