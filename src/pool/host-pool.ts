@@ -153,6 +153,7 @@ export class HostPool implements BudgetMember {
     const expired = entry.expired(this.clock.now(), this.config.maxLifetime);
     if (connection.usable && entry.workingChannels === 0 && (entry.retiring || expired)) connection.close('expired');
     if (entry.lendable && !expired) this.#lending.serveWaiters();
+    if (this.#pending.length > 0) this.#sftp.yieldIdle(this.#connections);
     if (entry.lendable && !entry.busy) this.#budget.connectionIdled(this);
     this.#drain.changed();
   }

@@ -16,6 +16,8 @@ export class PoolEntry {
   #sftpChannel = 0;
   /** Slots whose holders (transfers) ride the SFTP channel instead of a channel of their own. */
   #sftpRiders = 0;
+  /** SFTP channels given up for waiting work and not closed by the server yet: they still take a session. */
+  #sftpClosing = 0;
   #opening = 0;
   #lentBefore = false;
   #idleSince: number | undefined;
@@ -41,14 +43,14 @@ export class PoolEntry {
   }
   /** Channels open or opening, probes and the SFTP channel included. */
   get openChannels(): number {
-    return this.#slotsInUse - this.#sftpRiders + this.#sftpChannel + this.#probes;
+    return this.#slotsInUse - this.#sftpRiders + this.#sftpChannel + this.#sftpClosing + this.#probes;
   }
   /**
    * Channels that carry work: all but an SFTP channel no transfer is using, which closes with
    * the connection and never keeps it from going idle, expiring or retiring.
    */
   get workingChannels(): number {
-    return this.openChannels - (this.#sftpChannel === 1 && this.#sftpRiders === 0 ? 1 : 0);
+    return this.openChannels - this.#sftpClosing - (this.sftpIdle ? 1 : 0);
   }
   /** The SFTP channel is open (or opening) and no transfer uses it. */
   get sftpIdle(): boolean {
@@ -107,6 +109,17 @@ export class PoolEntry {
   /** The SFTP channel closed or failed to open. */
   sftpClosed(): void {
     this.#sftpChannel = 0;
+  }
+
+  /** The idle SFTP channel is being closed to free its session: it counts until `sftpYieldEnded`. */
+  sftpYielded(): void {
+    if (this.#sftpChannel === 0) return;
+    this.#sftpChannel = 0;
+    this.#sftpClosing++;
+  }
+
+  sftpYieldEnded(): void {
+    this.#sftpClosing = Math.max(0, this.#sftpClosing - 1);
   }
 
   /** A probe takes a channel but is not use: `idleSince` stays, so idle expiry still runs. */

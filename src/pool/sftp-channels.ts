@@ -34,6 +34,8 @@ export class SftpChannels {
   /** Told when a channel closed by itself: its slot is free for waiters. */
   readonly #roomMade: (entry: PoolEntry) => void;
   readonly #sessions = new Map<PoolEntry, Promise<SftpSession>>();
+  /** Channels closed to free their session: no transfer joins them. */
+  readonly #yielded = new WeakSet<SftpSession>();
 
   constructor(source: SlotSource, roomMade: (entry: PoolEntry) => void) {
     this.#source = source;
@@ -87,15 +89,27 @@ export class SftpChannels {
     for (const entry of entries) {
       if (!entry.sftpIdle || entry.freeSlots > 0 || !entry.lendable) continue;
       const session = this.#sessions.get(entry);
-      void session?.then((open) => {
-        if (entry.sftpIdle) open.end();
-      }, () => {});
+      if (!session) continue;
+      // Out of the map at once: a transfer arriving meanwhile opens a new channel instead of
+      // joining one about to close.
+      this.#sessions.delete(entry);
+      entry.sftpYielded();
+      void session.then((open) => {
+        this.#yielded.add(open);
+        if (open.isClosed) this.#closedAfterYield(entry);
+        else open.end();
+      }, () => entry.sftpYieldEnded());
     }
   }
 
   /** The connection closed: its channel went with it. */
   forget(entry: PoolEntry): void {
     this.#sessions.delete(entry);
+  }
+
+  #closedAfterYield(entry: PoolEntry): void {
+    entry.sftpYieldEnded();
+    this.#roomMade(entry);
   }
 
   /** Joins the connection's SFTP channel, opening it when there is none. The caller leaves it. */
@@ -123,6 +137,10 @@ export class SftpChannels {
       entry.openingEnded();
       events.emit({ type: 'channel-opened', connection, parent: request.trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow() });
       void session.closed.then(() => {
+        if (this.#yielded.has(session)) {
+          this.#closedAfterYield(entry);
+          return;
+        }
         if (this.#sessions.get(entry) !== opened) return;
         this.#sessions.delete(entry);
         entry.sftpClosed();

@@ -44,6 +44,8 @@ export class SftpSession {
   readonly #sftp: SFTPWrapper;
   readonly closed: Promise<void>;
   #isClosed = false;
+  /** Rejecters of the requests not answered yet, failed when the channel closes. */
+  readonly #outstanding = new Set<(error: Error) => void>();
 
   constructor(sftp: SFTPWrapper) {
     this.#sftp = sftp;
@@ -51,6 +53,7 @@ export class SftpSession {
     this.closed = new Promise((resolve) => {
       sftp.once('close', () => {
         this.#isClosed = true;
+        for (const fail of [...this.#outstanding]) fail(new SftpRequestError('the SFTP channel closed', undefined));
         resolve();
       });
     });
@@ -96,7 +99,7 @@ export class SftpSession {
   /** Reads up to `length` bytes at `position`; an empty buffer at the end of the file. */
   read(handle: SftpHandle, length: number, position: number): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(length);
-    return new Promise((resolve, reject) => {
+    return this.#whileOpen(new Promise((resolve, reject) => {
       try {
         this.#sftp.read(handle, buffer, 0, length, position, (error, bytesRead) => {
           if (!error) resolve(buffer.subarray(0, bytesRead));
@@ -106,7 +109,7 @@ export class SftpSession {
       } catch (error) {
         reject(requestError(error as Error));
       }
-    });
+    }));
   }
 
   fstat(handle: SftpHandle): Promise<SftpStats> {
@@ -151,8 +154,30 @@ export class SftpSession {
     return this.#call<void>((done) => sftp.rename(from, to, (error) => done(error)));
   }
 
-  #call<T>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+  /**
+   * A request that settles even when the channel closes under it: ssh2 fails the requests it
+   * had sent, but silently drops one made once the channel is no longer open.
+   */
+  #whileOpen<T>(request: Promise<T>): Promise<T> {
+    if (this.#isClosed) {
+      request.catch(() => {});
+      return Promise.reject(new SftpRequestError('the SFTP channel is closed', undefined));
+    }
     return new Promise<T>((resolve, reject) => {
+      const fail = (error: Error): void => {
+        this.#outstanding.delete(fail);
+        reject(error);
+      };
+      this.#outstanding.add(fail);
+      request.then((value) => {
+        this.#outstanding.delete(fail);
+        resolve(value);
+      }, fail);
+    });
+  }
+
+  #call<T>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    return this.#whileOpen(new Promise<T>((resolve, reject) => {
       try {
         start((error, value) => {
           if (error) reject(requestError(error));
@@ -162,6 +187,6 @@ export class SftpSession {
         // ssh2 throws synchronously once the channel is no longer writable.
         reject(new SftpRequestError((error as Error).message, undefined, { cause: error }));
       }
-    });
+    }));
   }
 }

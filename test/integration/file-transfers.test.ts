@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { chmod, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   $,
@@ -236,17 +236,27 @@ describe('the pooled SFTP channel', () => {
     }
   });
 
-  it('failing transfers leave no SFTP handle open on the server', async () => {
+  it('transfers that fail with their remote file open leave no SFTP handle open and no temporary file', async () => {
     const fresh = new SSHConnectionPool({ maxConnections: 1 });
     try {
       const one = $.ssh(sshdTarget(server, fresh));
-      await one.writeFile(`${HOME}/handles-baseline`, 'x');
+      await one`mkdir -p ${`${HOME}/failing`}`;
+      await one.writeFile(`${HOME}/failing/source`, randomBytes(256 * 1024));
       const baseline = await sftpServerFds();
-      const failures = await Promise.all(Array.from({ length: 200 }, (_, i) => i % 2 === 0
-        ? one.writeFile(`/etc/denied-${i}`, 'x').catch((e: unknown) => e)
-        : one.readFile('/etc/shadow').catch((e: unknown) => e)));
-      expect(failures.every((failure) => failure instanceof PermissionDeniedError)).toBe(true);
+      // Each fails after its handle is open: a source that breaks mid-upload, a target that breaks mid-download.
+      const broken = (): Readable => new Readable({
+        read() {
+          this.push(Buffer.alloc(64 * 1024));
+          this.destroy(new Error('source broke'));
+        },
+      });
+      const refusing = (): Writable => new Writable({ write: (_chunk, _encoding, done) => done(new Error('target broke')) });
+      const failures = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 === 0
+        ? one.upload(broken(), `${HOME}/failing/target-${i}`)
+        : one.download(`${HOME}/failing/source`, refusing())).then(() => 'resolved', (e: unknown) => (e as Error).message)));
+      expect(failures.filter((message) => !/broke/.test(message))).toEqual([]);
       expect(await sftpServerFds()).toEqual(baseline);
+      expect(await remoteNames(`${HOME}/failing`)).toEqual(['source']);
     } finally {
       await fresh.closeAll();
     }

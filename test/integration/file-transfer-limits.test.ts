@@ -1,0 +1,89 @@
+// File transfers where the server sets the limits: MaxSessions=2 shared by transfers and
+// commands, a server without the SFTP subsystem, and a server that dies mid-transfer.
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterEach, expect, it } from 'vitest';
+import { $, SftpUnavailableError, SSHConnectionPool, TransferConnectionLostError } from '../../src/index.js';
+import { sshdTarget } from '../support/sshd-target.js';
+import { startSshd } from '../support/sshd.js';
+import { withTimeout } from '../support/with-timeout.js';
+
+const HOME = '/home/tester';
+const pools: SSHConnectionPool[] = [];
+
+function newPool(options: ConstructorParameters<typeof SSHConnectionPool>[0]): SSHConnectionPool {
+  const pool = new SSHConnectionPool(options);
+  pools.push(pool);
+  return pool;
+}
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => withTimeout(pool.closeAll({ timeout: 1_000 }), 20_000, 'closeAll()')));
+});
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+it('MaxSessions=2: 5 transfers and 10 commands in flight at once on one connection all succeed, with correct contents', async () => {
+  const server = await startSshd({ config: { MaxSessions: 2 } });
+  const pool = newPool({ maxConnections: 1, maxChannelsPerConnection: 10 });
+  const ssh = $.ssh(sshdTarget(server, pool));
+  const files = Array.from({ length: 5 }, (_, i) => ({ path: `${HOME}/mixed-${i}.bin`, data: randomBytes(512 * 1024 + i) }));
+  const work = await withTimeout(Promise.all([
+    ...files.map(({ path, data }) => ssh.writeFile(path, data).then((result) => result.bytes)),
+    ...Array.from({ length: 10 }, (_, i) => ssh`echo ${`command ${i}`}`.then((result) => result.stdout)),
+  ]), 60_000, 'the mixed transfers and commands');
+  expect(work).toEqual([...files.map(({ data }) => data.length), ...Array.from({ length: 10 }, (_, i) => `command ${i}\n`)]);
+  const read = await Promise.all(files.map(({ path }) => ssh.readFile(path)));
+  expect(read.map(sha256)).toEqual(files.map(({ data }) => sha256(data)));
+  expect(pool.getStats()).toMatchObject({ totalConnections: 1, pendingRequests: 0, activeConnections: 0 });
+  // The idle SFTP channel still holds its session: the other one runs commands, one at a time.
+  expect(pool.getStats().openChannels).toBe(1);
+  await expect(Promise.all(Array.from({ length: 4 }, () => ssh`true`))).resolves.toHaveLength(4);
+}, 120_000);
+
+it('MaxSessions=1 with maxConnections 1: an idle SFTP channel gives its session back to a waiting command', async () => {
+  const server = await startSshd({ config: { MaxSessions: 1 } });
+  const pool = newPool({ maxConnections: 1, acquireTimeout: 20_000 });
+  const ssh = $.ssh(sshdTarget(server, pool));
+  await ssh.writeFile(`${HOME}/first`, 'x');
+  await expect(withTimeout(ssh`echo after`, 30_000, 'a command after a transfer')).resolves.toMatchObject({ stdout: 'after\n' });
+  await expect(ssh.readFile(`${HOME}/first`, 'utf8')).resolves.toBe('x');
+}, 120_000);
+
+it('a server without the SFTP subsystem: SftpUnavailableError naming "Subsystem sftp", the channel closed, commands go on', async () => {
+  // MaxSessions 1: the command after the refused subsystem runs only if its session channel was closed.
+  const server = await startSshd({ config: { Subsystem: 'not-sftp /bin/false', MaxSessions: 1 } });
+  const pool = newPool({ maxConnections: 1 });
+  const ssh = $.ssh(sshdTarget(server, pool));
+  const error = await ssh.writeFile(`${HOME}/x`, 'x').catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(SftpUnavailableError);
+  expect(error).toMatchObject({ code: 'ERR_SSHPOOL_SFTP_UNAVAILABLE', message: expect.stringContaining('Subsystem sftp') });
+  await expect(ssh.readFile(`${HOME}/x`)).rejects.toBeInstanceOf(SftpUnavailableError);
+  expect(pool.getStats()).toMatchObject({ totalConnections: 1, openChannels: 0 });
+  await expect(ssh`echo still fine`).resolves.toMatchObject({ stdout: 'still fine\n' });
+}, 60_000);
+
+it('a server killed mid-transfer: TransferConnectionLostError, no hang, and the pool recovers when it is back', async () => {
+  const server = await startSshd();
+  const pool = newPool({ maxConnections: 1 });
+  const ssh = $.ssh(sshdTarget(server, pool));
+  await ssh.writeFile(`${HOME}/warm`, 'x');
+  let killed: Promise<void> | undefined;
+  const endless = new Readable({
+    read() {
+      setTimeout(() => this.push(Buffer.alloc(64 * 1024)), 2);
+    },
+  });
+  const upload = ssh.upload(endless, `${HOME}/never-finished`, {
+    onProgress: ({ transferred }) => {
+      if (transferred > 1024 * 1024) killed ??= server.kill();
+    },
+  });
+  const error = await withTimeout(upload.catch((e: unknown) => e), 60_000, 'the upload on a killed server');
+  expect(error).toBeInstanceOf(TransferConnectionLostError);
+  await killed;
+  await server.start();
+  await expect(withTimeout(ssh.readFile(`${HOME}/warm`, 'utf8'), 60_000, 'a transfer after the restart')).resolves.toBe('x');
+  // The atomic upload never reached its target name.
+  await expect(ssh`ls -A ${HOME}`).resolves.not.toMatchObject({ stdout: expect.stringMatching(/^never-finished$/m) });
+}, 120_000);
