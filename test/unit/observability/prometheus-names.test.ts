@@ -79,18 +79,22 @@ describe('Prometheus names of every instrument, behind the Collector and the JS 
     expect(collectorName({ name: 'x.rate', unit: '{request}/s', kind: 'gauge' })).toBe('x_rate_per_second');
   });
 
-  it('every instrument has a unit, and the same Prometheus name from both exporters except the seconds of histograms', async () => {
+  it('every instrument has a unit, and the same Prometheus name from both exporters except the seconds of histograms and the bytes of byte counters', async () => {
     const shapes = await instruments();
     expect(shapes.length).toBeGreaterThanOrEqual(17);
     const table = Object.fromEntries(shapes.map((s) => [s.name, `${s.kind} ${s.unit}: ${jsExporterName(s)} | ${collectorName(s)}`]));
     for (const shape of shapes) {
       expect(shape.unit, shape.name).not.toBe('');
-      const expected = shape.kind === 'histogram' ? `${jsExporterName(shape)}_seconds` : jsExporterName(shape);
+      // The Collector appends the unit: `_seconds` to histograms, `_bytes` before a byte counter's `_total`.
+      const expected = shape.kind === 'histogram'
+        ? `${jsExporterName(shape)}_seconds`
+        : shape.unit === 'By' ? jsExporterName(shape).replace(/_total$/, '_bytes_total') : jsExporterName(shape);
       expect(collectorName(shape), table[shape.name]).toBe(expected);
       if (shape.kind === 'histogram') expect(shape.unit, shape.name).toBe('s');
     }
     expect(table['ssh.client.reconnect.given_up']).toBe('gauge {state}: ssh_client_reconnect_given_up | ssh_client_reconnect_given_up');
     expect(table['ssh.client.host.state']).toBe('gauge {state}: ssh_client_host_state | ssh_client_host_state');
+    expect(table['ssh.client.channel.io']).toBe('counter By: ssh_client_channel_io_total | ssh_client_channel_io_bytes_total');
   });
 
   it('every metric that a dashboard panel or a rule selects exists under both exporters\' names', async () => {
