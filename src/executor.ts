@@ -13,6 +13,8 @@ import { FanOutCommand } from './groups/fan-out.js';
 import { GroupCommand } from './groups/group-command.js';
 import { normalizeGroupTarget } from './groups/group-options.js';
 import { HostGroup } from './groups/host-group.js';
+import { fanOutUpload } from './groups/fan-out-upload.js';
+import type { FanOutResult } from './core/fan-out-result.js';
 import type { DownloadTarget, ReadFileOptions, TransferOptions, TransferResult, UploadSource, WriteFileOptions } from './client/transfer-options.js';
 
 /**
@@ -43,10 +45,22 @@ export interface SSHExecutor extends FileOperations {
  * A tagged template bound to a group of hosts: `` group`uptime` `` runs on one host picked by
  * the group's strategy, `` group.all`uptime` `` on every host.
  */
+/** `group.all`: the same command, or the same upload, on every host of a group. */
+export interface HostGroupFanOut {
+  /** The same command on every host, `concurrency` at a time; see `FanOutCommand`. */
+  (strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand;
+  /**
+   * The same local file or directory (a path, or a Buffer) to `remotePath` on every host,
+   * `concurrency` hosts at a time. Resolves with one settled result per host in the group's
+   * order when all succeeded, else rejects with `FanOutError` holding every host's outcome.
+   */
+  upload(source: string | Buffer, remotePath: string, options?: TransferOptions): Promise<Array<FanOutResult<TransferResult>>>;
+}
+
 export interface HostGroupExecutor {
   (strings: TemplateStringsArray, ...values: unknown[]): GroupCommand;
-  /** The same command on every host, `concurrency` at a time; see `FanOutCommand`. */
-  all(strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand;
+  /** The same command (or upload) on every host, `concurrency` at a time; see `FanOutCommand`. */
+  readonly all: HostGroupFanOut;
   /** The group's name (members joined by ',' unless `name` was given), for logs. */
   readonly host: string;
   readonly name: string;
@@ -130,6 +144,10 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
     const built = buildCommand(strings, values, isRemoteCommandResult);
     return new FanOutCommand(group, built, (run) => new SSHCommand(built, spec.name, run, commandLog));
   };
+  Object.defineProperty(all, 'upload', {
+    value: async (source: string | Buffer, remotePath: string, options?: TransferOptions) => fanOutUpload(group, source, remotePath, options),
+    enumerable: true,
+  });
   const api = executor as HostGroupExecutor;
   // `name` of a function is read-only to assignment: every property is defined instead.
   const constant = (value: unknown): PropertyDescriptor => ({ value, enumerable: true });

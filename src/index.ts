@@ -1,5 +1,5 @@
 export { $ } from './executor.js';
-export type { FileOperations, HostGroupExecutor, Shell, SSHExecutor } from './executor.js';
+export type { FileOperations, HostGroupExecutor, HostGroupFanOut, Shell, SSHExecutor } from './executor.js';
 export { GroupCommand } from './groups/group-command.js';
 export { FanOutCommand } from './groups/fan-out.js';
 export { SSHConnectionPool } from './client/connection-pool.js';

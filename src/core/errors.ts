@@ -345,12 +345,12 @@ export class NoHostAvailableError extends SSHPoolError {
  * A fan-out (`group.all`) in which some hosts failed. The successes are not lost: `results`
  * holds one settled outcome per host, in the group's host order; `failures` the failed ones.
  */
-export class FanOutError extends SSHPoolError {
+export class FanOutError<T = CommandResult> extends SSHPoolError {
   readonly code = ERROR_CODES.fanOut;
-  readonly results: readonly FanOutResult[];
+  readonly results: readonly FanOutResult<T>[];
   readonly failures: readonly HostFailure[];
 
-  constructor(what: string, results: readonly FanOutResult[], failures: readonly HostFailure[]) {
+  constructor(what: string, results: readonly FanOutResult<T>[], failures: readonly HostFailure[]) {
     super(`${what} failed on ${failures.length} of ${results.length} hosts: ${listFailures(failures)}`);
     this.results = results;
     this.failures = failures;

@@ -3,7 +3,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
-import { $, SftpUnavailableError, SSHConnectionPool, TransferConnectionLostError } from '../../src/index.js';
+import { $, FanOutError, SftpUnavailableError, SSHConnectionPool, TransferConnectionLostError } from '../../src/index.js';
+import type { TransferResult } from '../../src/index.js';
+import { freePort } from '../support/free-port.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import { withTimeout } from '../support/with-timeout.js';
@@ -86,4 +88,29 @@ it('a server killed mid-transfer: TransferConnectionLostError, no hang, and the 
   await expect(withTimeout(ssh.readFile(`${HOME}/warm`, 'utf8'), 60_000, 'a transfer after the restart')).resolves.toBe('x');
   // The atomic upload never reached its target name.
   await expect(ssh`ls -A ${HOME}`).resolves.not.toMatchObject({ stdout: expect.stringMatching(/^never-finished$/m) });
+}, 120_000);
+
+it('group.all.upload puts a file on every host, with per-host results; a host that is down fails alone', async () => {
+  const first = await startSshd();
+  const second = await startSshd({ hostKey: first.hostKey, authorizedKeys: [first.publicKey] });
+  const down = await freePort();
+  const pool = newPool({ maxRetries: 0 });
+  const group = $.ssh({
+    hosts: [first, second].map((server) => ({ host: server.host, port: server.port })).concat([{ host: '127.0.0.1', port: down }]),
+    username: first.username,
+    privateKey: first.privateKey,
+    hostKey: { fingerprints: [first.hostKeyFingerprint] },
+    pool,
+  });
+  const data = randomBytes(100_000);
+  const error = await group.all.upload(data, `${HOME}/everywhere.bin`).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(FanOutError);
+  const { results, failures } = error as FanOutError<TransferResult>;
+  expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+  expect(results[0]).toMatchObject({ host: `127.0.0.1:${first.port}`, value: { files: 1, bytes: data.length } });
+  expect(failures.map((failure) => failure.host)).toEqual([`127.0.0.1:${down}`]);
+  for (const server of [first, second]) {
+    const back = await $.ssh({ host: server.host, port: server.port, username: first.username, privateKey: first.privateKey, hostKey: { fingerprints: [first.hostKeyFingerprint] }, pool }).readFile(`${HOME}/everywhere.bin`);
+    expect(sha256(back)).toBe(sha256(data));
+  }
 }, 120_000);
