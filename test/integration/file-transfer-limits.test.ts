@@ -1,9 +1,11 @@
 // File transfers where the server sets the limits: MaxSessions=2 shared by transfers and
 // commands, a server without the SFTP subsystem, and a server that dies mid-transfer.
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
-import { $, FanOutError, SftpUnavailableError, SSHConnectionPool, TransferConnectionLostError } from '../../src/index.js';
+import { $, FanOutError, SftpUnavailableError, VerificationError, SSHConnectionPool, TransferConnectionLostError } from '../../src/index.js';
 import type { TransferResult } from '../../src/index.js';
 import { freePort } from '../support/free-port.js';
 import { sshdTarget } from '../support/sshd-target.js';
@@ -114,3 +116,42 @@ it('group.all.upload puts a file on every host, with per-host results; a host th
     expect(sha256(back)).toBe(sha256(data));
   }
 }, 120_000);
+
+it('verify: sha256 — a remote checksum that differs is VerificationError, and the atomic upload leaves the target as it was', async () => {
+  const server = await startSshd();
+  // A sha256sum ahead of the real one on the login's PATH, which answers with the wrong sum.
+  const fake = 'printf "%064d  %s\\n" 0 "$2"';
+  const pool = newPool({ maxConnections: 1 });
+  const ssh = $.ssh(sshdTarget(server, pool));
+  const bin = (await ssh`echo $PATH`).stdout.trim().split(':')[0]!;
+  const installed = await server.exec(['sh', '-c', `mkdir -p ${bin} && printf '#!/bin/sh\\n%s\\n' '${fake}' > ${bin}/sha256sum && chmod 755 ${bin}/sha256sum`]);
+  expect(installed.exitCode, installed.stderr).toBe(0);
+  await expect(ssh`sha256sum -- x`).resolves.toMatchObject({ stdout: `${'0'.repeat(64)}  x\n` });
+  await ssh.writeFile(`${HOME}/verified`, 'old');
+  const error = await ssh.writeFile(`${HOME}/verified`, 'new', { verify: 'sha256' }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(VerificationError);
+  expect(error).toMatchObject({ code: 'ERR_SSHPOOL_VERIFY_MISMATCH', actual: '0'.repeat(64), expected: sha256(Buffer.from('new')) });
+  await expect(ssh.readFile(`${HOME}/verified`, 'utf8')).resolves.toBe('old');
+  await expect(ssh`ls -A ${HOME}`).resolves.toMatchObject({ stdout: expect.not.stringMatching(/sshpool-tmp/) });
+}, 60_000);
+
+it('a script that transfers files and never calls closeAll() exits by itself: the idle SFTP channel does not hold the process', async () => {
+  const server = await startSshd();
+  const target = { ...sshdTarget(server, undefined), poolConfig: { idleTimeout: 60_000 } };
+  const root = join(import.meta.dirname, '..', '..');
+  const started = performance.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/integration/faults/fixtures/lifetime-script.ts')], {
+    cwd: root,
+    env: { ...process.env, SSHPOOL_LIFETIME_MODE: 'transfer', SSHPOOL_LIFETIME_TARGET: JSON.stringify(target) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await withTimeout(new Promise<number | null>((resolve) => child.once('exit', resolve)), 50_000, 'the script to exit').finally(() => child.kill('SIGKILL'));
+  expect(code, stderr).toBe(0);
+  expect(stdout).toBe('read over sftp\n');
+  // Node and tsx start-up take most of it; an idle connection would add 60 s.
+  expect(performance.now() - started).toBeLessThan(40_000);
+}, 90_000);
