@@ -33,7 +33,7 @@ const STOP_GRACE_MS = 2_000;
 /** Least time between two `onProgress` calls for one file. */
 const PROGRESS_INTERVAL_MS = 100;
 /** Files of a recursive transfer moved at once over the one SFTP channel. */
-const FILES_AT_ONCE = 8;
+const FILES_AT_ONCE = 32;
 /** Mode of a new file when neither `mode` nor `preserve` gives one. */
 const DEFAULT_FILE_MODE = 0o644;
 /** Local reads for uploads: large enough to keep many write requests in flight. */
@@ -275,24 +275,37 @@ export class FileTransfers {
     options: { atomic: boolean; mode?: number | undefined; verify?: 'sha256' | undefined; preserved?: { mode: number; mtime: number } | undefined },
   ): Promise<number> {
     const { session } = job;
-    const existing = await statIfExists(session, remotePath);
-    if (existing?.isDirectory()) throw new InvalidArgumentError(`${remotePath} is a remote directory; give the file's full path`);
-    const mode = options.mode ?? options.preserved?.mode ?? (existing ? existing.mode & 0o7777 : DEFAULT_FILE_MODE);
-    const setMode = options.atomic || options.mode !== undefined || options.preserved !== undefined;
     const written = options.atomic ? temporaryName(remotePath) : remotePath;
-    const handle = await session.open(written, options.atomic ? 'wx' : 'w', options.atomic ? 0o600 : mode);
+    const isDirectory = (): InvalidArgumentError => new InvalidArgumentError(`${remotePath} is a remote directory; give the file's full path`);
+    // The target's stat and the open go out together: one round trip per file, not two.
+    const [found, opened] = await Promise.allSettled([
+      statIfExists(session, remotePath),
+      // Mode for a new file without `atomic` (open(2) leaves an existing file's mode alone).
+      session.open(written, options.atomic ? 'wx' : 'w', options.atomic ? 0o600 : options.mode ?? options.preserved?.mode ?? DEFAULT_FILE_MODE),
+    ]);
+    if (opened.status === 'rejected') {
+      if (found.status === 'fulfilled' && found.value?.isDirectory()) throw isDirectory();
+      throw opened.reason;
+    }
+    const handle = opened.value;
     let handleOpen = true;
     let landed = !options.atomic;
     const hash = options.verify ? createHash('sha256') : undefined;
     const control = job.control(remotePath, total);
     try {
+      if (found.status === 'rejected') throw found.reason;
+      if (found.value?.isDirectory()) throw isDirectory();
+      const mode = options.mode ?? options.preserved?.mode ?? (found.value ? found.value.mode & 0o7777 : DEFAULT_FILE_MODE);
       const bytes = await writePipelined(session, handle, hashed(chunks(), hash), control);
-      if (setMode || options.preserved) {
+      // The attributes and the close go out together too; the server answers them in order.
+      const closing: Array<Promise<void>> = [];
+      if (options.atomic || options.mode !== undefined || options.preserved !== undefined) {
         const mtime = options.preserved?.mtime;
-        await session.fsetstat(handle, mtime === undefined ? { mode } : { mode, atime: mtime, mtime });
+        closing.push(session.fsetstat(handle, mtime === undefined ? { mode } : { mode, atime: mtime, mtime }));
       }
       handleOpen = false;
-      await session.close(handle);
+      closing.push(session.close(handle));
+      await Promise.all(closing);
       if (hash) await this.#verify(job, written, hash.digest('hex'), 'upload');
       if (options.atomic) await session.rename(written, remotePath);
       landed = true;
