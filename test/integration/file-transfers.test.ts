@@ -294,4 +294,19 @@ describe('stopping a transfer', () => {
     expect((await readdir(local)).filter((name) => name.includes('sshpool-tmp'))).toEqual([]);
     await expect(ssh.readFile(`${HOME}/hello.txt`, 'utf8')).resolves.toBe('héllo\n');
   }, 60_000);
+
+  it('closeAll() stops a running transfer after its drain timeout: TransferAbortedError, no file at the target', async () => {
+    const closing = new SSHConnectionPool({ maxConnections: 1 });
+    const one = $.ssh(sshdTarget(server, closing));
+    await one`mkdir -p ${`${HOME}/closed-pool`}`;
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const upload = one.upload(slowSource(64 * MiB, 5), `${HOME}/closed-pool/target`, { onProgress: () => started() }).catch((e: unknown) => e);
+    await withTimeout(running, 30_000, 'the upload to start');
+    await withTimeout(closing.closeAll({ timeout: 100 }), 30_000, 'closeAll()');
+    const error = await withTimeout(upload, 30_000, 'the stopped upload');
+    expect(error).toBeInstanceOf(TransferAbortedError);
+    expect((error as Error).message).toMatch(/the pool closed/);
+    expect(await remoteNames(`${HOME}/closed-pool`)).not.toContain('target');
+  }, 60_000);
 });
