@@ -12,7 +12,7 @@
 // seconds per GiB moved (this process for in-process clients, the reaped children for the
 // OpenSSH tools; /proc/self/stat), and the ratio to OpenSSH sftp (file) or scp -r (directory).
 // In-process contenders share this process (one after another), unlike bench/compare.ts.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -97,15 +97,26 @@ function opensshOptions(host: BenchHost, dir: string, portFlag: '-p' | '-P'): st
   return ['-F', 'none', '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', portFlag, String(host.port)];
 }
 
-function run(command: string, args: readonly string[], input?: string): void {
-  const result = spawnSync(command, args, { input, stdio: ['pipe', 'ignore', 'pipe'], encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`${command} failed (${String(result.status)}): ${result.stderr.slice(0, 300)}`);
+/** Runs a tool to its end without blocking the event loop: the WAN profile's delay proxy runs in this process. */
+function run(command: string, args: readonly string[], input?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => (status === 0 ? resolve() : reject(new Error(`${command} failed (${String(status)}): ${stderr.slice(0, 300)}`))));
+    child.stdin.end(input ?? '');
+  });
 }
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   if (distIsStale()) throw new Error('dist/ is older than src/: run npm run build first (or set SSHPOOL_BENCH_FROM_SOURCE=1)');
   const fleet = await OpenSshFleet.start(1);
+  // An interrupted run still removes its server container.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void fleet.stop().finally(() => process.exit(130)));
+  }
   const proxy = options.wan ? await DelayProxy.start(fleet.hosts[0]!, WAN_DELAY_MS) : undefined;
   const host = proxy ? viaPort(fleet.hosts[0]!, proxy.port) : fleet.hosts[0]!;
   const work = mkdtempSync(join(tmpdir(), 'sshpool-bench-transfers-'));
@@ -158,10 +169,8 @@ async function main(): Promise<void> {
     rows.push(await measure(dir, 'OpenSSH scp -r', treeBytes, () => run('scp', ['-q', '-r', ...scpArgs, tree, `${target}:${remoteDir}/t-scp`])));
     rows.push(await measure(dir, 'OpenSSH sftp put -r', treeBytes, () => run('sftp', [...scpArgs, '-b', '-', target], `put -r ${tree} ${remoteDir}/t-sftp\n`)));
     await ensureRemoteTar(ssh);
-    rows.push(await measure(dir, 'tar c \\| ssh tar x', treeBytes, () => {
-      const result = spawnSync('sh', ['-c', `tar c -C "${tree}" . | ssh ${sshArgs.map((arg) => `'${arg}'`).join(' ')} ${target} 'mkdir -p t-tar && tar x -C t-tar'`], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-      if (result.status !== 0) throw new Error(`tar | ssh failed: ${result.stderr.slice(0, 300)}`);
-    }));
+    rows.push(await measure(dir, 'tar c \\| ssh tar x', treeBytes, () =>
+      run('sh', ['-c', `tar c -C "${tree}" . | ssh ${sshArgs.map((arg) => `'${arg}'`).join(' ')} ${target} 'mkdir -p t-tar && tar x -C t-tar'`])));
     const { stdout } = await ssh`ls t-sshpool | wc -l; ls t-scp/tree 2>/dev/null | wc -l; ls t-scp | wc -l; ls t-tar | wc -l`;
     console.error(`  files on the server (sshpool, scp nested, scp, tar): ${stdout.trim().split('\n').join(' ')}`);
   } finally {
@@ -182,7 +191,7 @@ async function ensureRemoteTar(ssh: { (strings: TemplateStringsArray, ...values:
   if ((await ssh`command -v tar`.nothrow()).exitCode === 0) return;
   const ids = spawnSync('docker', ['ps', '-q', '--filter', `label=sshpool.owner-pid=${process.pid}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
   if (ids.length !== 1) throw new Error(`expected this run's one sshd container, found ${ids.length}`);
-  run('docker', ['cp', '/usr/bin/tar', `${ids[0]!}:/usr/bin/tar`]);
+  await run('docker', ['cp', '/usr/bin/tar', `${ids[0]!}:/usr/bin/tar`]);
 }
 
 function printTable(rows: readonly Row[], options: Options): void {

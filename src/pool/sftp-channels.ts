@@ -1,6 +1,8 @@
 import { sleep } from '../core/clock.js';
 import { ChannelRefusedError } from '../core/errors.js';
 import { promiseOf } from '../core/promise-of.js';
+import { AcquireCancelled } from '../command/error-mapping.js';
+import type { CancelReason } from '../command/channel-contract.js';
 import { ChannelOpenRefusal, ConnectionUnusable } from '../ssh/connection.js';
 import { SftpSubsystemUnavailable } from '../ssh/sftp-session.js';
 import type { SftpSession } from '../ssh/sftp-session.js';
@@ -57,11 +59,13 @@ export class SftpChannels {
       const { entry } = slot;
       let session: SftpSession;
       try {
-        session = await this.#sessionOn(entry, request);
+        session = await untilCancelled(this.#sessionOn(entry, request), request.cancel);
+        // Closed a moment ago (the server's sftp-server ended), before its close was seen here.
+        if (session.isClosed) throw new ConnectionUnusable('the SFTP channel closed');
       } catch (error) {
         entry.leaveSftp();
         this.#source.releaseSlot(slot);
-        if (error instanceof SftpSubsystemUnavailable) throw error;
+        if (error instanceof SftpSubsystemUnavailable || request.cancel.aborted) throw error;
         lastFailure = error as Error;
         if (error instanceof ChannelOpenRefusal) {
           await sleep(this.#source.clock, Math.min(500, 5 * 2 ** attempt));
@@ -161,4 +165,20 @@ export class SftpChannels {
     });
     return opened;
   }
+}
+
+/**
+ * `opening`, or a rejection as soon as the transfer is given up: an SFTP open the server does
+ * not answer must not hold it. The open goes on and counts as the connection's SFTP channel.
+ */
+function untilCancelled<T>(opening: Promise<T>, cancel: AbortSignal): Promise<T> {
+  if (cancel.aborted) {
+    opening.catch(() => {});
+    return Promise.reject(new AcquireCancelled(cancel.reason as CancelReason));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onCancel = (): void => reject(new AcquireCancelled(cancel.reason as CancelReason));
+    cancel.addEventListener('abort', onCancel, { once: true });
+    opening.then(resolve, reject).finally(() => cancel.removeEventListener('abort', onCancel));
+  });
 }
