@@ -22,7 +22,6 @@ import { NodeSSH } from 'node-ssh';
 import type { BenchHost } from './compare/bench-host.js';
 import { viaPort } from './compare/bench-host.js';
 import { pinnedConnectConfig } from './compare/contenders/ssh2-exec.js';
-import { DelayProxy } from './compare/delay-proxy.js';
 import { OpenSshFleet } from './compare/openssh-fleet.js';
 import { distIsStale, loadSshpool, sshpoolTarget } from './compare/sshpool-module.js';
 
@@ -97,6 +96,20 @@ function opensshOptions(host: BenchHost, dir: string, portFlag: '-p' | '-P'): st
   return ['-F', 'none', '-i', key, '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', portFlag, String(host.port)];
 }
 
+/** The delay proxy in a child process (bench/transfers-proxy.ts), so that it shares no event loop with a contender. */
+async function startProxy(target: BenchHost): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./transfers-proxy.ts', import.meta.url).pathname, target.host, String(target.port), String(WAN_DELAY_MS)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the delay proxy exited (${String(code)})`)));
+    child.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+  });
+  child.removeAllListeners('exit');
+  return { port, stop: () => child.stdin.end() };
+}
+
 /** Runs a tool to its end without blocking the event loop: the WAN profile's delay proxy runs in this process. */
 function run(command: string, args: readonly string[], input?: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -117,7 +130,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void fleet.stop().finally(() => process.exit(130)));
   }
-  const proxy = options.wan ? await DelayProxy.start(fleet.hosts[0]!, WAN_DELAY_MS) : undefined;
+  const proxy = options.wan ? await startProxy(fleet.hosts[0]!) : undefined;
   const host = proxy ? viaPort(fleet.hosts[0]!, proxy.port) : fleet.hosts[0]!;
   const work = mkdtempSync(join(tmpdir(), 'sshpool-bench-transfers-'));
   const remoteDir = `/home/${host.username}`;
@@ -176,7 +189,7 @@ async function main(): Promise<void> {
   } finally {
     nodeSsh.dispose();
     await pool.closeAll();
-    await proxy?.stop();
+    proxy?.stop();
     await fleet.stop();
     rmSync(work, { recursive: true, force: true });
   }
