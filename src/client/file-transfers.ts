@@ -28,7 +28,7 @@ import {
 } from './transfer-options.js';
 import type { BaseTransferOptions, DownloadTarget, TransferOptions, TransferResult, UploadSource, WriteFileOptions } from './transfer-options.js';
 
-/** After a stop, how long in-flight SFTP requests may take before the channel is ended (which fails them and closes every handle). */
+/** After a stop, how long the server may leave requests unanswered before the channel is ended (which fails them and closes every handle). */
 const STOP_GRACE_MS = 2_000;
 /** Least time between two `onProgress` calls for one file. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -181,10 +181,16 @@ export class FileTransfers {
         workCancel = cancel;
         trace.onConnection(slot.connection);
         let guard: NodeJS.Timeout | undefined;
-        const onStop = (): void => {
-          guard = setTimeout(() => session.end(), STOP_GRACE_MS);
+        // A server still answering is only slow (its requests drain, then the cleanup runs);
+        // one silent for the grace period gets its channel ended.
+        const watch = (): void => {
+          guard = setTimeout(() => {
+            if (session.silentForMs >= STOP_GRACE_MS) session.end();
+            else watch();
+          }, STOP_GRACE_MS);
           guard.unref();
         };
+        const onStop = (): void => watch();
         if (cancel.aborted) onStop();
         else cancel.addEventListener('abort', onStop, { once: true });
         try {

@@ -46,6 +46,8 @@ export class SftpSession {
   #isClosed = false;
   /** Rejecters of the requests not answered yet, failed when the channel closes. */
   readonly #outstanding = new Set<(error: Error) => void>();
+  /** `performance.now()` of the last answer (or of the last request sent while none was outstanding). */
+  #lastAnswerAt = performance.now();
 
   constructor(sftp: SFTPWrapper) {
     this.#sftp = sftp;
@@ -71,6 +73,11 @@ export class SftpSession {
   /** Bytes one write request may carry. */
   get maxWriteLength(): number {
     return (this.#sftp as unknown as { _maxWriteLen?: number })._maxWriteLen ?? 32 * 1024;
+  }
+
+  /** How long requests have been waiting with no answer from the server; 0 when none waits. */
+  get silentForMs(): number {
+    return this.#outstanding.size === 0 ? 0 : performance.now() - this.#lastAnswerAt;
   }
 
   /** Closes the channel: the server's sftp-server exits and closes every handle still open. */
@@ -166,11 +173,14 @@ export class SftpSession {
     return new Promise<T>((resolve, reject) => {
       const fail = (error: Error): void => {
         this.#outstanding.delete(fail);
+        this.#lastAnswerAt = performance.now();
         reject(error);
       };
+      if (this.#outstanding.size === 0) this.#lastAnswerAt = performance.now();
       this.#outstanding.add(fail);
       request.then((value) => {
         this.#outstanding.delete(fail);
+        this.#lastAnswerAt = performance.now();
         resolve(value);
       }, fail);
     });
