@@ -91,6 +91,7 @@ it('bytes count on ssh.client.channel.io by direction with ssh.channel.type sftp
 });
 
 it('the idle SFTP channel shows in ssh.client.channel.count', async () => {
+  await ssh.writeFile(`${HOME}/gauge.txt`, 'x');
   const channels = pointsOf(await metric('ssh.client.channel.count'));
   expect(channels.map((p) => p.value)).toEqual([1]);
 });
