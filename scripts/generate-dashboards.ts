@@ -372,6 +372,33 @@ const OVERVIEW: DashboardSpec = {
       ],
     },
     {
+      title: 'Transfers',
+      panels: [
+        {
+          title: 'Transfer throughput',
+          description: 'Bytes per second moved over SFTP channels (ssh.client.channel.io with ssh.channel.type sftp), by direction: transmit for uploads and writeFile, receive for downloads and readFile.',
+          unit: 'Bps',
+          min: 0,
+          targets: [q(rate(`{__name__=~"ssh_client_channel_io(_bytes)?_total", ${SEL}, ssh_channel_type="sftp"}`, 'ssh_pool_name, network_io_direction'), '{{ssh_pool_name}} {{network_io_direction}}')],
+        },
+        {
+          title: 'Transfer duration p99 by operation',
+          description: 'From call to result, waiting for a slot included (ssh.client.transfer.duration), by ssh.sftp.operation.',
+          unit: 's',
+          min: 0,
+          targets: [q(quantile(0.99, 'ssh_client_transfer_duration', 'ssh_pool_name, ssh_sftp_operation'), '{{ssh_pool_name}} {{ssh_sftp_operation}} p99', false)],
+        },
+        {
+          title: 'Transfer errors by error_type',
+          description: 'Failed transfers per second by error.type (remote file missing, permission denied, no SFTP subsystem, write failed, verification mismatch, ...).',
+          unit: 'reqps',
+          min: 0,
+          stack: true,
+          targets: [q(rate(histogram('ssh_client_transfer_duration', 'count', 'error_type!=""'), 'ssh_pool_name, error_type'), '{{ssh_pool_name}} {{error_type}}', false)],
+        },
+      ],
+    },
+    {
       title: 'Connections',
       panels: [
         {

@@ -18,9 +18,29 @@ import type { CarryTunnel } from './client/local-tunnel.js';
 import { RemoteTunnel } from './client/remote-tunnel.js';
 import { normalizeForwardOptions, normalizeForwardRemoteOptions, normalizeSocksOptions } from './client/tunnel-options.js';
 import type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel } from './client/tunnel-types.js';
+import { fanOutUpload } from './groups/fan-out-upload.js';
+import type { FanOutResult } from './core/fan-out-result.js';
+import type { DownloadTarget, ReadFileOptions, TransferOptions, TransferResult, UploadSource, WriteFileOptions } from './client/transfer-options.js';
+
+/**
+ * File transfers over the SFTP channel of a pooled connection (one per connection, opened when
+ * first needed, counted as a session slot): they wait for a slot as commands do and fail with
+ * typed `TransferError`s.
+ */
+export interface FileOperations {
+  /** Copies a local file (a path, a Buffer or a Readable), or a directory with `recursive`, to `remotePath`. Atomic by default. */
+  upload(source: UploadSource, remotePath: string, options?: TransferOptions): Promise<TransferResult>;
+  /** Copies a remote file, or a directory with `recursive`, to a local path or a Writable (which is ended). */
+  download(remotePath: string, target: DownloadTarget, options?: TransferOptions): Promise<TransferResult>;
+  /** A remote file's contents: a Buffer, or a string in `encoding`. */
+  readFile(remotePath: string, encoding?: undefined, options?: ReadFileOptions): Promise<Buffer>;
+  readFile(remotePath: string, encoding: BufferEncoding, options?: ReadFileOptions): Promise<string>;
+  /** Writes `data` to a remote file, atomically by default. */
+  writeFile(remotePath: string, data: string | Uint8Array, options?: WriteFileOptions): Promise<TransferResult>;
+}
 
 /** A tagged template bound to one target: `` ssh`ls -la ${dir}` ``. */
-export interface SSHExecutor {
+export interface SSHExecutor extends FileOperations {
   (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand;
   /** The target's host, for logs. */
   readonly host: string;
@@ -44,10 +64,22 @@ export interface SSHExecutor {
  * A tagged template bound to a group of hosts: `` group`uptime` `` runs on one host picked by
  * the group's strategy, `` group.all`uptime` `` on every host.
  */
+/** `group.all`: the same command, or the same upload, on every host of a group. */
+export interface HostGroupFanOut {
+  /** The same command on every host, `concurrency` at a time; see `FanOutCommand`. */
+  (strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand;
+  /**
+   * The same local file or directory (a path, or a Buffer) to `remotePath` on every host,
+   * `concurrency` hosts at a time. Resolves with one settled result per host in the group's
+   * order when all succeeded, else rejects with `FanOutError` holding every host's outcome.
+   */
+  upload(source: string | Buffer, remotePath: string, options?: TransferOptions): Promise<Array<FanOutResult<TransferResult>>>;
+}
+
 export interface HostGroupExecutor {
   (strings: TemplateStringsArray, ...values: unknown[]): GroupCommand;
-  /** The same command on every host, `concurrency` at a time; see `FanOutCommand`. */
-  all(strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand;
+  /** The same command (or upload) on every host, `concurrency` at a time; see `FanOutCommand`. */
+  readonly all: HostGroupFanOut;
   /** The group's name (members joined by ',' unless `name` was given), for logs. */
   readonly host: string;
   readonly name: string;
@@ -131,6 +163,10 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
     const built = buildCommand(strings, values, isRemoteCommandResult);
     return new FanOutCommand(group, built, (run) => new SSHCommand(built, spec.name, run, commandLog));
   };
+  Object.defineProperty(all, 'upload', {
+    value: async (source: string | Buffer, remotePath: string, options?: TransferOptions) => fanOutUpload(group, source, remotePath, options),
+    enumerable: true,
+  });
   const api = executor as HostGroupExecutor;
   // `name` of a function is read-only to assignment: every property is defined instead.
   const constant = (value: unknown): PropertyDescriptor => ({ value, enumerable: true });
@@ -177,6 +213,15 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
     const { listen, to } = normalizeForwardRemoteOptions(options);
     return RemoteTunnel.start(listen, to, (spec) => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).forwardRemote(normalized, spec));
   };
+  // Looked up per call, as commands are: the global pool may have been replaced after closeAll().
+  const files = () => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).files(normalized);
+  const operations: FileOperations = {
+    upload: async (source, remotePath, options) => files().upload(source, remotePath, options),
+    download: async (remotePath, target, options) => files().download(remotePath, target, options),
+    readFile: (async (remotePath: string, encoding?: BufferEncoding, options?: ReadFileOptions) => files().readFile(remotePath, encoding, options)) as FileOperations['readFile'],
+    writeFile: async (remotePath, data, options) => files().writeFile(remotePath, data, options),
+  };
+  for (const [name, value] of Object.entries(operations)) Object.defineProperty(executor, name, { value, enumerable: true });
   Object.defineProperties(executor, {
     host: { value: normalized.host, enumerable: true },
     forwardRemote: { value: forwardRemote, enumerable: true },

@@ -1,5 +1,5 @@
 export { $ } from './executor.js';
-export type { HostGroupExecutor, Shell, SSHExecutor } from './executor.js';
+export type { FileOperations, HostGroupExecutor, HostGroupFanOut, Shell, SSHExecutor } from './executor.js';
 export { GroupCommand } from './groups/group-command.js';
 export { FanOutCommand } from './groups/fan-out.js';
 export { SSHConnectionPool } from './client/connection-pool.js';
@@ -35,8 +35,30 @@ export {
   SSHConfigError,
   PrivateKeyError,
   TunnelRefusedError,
+  TransferError,
+  RemoteFileNotFoundError,
+  PermissionDeniedError,
+  SftpUnavailableError,
+  LocalFileNotFoundError,
+  WriteFailedError,
+  VerificationError,
+  TransferAbortedError,
+  TransferTimeoutError,
+  TransferConnectionLostError,
   ERROR_JSON_OUTPUT_CHARS,
 } from './core/errors.js';
+export type { TransferOperation } from './core/errors.js';
+export { DEFAULT_TRANSFER_CONCURRENCY } from './client/transfer-options.js';
+export type {
+  BaseTransferOptions,
+  DownloadTarget,
+  ReadFileOptions,
+  TransferOptions,
+  TransferProgress,
+  TransferResult,
+  UploadSource,
+  WriteFileOptions,
+} from './client/transfer-options.js';
 export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
 export { resolveSSHConfig } from './config/openssh/resolve-ssh-config.js';
 export type { ResolveSSHConfigOptions } from './config/openssh/resolve-ssh-config.js';

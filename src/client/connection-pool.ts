@@ -21,6 +21,7 @@ import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_OUTPUT_MEMORY, OutputBudget } from '../ssh/output-budget.js';
 import type { CommandLog } from '../command/ssh-command.js';
 import { SSHLease } from './ssh-lease.js';
+import { FileTransfers } from './file-transfers.js';
 import { normalizeTarget, previousHop, routeText } from '../config/ssh-target.js';
 import type { NormalizedTarget } from '../config/ssh-target.js';
 import { PoolTelemetry } from '../telemetry/pool-telemetry.js';
@@ -135,6 +136,7 @@ export class SSHConnectionPool {
       },
       tunnel: async (target, socket, destination, kind, hooks) => this.#hostPoolFor(target).tunnels.carry(socket, destination, kind, hooks),
       forwardRemote: async (target, spec) => this.#hostPoolFor(target).tunnels.forwardRemote(spec),
+      files: (target) => new FileTransfers(this.#hostPoolFor(target), this.#telemetry),
       prepare: (target) => {
         if (!this.#closed) this.#hostPoolFor(target);
       },

@@ -4,6 +4,7 @@ import type { CommandRequest } from '../command/ssh-command.js';
 import type { NormalizedTarget } from '../config/ssh-target.js';
 import type { CarryTunnel } from './local-tunnel.js';
 import type { StartRemoteForward } from './remote-tunnel.js';
+import type { FileTransfers } from './file-transfers.js';
 
 /**
  * What the facade (`$.ssh()`) and host groups need of a pool beyond its public API. Kept out of
@@ -17,6 +18,8 @@ export interface PoolInternals {
   tunnel(target: NormalizedTarget, ...args: Parameters<CarryTunnel>): ReturnType<CarryTunnel>;
   /** Starts a remote forward on a target's pool key (see `TunnelChannels.forwardRemote`). */
   forwardRemote(target: NormalizedTarget, ...args: Parameters<StartRemoteForward>): ReturnType<StartRemoteForward>;
+  /** The file operations (SFTP) of a target's pool key. Throws `PoolClosedError` once the pool is closed. */
+  files(target: NormalizedTarget): FileTransfers;
   /** Creates a target's pool key ahead of its first command, so that its `warmUpConnections` open now. */
   prepare(target: NormalizedTarget): void;
   /** The pool name a target runs under (`assigned`), or the one the pool will give its pool key next. */

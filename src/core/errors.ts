@@ -27,6 +27,15 @@ export const ERROR_CODES = {
   sshConfig: 'ERR_SSHPOOL_SSH_CONFIG',
   privateKey: 'ERR_SSHPOOL_PRIVATE_KEY',
   tunnelRefused: 'ERR_SSHPOOL_TUNNEL_REFUSED',
+  // File transfers (SFTP)
+  transfer: 'ERR_SSHPOOL_TRANSFER',
+  remoteNotFound: 'ERR_SSHPOOL_REMOTE_NOT_FOUND',
+  permissionDenied: 'ERR_SSHPOOL_PERMISSION_DENIED',
+  sftpUnavailable: 'ERR_SSHPOOL_SFTP_UNAVAILABLE',
+  localNotFound: 'ERR_SSHPOOL_LOCAL_NOT_FOUND',
+  writeFailed: 'ERR_SSHPOOL_WRITE_FAILED',
+  verifyMismatch: 'ERR_SSHPOOL_VERIFY_MISMATCH',
+  transferTimeout: 'ERR_SSHPOOL_TRANSFER_TIMEOUT',
 } as const;
 
 /** One of the stable codes. */
@@ -359,12 +368,12 @@ export class NoHostAvailableError extends SSHPoolError {
  * A fan-out (`group.all`) in which some hosts failed. The successes are not lost: `results`
  * holds one settled outcome per host, in the group's host order; `failures` the failed ones.
  */
-export class FanOutError extends SSHPoolError {
+export class FanOutError<T = CommandResult> extends SSHPoolError {
   readonly code = ERROR_CODES.fanOut;
-  readonly results: readonly FanOutResult[];
+  readonly results: readonly FanOutResult<T>[];
   readonly failures: readonly HostFailure[];
 
-  constructor(what: string, results: readonly FanOutResult[], failures: readonly HostFailure[]) {
+  constructor(what: string, results: readonly FanOutResult<T>[], failures: readonly HostFailure[]) {
     super(`${what} failed on ${failures.length} of ${results.length} hosts: ${listFailures(failures)}`);
     this.results = results;
     this.failures = failures;
@@ -410,4 +419,88 @@ export class PrivateKeyError extends SSHPoolError {
     this.source = source;
     this.reason = reason;
   }
+}
+
+/** Which file operation a `TransferError` comes from. */
+export type TransferOperation = 'upload' | 'download' | 'read' | 'write';
+
+/**
+ * A file transfer (`upload`, `download`, `readFile`, `writeFile`) failed. Subclasses carry a
+ * stable `code` for what users branch on; this class itself is any other SFTP failure (the
+ * server's status message is in `message`). `path` is the file the failure is about, remote or
+ * local as the subclass says; with `atomic` (the default for writes) no partial file is left at
+ * the target name.
+ */
+export class TransferError extends SSHPoolError {
+  readonly code: string = ERROR_CODES.transfer;
+  readonly operation: TransferOperation;
+  /** The pool name of the host (`username@host:port`). */
+  readonly poolName: string;
+  readonly path: string;
+
+  constructor(message: string, details: { operation: TransferOperation; poolName: string; path: string }, options?: { cause?: unknown }) {
+    super(message, options);
+    this.operation = details.operation;
+    this.poolName = details.poolName;
+    this.path = details.path;
+  }
+}
+
+/** The remote file or directory does not exist (SFTP `NO_SUCH_FILE`). */
+export class RemoteFileNotFoundError extends TransferError {
+  override readonly code = ERROR_CODES.remoteNotFound;
+}
+
+/** The server refused the remote path to this login (SFTP `PERMISSION_DENIED`). */
+export class PermissionDeniedError extends TransferError {
+  override readonly code = ERROR_CODES.permissionDenied;
+}
+
+/** The server runs no SFTP subsystem: its sshd_config has no `Subsystem sftp` line. */
+export class SftpUnavailableError extends TransferError {
+  override readonly code = ERROR_CODES.sftpUnavailable;
+}
+
+/** The local file or directory to upload does not exist. `path` is the local path. */
+export class LocalFileNotFoundError extends TransferError {
+  override readonly code = ERROR_CODES.localNotFound;
+}
+
+/** Writing failed: the remote disk is full, a quota was reached, or the local destination could not be written. */
+export class WriteFailedError extends TransferError {
+  override readonly code = ERROR_CODES.writeFailed;
+}
+
+/** `verify: 'sha256'`: the remote file's `sha256sum` differs from the bytes sent or received. */
+export class VerificationError extends TransferError {
+  override readonly code = ERROR_CODES.verifyMismatch;
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(message: string, details: { operation: TransferOperation; poolName: string; path: string; expected: string; actual: string }) {
+    super(message, details);
+    this.expected = details.expected;
+    this.actual = details.actual;
+  }
+}
+
+/** The transfer's `signal` fired (or the pool closed): it stopped, its SFTP handles closed. */
+export class TransferAbortedError extends TransferError {
+  override readonly code = ERROR_CODES.aborted;
+}
+
+/** The transfer ran longer than its `timeout`: it stopped, its SFTP handles closed. */
+export class TransferTimeoutError extends TransferError {
+  override readonly code = ERROR_CODES.transferTimeout;
+  readonly timeoutMs: number;
+
+  constructor(message: string, details: { operation: TransferOperation; poolName: string; path: string; timeoutMs: number }) {
+    super(message, details);
+    this.timeoutMs = details.timeoutMs;
+  }
+}
+
+/** The connection (or its SFTP channel) died during the transfer. */
+export class TransferConnectionLostError extends TransferError {
+  override readonly code = ERROR_CODES.connectionLost;
 }

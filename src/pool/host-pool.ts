@@ -24,6 +24,9 @@ import { PoolEntry } from './pool-entry.js';
 import { OpenConnections } from './open-connections.js';
 import { SlotLending } from './slot-lending.js';
 import { TunnelChannels } from './tunnel-channels.js';
+import { SftpChannels } from './sftp-channels.js';
+import type { SftpOutcome } from './sftp-channels.js';
+import type { SftpSession } from '../ssh/sftp-session.js';
 import type { ExecOutcome, Slot } from './slot.js';
 import type { ConnectionCounts, ConnectionEventDetails } from './types.js';
 import type { CloseOptions, HostPoolGauges, HostPoolOptions } from './host-pool-options.js';
@@ -54,6 +57,8 @@ export class HostPool implements BudgetMember {
   readonly channels: ChannelSession;
   /** Tunnelled connections (`forward`, `socks`): channels that are not sessions, on the least-loaded connection. */
   readonly tunnels: TunnelChannels;
+  /** The SFTP channel of each connection, for file transfers. */
+  readonly #sftp: SftpChannels;
 
   readonly #hold: ProcessHold;
   readonly #budget: ConnectionBudget;
@@ -91,7 +96,9 @@ export class HostPool implements BudgetMember {
     this.#drain = new PoolDrain(clock, this.#hold, this.#pending, this.#connections);
     this.#lending = new SlotLending({
       name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events,
-      connections: this.#connections, pending: this.#pending, growth: this.#growth, drain: this.#drain,
+      connections: this.#connections, pending: this.#pending, drain: this.#drain,
+      // A waiter may also get the slot of an SFTP channel no transfer uses.
+      growth: { grow: () => this.#waitersQueued(), queueEmptied: () => this.#growth.queueEmptied() },
     });
     this.channels = new ChannelSession(this);
     this.tunnels = new TunnelChannels({
@@ -101,6 +108,7 @@ export class HostPool implements BudgetMember {
       tunnelEnded: (entry) => this.#roomMade(entry),
       backoff: config.reconnect, hold: this.#hold,
     });
+    this.#sftp = new SftpChannels(this, (entry) => this.#roomMade(entry));
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
     events.subscribe((event) => {
@@ -155,6 +163,7 @@ export class HostPool implements BudgetMember {
     const expired = entry.expired(this.clock.now(), this.config.maxLifetime);
     if (connection.usable && entry.empty && (entry.retiring || expired)) connection.close('expired');
     if (entry.lendable && !expired) this.#lending.serveWaiters();
+    if (this.#pending.length > 0) this.#sftp.yieldIdle(this.#connections);
     if (entry.lendable && !entry.busy) this.#budget.connectionIdled(this);
     this.#drain.changed();
   }
@@ -173,6 +182,21 @@ export class HostPool implements BudgetMember {
   execute(spec: ChannelSpec, request: AcquireRequest): Promise<ExecOutcome> {
     const work = this.#drain.track(request.cancel);
     return this.channels.run(spec, { priority: request.priority, cancel: work.signal, trace: request.trace }, work.done);
+  }
+
+  /**
+   * Runs a file transfer's `work` on the SFTP channel of a connection, with a slot held like a
+   * command's (see `SftpChannels.run`); `closeAll()` can stop it through the request's signal.
+   */
+  transfer<T>(request: AcquireRequest, work: (session: SftpSession, slot: Slot, cancel: AbortSignal) => Promise<T>): Promise<SftpOutcome<T>> {
+    const tracked = this.#drain.track(request.cancel);
+    return this.#sftp.run({ priority: request.priority, cancel: tracked.signal, trace: request.trace }, (session, slot) => work(session, slot, tracked.signal))
+      .finally(() => tracked.done());
+  }
+
+  #waitersQueued(): void {
+    this.#growth.grow();
+    this.#sftp.yieldIdle(this.#connections);
   }
 
   // ---- connections ----
@@ -221,6 +245,7 @@ export class HostPool implements BudgetMember {
   #entryClosed(entry: PoolEntry, reason: CloseReason, error: Error | undefined): void {
     const wasBusy = entry.busy;
     this.#connections.delete(entry);
+    this.#sftp.forget(entry);
     this.#store.remove(entry.connection);
     this.#budget.release();
     this.events.emit({ type: 'closed', connection: entry.connection, reason, error, idleMs: entry.idleWhenClosed });

@@ -13,6 +13,12 @@ export class PoolEntry {
   #slotsInUse = 0;
   #probes = 0;
   #tunnels = 0;
+  /** 1 while the connection's SFTP channel is open or opening. */
+  #sftpChannel = 0;
+  /** Slots whose holders (transfers) ride the SFTP channel instead of a channel of their own. */
+  #sftpRiders = 0;
+  /** SFTP channels given up for waiting work and not closed by the server yet: they still take a session. */
+  #sftpClosing = 0;
   #opening = 0;
   #lentBefore = false;
   #idleSince: number | undefined;
@@ -36,9 +42,20 @@ export class PoolEntry {
   get slotsInUse(): number {
     return this.#slotsInUse;
   }
-  /** Channels open or opening, probes included. */
+  /** Channels open or opening, probes and the SFTP channel included. */
   get openChannels(): number {
-    return this.#slotsInUse + this.#probes;
+    return this.#slotsInUse - this.#sftpRiders + this.#sftpChannel + this.#sftpClosing + this.#probes;
+  }
+  /**
+   * Channels that carry work: all but an SFTP channel no transfer is using, which closes with
+   * the connection and never keeps it from going idle, expiring or retiring.
+   */
+  get workingChannels(): number {
+    return this.openChannels - this.#sftpClosing - (this.sftpIdle ? 1 : 0);
+  }
+  /** The SFTP channel is open (or opening) and no transfer uses it. */
+  get sftpIdle(): boolean {
+    return this.#sftpChannel === 1 && this.#sftpRiders === 0;
   }
   get probing(): boolean {
     return this.#probes > 0;
@@ -66,9 +83,9 @@ export class PoolEntry {
   get busy(): boolean {
     return this.#slotsInUse > 0 || this.#tunnels > 0;
   }
-  /** No channel of any kind: a retiring or expired connection may close now. */
+  /** No working channel (an idle SFTP channel does not count) and no tunnel: a retiring or expired connection may close now. */
   get empty(): boolean {
-    return this.openChannels === 0 && this.#tunnels === 0;
+    return this.workingChannels === 0 && this.#tunnels === 0;
   }
 
   /** Takes a slot. Returns whether this is the connection's first lend ever. */
@@ -94,6 +111,36 @@ export class PoolEntry {
   endTunnel(now: number): void {
     this.#tunnels = Math.max(0, this.#tunnels - 1);
     if (!this.busy) this.#idleSince = now;
+  }
+
+  /**
+   * A transfer holding a slot here starts to ride the SFTP channel: its slot no longer stands
+   * for a channel of its own. `opens`: this transfer's slot becomes the SFTP channel itself.
+   */
+  joinSftp(opens: boolean): void {
+    if (opens) this.#sftpChannel = 1;
+    this.#sftpRiders++;
+  }
+
+  /** A riding transfer is done with the SFTP channel; called just before its slot is released. */
+  leaveSftp(): void {
+    this.#sftpRiders = Math.max(0, this.#sftpRiders - 1);
+  }
+
+  /** The SFTP channel closed or failed to open. */
+  sftpClosed(): void {
+    this.#sftpChannel = 0;
+  }
+
+  /** The idle SFTP channel is being closed to free its session: it counts until `sftpYieldEnded`. */
+  sftpYielded(): void {
+    if (this.#sftpChannel === 0) return;
+    this.#sftpChannel = 0;
+    this.#sftpClosing++;
+  }
+
+  sftpYieldEnded(): void {
+    this.#sftpClosing = Math.max(0, this.#sftpClosing - 1);
   }
 
   /** A probe takes a channel but is not use: `idleSince` stays, so idle expiry still runs. */

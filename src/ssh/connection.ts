@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ChannelOutcome, ChannelSpec } from '../command/channel-contract.js';
+import type { SftpSession } from './sftp-session.js';
 
 /** Why a connection was closed. */
 export type CloseReason = 'idle' | 'expired' | 'unhealthy' | 'remote' | 'error' | 'shutdown';
@@ -123,6 +124,12 @@ export interface PoolConnection {
    * Absent on connections that cannot forward.
    */
   listenRemote?(host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener>;
+  /**
+   * Opens an SFTP subsystem channel (a session channel, as a command's). Rejects with
+   * `ChannelOpenRefusal`, `SftpSubsystemUnavailable` (the server runs none; the channel is
+   * closed again) or `ConnectionUnusable`. Absent on connections that cannot carry SFTP.
+   */
+  openSftp?(): Promise<SftpSession>;
   onClose(listener: CloseListener): () => void;
   /** Ends the connection politely; a peer that does not answer is cut off after a grace period. */
   close(reason: CloseReason): void;

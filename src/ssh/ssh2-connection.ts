@@ -19,6 +19,7 @@ import type { CloseListener, OpenChannelOptions, PoolConnection, RemoteListener,
 import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
+import { SftpSession, SftpSubsystemUnavailable } from './sftp-session.js';
 import { guardPreBanner } from './pre-banner-guard.js';
 import type { OutputBudget } from './output-budget.js';
 import type { CloseReason } from './connection.js';
@@ -379,6 +380,50 @@ export class SSHConnection implements PoolConnection {
   }
 
   /**
+   * Opens an SFTP subsystem channel. A server without the subsystem answers the request with a
+   * failure and leaves the session channel open: ssh2 does not close it, so it is closed here,
+   * or it would hold one of the server's `MaxSessions` until the connection ends.
+   */
+  openSftp(): Promise<SftpSession> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      const channels = (this.#client as unknown as ChannelManagerInternals)._chanMgr?._channels;
+      const before = channels ? new Set(Object.keys(channels)) : undefined;
+      try {
+        this.#client.sftp((error, sftp) => {
+          if (!error) {
+            resolve(new SftpSession(sftp));
+            return;
+          }
+          if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
+          else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error.message));
+          else {
+            if (/subsystem/i.test(error.message)) reject(new SftpSubsystemUnavailable(error.message));
+            else reject(error);
+            this.#closeChannelsOpenedSince(before);
+          }
+        });
+      } catch (error) {
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
+  /** Closes a session channel ssh2 opened and then abandoned (see `openSftp`). */
+  #closeChannelsOpenedSince(before: Set<string> | undefined): void {
+    const channels = (this.#client as unknown as ChannelManagerInternals)._chanMgr?._channels;
+    if (!channels || !before) return;
+    for (const [id, channel] of Object.entries(channels)) {
+      if (before.has(id) || typeof channel !== 'object' || channel === null) continue;
+      const abandoned = channel as { constructor?: { name?: string }; destroy?: () => void; _isReady?: boolean };
+      if (abandoned.constructor?.name === 'SFTP' && typeof abandoned.destroy === 'function') abandoned.destroy();
+    }
+  }
+
+  /**
    * Kills a remote process group from a short channel of its own; `done(true)` once the kill
    * ran on the server. A refused channel is left alone: the pool retires a connection whose
    * cancelled channel does not close in time.
@@ -485,6 +530,10 @@ export class SSHConnection implements PoolConnection {
     for (const listener of [...this.#closeListeners]) listener(reason, this.#lastError);
     this.#closeListeners.clear();
   }
+}
+
+interface ChannelManagerInternals {
+  _chanMgr?: { _channels?: Record<string, unknown> };
 }
 
 interface KeepAliveInternals {

@@ -104,6 +104,7 @@ export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
 /** `session` / `sftp` / `direct-tcpip` / `forwarded-tcpip` (and `direct-streamlocal@openssh.com` for UNIX sockets). */
 export const ATTR_CHANNEL_TYPE = 'ssh.channel.type';
 export const IO_DIRECTIONS = ['receive', 'transmit'] as const;
+export type NetworkIoDirection = (typeof IO_DIRECTIONS)[number];
 export const CHANNEL_TYPE_SESSION = 'session';
 /** On `ssh.exec`: channel data bytes the command received (stdout and stderr) and sent (stdin). */
 export const ATTR_CHANNEL_BYTES_RECEIVED = 'ssh.channel.bytes_received';
@@ -189,3 +190,37 @@ export const ATTR_GROUP_FAILED_COUNT = 'ssh.group.failed_count';
 export const ATTR_HOST_STATE = 'ssh.host.state';
 /** 1 while a group member is up, 0 while it is down (probing included); per `ssh.pool.name` and `ssh.group.name`. */
 export const METRIC_HOST_STATE = 'ssh.client.host.state';
+
+// ---- file transfers (SFTP) ----
+/** One transfer each (`ssh.upload()`, `download()`, `readFile()`, `writeFile()`), CLIENT, linked to the connection's `ssh.connect`. */
+export const SPAN_SFTP = {
+  upload: 'ssh.sftp.upload',
+  download: 'ssh.sftp.download',
+  read: 'ssh.sftp.read',
+  write: 'ssh.sftp.write',
+} as const;
+/** Duration of a transfer, by `ssh.sftp.operation`, with `error.type` on failure. */
+export const METRIC_TRANSFER_DURATION = 'ssh.client.transfer.duration';
+/** `upload` / `download` / `read` / `write`. */
+export const ATTR_SFTP_OPERATION = 'ssh.sftp.operation';
+/** On `ssh.sftp.*` spans: the bytes moved, and the files. */
+export const ATTR_SFTP_BYTES = 'ssh.sftp.bytes';
+export const ATTR_SFTP_FILES = 'ssh.sftp.files';
+/** `ssh.channel.type` of the SFTP channel. */
+export const CHANNEL_TYPE_SFTP = 'sftp';
+export const SFTP_OPERATIONS = ['upload', 'download', 'read', 'write'] as const;
+export type SftpOperation = (typeof SFTP_OPERATIONS)[number];
+/** `error.type` values a failed transfer records on `ssh.client.transfer.duration`, started at zero with each pool key. */
+export const TRANSFER_ERROR_TYPES = [
+  ERROR_CODES.transfer,
+  ERROR_CODES.remoteNotFound,
+  ERROR_CODES.permissionDenied,
+  ERROR_CODES.sftpUnavailable,
+  ERROR_CODES.localNotFound,
+  ERROR_CODES.writeFailed,
+  ERROR_CODES.verifyMismatch,
+  ERROR_CODES.transferTimeout,
+  ERROR_CODES.aborted,
+  ERROR_CODES.connectionLost,
+  ERROR_CODES.acquireTimeout,
+] as const;

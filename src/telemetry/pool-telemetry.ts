@@ -72,6 +72,7 @@ interface Instruments {
   readonly reconnectAttempts: Counter;
   readonly commandDuration: Histogram;
   readonly channelIo: Counter;
+  readonly transferDuration: Histogram;
   readonly observables: Array<ObservableUpDownCounter | ObservableGauge>;
   readonly callback: BatchObservableCallback;
 }
@@ -98,6 +99,14 @@ export interface TunnelSpanInput {
   readonly transmittedBytes: number;
   /** The `ssh.connect` span of the connection that carried it. */
   readonly link: SpanContext | undefined;
+}
+
+/** Where a transfer's span starts from. */
+export interface TransferSpanInput {
+  readonly poolName: string;
+  readonly host: string;
+  readonly port: number;
+  readonly operation: names.SftpOperation;
 }
 
 /** A started span plus the context that makes it the parent of what happens inside it. */
@@ -183,6 +192,21 @@ export class PoolTelemetry {
     const extra = execAttributesOf(parent);
     if (extra) Object.assign(attributes, extra);
     const span = this.tracer.startSpan(names.SPAN_EXEC, { kind: SpanKind.CLIENT, attributes }, parent);
+    return { span, context: trace.setSpan(parent, span) };
+  }
+
+  /** `ssh.sftp.<operation>`, child of the caller's active context. */
+  startTransfer(input: TransferSpanInput): TracedScope {
+    const parent = otelContext.active();
+    const span = this.tracer.startSpan(names.SPAN_SFTP[input.operation], {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        [names.ATTR_SERVER_ADDRESS]: input.host,
+        [names.ATTR_SERVER_PORT]: input.port,
+        ...this.#base(input.poolName),
+        [names.ATTR_SFTP_OPERATION]: input.operation,
+      },
+    }, parent);
     return { span, context: trace.setSpan(parent, span) };
   }
 
@@ -349,6 +373,14 @@ export class PoolTelemetry {
     instruments.channelIo.add(bytes, attributes[direction]);
   }
 
+  recordTransferDuration(poolName: string, operation: names.SftpOperation, durationMs: number, errorType?: string): void {
+    const instruments = this.#current();
+    if (!instruments) return;
+    const attributes: Attributes = { ...this.#base(poolName), [names.ATTR_SFTP_OPERATION]: operation };
+    if (errorType) attributes[names.ATTR_ERROR_TYPE] = errorType;
+    instruments.transferDuration.record(seconds(durationMs), attributes);
+  }
+
   /** Stops observing: a closed pool must not keep reporting (or be kept alive by) callbacks. */
   shutdown(): void {
     this.#shutdown = true;
@@ -435,7 +467,8 @@ export class PoolTelemetry {
       healthCheckDuration: histogram(names.METRIC_HEALTH_CHECK_DURATION, 'Duration of health probes, by outcome'),
       reconnectAttempts: meter.createCounter(names.METRIC_RECONNECT_ATTEMPTS, { unit: '{attempt}', description: 'Reconnect attempts, by outcome' }),
       commandDuration: histogram(names.METRIC_COMMAND_DURATION, 'Duration of commands, from await to result'),
-      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Channel data bytes, by direction and channel type' }),
+      channelIo: meter.createCounter(names.METRIC_CHANNEL_IO, { unit: 'By', description: 'Bytes carried by channels, by direction and channel type' }),
+      transferDuration: histogram(names.METRIC_TRANSFER_DURATION, 'Duration of file transfers, from call to result, by operation'),
       observables,
       callback,
     };
@@ -478,13 +511,16 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
   }
   instruments.useTime.record(NO_OBSERVATION, base);
   instruments.commandDuration.record(NO_OBSERVATION, base);
-  for (const channelType of [names.CHANNEL_TYPE_SESSION, 'direct-tcpip']) {
+  for (const channelType of [names.CHANNEL_TYPE_SESSION, names.CHANNEL_TYPE_SFTP, 'direct-tcpip']) {
     for (const direction of names.IO_DIRECTIONS) instruments.channelIo.add(0, ioAttributes(base, direction, channelType));
   }
   // Every error a command can end with, so that the first failed commands of an outage shorter
   // than a scrape interval count in rate() and increase() (the error-budget alerts read them).
   for (const errorType of [...pool.connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
     instruments.commandDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
+  }
+  for (const operation of names.SFTP_OPERATIONS) {
+    instruments.transferDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_SFTP_OPERATION]: operation });
   }
 }
 

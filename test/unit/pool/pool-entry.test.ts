@@ -113,3 +113,61 @@ describe('pool entry', () => {
     expect(connection.closeReason).toBe('expired');
   });
 });
+
+describe('pool entry: the SFTP channel', () => {
+  it('counts the SFTP channel as one channel, however many transfers ride it', () => {
+    const { entry: e } = entry(2);
+    e.lend();
+    e.joinSftp(true);
+    e.lend();
+    e.joinSftp(false);
+    e.lend();
+    e.joinSftp(false);
+    expect(e.openChannels).toBe(1);
+    expect(e.freeSlots).toBe(1);
+    expect(e.busy).toBe(true);
+  });
+
+  it('keeps counting an SFTP channel no transfer uses, without making the connection busy or keeping it from closing', () => {
+    const { entry: e } = entry(2);
+    e.lend();
+    e.joinSftp(true);
+    e.leaveSftp();
+    e.release(10);
+    expect(e).toMatchObject({ openChannels: 1, freeSlots: 1, busy: false, idleSince: 10, sftpIdle: true, workingChannels: 0 });
+  });
+
+  it('learns the limit from a refusal with the SFTP channel among the established channels', () => {
+    const { entry: e } = entry(10);
+    e.lend();
+    e.joinSftp(true);
+    e.lend();
+    // The refused open is answered, so no longer opening: it is the one not counted.
+    e.lend();
+    e.noteRefusal();
+    // Established: the SFTP channel and one command.
+    expect(e.channelLimit).toBe(2);
+  });
+
+  it('an SFTP channel given up for waiting work still takes a session until the server closed it', () => {
+    const { entry: e } = entry(1);
+    e.lend();
+    e.joinSftp(true);
+    e.leaveSftp();
+    e.release(0);
+    e.sftpYielded();
+    expect(e).toMatchObject({ openChannels: 1, freeSlots: 0, sftpIdle: false, workingChannels: 0 });
+    e.sftpYieldEnded();
+    expect(e).toMatchObject({ openChannels: 0, freeSlots: 1 });
+  });
+
+  it('an SFTP channel that closed frees its session', () => {
+    const { entry: e } = entry(2);
+    e.lend();
+    e.joinSftp(true);
+    e.leaveSftp();
+    e.release(0);
+    e.sftpClosed();
+    expect(e).toMatchObject({ openChannels: 0, freeSlots: 2, sftpIdle: false });
+  });
+});

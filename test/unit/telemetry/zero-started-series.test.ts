@@ -104,6 +104,15 @@ describe('every series with a fixed label set starts at zero', () => {
       'ERR_SSHPOOL_SSH_CONFIG', // target resolution, before the pool
       'ERR_SSHPOOL_PRIVATE_KEY',
       'ERR_SSHPOOL_TUNNEL_REFUSED', // a tunnelled connection's, on its ssh.tunnel span
+      // File transfers end with these on ssh.client.transfer.duration, never a command.
+      'ERR_SSHPOOL_TRANSFER',
+      'ERR_SSHPOOL_REMOTE_NOT_FOUND',
+      'ERR_SSHPOOL_PERMISSION_DENIED',
+      'ERR_SSHPOOL_SFTP_UNAVAILABLE',
+      'ERR_SSHPOOL_LOCAL_NOT_FOUND',
+      'ERR_SSHPOOL_WRITE_FAILED',
+      'ERR_SSHPOOL_VERIFY_MISMATCH',
+      'ERR_SSHPOOL_TRANSFER_TIMEOUT',
     ];
     const started = new Set<string>([...names.CONNECT_ERROR_TYPES, names.JUMP_HOST_ERROR_TYPE, ...names.COMMAND_ERROR_TYPES]);
     expect([...codes].filter((code) => !started.has(code) && !notACommandEnding.includes(code))).toEqual([]);

@@ -1,0 +1,184 @@
+import { sleep } from '../core/clock.js';
+import { ChannelRefusedError } from '../core/errors.js';
+import { promiseOf } from '../core/promise-of.js';
+import { AcquireCancelled } from '../command/error-mapping.js';
+import type { CancelReason } from '../command/channel-contract.js';
+import { ChannelOpenRefusal, ConnectionUnusable } from '../ssh/connection.js';
+import { SftpSubsystemUnavailable } from '../ssh/sftp-session.js';
+import type { SftpSession } from '../ssh/sftp-session.js';
+import { MAX_CHANNEL_ATTEMPTS } from './channel-session.js';
+import type { SessionRequest, SlotSource } from './channel-session.js';
+import type { PoolEntry } from './pool-entry.js';
+import type { Slot } from './slot.js';
+
+/** A transfer's work on the connection's SFTP channel, and the slot it held. */
+export interface SftpOutcome<T> {
+  readonly value: T;
+  readonly slot: Slot;
+}
+
+/** Raised when the connection went away twice while a transfer waited for its SFTP channel. */
+export class SftpConnectionLost extends Error {
+  override readonly name = 'SftpConnectionLost';
+}
+
+/**
+ * The SFTP channels of one host pool: at most one per connection, opened by the first transfer
+ * that needs it, shared by every later transfer on that connection, and closed with the
+ * connection (idle expiry, lifetime, close). The channel is a session channel to the server, so
+ * it takes one of the connection's slots from its open to its close (`PoolEntry.joinSftp`);
+ * a transfer holds a slot like a command does (priority, `acquireTimeout`, the same queue) but
+ * rides the shared channel instead of opening its own. An SFTP channel no transfer uses gives
+ * its slot back to waiting work (`yieldIdle`) instead of starving it.
+ */
+export class SftpChannels {
+  readonly #source: SlotSource;
+  /** Told when a channel closed by itself: its slot is free for waiters. */
+  readonly #roomMade: (entry: PoolEntry) => void;
+  readonly #sessions = new Map<PoolEntry, Promise<SftpSession>>();
+  /** Channels closed to free their session: no transfer joins them. */
+  readonly #yielded = new WeakSet<SftpSession>();
+
+  constructor(source: SlotSource, roomMade: (entry: PoolEntry) => void) {
+    this.#source = source;
+    this.#roomMade = roomMade;
+  }
+
+  /**
+   * Runs `work` on the SFTP channel of a connection, holding a slot on it meanwhile. A refused
+   * channel lowers the connection's limit and retries at the head of the queue, as a command's
+   * does. Rejects with `SftpSubsystemUnavailable` when the server has no SFTP subsystem,
+   * `ChannelRefusedError` when it keeps refusing, `SftpConnectionLost` when connections keep
+   * dying under the open; whatever `work` throws, as thrown.
+   */
+  async run<T>(request: SessionRequest, work: (session: SftpSession, slot: Slot) => Promise<T>): Promise<SftpOutcome<T>> {
+    let lost = 0;
+    let lastFailure: Error | undefined;
+    for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
+      const slot = await this.#source.acquire(request, attempt > 1);
+      const { entry } = slot;
+      let session: SftpSession;
+      try {
+        session = await untilCancelled(this.#sessionOn(entry, request), request.cancel);
+        // Closed a moment ago (the server's sftp-server ended), before its close was seen here.
+        if (session.isClosed) throw new ConnectionUnusable('the SFTP channel closed');
+      } catch (error) {
+        entry.leaveSftp();
+        this.#source.releaseSlot(slot);
+        if (error instanceof SftpSubsystemUnavailable || request.cancel.aborted) throw error;
+        lastFailure = error as Error;
+        if (error instanceof ChannelOpenRefusal) {
+          await sleep(this.#source.clock, Math.min(500, 5 * 2 ** attempt));
+          continue;
+        }
+        if (++lost >= 2) throw new SftpConnectionLost((error as Error).message, { cause: error });
+        continue;
+      }
+      try {
+        return { value: await work(session, slot), slot };
+      } finally {
+        entry.leaveSftp();
+        this.#source.releaseSlot(slot);
+      }
+    }
+    throw new ChannelRefusedError(
+      `The server ${this.#source.name} refused an SFTP channel ${MAX_CHANNEL_ATTEMPTS} times in a row`,
+      this.#source.name,
+      lastFailure ? { cause: lastFailure } : undefined,
+    );
+  }
+
+  /** Closes SFTP channels no transfer uses on connections with no free slot: waiting work needs the slot. */
+  yieldIdle(entries: Iterable<PoolEntry>): void {
+    for (const entry of entries) {
+      if (!entry.sftpIdle || entry.freeSlots > 0 || !entry.lendable) continue;
+      const session = this.#sessions.get(entry);
+      if (!session) continue;
+      // Out of the map at once: a transfer arriving meanwhile opens a new channel instead of
+      // joining one about to close.
+      this.#sessions.delete(entry);
+      entry.sftpYielded();
+      void session.then((open) => {
+        this.#yielded.add(open);
+        if (open.isClosed) this.#closedAfterYield(entry);
+        else open.end();
+      }, () => entry.sftpYieldEnded());
+    }
+  }
+
+  /** The connection closed: its channel went with it. */
+  forget(entry: PoolEntry): void {
+    this.#sessions.delete(entry);
+  }
+
+  #closedAfterYield(entry: PoolEntry): void {
+    entry.sftpYieldEnded();
+    this.#roomMade(entry);
+  }
+
+  /** Joins the connection's SFTP channel, opening it when there is none. The caller leaves it. */
+  #sessionOn(entry: PoolEntry, request: SessionRequest): Promise<SftpSession> {
+    const existing = this.#sessions.get(entry);
+    if (existing) {
+      entry.joinSftp(false);
+      return existing;
+    }
+    entry.joinSftp(true);
+    const opening = this.#open(entry, request);
+    this.#sessions.set(entry, opening);
+    return opening;
+  }
+
+  #open(entry: PoolEntry, request: SessionRequest): Promise<SftpSession> {
+    const { clock, events } = this.#source;
+    const { connection } = entry;
+    entry.openingStarted();
+    const startedAt = clock.now();
+    const open = connection.openSftp
+      ? promiseOf(() => connection.openSftp!())
+      : Promise.reject(new SftpSubsystemUnavailable('this connection cannot carry SFTP'));
+    const opened: Promise<SftpSession> = open.then((session) => {
+      entry.openingEnded();
+      events.emit({ type: 'channel-opened', connection, parent: request.trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow() });
+      void session.closed.then(() => {
+        if (this.#yielded.has(session)) {
+          this.#closedAfterYield(entry);
+          return;
+        }
+        if (this.#sessions.get(entry) !== opened) return;
+        this.#sessions.delete(entry);
+        entry.sftpClosed();
+        this.#roomMade(entry);
+      });
+      return session;
+    }, (error: unknown) => {
+      entry.openingEnded();
+      if (error instanceof ChannelOpenRefusal && connection.usable) {
+        entry.noteRefusal();
+        events.emit({ type: 'channel-refused', connection });
+      }
+      entry.sftpClosed();
+      // A server without the subsystem stays without it: later transfers on this connection
+      // fail at once instead of opening a channel each.
+      if (!(error instanceof SftpSubsystemUnavailable)) this.#sessions.delete(entry);
+      throw connection.usable || error instanceof SftpSubsystemUnavailable ? error : new ConnectionUnusable((error as Error).message);
+    });
+    return opened;
+  }
+}
+
+/**
+ * `opening`, or a rejection as soon as the transfer is given up: an SFTP open the server does
+ * not answer must not hold it. The open goes on and counts as the connection's SFTP channel.
+ */
+function untilCancelled<T>(opening: Promise<T>, cancel: AbortSignal): Promise<T> {
+  if (cancel.aborted) {
+    opening.catch(() => {});
+    return Promise.reject(new AcquireCancelled(cancel.reason as CancelReason));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onCancel = (): void => reject(new AcquireCancelled(cancel.reason as CancelReason));
+    cancel.addEventListener('abort', onCancel, { once: true });
+    opening.then(resolve, reject).finally(() => cancel.removeEventListener('abort', onCancel));
+  });
+}
