@@ -158,6 +158,14 @@ export interface PoolConfig {
    * @default 4
    */
   maxConcurrentConnects?: number;
+  /**
+   * Keep one spare session channel open on each connection, so that a command on a warm
+   * connection sends only `exec`: one round trip instead of two. Spares count against the
+   * channel limit learned from the server's `MaxSessions`, are replaced when the server closes
+   * them, and never keep the process alive. `false`: every command opens its own channel.
+   * @default true
+   */
+  spareChannels?: boolean;
   /** @default { enabled: false, interval: 30000, timeout: 5000, command: 'true' } */
   healthCheck?: HealthCheckConfig;
   /** @default { enabled: true, maxRetries: 5, initialDelay: 200, maxDelay: 10000, backoff: 'exponential', jitter: true } */

@@ -11,6 +11,8 @@ export interface HostPoolGauges extends ConnectionCounts {
   /** Channels the connections could carry at once, counting unopened ones at the configured limit. */
   readonly channelCapacity: number;
   readonly reconnectGivenUp: boolean;
+  /** Spare session channels open and waiting for a command. */
+  readonly spareChannels: number;
 }
 
 export interface HostPoolOptions {

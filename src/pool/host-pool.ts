@@ -23,6 +23,7 @@ import { PoolDrain } from './pool-drain.js';
 import { PoolEntry } from './pool-entry.js';
 import { OpenConnections } from './open-connections.js';
 import { SlotLending } from './slot-lending.js';
+import { SpareChannels } from './spare-channels.js';
 import type { ExecOutcome, Slot } from './slot.js';
 import type { ConnectionCounts, ConnectionEventDetails } from './types.js';
 import type { CloseOptions, HostPoolGauges, HostPoolOptions } from './host-pool-options.js';
@@ -62,6 +63,7 @@ export class HostPool implements BudgetMember {
   readonly #health: HealthMonitor;
   readonly #drain: PoolDrain;
   readonly #lending: SlotLending;
+  readonly #spares: SpareChannels;
   readonly #opens = new Set<Promise<OpenResult>>();
   readonly #closeController = new AbortController();
   #closing: Promise<void> | undefined;
@@ -90,6 +92,7 @@ export class HostPool implements BudgetMember {
       name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events,
       connections: this.#connections, pending: this.#pending, growth: this.#growth, drain: this.#drain,
     });
+    this.#spares = new SpareChannels({ enabled: config.spareChannels, maxLifetime: config.maxLifetime, clock, events });
     this.channels = new ChannelSession(this);
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
@@ -117,7 +120,7 @@ export class HostPool implements BudgetMember {
   gauges(): HostPoolGauges {
     const { maxConnections, maxChannelsPerConnection } = this.config;
     const channelCapacity = this.#connections.capacity(maxConnections, maxChannelsPerConnection);
-    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp };
+    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp, spareChannels: this.#connections.spareCount() };
   }
 
   // ---- slots ----
@@ -139,6 +142,11 @@ export class HostPool implements BudgetMember {
     if (this.#lending.release(slot)) this.#roomMade(slot.entry);
   }
 
+  /** A channel opened on `entry`: it may have taken the connection's spare, so another is prepared. */
+  channelOpened(entry: PoolEntry): void {
+    if (!this.#closing) this.#spares.replenish(entry);
+  }
+
   /** A connection gained room (a slot or a probe's channel freed). */
   #roomMade(entry: PoolEntry): void {
     const { connection } = entry;
@@ -146,6 +154,8 @@ export class HostPool implements BudgetMember {
     if (connection.usable && entry.openChannels === 0 && (entry.retiring || expired)) connection.close('expired');
     if (entry.lendable && !expired) this.#lending.serveWaiters();
     if (entry.lendable && !entry.busy) this.#budget.connectionIdled(this);
+    // After the waiters: a waiter served by the freed slot takes the spare instead.
+    if (!this.#closing) this.#spares.replenish(entry);
     this.#drain.changed();
   }
 
@@ -196,7 +206,12 @@ export class HostPool implements BudgetMember {
       return;
     }
     this.#lending.serveWaiters();
-    if (!entry.busy) this.#budget.connectionIdled(this);
+    if (!entry.busy) {
+      this.#budget.connectionIdled(this);
+      // Opened ahead of demand (warm-up, reconnect): its first command finds a spare. A
+      // connection opened for a waiter gets one after that command's channel opened.
+      this.#spares.replenish(entry);
+    }
     this.#growth.grow();
   }
 

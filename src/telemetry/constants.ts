@@ -49,6 +49,8 @@ export const ATTR_ROUTE = 'ssh.route';
 /** On `ssh.exec`: the server opened the command's channel; `ssh.channel.open_time` says how long that took (s). */
 export const EVENT_CHANNEL_OPENED = 'ssh.channel.opened';
 export const ATTR_CHANNEL_OPEN_TIME = 'ssh.channel.open_time';
+/** On `ssh.exec`: true when the command ran on a spare session opened ahead of it (only `exec` was sent). */
+export const ATTR_CHANNEL_PREPARED = 'ssh.channel.prepared';
 /**
  * On `ssh.connect`: the phases of opening a connection, each marking the end of a protocol step,
  * in protocol order (src/ssh/connect-phases.ts): the time up to `host_key_verified` is the key
@@ -77,6 +79,8 @@ export const METRIC_RECONNECT_ATTEMPTS = 'ssh.client.reconnect.attempts';
 export const METRIC_COMMAND_DURATION = 'ssh.client.command.duration';
 /** Channel capacity of a pool key: the channels its connections could carry at once. */
 export const METRIC_CHANNEL_MAX = 'ssh.client.channel.max';
+/** Spare session channels held open for the next command (`poolConfig.spareChannels`). */
+export const METRIC_CHANNEL_SPARE = 'ssh.client.channel.spare';
 /** 1 while a pool key's reconnect has used up its attempts and waits for new demand, else 0. */
 export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 

@@ -40,6 +40,8 @@ export interface ObservedPool {
   readonly channelCapacity?: number;
   /** True while reconnect has used up its attempts and waits for new demand. Default: false. */
   readonly reconnectGivenUp?: boolean;
+  /** Spare session channels held open for the next command. Default: 0. */
+  readonly spareChannels?: number;
 }
 
 /** A pool key whose fixed-label series exist from its creation on. */
@@ -347,7 +349,11 @@ export class PoolTelemetry {
       unit: '{state}',
       description: '1 while reconnect has used up its attempts for the pool key and waits for new demand, else 0',
     });
-    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp];
+    const spares = meter.createObservableUpDownCounter(names.METRIC_CHANNEL_SPARE, {
+      unit: '{channel}',
+      description: 'Spare session channels held open so that the next command sends only exec',
+    });
+    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp, spares];
     const callback: BatchObservableCallback = (result) => {
       for (const pool of this.#observe()) {
         const base = this.#base(pool.name);
@@ -359,6 +365,7 @@ export class PoolTelemetry {
         const capacity = channelCapacityOf(pool);
         if (capacity !== undefined) result.observe(channelMax, capacity, base);
         result.observe(givenUp, pool.reconnectGivenUp ? 1 : 0, base);
+        result.observe(spares, pool.spareChannels ?? 0, base);
       }
     };
     meter.addBatchObservableCallback(callback, observables);
