@@ -1,6 +1,7 @@
 // Spare session channels against real OpenSSH: a warm command runs on a session opened ahead of
 // it (only `exec` is sent), spares count against the server's MaxSessions, and a spare the
-// server closes (ChannelTimeout, a restart, a freeze, a kill) never fails a command.
+// server drops (a restart, a freeze, a kill) never fails a command beyond the connection's own
+// loss. OpenSSH 9.2 never closes a spare on its own: ChannelTimeout spares sessions without a command.
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
@@ -84,21 +85,25 @@ describe('spare session channels', () => {
     expect(await observed.spares()).toBeLessThanOrEqual(observed.pool.getStats().totalConnections);
   });
 
-  it('a spare the server closes for inactivity (ChannelTimeout) is replaced quietly and never fails a command', async () => {
+  it('ChannelTimeout: commands succeed on spares that waited longer than the timeout (OpenSSH 9.2 times out only sessions that run something)', async () => {
+    // sshd gives every session the inactivity deadline ("inactive timeout: 1" in its log) but
+    // enforces it on open channels only, not on a session still waiting for its request: a
+    // spare outlives it. A server that does close spares is covered by
+    // test/unit/ssh/spare-sessions.test.ts and test/unit/pool/spare-channels.test.ts.
     const server = await startSshd({ config: { ChannelTimeout: '*=1s', LogLevel: 'DEBUG1' } });
     const observed = observedPool();
     const ssh = $.ssh(targetFor(server, observed.pool));
     expect((await ssh`echo first`.timeout(15_000)).stdout).toBe('first\n');
-    await until(async () => (await observed.spares()) === 1, 5_000, 'a spare is held');
-    // Commands at random moments of the spares' lives: some land as the server closes one.
-    for (let i = 0; i < 12; i++) {
-      await sleep(200 + ((i * 373) % 1_300));
+    observed.clear();
+    for (let i = 0; i < 6; i++) {
+      await until(async () => (await observed.spares()) === 1, 5_000, 'a spare is held');
+      // Longer than the timeout: the spare has been idle past it.
+      await sleep(1_500);
       const result = await ssh`echo ${`t${i}`}`.timeout(15_000);
       expect(result.stdout).toBe(`t${i}\n`);
     }
-    const logs = await server.logs();
-    expect(logs, 'sshd closed inactive channels').toMatch(/inactiv/i);
-    expect(observed.prepared().filter((value) => value === true).length, 'commands that still found a spare').toBeGreaterThan(0);
+    expect(await server.logs(), 'sshd applies the 1 s inactivity timeout to sessions').toMatch(/new session .*inactive timeout: 1\)/);
+    expect(observed.prepared()).toEqual([true, true, true, true, true, true]);
     expect(observed.pool.getStats()).toMatchObject({ totalConnections: 1, pendingRequests: 0 });
   });
 
