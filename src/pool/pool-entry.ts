@@ -16,6 +16,8 @@ export class PoolEntry {
   #probes = 0;
   #opening = 0;
   #lentBefore = false;
+  /** Channels in use above which a spare was refused (see `noteSpareRefusal`). */
+  #spareLimit = Number.POSITIVE_INFINITY;
   #idleSince: number | undefined;
   #retiring = false;
   #idleWhenClosed: number | undefined;
@@ -103,14 +105,18 @@ export class PoolEntry {
     this.#lowerLimitTo(this.openChannels - this.#opening - 1 + this.#openSpares());
   }
 
-  /** The server refused a spare session: the same lesson, though no slot held the refused channel. */
+  /**
+   * The server refused a spare session: no spare beside as many channels as are established now.
+   * Only spares learn from it. Commands' channels keep their limit: a jump host with OpenSSH
+   * `MaxSessions 0` refuses every session yet carries its forwarded channels, which take slots.
+   */
   noteSpareRefusal(): void {
-    this.#lowerLimitTo(this.openChannels - this.#opening + this.#openSpares());
+    this.#spareLimit = Math.min(this.#spareLimit, Math.max(0, this.openChannels - this.#opening));
   }
 
-  /** Whether a spare session fits beside the channels in use without passing the limit learned so far. */
+  /** Whether a spare session fits beside the channels in use without passing the limits learned so far. */
   get roomForSpare(): boolean {
-    return this.lendable && this.connection.spare === undefined && this.openChannels < this.#channelLimit;
+    return this.lendable && this.connection.spare === undefined && this.openChannels < Math.min(this.#channelLimit, this.#spareLimit);
   }
 
   #openSpares(): number {

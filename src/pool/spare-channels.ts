@@ -23,8 +23,9 @@ export interface SpareChannelsOptions {
  * sends only `exec` (ssh/spare-session.ts). A spare is asked for when a connection opens idle,
  * when a command's channel opened (it may have taken the spare), when a slot or probe frees,
  * and when the server closed the spare. Spares count against the channel limit learned from
- * refusals; a refused spare teaches that limit as a refused command's channel does, and fails
- * nothing. The connection, not this part, holds the spare: there is no second account of it.
+ * refusals; a refused spare fails nothing and stops spares beside as many channels as were
+ * established then (`PoolEntry.noteSpareRefusal`). The connection, not this part, holds the
+ * spare: there is no second account of it.
  */
 export class SpareChannels {
   readonly #options: SpareChannelsOptions;

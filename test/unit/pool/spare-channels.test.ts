@@ -61,16 +61,23 @@ describe('SpareChannels', () => {
     expect(expired.connection.spare).toBeUndefined();
   });
 
-  it('learns the limit from a refused spare, reports the refusal, and fails nothing', async () => {
+  it('after a refused spare, prepares spares only beside fewer channels; the commands\' limit stays, and nothing fails', async () => {
     const { spares, entry, connection, clock, events } = parts({ channelLimit: 5 });
     slotOf(entry, clock);
     connection.refuse = 1;
     spares.replenish(entry);
     await settle();
     expect(connection.spare).toBeUndefined();
-    // One command's channel is what the server allowed beside it.
-    expect(entry.channelLimit).toBe(1);
     expect(events.of('channel-refused')).toHaveLength(1);
+    // A jump host with MaxSessions 0 refuses sessions but carries forwarded channels: their limit must not drop.
+    expect(entry.channelLimit).toBe(5);
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare, 'no second try beside one channel').toBeUndefined();
+    entry.release(clock.now());
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare, 'a spare on the idle connection').toBe('ready');
   });
 
   it('replaces a spare the server closed after it had lived a while', async () => {
