@@ -29,13 +29,12 @@ import { runContender } from './compare/run-contender.js';
 import type { Outcome } from './compare/run-contender.js';
 import { median } from './compare/stats.js';
 import type { WorkloadDef } from './compare/workloads.js';
-import { FULL_SIZES, SMOKE_SIZES, workloadsFor } from './compare/workloads.js';
+import { FULL_SIZES, SMOKE_SIZES, WAN_DELAY_MS, workloadsFor } from './compare/workloads.js';
 import { runMemoryAndScale } from './compare/memory-and-scale.js';
 import { callgrindAvailable, instructionsSection } from './compare/count-instructions.js';
 import type { InstructionCount } from './compare/count-instructions.js';
 import { distIsStale, FROM_SOURCE, REPO_ROOT } from './compare/sshpool-module.js';
 
-const WAN_DELAY_MS = 25;
 /** Set on SIGINT/SIGTERM: what fails while the servers go away is no news. */
 let interrupting = false;
 const EXTRA_SECTIONS = ['cpu', 'instructions', 'memory', 'scale', 'overhead'] as const;
