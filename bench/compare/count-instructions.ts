@@ -74,6 +74,12 @@ export async function countInstructions(options: InstructionCountOptions, progre
   const scratch = mkdtempSync(join(tmpdir(), 'sshpool-callgrind-'));
   try {
     const counts: InstructionCount[] = [];
+    // One uncounted run per contender first: tsx transpiles on first use and caches the result,
+    // which would weigh on whichever counted run came first.
+    for (const contender of options.contenders) {
+      const primed = await runChild(process.execPath, ['--import', 'tsx', CLIENT, contender, '1', '1', '1'], options.host);
+      if (primed.status !== 0) throw new Error(`${contender} did not run (exit ${primed.status}):\n${primed.stderr.slice(-2000)}`);
+    }
     for (const inFlight of options.inFlight) {
       for (const contender of options.contenders) {
         const shortRun = await instructions(scratch, contender, options.short, options, inFlight);
