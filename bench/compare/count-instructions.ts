@@ -110,8 +110,9 @@ export interface FunctionCost {
 }
 
 /**
- * sshpool's own functions ranked by inclusive share of a V8 CPU profile's samples. A function
- * that calls itself (directly or not) counts each sample once.
+ * sshpool's own functions ranked by inclusive share of a V8 CPU profile's busy samples (idle
+ * ones, the client waiting for the server, left out). A function that calls itself (directly or
+ * not) counts each sample once.
  */
 export function topOwnFunctions(profile: { readonly nodes: readonly ProfileNode[] }, ownRoot: string, count: number): FunctionCost[] {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -138,7 +139,8 @@ export function topOwnFunctions(profile: { readonly nodes: readonly ProfileNode[
       frame.entered = true;
       frame.key = keyOf(frame.node);
       if (frame.key) onPath.set(frame.key, (onPath.get(frame.key) ?? 0) + 1);
-      const hits = frame.node.hitCount ?? 0;
+      // Time the client spent waiting for the server is no cost of anyone's.
+      const hits = frame.node.callFrame.functionName === '(idle)' ? 0 : frame.node.hitCount ?? 0;
       total += hits;
       if (hits > 0) for (const [key, depth] of onPath) if (depth > 0) inclusive.set(key, (inclusive.get(key) ?? 0) + hits);
       for (const child of frame.node.children ?? []) stack.push({ node: byId.get(child)!, key: undefined, entered: false });
@@ -185,7 +187,7 @@ export async function instructionsSection(options: InstructionCountOptions, out:
   out();
   if (options.contenders.includes('sshpool')) {
     const top = await profileOwnFunctions(options, options.inFlight[0] ?? 1);
-    out(`sshpool's own functions by inclusive share of the client's CPU samples (V8 profile of ${options.long} commands, ${options.inFlight[0] ?? 1} in flight; callgrind cannot name JIT-compiled functions):`);
+    out(`sshpool's own functions by inclusive share of the client's busy CPU samples (V8 profile of ${options.long} commands, ${options.inFlight[0] ?? 1} in flight; callgrind cannot name JIT-compiled functions):`);
     out();
     out('| function | inclusive share |');
     out('|---|---|');
