@@ -15,6 +15,15 @@ export type SpareState = 'opening' | 'ready';
 const ignore = (): void => {};
 
 /**
+ * A spare open longer than this is not given a command: it is closed, and the command opens a
+ * channel of its own. OpenSSH's `ChannelTimeout` (1 s at the least) counts a session's idle time
+ * from its open, so a command sent on an older spare may be cut off as soon as it starts, before
+ * its exit status. Commands sent back to back, where the round trip matters, always find a
+ * younger spare.
+ */
+export const SPARE_MAX_IDLE_MS = 1_000;
+
+/**
  * One session channel opened ahead of the command that will use it, so that the command sends
  * only `exec` (one round trip instead of two). It is claimed at most once. Until then it waits:
  * if the server closes it (OpenSSH `ChannelTimeout`, a restart) it is `gone('lost')`, and a
@@ -25,11 +34,12 @@ export class SpareSession {
   readonly opened: Promise<SpareOutcome>;
   #state: SpareState | 'claimed' | 'gone' = 'opening';
   #channel: ClientChannel | undefined;
+  #readyAt = 0;
   #claimant: ((channel: ClientChannel | undefined) => void) | undefined;
   readonly #gone: (why: 'lost' | 'failed') => void;
 
   /** Sends the open. Throws when the client cannot write any more. */
-  constructor(client: Client, gone: (why: 'lost' | 'failed') => void) {
+  constructor(client: Client, gone: (why: 'lost' | 'failed') => void, readonly now: () => number = () => performance.now()) {
     this.#gone = gone;
     let settle!: (outcome: SpareOutcome) => void;
     this.opened = new Promise((resolve) => (settle = resolve));
@@ -51,6 +61,7 @@ export class SpareSession {
         return;
       }
       this.#state = 'ready';
+      this.#readyAt = this.now();
       this.#channel = channel;
       channel.on('error', ignore);
       channel.once('close', this.#onClose);
@@ -69,7 +80,8 @@ export class SpareSession {
   /**
    * Takes the spare for one command: `take(channel)` now if it is open, or once the open is
    * answered; `take(undefined)` if the open failed (the command opens a channel of its own).
-   * Returns false (and `take` never runs) when it was claimed before or is gone.
+   * Returns false (and `take` never runs) when it was claimed before, is gone, or has been open
+   * longer than `SPARE_MAX_IDLE_MS` (it is closed then).
    */
   claim(take: (channel: ClientChannel | undefined) => void): boolean {
     if (this.#state === 'opening') {
@@ -78,10 +90,15 @@ export class SpareSession {
       return true;
     }
     if (this.#state !== 'ready') return false;
-    this.#state = 'claimed';
+    const stale = this.now() - this.#readyAt >= SPARE_MAX_IDLE_MS;
+    this.#state = stale ? 'gone' : 'claimed';
     const channel = this.#channel!;
     this.#channel = undefined;
     channel.off('close', this.#onClose);
+    if (stale) {
+      channel.close();
+      return false;
+    }
     take(channel);
     return true;
   }

@@ -14,6 +14,7 @@ import {
   preparedSessionsFit,
   requestOnPreparedSession,
 } from '../../../src/ssh/prepared-session.js';
+import { SPARE_MAX_IDLE_MS, SpareSession } from '../../../src/ssh/spare-session.js';
 import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 import { until } from '../../support/until.js';
 
@@ -123,6 +124,29 @@ describe('spare sessions on a connection', () => {
     const result = await run(connection, 'claimed-early');
     expect(result).toEqual({ prepared: true, stdout: 'claimed-early\n', exitCode: 0 });
     expect(await opened).toBe('ready');
+  });
+
+  it('does not give a command a spare open longer than SPARE_MAX_IDLE_MS (a server ChannelTimeout could cut it off): it closes it', async () => {
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
+    });
+    try {
+      let now = 0;
+      const gone: string[] = [];
+      const spare = new SpareSession(client, (why) => gone.push(why), () => now);
+      expect(await spare.opened).toBe('ready');
+      now += SPARE_MAX_IDLE_MS;
+      let taken = false;
+      expect(spare.claim(() => (taken = true))).toBe(false);
+      expect(taken).toBe(false);
+      expect(spare.state).toBeUndefined();
+      // Closed by us, not lost: nothing to replace behind the command's back.
+      expect(gone).toEqual([]);
+    } finally {
+      client.end();
+    }
   });
 
   it('holds one spare at a time', async () => {
