@@ -8,7 +8,7 @@
 //   npm run bench:smoke                        tiny sizes, no timing assertions (CI)
 //
 // Selections for --only: workload names (sequential, c10, c100, fleet, large-output,
-// cold-burst, wan-<name>), groups (lan, wan), and cpu, memory, scale, tunnels, overhead.
+// cold-burst, wan-<name>), groups (lan, wan), and cpu, instructions, memory, scale, tunnels, overhead.
 // --contenders: sshpool, ssh2-per-command, ceiling, xec, node-ssh, openssh-mux.
 // --json FILE writes every measurement for later comparison.
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,15 +29,16 @@ import { runContender } from './compare/run-contender.js';
 import type { Outcome } from './compare/run-contender.js';
 import { median } from './compare/stats.js';
 import type { WorkloadDef } from './compare/workloads.js';
-import { FULL_SIZES, SMOKE_SIZES, workloadsFor } from './compare/workloads.js';
+import { FULL_SIZES, SMOKE_SIZES, WAN_DELAY_MS, workloadsFor } from './compare/workloads.js';
 import { runMemoryAndScale } from './compare/memory-and-scale.js';
 import { runTunnels } from './compare/tunnels.js';
+import { callgrindAvailable, instructionsSection } from './compare/count-instructions.js';
+import type { InstructionCount } from './compare/count-instructions.js';
 import { distIsStale, FROM_SOURCE, REPO_ROOT } from './compare/sshpool-module.js';
 
-const WAN_DELAY_MS = 25;
 /** Set on SIGINT/SIGTERM: what fails while the servers go away is no news. */
 let interrupting = false;
-const EXTRA_SECTIONS = ['cpu', 'memory', 'scale', 'tunnels', 'overhead'] as const;
+const EXTRA_SECTIONS = ['cpu', 'instructions', 'memory', 'scale', 'tunnels', 'overhead'] as const;
 
 interface Options {
   readonly smoke: boolean;
@@ -258,6 +259,27 @@ function runOverhead(smoke: boolean): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
 }
 
+/**
+ * Client instructions per command (bench/compare/count-instructions.ts), sshpool and plain ssh2
+ * against the same OpenSSH server, 1 and 10 in flight. Skipped with a note without valgrind.
+ */
+async function instructionCounts(smoke: boolean, host: BenchHost): Promise<InstructionCount[] | undefined> {
+  out('### Client instructions per command (callgrind)');
+  out();
+  if (!callgrindAvailable()) {
+    out('Skipped: valgrind is not installed (Debian: `apt-get install valgrind`).');
+    out();
+    return undefined;
+  }
+  // Smoke: the harness only (valgrind runs are slow), one in-flight level.
+  const sizes = smoke ? { short: 2, long: 4, warmUp: 2, inFlight: [1] } : { short: 200, long: 600, warmUp: 200, inFlight: [1, 10] };
+  return instructionsSection(
+    { contenders: ['sshpool', 'ceiling'], ...sizes, host },
+    out,
+    (line) => process.stderr.write(`${line}\n`),
+  );
+}
+
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
   const sizes = options.smoke ? SMOKE_SIZES : FULL_SIZES;
@@ -265,6 +287,7 @@ async function main(): Promise<number> {
   const defs = (options.only ? workloadsFor({ ...sizes, lanWorkloads: FULL_SIZES.lanWorkloads, wanWorkloads: FULL_SIZES.wanWorkloads }) : workloadsFor(sizes))
     .filter((w) => selected(options, w.name, w.wan));
   const wantsCpu = options.only?.has('cpu') ?? true;
+  const wantsInstructions = options.only?.has('instructions') ?? true;
   const fleetSize = Math.max(1, ...defs.map((w) => w.hosts), options.fleet ?? 0);
   out(`## sshpool comparison${options.smoke ? ' (smoke sizes: checks the harness, the numbers mean nothing)' : ''}`);
   out();
@@ -280,7 +303,7 @@ async function main(): Promise<number> {
   out();
 
   let status = 0;
-  if (defs.length > 0 || wantsCpu) {
+  if (defs.length > 0 || wantsCpu || wantsInstructions) {
     process.stderr.write(`starting ${fleetSize} OpenSSH servers …\n`);
     const fleet = await OpenSshFleet.start(fleetSize);
     const bench = new Bench(options, fleet);
@@ -298,7 +321,8 @@ async function main(): Promise<number> {
       out();
       for (const def of defs) await bench.workload(def);
       if (wantsCpu) await bench.cpu();
-      if (options.json) writeFileSync(options.json, JSON.stringify({ machine: machine(), sizes, results: bench.results, cpu: bench.cpuSummary }, null, 2));
+      const instructions = wantsInstructions ? await instructionCounts(options.smoke, fleet.hosts[0]!) : undefined;
+      if (options.json) writeFileSync(options.json, JSON.stringify({ machine: machine(), sizes, results: bench.results, cpu: bench.cpuSummary, instructions }, null, 2));
       // sshpool must answer every command; the ceiling failing means the harness itself is broken.
       const broken = Object.entries(bench.results).flatMap(([name, rows]) =>
         rows

@@ -273,6 +273,16 @@ const OVERVIEW: DashboardSpec = {
             q(`sum by (ssh_pool_name) (ssh_client_channel_max{${SEL}})`, '{{ssh_pool_name}} capacity'),
           ],
         },
+        {
+          title: 'Spare channels vs connections',
+          description: 'Spare session channels held open so that the next command sends only exec (ssh.client.channel.spare), against open connections: fewer spares than connections means the server closes them (ChannelTimeout) or MaxSessions leaves no room.',
+          unit: 'short',
+          min: 0,
+          targets: [
+            q(`sum by (ssh_pool_name) (ssh_client_channel_spare{${SEL}})`, '{{ssh_pool_name}} spares'),
+            q(`sum by (ssh_pool_name) (ssh_client_connection_count{${SEL}})`, '{{ssh_pool_name}} connections'),
+          ],
+        },
       ],
     },
     {

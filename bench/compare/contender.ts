@@ -22,11 +22,12 @@ export interface Contender {
 
 export type ContenderFactory = (hosts: readonly BenchHost[], hints: WorkloadHints) => Promise<Contender>;
 
-export const CONTENDER_IDS = ['sshpool', 'ssh2-per-command', 'ceiling', 'xec', 'node-ssh', 'openssh-mux'] as const;
+export const CONTENDER_IDS = ['sshpool', 'sshpool-no-spares', 'ssh2-per-command', 'ceiling', 'xec', 'node-ssh', 'openssh-mux'] as const;
 export type ContenderId = (typeof CONTENDER_IDS)[number];
 
 export const CONTENDER_LABELS: Record<ContenderId, string> = {
   sshpool: 'sshpool (defaults)',
+  'sshpool-no-spares': 'sshpool, spareChannels: false',
   'ssh2-per-command': 'ssh2, new connection per command',
   ceiling: 'hand-tuned ssh2 (ceiling)',
   xec: '@xec-sh/core $.ssh',
@@ -39,6 +40,8 @@ export async function loadContender(id: ContenderId): Promise<ContenderFactory> 
   switch (id) {
     case 'sshpool':
       return (await import('./contenders/sshpool.js')).openSshpool;
+    case 'sshpool-no-spares':
+      return (await import('./contenders/sshpool.js')).openSshpoolWithoutSpares;
     case 'ssh2-per-command':
       return (await import('./contenders/ssh2-per-command.js')).openSsh2PerCommand;
     case 'ceiling':

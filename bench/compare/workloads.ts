@@ -1,5 +1,11 @@
 // The workloads of the comparison and their sizes (full, and --smoke for CI).
 
+/**
+ * Delay the WAN proxy adds each way (25 ms: a 50 ms round trip). SSHPOOL_BENCH_WAN_DELAY_MS
+ * sets another: on a busy machine a longer one lets round trips dominate the CPU's noise.
+ */
+export const WAN_DELAY_MS = Number(process.env['SSHPOOL_BENCH_WAN_DELAY_MS'] ?? 25);
+
 export interface WorkloadDef {
   readonly name: string;
   readonly title: string;
@@ -9,7 +15,7 @@ export interface WorkloadDef {
   readonly perHostConcurrency: number;
   readonly warmUpPerHost: number;
   readonly outputBytes: number;
-  /** Through the delay proxy (25 ms each way). */
+  /** Through the delay proxy (`WAN_DELAY_MS` each way). */
   readonly wan: boolean;
 }
 
@@ -119,7 +125,7 @@ export function workloadsFor(sizes: Sizes): WorkloadDef[] {
       // A burst or a fleet is defined by its count; the steady workloads are shortened.
       const keep = w.name === 'cold-burst' || w.name === 'fleet' || w.name === 'large-output';
       const commandsPerHost = keep ? w.commandsPerHost : Math.max(w.perHostConcurrency, Math.round(w.commandsPerHost / sizes.wanDivisor));
-      return { ...w, name: `wan-${w.name}`, title: `WAN (+25 ms each way) ${w.title.charAt(0).toLowerCase()}${w.title.slice(1)}`, commandsPerHost, wan: true };
+      return { ...w, name: `wan-${w.name}`, title: `WAN (+${WAN_DELAY_MS} ms each way) ${w.title.charAt(0).toLowerCase()}${w.title.slice(1)}`, commandsPerHost, wan: true };
     });
   return [...lan, ...wan];
 }

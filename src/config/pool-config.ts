@@ -16,6 +16,7 @@ export interface ResolvedPoolConfig {
   readonly acquireTimeout: number;
   readonly maxRetries: number;
   readonly maxConcurrentConnects: number;
+  readonly spareChannels: boolean;
   readonly healthCheck: Required<HealthCheckConfig>;
   readonly reconnect: Required<ReconnectConfig>;
   readonly telemetry: Required<TelemetryConfig>;
@@ -32,7 +33,8 @@ export const DEFAULT_POOL_CONFIG: ResolvedPoolConfig = Object.freeze({
   connectionTimeout: 10_000,
   acquireTimeout: 30_000,
   maxRetries: 2,
-  maxConcurrentConnects: 4,
+  maxConcurrentConnects: 8,
+  spareChannels: true,
   healthCheck: Object.freeze({ enabled: false, interval: 30_000, timeout: 5_000, command: 'true' }),
   reconnect: Object.freeze({
     enabled: true,
@@ -78,6 +80,7 @@ export const POOL_CONFIG_SCHEMA: Record<keyof PoolConfig, Check> = {
   acquireTimeout: duration(1),
   maxRetries: integer(0, 100),
   maxConcurrentConnects: integer(1, 1_000),
+  spareChannels: boolean,
   healthCheck: nested(HEALTH_CHECK_SCHEMA),
   reconnect: nested(RECONNECT_SCHEMA),
   telemetry: nested(TELEMETRY_SCHEMA),
@@ -107,6 +110,7 @@ export function resolvePoolConfig(...layers: ReadonlyArray<PoolConfig | undefine
       acquireTimeout: layer.acquireTimeout ?? merged.acquireTimeout,
       maxRetries: layer.maxRetries ?? merged.maxRetries,
       maxConcurrentConnects: layer.maxConcurrentConnects ?? merged.maxConcurrentConnects,
+      spareChannels: layer.spareChannels ?? merged.spareChannels,
       healthCheck: { ...merged.healthCheck, ...stripUndefined(layer.healthCheck) },
       reconnect: { ...merged.reconnect, ...stripUndefined(layer.reconnect) },
       telemetry: { ...merged.telemetry, ...stripUndefined(layer.telemetry) },

@@ -153,11 +153,21 @@ export interface PoolConfig {
   /** Further attempts to open a connection for a waiting command, transient errors only. @default 2 */
   maxRetries?: number;
   /**
-   * Connections of one pool key being opened at once. Keeps a burst under OpenSSH's
-   * `MaxStartups` (10 by default), which resets handshakes beyond it.
-   * @default 4
+   * Connections of one pool key being opened at once, at most: near OpenSSH's default
+   * `MaxStartups` (10), which resets handshakes beyond it. A server that drops handshakes (a
+   * lower `MaxStartups`) halves the number for that pool key; completed handshakes raise it
+   * again by one at a time, up to this.
+   * @default 8
    */
   maxConcurrentConnects?: number;
+  /**
+   * Keep one spare session channel open on each connection, so that a command on a warm
+   * connection sends only `exec`: one round trip instead of two. Spares count against the
+   * channel limit learned from the server's `MaxSessions`, are replaced when the server closes
+   * them, and never keep the process alive. `false`: every command opens its own channel.
+   * @default true
+   */
+  spareChannels?: boolean;
   /** @default { enabled: false, interval: 30000, timeout: 5000, command: 'true' } */
   healthCheck?: HealthCheckConfig;
   /** @default { enabled: true, maxRetries: 5, initialDelay: 200, maxDelay: 10000, backoff: 'exponential', jitter: true } */

@@ -29,6 +29,8 @@ export interface SlotSource {
   releaseSlot(slot: Slot): void;
   /** Takes a connection whose cancelled channel will not close out of service. */
   retire(entry: PoolEntry): void;
+  /** A channel opened on `entry` (it may have used the connection's spare session). */
+  channelOpened(entry: PoolEntry): void;
 }
 
 /** A command's request with the cancel signal every running command has in the pool. */
@@ -125,7 +127,11 @@ export class ChannelSession {
     const startedAt = clock.now();
     return promiseOf(() => entry.connection.openChannel(spec, cancel, { onIo: this.#onIo })).then((running) => {
       entry.openingEnded();
-      events.emit({ type: 'channel-opened', connection: entry.connection, parent: trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow() });
+      events.emit({
+        type: 'channel-opened', connection: entry.connection, parent: trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow(),
+        prepared: running.prepared === true,
+      });
+      this.#source.channelOpened(entry);
       return running;
     }, (error: unknown) => this.#openFailed(entry, cancel, error));
   }

@@ -2,11 +2,13 @@ import { backoffDelay } from '../core/backoff.js';
 import { sleep } from '../core/clock.js';
 import type { Clock } from '../core/clock.js';
 import type { BudgetMember, ConnectionBudget } from './connection-budget.js';
-import { ConnectError } from '../core/errors.js';
+import { ConnectError, ConnectTimeoutError } from '../core/errors.js';
 import type { EndpointInfo } from '../core/errors.js';
 import type { HostPoolEventStream, OpenPurpose, TraceParent } from './host-pool-events.js';
 import type { ConnectionFactory, PoolConnection } from '../ssh/connection.js';
-import { Semaphore } from '../core/semaphore.js';
+import { connectPhasesOf } from '../ssh/connect-phases.js';
+import { ConnectGate } from './connect-gate.js';
+import type { HandshakeEnd } from './connect-gate.js';
 import type { ReconnectConfig } from '../config/types.js';
 
 /** One request to open a connection. */
@@ -41,18 +43,23 @@ let nextAttemptId = 1;
 
 /**
  * The one path that opens a connection (HikariCP's PoolEntryCreator): a permit from the
- * instance-wide budget, a place under `maxConcurrentConnects`, then attempts with backoff
- * between them. Never rejects: a failure is a result, because the store that calls it
+ * instance-wide budget, then attempts with backoff between them, each with a place at the
+ * connect gate (at most `maxConcurrentConnects` handshakes, fewer after the server dropped some). Never rejects: a failure is a result, because the store that calls it
  * (generic-pool) would retry a rejected create in a tight loop.
  * Invariant: a successful open keeps its budget permit, which the connection's close gives back.
  */
 export class Connector {
   readonly #options: ConnectorOptions;
-  readonly #gate: Semaphore;
+  readonly #gate: ConnectGate;
 
   constructor(options: ConnectorOptions) {
     this.#options = options;
-    this.#gate = new Semaphore(options.maxConcurrentConnects);
+    this.#gate = new ConnectGate(options.maxConcurrentConnects);
+  }
+
+  /** Handshakes this pool key may run at once now (learned from the server's drops). */
+  get concurrentConnects(): number {
+    return this.#gate.limit;
   }
 
   /** The result of an open that cannot start because the pool closed. */
@@ -65,7 +72,6 @@ export class Connector {
     const { budget, budgetMember, clock, events, factory, closed, endpoint } = this.#options;
     if (!(await budget.acquire(budgetMember))) return this.closedResult();
     let keepsPermit = false;
-    await this.#gate.acquire();
     try {
       let last: OpenResult | undefined;
       for (let attempt = 1; attempt <= request.attempts; attempt++) {
@@ -76,31 +82,52 @@ export class Connector {
           if (!request.stillWanted()) break;
         }
         if (closed.aborted) break;
-        const attemptId = nextAttemptId++;
-        events.emit({ type: 'connect-started', attemptId, purpose: request.purpose, cause: request.cause?.() });
-        const startedAt = clock.now();
+        // A place per attempt: a retry waiting out its backoff holds none.
+        const place = await this.#gate.enter();
+        let end: HandshakeEnd = 'failed';
         try {
-          const connection = await factory();
-          if (closed.aborted) {
-            connection.destroy('shutdown');
-            break;
+          if (closed.aborted) break;
+          const attemptId = nextAttemptId++;
+          events.emit({ type: 'connect-started', attemptId, purpose: request.purpose, cause: request.cause?.() });
+          const startedAt = clock.now();
+          try {
+            const connection = await factory();
+            end = 'connected';
+            if (closed.aborted) {
+              connection.destroy('shutdown');
+              break;
+            }
+            keepsPermit = true;
+            events.emit({ type: 'connected', attemptId, connection, durationMs: connection.connectDurationMs });
+            return { ok: true, connection, attemptId };
+          } catch (error) {
+            const connectError = error instanceof ConnectError
+              ? error
+              : new ConnectError(`Cannot connect to ${endpoint.poolName}: ${(error as Error).message}`, endpoint, true, { cause: error });
+            if (droppedHandshake(connectError)) end = 'dropped';
+            events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
+            last = { ok: false, error: connectError, attemptId };
+            if (!connectError.transient) break;
           }
-          keepsPermit = true;
-          events.emit({ type: 'connected', attemptId, connection, durationMs: connection.connectDurationMs });
-          return { ok: true, connection, attemptId };
-        } catch (error) {
-          const connectError = error instanceof ConnectError
-            ? error
-            : new ConnectError(`Cannot connect to ${endpoint.poolName}: ${(error as Error).message}`, endpoint, true, { cause: error });
-          events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
-          last = { ok: false, error: connectError, attemptId };
-          if (!connectError.transient) break;
+        } finally {
+          this.#gate.leave(place, end);
         }
       }
       return last ?? this.closedResult();
     } finally {
-      this.#gate.release();
       if (!keepsPermit) budget.release();
     }
   }
+}
+
+/**
+ * Whether the server dropped the handshake after accepting the TCP connection and before the
+ * key exchange ended: what OpenSSH does beyond `MaxStartups` (ssh reports
+ * "kex_exchange_identification: Connection closed by remote host"). A timeout is slowness, not
+ * a drop; a refused TCP connection is a server that is down.
+ */
+function droppedHandshake(error: ConnectError): boolean {
+  if (!error.transient || error instanceof ConnectTimeoutError) return false;
+  const phases = connectPhasesOf(error).map((mark) => mark.phase);
+  return phases.includes('tcp-connected') && !phases.includes('key-exchanged');
 }

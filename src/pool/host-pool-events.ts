@@ -36,7 +36,9 @@ export type HostPoolEvent =
       readonly parent: TraceParent | undefined; readonly startedAtEpoch: number; readonly connectAttempts: readonly number[] }
   | { readonly type: 'channel-opened'; readonly connection: PoolConnection; readonly parent: TraceParent | undefined;
       /** How long the server took to open the channel and start the command. */
-      readonly openMs: number; readonly atEpoch: number }
+      readonly openMs: number; readonly atEpoch: number;
+      /** The command ran on a spare session opened ahead of it: only `exec` was sent. */
+      readonly prepared: boolean }
   | { readonly type: 'released'; readonly connection: PoolConnection; readonly heldMs: number }
   | { readonly type: 'connect-started'; readonly attemptId: number; readonly purpose: OpenPurpose;
       /** For a demand open: the trace of the waiting acquire it is made for. */

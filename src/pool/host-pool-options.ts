@@ -14,6 +14,8 @@ export interface HostPoolGauges extends ConnectionCounts {
   readonly reconnectGivenUp: boolean;
   /** Tunnelled connections open now, by kind. */
   readonly tunnelConnections: Readonly<Record<TunnelKind, number>>;
+  /** Spare session channels open and waiting for a command. */
+  readonly spareChannels: number;
 }
 
 export interface HostPoolOptions {

@@ -27,6 +27,7 @@ import { TunnelChannels } from './tunnel-channels.js';
 import { SftpChannels } from './sftp-channels.js';
 import type { SftpOutcome } from './sftp-channels.js';
 import type { SftpSession } from '../ssh/sftp-session.js';
+import { SpareChannels } from './spare-channels.js';
 import type { ExecOutcome, Slot } from './slot.js';
 import type { ConnectionCounts, ConnectionEventDetails } from './types.js';
 import type { CloseOptions, HostPoolGauges, HostPoolOptions } from './host-pool-options.js';
@@ -70,6 +71,7 @@ export class HostPool implements BudgetMember {
   readonly #health: HealthMonitor;
   readonly #drain: PoolDrain;
   readonly #lending: SlotLending;
+  readonly #spares: SpareChannels;
   readonly #opens = new Set<Promise<OpenResult>>();
   readonly #closeController = new AbortController();
   #closing: Promise<void> | undefined;
@@ -100,6 +102,7 @@ export class HostPool implements BudgetMember {
       // A waiter may also get the slot of an SFTP channel no transfer uses.
       growth: { grow: () => this.#waitersQueued(), queueEmptied: () => this.#growth.queueEmptied() },
     });
+    this.#spares = new SpareChannels({ enabled: config.spareChannels, maxLifetime: config.maxLifetime, clock, events });
     this.channels = new ChannelSession(this);
     this.tunnels = new TunnelChannels({
       name, clock, events, connections: this.#connections,
@@ -135,7 +138,7 @@ export class HostPool implements BudgetMember {
   gauges(): HostPoolGauges {
     const { maxConnections, maxChannelsPerConnection } = this.config;
     const channelCapacity = this.#connections.capacity(maxConnections, maxChannelsPerConnection);
-    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp, tunnelConnections: this.tunnels.counts() };
+    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp, tunnelConnections: this.tunnels.counts(), spareChannels: this.#connections.spareCount() };
   }
 
   // ---- slots ----
@@ -157,6 +160,11 @@ export class HostPool implements BudgetMember {
     if (this.#lending.release(slot)) this.#roomMade(slot.entry);
   }
 
+  /** A channel opened on `entry`: it may have taken the connection's spare, so another is prepared. */
+  channelOpened(entry: PoolEntry): void {
+    if (!this.#closing) this.#spares.replenish(entry);
+  }
+
   /** A connection gained room (a slot or a probe's channel freed). */
   #roomMade(entry: PoolEntry): void {
     const { connection } = entry;
@@ -165,6 +173,8 @@ export class HostPool implements BudgetMember {
     if (entry.lendable && !expired) this.#lending.serveWaiters();
     if (this.#pending.length > 0) this.#sftp.yieldIdle(this.#connections);
     if (entry.lendable && !entry.busy) this.#budget.connectionIdled(this);
+    // After the waiters: a waiter served by the freed slot takes the spare instead.
+    if (!this.#closing) this.#spares.replenish(entry);
     this.#drain.changed();
   }
 
@@ -230,7 +240,12 @@ export class HostPool implements BudgetMember {
       return;
     }
     this.#lending.serveWaiters();
-    if (!entry.busy) this.#budget.connectionIdled(this);
+    if (!entry.busy) {
+      this.#budget.connectionIdled(this);
+      // Opened ahead of demand (warm-up, reconnect): its first command finds a spare. A
+      // connection opened for a waiter gets one after that command's channel opened.
+      this.#spares.replenish(entry);
+    }
     this.#growth.grow();
   }
 

@@ -80,6 +80,13 @@ export class OpenConnections {
     return capacity + Math.max(0, maxConnections - counted) * perConnection;
   }
 
+  /** Spare session channels open and waiting for a command (see spare-channels.ts). */
+  spareCount(): number {
+    let count = 0;
+    for (const entry of this.#entries) if (entry.connection.usable && entry.connection.spare === 'ready') count++;
+    return count;
+  }
+
   /** Connections closing but not closed yet: their close decides what replaces them (reconnect after an unexpected one). */
   closingCount(): number {
     let count = 0;

@@ -4,6 +4,8 @@ import type { PoolConnection } from '../ssh/connection.js';
  * The pool's bookkeeping for one open connection (HikariCP's PoolEntry): how many channel
  * slots it lends and may lend, since when it has been idle, and whether it still takes work.
  * Invariant: `slotsInUse <= channelLimit` except when a refusal has just lowered the limit.
+ * A spare session (`connection.spare`) is opened only with room beside the channels in use and
+ * is claimed by the next channel opened, so channels on the server stay within the limit too.
  */
 export class PoolEntry {
   readonly connection: PoolConnection;
@@ -21,6 +23,8 @@ export class PoolEntry {
   #sftpClosing = 0;
   #opening = 0;
   #lentBefore = false;
+  /** Channels in use above which a spare was refused (see `noteSpareRefusal`). */
+  #spareLimit = Number.POSITIVE_INFINITY;
   #idleSince: number | undefined;
   #retiring = false;
   #idleWhenClosed: number | undefined;
@@ -163,10 +167,31 @@ export class PoolEntry {
   /**
    * The server refused a channel: never offer more than it has accepted at once. The channels
    * established right now are what it allows: neither the refused one nor others still
-   * awaiting an answer count.
+   * awaiting an answer count; an open spare session does.
    */
   noteRefusal(): void {
-    const established = this.openChannels - this.#opening - 1;
+    this.#lowerLimitTo(this.openChannels - this.#opening - 1 + this.#openSpares());
+  }
+
+  /**
+   * The server refused a spare session: no spare beside as many channels as are established now.
+   * Only spares learn from it. Commands' channels keep their limit: a jump host with OpenSSH
+   * `MaxSessions 0` refuses every session yet carries its forwarded channels, which take slots.
+   */
+  noteSpareRefusal(): void {
+    this.#spareLimit = Math.min(this.#spareLimit, Math.max(0, this.openChannels - this.#opening));
+  }
+
+  /** Whether a spare session fits beside the channels in use without passing the limits learned so far. */
+  get roomForSpare(): boolean {
+    return this.lendable && this.connection.spare === undefined && this.openChannels < Math.min(this.#channelLimit, this.#spareLimit);
+  }
+
+  #openSpares(): number {
+    return this.connection.spare === 'ready' ? 1 : 0;
+  }
+
+  #lowerLimitTo(established: number): void {
     this.#channelLimit = Math.max(1, Math.min(this.#channelLimit, established));
   }
 

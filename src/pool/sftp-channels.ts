@@ -139,7 +139,7 @@ export class SftpChannels {
       : Promise.reject(new SftpSubsystemUnavailable('this connection cannot carry SFTP'));
     const opened: Promise<SftpSession> = open.then((session) => {
       entry.openingEnded();
-      events.emit({ type: 'channel-opened', connection, parent: request.trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow() });
+      events.emit({ type: 'channel-opened', connection, parent: request.trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow(), prepared: false });
       void session.closed.then(() => {
         if (this.#yielded.has(session)) {
           this.#closedAfterYield(entry);

@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { ChannelOutcome, ChannelSpec } from '../command/channel-contract.js';
 import type { SftpSession } from './sftp-session.js';
+import type { SpareOutcome, SpareState } from './spare-session.js';
 
 /** Why a connection was closed. */
 export type CloseReason = 'idle' | 'expired' | 'unhealthy' | 'remote' | 'error' | 'shutdown';
@@ -23,6 +24,8 @@ export interface RunningChannel {
   readonly killSent?: Promise<void>;
   /** True once the kill ran on the server (the group is dead or was already gone): the channel will close soon. */
   readonly killConfirmed?: () => boolean;
+  /** True when the command ran on a spare session opened ahead of it (one round trip instead of two). */
+  readonly prepared?: boolean;
 }
 
 /** Which way channel data went: received from the server, or transmitted to it. */
@@ -107,6 +110,16 @@ export interface PoolConnection {
    * Rejects with `ChannelOpenRefusal`, `ChannelOpenCancelled` or `ConnectionUnusable`.
    */
   openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: OpenChannelOptions): Promise<RunningChannel>;
+  /**
+   * The spare session channel held for the next command (see ssh/spare-session.ts): `opening`,
+   * `ready`, or none. `openChannel` claims it first. Absent on connections without spares.
+   */
+  readonly spare?: SpareState | undefined;
+  /**
+   * Opens a spare session channel for the next command unless one is held. `lost` runs when the
+   * server closes an unclaimed spare while the connection stays usable. Never rejects.
+   */
+  prepareSpare?(lost: () => void): Promise<SpareOutcome>;
   /**
    * Opens a `direct-tcpip` channel from the server to `host:port`, for a connection to a host
    * behind this one (a jump host). Absent on connections that cannot forward.

@@ -20,6 +20,9 @@ import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
 import { SftpSession, SftpSubsystemUnavailable } from './sftp-session.js';
+import { execOnPreparedSession, preparedSessionsFit } from './prepared-session.js';
+import { SpareSession } from './spare-session.js';
+import type { SpareOutcome, SpareState } from './spare-session.js';
 import { guardPreBanner } from './pre-banner-guard.js';
 import type { OutputBudget } from './output-budget.js';
 import type { CloseReason } from './connection.js';
@@ -83,6 +86,7 @@ export class SSHConnection implements PoolConnection {
   #unansweredKeepAlives = 0;
   /** Server-side listeners by `address:port`: where each `forwarded-tcpip` channel goes. */
   readonly #remoteListeners = new Map<string, (channel: Duplex) => void>();
+  #spare: SpareSession | undefined;
 
   private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer) {
     this.#client = client;
@@ -231,16 +235,18 @@ export class SSHConnection implements PoolConnection {
   }
 
   /**
-   * Opens a session channel and starts the command on it. The channel is attached inside
-   * ssh2's callback: exit-status and close may be parsed in the same tick, and an `exit`
-   * event emitted before anyone listens is lost for good.
+   * Opens a session channel and starts the command on it: on the spare session when there is
+   * one (only `exec` is sent: one round trip), else on a new channel. A spare the server closed
+   * first, or that would not take the command, falls back to a new channel: a spare never fails
+   * a command. The channel is attached inside ssh2's callback: exit-status and close may be
+   * parsed in the same tick, and an `exit` event emitted before anyone listens is lost for good.
    */
   openChannel(spec: ChannelSpec, cancel: AbortSignal, options: OpenChannelOptions = {}): Promise<RunningChannel> {
     const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
-    const attach = (channel: ClientChannel): RunningChannel =>
-      runChannel(this, channel, {
+    const attach = (channel: ClientChannel, prepared: boolean): RunningChannel => {
+      const running = runChannel(this, channel, {
         stdin: spec.stdin,
         maxBuffer: spec.maxBuffer,
         stdoutSink: spec.stdoutSink,
@@ -250,9 +256,15 @@ export class SSHConnection implements PoolConnection {
         reportsProcessGroup,
         outputBudget: this.settings.outputBudget,
       });
+      return prepared ? { ...running, prepared } : running;
+    };
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      if (cancel.aborted) {
+        reject(new ChannelOpenCancelled(Promise.resolve()));
         return;
       }
       let markSettled: (() => void) | undefined;
@@ -263,42 +275,93 @@ export class SSHConnection implements PoolConnection {
         const killSent = new Promise<void>((done) => (markKillSent = done));
         reject(new ChannelOpenCancelled(settled, killSent, () => late?.killConfirmed?.() ?? false));
       };
-      try {
-        if (cancel.aborted) {
-          reject(new ChannelOpenCancelled(Promise.resolve()));
+      const started = (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean): void => {
+        cancel.removeEventListener('abort', onCancel);
+        if (markSettled) {
+          // Given up while opening. A channel that opened late is attached anyway: its cancel
+          // signal has fired, so it kills the command and closes the channel, and the slot is
+          // free once the server has closed it.
+          if (error || !channel) {
+            markSettled();
+            markKillSent?.();
+            return;
+          }
+          late = attach(channel, prepared);
+          void late.freed.then(markSettled);
+          // No process-group report: the kill (closing the channel) went out with the cancel.
+          void (late.killSent ?? Promise.resolve()).then(markKillSent);
           return;
         }
-        cancel.addEventListener('abort', onCancel, { once: true });
-        this.#client.exec(command, (error, channel) => {
-          cancel.removeEventListener('abort', onCancel);
-          if (markSettled) {
-            // Given up while opening. A channel that opened late is attached anyway: its cancel
-            // signal has fired, so it kills the command and closes the channel, and the slot is
-            // free once the server has closed it.
-            if (error) {
-              markSettled();
-              markKillSent?.();
-              return;
-            }
-            late = attach(channel);
-            void late.freed.then(markSettled);
-            // No process-group report: the kill (closing the channel) went out with the cancel.
-            void (late.killSent ?? Promise.resolve()).then(markKillSent);
-            return;
-          }
-          if (!error) {
-            resolve(attach(channel));
-            return;
-          }
-          if (this.#state !== 'ready') reject(new ConnectionUnusable(error.message));
-          else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error.message));
-          else reject(error);
-        });
-      } catch (error) {
-        cancel.removeEventListener('abort', onCancel);
-        reject(new ConnectionUnusable((error as Error).message));
-      }
+        if (!error && channel) resolve(attach(channel, prepared));
+        else if (error instanceof ConnectionUnusable) reject(error);
+        else if (this.#state !== 'ready') reject(new ConnectionUnusable(error?.message ?? 'connection closed'));
+        else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error!.message));
+        else reject(error);
+      };
+      const startFresh = (): void => {
+        try {
+          this.#client.exec(command, (error, channel) => started(error, channel, false));
+        } catch (error) {
+          started(new ConnectionUnusable((error as Error).message), undefined, false);
+        }
+      };
+      cancel.addEventListener('abort', onCancel, { once: true });
+      const spare = this.#spare;
+      this.#spare = undefined;
+      if (!spare?.claim((channel) => (channel ? this.#execOnSpare(channel, command, started, startFresh, () => markSettled !== undefined) : startFresh()))) startFresh();
     });
+  }
+
+  /** Sends the command on a claimed spare; a spare that will not take it is closed, and the command opens its own channel. */
+  #execOnSpare(
+    channel: ClientChannel,
+    command: string,
+    started: (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean) => void,
+    startFresh: () => void,
+    cancelled: () => boolean,
+  ): void {
+    if (cancelled()) {
+      // Nothing was asked of it yet: closing it frees the session (its close is seen only flowing).
+      channel.resume();
+      channel.once('close', () => started(new Error('channel open cancelled'), undefined, true));
+      channel.close();
+      return;
+    }
+    execOnPreparedSession(channel, command, (error) => {
+      if (!error) {
+        started(undefined, channel, true);
+        return;
+      }
+      channel.close();
+      if (cancelled() || this.#state !== 'ready') started(error, undefined, true);
+      else startFresh();
+    });
+  }
+
+  /** The spare session while it can be claimed: opening or ready; none without one. */
+  get spare(): SpareState | undefined {
+    return this.#spare?.state;
+  }
+
+  /**
+   * Opens a spare session channel for the next command (see `SpareSession`), unless one is
+   * held already. `lost` runs when the server closes the spare before a command claimed it
+   * and this connection is still usable. The pool decides whether there is room for it.
+   */
+  prepareSpare(lost: () => void): Promise<SpareOutcome> {
+    if (this.#state !== 'ready' || this.#spare !== undefined) return Promise.resolve('failed');
+    if (!preparedSessionsFit(this.#client)) return Promise.resolve('unsupported');
+    try {
+      const spare: SpareSession = new SpareSession(this.#client, (why) => {
+        if (this.#spare === spare) this.#spare = undefined;
+        if (why === 'lost' && this.#state === 'ready') lost();
+      });
+      this.#spare = spare;
+      return spare.opened;
+    } catch {
+      // Not writable any more: the close is on its way.
+      return Promise.resolve('failed');
+    }
   }
 
   /**

@@ -51,6 +51,8 @@ export const ATTR_ROUTE = 'ssh.route';
 /** On `ssh.exec`: the server opened the command's channel; `ssh.channel.open_time` says how long that took (s). */
 export const EVENT_CHANNEL_OPENED = 'ssh.channel.opened';
 export const ATTR_CHANNEL_OPEN_TIME = 'ssh.channel.open_time';
+/** On `ssh.exec`: true when the command ran on a spare session opened ahead of it (only `exec` was sent). */
+export const ATTR_CHANNEL_PREPARED = 'ssh.channel.prepared';
 /**
  * On `ssh.connect`: the phases of opening a connection, each marking the end of a protocol step,
  * in protocol order (src/ssh/connect-phases.ts): the time up to `host_key_verified` is the key
@@ -92,6 +94,8 @@ export const ATTR_TUNNEL_DESTINATION = 'ssh.tunnel.destination';
 export const ATTR_TUNNEL_RECEIVED_BYTES = 'ssh.tunnel.received_bytes';
 export const ATTR_TUNNEL_TRANSMITTED_BYTES = 'ssh.tunnel.transmitted_bytes';
 
+/** Spare session channels held open for the next command (`poolConfig.spareChannels`). */
+export const METRIC_CHANNEL_SPARE = 'ssh.client.channel.spare';
 /** 1 while a pool key's reconnect has used up its attempts and waits for new demand, else 0. */
 export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 

@@ -43,6 +43,8 @@ export interface ObservedPool {
   readonly reconnectGivenUp?: boolean;
   /** Tunnelled connections open now, by `ssh.tunnel.kind`. Default: none. */
   readonly tunnelConnections?: Readonly<Record<string, number>>;
+  /** Spare session channels held open for the next command. Default: 0. */
+  readonly spareChannels?: number;
 }
 
 /** A pool key whose fixed-label series exist from its creation on. */
@@ -439,7 +441,11 @@ export class PoolTelemetry {
       unit: '{connection}',
       description: 'Tunnelled connections open now, by kind: local (forward), remote (forwardRemote), socks',
     });
-    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp, tunnels];
+    const spares = meter.createObservableUpDownCounter(names.METRIC_CHANNEL_SPARE, {
+      unit: '{channel}',
+      description: 'Spare session channels held open so that the next command sends only exec',
+    });
+    const observables = [connectionCount, connectionMax, pending, channels, channelMax, givenUp, tunnels, spares];
     const callback: BatchObservableCallback = (result) => {
       for (const pool of this.#observe()) {
         const base = this.#base(pool.name);
@@ -452,6 +458,7 @@ export class PoolTelemetry {
         if (capacity !== undefined) result.observe(channelMax, capacity, base);
         result.observe(givenUp, pool.reconnectGivenUp ? 1 : 0, base);
         for (const kind of names.TUNNEL_KINDS) result.observe(tunnels, pool.tunnelConnections?.[kind] ?? 0, { ...base, [names.ATTR_TUNNEL_KIND]: kind });
+        result.observe(spares, pool.spareChannels ?? 0, base);
       }
     };
     meter.addBatchObservableCallback(callback, observables);

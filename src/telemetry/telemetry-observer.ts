@@ -9,6 +9,7 @@ import { connectPhasesOf } from '../ssh/connect-phases.js';
 import {
   ATTR_ACQUIRE_OUTCOME,
   ATTR_CHANNEL_OPEN_TIME,
+  ATTR_CHANNEL_PREPARED,
   EVENT_CHANNEL_OPENED,
   EVENT_CONNECT_PHASES,
   ATTR_ACQUIRE_WAIT,
@@ -122,6 +123,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         const parent = contextOf(event.parent);
         const exec = parent ? trace.getSpan(parent) : undefined;
         exec?.addEvent(EVENT_CHANNEL_OPENED, { [ATTR_CHANNEL_OPEN_TIME]: event.openMs / 1000 }, event.atEpoch);
+        exec?.setAttribute(ATTR_CHANNEL_PREPARED, event.prepared);
         break;
       }
       case 'connect-started': {

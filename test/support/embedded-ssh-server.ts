@@ -37,6 +37,18 @@ export interface EmbeddedServerOptions {
   onExec?: (channel: ServerChannel, command: string) => void;
   /** Text the server sends before its SSH banner (ssh2's `greeting`). */
   greeting?: string;
+  /** Closes a session that got no request within this many ms (a channel inactivity timeout). */
+  closeIdleSessionsAfterMs?: number;
+}
+
+/** How the server may answer an exec request instead of running it: close the session, or refuse the request. */
+export type SpoiledExec = 'close' | 'reject';
+
+interface ServerSessionInternals {
+  _chanInfo: { outgoing: { id: number } };
+}
+interface ServerConnectionInternals {
+  _protocol: { channelClose(id: number): void };
 }
 
 /**
@@ -59,6 +71,10 @@ export class EmbeddedSshServer {
   #options: EmbeddedServerOptions;
   connectionsAccepted = 0;
   sessionsRefused = 0;
+  /** Sessions closed by `closeIdleSessionsAfterMs`. */
+  idleSessionsClosed = 0;
+  /** How the next exec requests are answered instead of being run, first first. */
+  readonly spoilExecs: SpoiledExec[] = [];
 
   constructor(options: EmbeddedServerOptions = {}) {
     this.#options = options;
@@ -153,14 +169,39 @@ export class EmbeddedSshServer {
       sessions++;
       const session = accept();
       let child: ReturnType<typeof spawn> | undefined;
-      session.on('close', () => {
+      let requested = false;
+      let closedByServer = false;
+      // ssh2's server has no call to close a session that has no channel yet: send the close itself.
+      const closeSession = (): void => {
+        if (closedByServer) return;
+        closedByServer = true;
         sessions--;
+        (client as unknown as ServerConnectionInternals)._protocol.channelClose((session as unknown as ServerSessionInternals)._chanInfo.outgoing.id);
+      };
+      const idleMs = this.#options.closeIdleSessionsAfterMs;
+      if (idleMs !== undefined) {
+        setTimeout(() => {
+          if (requested) return;
+          this.idleSessionsClosed++;
+          closeSession();
+        }, idleMs).unref();
+      }
+      session.on('close', () => {
+        if (!closedByServer) sessions--;
         child?.kill('SIGKILL');
+      });
+      session.on('pty', (acceptPty) => {
+        requested = true;
+        acceptPty?.();
       });
       session.on('signal', (_accept, _reject, info) => {
         child?.kill(`SIG${info.name}` as NodeJS.Signals);
       });
-      session.on('exec', (acceptExec, _rejectExec, info) => {
+      session.on('exec', (acceptExec, rejectExec, info) => {
+        requested = true;
+        const spoiled = this.spoilExecs.shift();
+        if (spoiled === 'close') return closeSession();
+        if (spoiled === 'reject') return rejectExec();
         const channel: ServerChannel = acceptExec();
         this.#options.onExec?.(channel, info.command);
         child = spawn('/bin/sh', ['-c', info.command], { cwd: this.#home ?? '/', env: { HOME: this.#home ?? '/', PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });

@@ -4,6 +4,7 @@ import type { Clock } from '../../src/core/clock.js';
 import { ConnectError } from '../../src/core/errors.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from '../../src/ssh/connection.js';
 import type { CloseListener, CloseReason, PoolConnection, RunningChannel } from '../../src/ssh/connection.js';
+import type { SpareOutcome, SpareState } from '../../src/ssh/spare-session.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec } from '../../src/command/channel-contract.js';
 import type { ProcessHold } from '../../src/core/process-hold.js';
 
@@ -34,7 +35,7 @@ export class FakeChannel {
   readonly killSent = new Promise<void>((resolve) => (this.#markKillSent = resolve));
   freedYet = false;
 
-  constructor(readonly connection: FakeConnection, readonly spec: ChannelSpec) {}
+  constructor(readonly connection: FakeConnection, readonly spec: ChannelSpec, readonly prepared = false) {}
 
   /** The remote command exits on its own. */
   finish(exitCode: number): void {
@@ -72,6 +73,14 @@ export class FakeChannel {
 
 let nextId = 1;
 
+/** A spare session on the fake server: opening, open, or gone (claimed, refused, closed). */
+interface FakeSpare {
+  state: SpareState | 'gone';
+  /** Settles with whether the open succeeded. */
+  readonly answered: Promise<boolean>;
+  readonly lost: () => void;
+}
+
 export class FakeConnection implements PoolConnection {
   readonly id = nextId++;
   readonly peerAddress = '127.0.0.1';
@@ -86,8 +95,49 @@ export class FakeConnection implements PoolConnection {
   closeTakes = 0;
   #state: 'ready' | 'closing' | 'closed' = 'ready';
   #listeners = new Set<CloseListener>();
+  #spare: FakeSpare | undefined;
+  /** Spare sessions the server opened for this connection, and commands that ran on one. */
+  sparesOpened = 0;
+  preparedRuns = 0;
 
   constructor(readonly layer: FakeConnectionLayer) {}
+
+  get spare(): SpareState | undefined {
+    const state = this.#spare?.state;
+    return state === 'gone' ? undefined : state;
+  }
+
+  /** As the real connection: unsupported unless the layer offers spares; refusals count against `refuse`. */
+  prepareSpare(lost: () => void): Promise<SpareOutcome> {
+    if (!this.layer.spares) return Promise.resolve('unsupported');
+    if (!this.usable || this.#spare) return Promise.resolve('failed');
+    let answer!: (opened: boolean) => void;
+    const spare: FakeSpare = { state: 'opening', answered: new Promise((resolve) => (answer = resolve)), lost };
+    this.#spare = spare;
+    return Promise.resolve().then(() => {
+      const refused = this.usable && this.refuse > 0;
+      if (refused) this.refuse--;
+      if (!this.usable || refused) {
+        if (this.#spare === spare) this.#spare = undefined;
+        spare.state = 'gone';
+        answer(false);
+        return refused ? 'refused' : 'failed';
+      }
+      this.sparesOpened++;
+      if (spare.state === 'opening') spare.state = 'ready';
+      answer(true);
+      return 'ready';
+    });
+  }
+
+  /** The server closes the unclaimed spare (`ChannelTimeout`, a restart of its session handling). */
+  closeSpare(): void {
+    const spare = this.#spare;
+    if (spare?.state !== 'ready') return;
+    this.#spare = undefined;
+    spare.state = 'gone';
+    if (this.usable) spare.lost();
+  }
 
   get usable(): boolean {
     return this.#state === 'ready';
@@ -98,10 +148,22 @@ export class FakeConnection implements PoolConnection {
 
   openChannel(spec: ChannelSpec, cancel: AbortSignal): Promise<RunningChannel> {
     if (!this.usable) return Promise.reject(new ConnectionUnusable('closed'));
+    // A spare is claimed by the next channel, open or still opening; one that failed to open
+    // leaves the command to open its own.
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare) spare.state = 'gone';
     // The server answers a moment later, as a real one does.
-    return Promise.resolve().then(() => {
+    return (spare ? spare.answered : Promise.resolve(false)).then((prepared) => {
       if (!this.usable) throw new ConnectionUnusable('closed');
       if (cancel.aborted) throw new ChannelOpenCancelled(Promise.resolve());
+      if (prepared) {
+        this.preparedRuns++;
+        const channel = new FakeChannel(this, spec, true);
+        this.channels.add(channel);
+        cancel.addEventListener('abort', () => channel.cancel(cancel.reason as CancelReason), { once: true });
+        return { outcome: channel.outcome, freed: channel.freed, killSent: channel.killSent, prepared: true };
+      }
       if (this.dropOnOpen > 0) {
         this.dropOnOpen--;
         this.drop();
@@ -145,6 +207,8 @@ export class FakeConnection implements PoolConnection {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.closeReason = reason;
+    if (this.#spare) this.#spare.state = 'gone';
+    this.#spare = undefined;
     for (const channel of [...this.channels]) channel.lose();
     for (const listener of [...this.#listeners]) listener(reason, undefined);
     this.#listeners.clear();
@@ -154,6 +218,8 @@ export class FakeConnection implements PoolConnection {
 /** The fake server side: whether it accepts connections, and every connection it made. */
 export class FakeConnectionLayer {
   up = true;
+  /** Whether connections offer spare sessions (`prepareSpare`); off, they report `unsupported`. */
+  spares = false;
   /** Cancelled commands never end (no signal reaches them). */
   unkillable = false;
   connecting = 0;

@@ -1,7 +1,8 @@
 // Connector: the one path that opens a connection — a budget permit, a place under
 // maxConcurrentConnects, attempts with backoff — driven by a factory the test answers by hand.
 import { describe, expect, it } from 'vitest';
-import { AuthenticationError, ConnectError } from '../../../src/core/errors.js';
+import { AuthenticationError, ConnectError, ConnectTimeoutError } from '../../../src/core/errors.js';
+import { recordConnectPhases } from '../../../src/ssh/connect-phases.js';
 import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
 import { Connector } from '../../../src/pool/connector.js';
 import type { OpenRequest, OpenResult } from '../../../src/pool/connector.js';
@@ -13,6 +14,12 @@ import type { Deferred } from '../../support/pool-parts.js';
 
 const endpoint = { poolName: 'u@fake:22', host: 'fake', port: 22 };
 const refused = (): ConnectError => new ConnectError('Cannot connect to u@fake:22: ECONNREFUSED', endpoint, true);
+/** What sshd beyond its MaxStartups does: accepts the TCP connection, then closes it before the key exchange. */
+const dropped = (): ConnectError => {
+  const error = new ConnectError('Connection to u@fake:22 closed during the SSH handshake', endpoint, true);
+  recordConnectPhases(error, [{ phase: 'tcp-connected', at: 0 }]);
+  return error;
+};
 const BACKOFF = { enabled: true, maxRetries: 5, initialDelay: 100, maxDelay: 1_000, backoff: 'exponential' as const, jitter: false };
 
 function setup(options: { maxConcurrentConnects?: number; budget?: ConnectionBudget } = {}) {
@@ -116,6 +123,60 @@ describe('connector', () => {
     expect(calls).toHaveLength(3);
     calls[0]!.resolve(connection());
     calls[2]!.resolve(connection());
+  });
+
+  it('halves the handshakes it runs at once when the server drops one (MaxStartups), once per burst', async () => {
+    const { open, calls, connector, connection } = setup({ maxConcurrentConnects: 8 });
+    for (let i = 0; i < 12; i++) open();
+    await settle();
+    expect(calls).toHaveLength(8);
+    // Three handshakes of the same burst dropped: one halving, not three.
+    for (const call of calls.slice(0, 3)) call.reject(dropped());
+    await settle();
+    expect(connector.concurrentConnects).toBe(4);
+    // 5 still in flight: none of the waiting opens starts until fewer than 4 run.
+    expect(calls).toHaveLength(8);
+    calls[3]!.resolve(connection());
+    calls[4]!.resolve(connection());
+    await settle();
+    expect(calls).toHaveLength(9);
+    for (const call of calls.slice(5)) call.resolve(connection());
+    await settle();
+    for (const call of calls.slice(9)) call.resolve(connection());
+  });
+
+  it('does not count a refused connection or a timeout as a dropped handshake', async () => {
+    const { open, calls, connector } = setup({ maxConcurrentConnects: 8 });
+    open();
+    open();
+    await settle();
+    calls[0]!.reject(refused());
+    calls[1]!.reject(new ConnectTimeoutError('Connecting to u@fake:22 timed out after 10 ms', endpoint, 10));
+    await settle();
+    expect(connector.concurrentConnects).toBe(8);
+  });
+
+  it('raises the number again by one after a full round of completed handshakes, up to maxConcurrentConnects', async () => {
+    const { open, calls, connector, connection } = setup({ maxConcurrentConnects: 4 });
+    open();
+    await settle();
+    calls[0]!.reject(dropped());
+    await settle();
+    expect(connector.concurrentConnects).toBe(2);
+    for (let i = 0; i < 2; i++) {
+      open();
+      await settle();
+      calls.at(-1)!.resolve(connection());
+      await settle();
+    }
+    expect(connector.concurrentConnects).toBe(3);
+    for (let i = 0; i < 10; i++) {
+      open();
+      await settle();
+      calls.at(-1)!.resolve(connection());
+      await settle();
+    }
+    expect(connector.concurrentConnects).toBe(4);
   });
 
   it('retries a transient failure after the configured backoff, up to its attempts', async () => {

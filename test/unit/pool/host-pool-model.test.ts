@@ -1,5 +1,6 @@
 // Model-based test of the host pool's state machine: fast-check runs random sequences of
-// commands, leases, timeouts, aborts, server deaths and restarts, refusals, warmUp,
+// commands, leases, timeouts, aborts, server deaths and restarts, refusals, spare sessions the
+// server closes, warmUp,
 // closeIdleConnections and closeAll against the real HostPool over a fake connection layer and
 // a fake clock (no sockets, no sleeps), and checks the pool's invariants after every step.
 // A failure prints the seed and a shrunk, replayable command sequence.
@@ -27,6 +28,8 @@ const REPLAY = process.env['SSHPOOL_MODEL_SEED'] === undefined
   ? {}
   : { seed: Number(process.env['SSHPOOL_MODEL_SEED']), path: process.env['SSHPOOL_MODEL_PATH'], endOnFailure: true };
 const COMMAND_KEY = createContextKey('model command');
+/** Commands that ran on a spare session, over all runs: the sequences must reach that path. */
+let preparedRunsSeen = 0;
 
 interface TrackedCommand {
   readonly id: number;
@@ -68,6 +71,8 @@ function build(warmUpConnections: number): { model: Model; real: Real } {
   const clock = new FakeClock();
   const hold = new FakeHold();
   const layer = new FakeConnectionLayer(clock);
+  // Spare sessions are on by default: the fake server offers them, and can close them.
+  layer.spares = true;
   const config = resolvePoolConfig({
     maxConnections: 3,
     maxChannelsPerConnection: 2,
@@ -143,6 +148,13 @@ function checkInvariants(model: Model, real: Real): void {
   // Pending and running work keeps the process alive.
   expect(hold.count, 'process holds').toBeGreaterThanOrEqual(unsettled + leasesWaiting);
   expect(model.falseReconnectSuccesses, 'reconnect successes without an open connection').toEqual([]);
+  for (const connection of layer.open) {
+    // A spare serves one command at most, and counts against the channel limit.
+    expect(connection.preparedRuns, `connection ${connection.id}: commands on spares`).toBeLessThanOrEqual(connection.sparesOpened);
+    if (model.retired.has(connection.id)) continue;
+    const sessions = [...connection.channels].filter((channel) => !channel.freedYet).length + (connection.spare ? 1 : 0);
+    expect(sessions, `connection ${connection.id}: sessions on the server`).toBeLessThanOrEqual(config.maxChannelsPerConnection);
+  }
   // No storms: reconnect attempts are bounded by what went wrong.
   const { maxRetries } = config.reconnect;
   expect(model.reconnectStarts).toBeLessThanOrEqual(maxRetries * (model.unexpectedCloses + model.connectFailures + 1));
@@ -271,6 +283,20 @@ class Refuse implements Cmd {
   }
 }
 
+class CloseSpares implements Cmd {
+  check(): boolean {
+    return true;
+  }
+  async run(model: Model, real: Real): Promise<void> {
+    for (const connection of real.layer.open) connection.closeSpare();
+    await settle();
+    checkInvariants(model, real);
+  }
+  toString(): string {
+    return 'server closes the spare sessions';
+  }
+}
+
 class Unkillable implements Cmd {
   constructor(readonly on: boolean) {}
   check(): boolean {
@@ -379,6 +405,7 @@ const commands = fc.commands<Model, Real, false>([
   fc.nat().map((pick) => new Drop(pick)),
   fc.boolean().map((up) => new Server(up)),
   fc.integer({ min: 1, max: 3 }).map((n) => new Refuse(n)),
+  fc.constant(new CloseSpares()),
   fc.boolean().map((on) => new Unkillable(on)),
   fc.constant(new LeaseAcquire()),
   fc.constant(new LeaseRelease()),
@@ -428,6 +455,7 @@ async function windDown(model: Model, real: Real): Promise<void> {
   }
   for (let round = 0; round < 20 && !model.closed; round++) await clock.advance(500);
   expect(model.closed, 'closeAll settled').toBe(true);
+  for (const connection of layer.connections) preparedRunsSeen += connection.preparedRuns;
   expect(layer.open, 'connections left open after closeAll').toEqual([]);
   expect(hold.count, 'holds after closeAll').toBe(0);
 }
@@ -448,5 +476,6 @@ describe('host pool state machine (model-based)', () => {
       }),
       { numRuns: RUNS, verbose: 1, ...REPLAY },
     );
+    expect(preparedRunsSeen, 'commands that ran on a spare session').toBeGreaterThan(0);
   }, 600_000);
 });

@@ -198,6 +198,14 @@ describe('traces that explain a slow command', () => {
     expect(end - at).toBeGreaterThanOrEqual(90);
   });
 
+  it('says on ssh.exec whether the command ran on a spare session (ssh.channel.prepared)', async () => {
+    const { ssh } = newPool();
+    await ssh`echo one`;
+    await ssh`echo two`;
+    // The first command opened the connection and its own channel; the second found a spare.
+    expect(spansNamed('ssh.exec').map((span) => span.attributes['ssh.channel.prepared'])).toEqual([false, true]);
+  });
+
   it('regression: ssh.exec carried two links to the same ssh.connect span — a span links to a connect span once', async () => {
     const { ssh } = newPool();
     await ssh`echo created`;
@@ -335,6 +343,17 @@ describe('metrics', () => {
     expect(points(after.get('ssh.client.command.duration')).length).toBeGreaterThan(0);
     expect(points(after.get('ssh.client.connection.use_time')).length).toBeGreaterThan(0);
     expect(points(after.get('ssh.client.connection.wait_time')).length).toBeGreaterThan(0);
+  });
+
+  it('counts the spare session channels held (ssh.client.channel.spare), one per idle connection, none with spareChannels off', async () => {
+    const name = `tester@127.0.0.1:${server.port}`;
+    const spares = async (): Promise<unknown> => points((await collect()).get('ssh.client.channel.spare')).find((p) => p.attributes['ssh.pool.name'] === name)?.value;
+    const on = newPool();
+    await on.ssh`true`;
+    await until(async () => (await spares()) === 1, 5_000, 'one spare on the idle connection');
+    const off = newPool({ spareChannels: false });
+    await off.ssh`true`;
+    expect(await spares()).toBe(0);
   });
 
   it('counts closed connections by reason', async () => {

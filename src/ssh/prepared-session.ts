@@ -1,0 +1,131 @@
+import { createRequire } from 'node:module';
+import type { Client, ClientChannel } from 'ssh2';
+
+/**
+ * The ssh2 releases whose internals this adapter was read against and is tested with
+ * (test/unit/ssh/prepared-session.test.ts). Any other release gets no prepared sessions:
+ * every command then opens its channel the public way, as before.
+ */
+export const PREPARED_SESSION_SSH2_VERSIONS: readonly string[] = Object.freeze(['1.17.0']);
+
+/** What ssh2 1.17 `Client` keeps privately that opening a bare session needs (lib/client.js `openChannel`). */
+interface ClientInternals {
+  _chanMgr?: { add?: (wrapper: unknown) => number };
+  _protocol?: { session?: (localId: number, window: number, packetSize: number) => void };
+}
+
+/** What a ssh2 1.17 `Channel` keeps privately that a request on it needs (lib/client.js `reqExec`). */
+interface ChannelInternals {
+  _callbacks?: Array<(failed: boolean | Error) => void>;
+  outgoing?: { id?: number; state?: string };
+  _client?: { _protocol?: RequestProtocol };
+  subtype?: string;
+  allowHalfOpen?: boolean;
+}
+
+/** The protocol calls a request on a prepared session may make (ssh2 `Protocol`). */
+export interface RequestProtocol {
+  exec?: (channelId: number, command: string, wantReply: boolean) => void;
+  pty?: (channelId: number, rows: number, cols: number, height: number, width: number, term: string, modes: unknown, wantReply: boolean) => void;
+}
+
+/** ssh2's own window and packet size for the channels it opens (lib/Channel.js): a prepared one behaves the same. */
+const MAX_WINDOW = 2 * 1024 * 1024;
+const PACKET_SIZE = 32 * 1024;
+
+let installedVersion: string | null | undefined;
+
+/** The installed ssh2's version, read once; null when it cannot be read. */
+export function installedSsh2Version(): string | null {
+  if (installedVersion === undefined) {
+    try {
+      const manifest = createRequire(import.meta.url)('ssh2/package.json') as { version?: unknown };
+      installedVersion = typeof manifest.version === 'string' ? manifest.version : null;
+    } catch {
+      installedVersion = null;
+    }
+  }
+  return installedVersion;
+}
+
+/**
+ * Whether this client can open prepared sessions: a pinned ssh2 release whose internals have
+ * the shape this adapter uses. False means: use `client.exec` as usual.
+ */
+export function preparedSessionsFit(client: Client, version: string | null = installedSsh2Version()): boolean {
+  if (version === null || !PREPARED_SESSION_SSH2_VERSIONS.includes(version)) return false;
+  const internals = client as unknown as ClientInternals;
+  return typeof internals._chanMgr?.add === 'function' && typeof internals._protocol?.session === 'function';
+}
+
+/**
+ * Opens a session channel and sends no request on it (ssh2 has no public call for this): the
+ * command, and any request that must precede it (a `pty-req`), are sent later with `request`.
+ * This is ssh2 1.17's `openChannel(self, 'session', cb)` step for step. `done` runs once: with
+ * the open channel, or with ssh2's open error (a refusal carries `reason`). Throws when the
+ * client cannot write any more, as `client.exec` does.
+ */
+export function openPreparedSession(client: Client, done: (error: Error | undefined, channel?: ClientChannel) => void): void {
+  const internals = client as unknown as Required<ClientInternals>;
+  // ssh2 tells a pending open from an open channel by the wrapper being a function with a `type`.
+  const wrapper = Object.assign((error: Error | undefined, channel?: ClientChannel) => done(error, channel), { type: 'session' });
+  const localId = internals._chanMgr.add!(wrapper);
+  if (localId === -1) {
+    done(new Error('No free channels available'));
+    return;
+  }
+  internals._protocol.session!(localId, MAX_WINDOW, PACKET_SIZE);
+}
+
+/**
+ * Sends one channel request that wants a reply, on a prepared session, and calls `done` with
+ * the server's answer: undefined when it agreed, an error when it refused or the channel closed
+ * first (ssh2 fails pending requests on close). `send` writes the request (`protocol.exec`,
+ * `protocol.pty`, ...) for the channel's remote id. Requests are answered in order, as ssh2's
+ * own `reqPty` then `reqExec` rely on.
+ */
+export function requestOnPreparedSession(
+  channel: ClientChannel,
+  send: (protocol: RequestProtocol, channelId: number) => void,
+  done: (error: Error | undefined) => void,
+): void {
+  const internals = channel as unknown as ChannelInternals;
+  const id = internals.outgoing?.id;
+  const protocol = internals._client?._protocol;
+  if (internals.outgoing?.state !== 'open' || typeof id !== 'number' || !Array.isArray(internals._callbacks) || !protocol) {
+    done(new Error('Channel is not open'));
+    return;
+  }
+  const answered = (failed: boolean | Error): void => {
+    if (failed) done(failed instanceof Error ? failed : new Error('The server refused the channel request'));
+    else done(undefined);
+  };
+  internals._callbacks.push(answered);
+  try {
+    send(protocol, id);
+  } catch (error) {
+    // Nothing was sent: no answer will come for this request.
+    const at = internals._callbacks.indexOf(answered);
+    if (at !== -1) internals._callbacks.splice(at, 1);
+    done(error instanceof Error ? error : new Error(String(error)));
+  }
+}
+
+/**
+ * Starts `command` on a prepared session: what `client.exec` does after its open, including
+ * how it marks the channel (`subtype`, half-open allowed) so that the rest of ssh2 treats it
+ * exactly like a channel `client.exec` returned.
+ */
+export function execOnPreparedSession(channel: ClientChannel, command: string, done: (error: Error | undefined) => void): void {
+  requestOnPreparedSession(channel, (protocol, id) => {
+    if (typeof protocol.exec !== 'function') throw new Error('ssh2 protocol cannot send exec');
+    protocol.exec(id, command, true);
+  }, (error) => {
+    if (!error) {
+      const internals = channel as unknown as ChannelInternals;
+      internals.subtype = 'exec';
+      internals.allowHalfOpen = true;
+    }
+    done(error);
+  });
+}

@@ -1,0 +1,152 @@
+// Spare session channels against real OpenSSH: a warm command runs on a session opened ahead of
+// it (only `exec` is sent), spares count against the server's MaxSessions, and a spare the
+// server drops (a restart, a freeze, a kill) never fails a command beyond the connection's own
+// loss, and a spare idle past the server's ChannelTimeout is never given a command.
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { DataPoint } from '@opentelemetry/sdk-metrics';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { describe, expect, it } from 'vitest';
+import { $ } from '../../../src/index.js';
+import type { SSHConnectionPool, SSHConnectionPoolOptions } from '../../../src/index.js';
+import * as names from '../../../src/telemetry/constants.js';
+import { startSshd } from '../../support/sshd.js';
+import type { SshdServer } from '../../support/sshd.js';
+import { TestMetricReader } from '../../support/test-metric-reader.js';
+import { errorKinds, newPool, settleAll, sleep, targetFor, until, withTimeout } from './shared.js';
+
+/** A pool whose `ssh.exec` spans and gauges the test reads. */
+function observedPool(options: SSHConnectionPoolOptions = {}) {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  const reader = new TestMetricReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  const pool = newPool({ tracerProvider, meterProvider, ...options });
+  return {
+    pool,
+    /** `ssh.channel.prepared` of every finished `ssh.exec` span, in order. */
+    prepared: (): unknown[] => exporter.getFinishedSpans().filter((span) => span.name === names.SPAN_EXEC).map((span) => span.attributes[names.ATTR_CHANNEL_PREPARED]),
+    clear: (): void => exporter.reset(),
+    /** The spare gauge's value now. */
+    spares: async (): Promise<number> => {
+      const { resourceMetrics } = await reader.collect();
+      const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === names.METRIC_CHANNEL_SPARE);
+      return ((metric?.dataPoints ?? []) as Array<DataPoint<number>>).reduce((sum, point) => sum + point.value, 0);
+    },
+  };
+}
+
+async function sequential(server: SshdServer, pool: SSHConnectionPool, count: number, from = 0): Promise<void> {
+  const ssh = $.ssh(targetFor(server, pool));
+  for (let i = from; i < from + count; i++) {
+    const result = await ssh`echo ${`n${i}`}`.timeout(15_000);
+    expect(result.stdout).toBe(`n${i}\n`);
+  }
+}
+
+describe('spare session channels', () => {
+  it('runs every warm command on a spare session, for a non-root login, and keeps one spare per idle connection', async () => {
+    const server = await startSshd();
+    expect(server.username).not.toBe('root');
+    const observed = observedPool();
+    await sequential(server, observed.pool, 6);
+    // The first command opened its own channel on a new connection; each later one found a spare.
+    expect(observed.prepared()).toEqual([false, true, true, true, true, true]);
+    await until(async () => (await observed.spares()) === 1, 5_000, 'the idle connection holds one spare');
+    expect(observed.pool.getStats()).toMatchObject({ totalConnections: 1, openChannels: 0 });
+  });
+
+  it('poolConfig.spareChannels false: every command opens its own channel and no spare is held', async () => {
+    const server = await startSshd();
+    const observed = observedPool({ spareChannels: false });
+    await sequential(server, observed.pool, 3);
+    expect(observed.prepared()).toEqual([false, false, false]);
+    expect(await observed.spares()).toBe(0);
+  });
+
+  it('MaxSessions 2: bursts all succeed, the spare counts against the learned limit, and sequential commands still use it', async () => {
+    const server = await startSshd({ config: { MaxSessions: 2 } });
+    const observed = observedPool({ maxConnections: 3, maxChannelsPerConnection: 5 });
+    const ssh = $.ssh(targetFor(server, observed.pool));
+    for (let round = 0; round < 2; round++) {
+      const settled = await withTimeout(
+        settleAll(Array.from({ length: 20 }, (_, i) => ssh`sleep 0.1; echo ${`b${i}`}`.timeout(30_000).then((r) => ({ i, r })))),
+        45_000,
+        'a burst of 20 commands',
+      );
+      expect(settled.errors, JSON.stringify(errorKinds(settled.errors))).toEqual([]);
+      for (const { i, r } of settled.ok) expect(r.stdout).toBe(`b${i}\n`);
+      await until(() => observed.pool.getStats().openChannels === 0, 5_000, 'the burst freed its channels');
+    }
+    observed.clear();
+    await sequential(server, observed.pool, 8);
+    const prepared = observed.prepared();
+    // One command plus one spare fit in two sessions: once warm, commands run on spares.
+    expect(prepared.slice(-4)).toEqual([true, true, true, true]);
+    expect(await observed.spares()).toBeLessThanOrEqual(observed.pool.getStats().totalConnections);
+  });
+
+  it('ChannelTimeout 1s: commands after a pause longer than the timeout never fail, and back-to-back commands still run on spares', async () => {
+    // sshd counts a session's idle time from its open: a command sent on a spare older than the
+    // timeout can be cut off as it starts. A spare open longer than SPARE_MAX_IDLE_MS (the
+    // shortest ChannelTimeout there is) is closed instead, and the command opens its own channel.
+    const server = await startSshd({ config: { ChannelTimeout: '*=1s' } });
+    const observed = observedPool();
+    const ssh = $.ssh(targetFor(server, observed.pool));
+    expect((await ssh`echo first`.timeout(15_000)).stdout).toBe('first\n');
+    observed.clear();
+    for (let i = 0; i < 6; i++) {
+      await until(async () => (await observed.spares()) === 1, 5_000, 'a spare is held');
+      // Longer than the timeout: the spare has been idle past it.
+      await sleep(1_500);
+      const result = await ssh`echo ${`t${i}`}`.timeout(15_000);
+      expect(result.stdout).toBe(`t${i}\n`);
+    }
+    expect(observed.prepared(), 'spares idle past the timeout were not used').toEqual([false, false, false, false, false, false]);
+    observed.clear();
+    await sequential(server, observed.pool, 5);
+    expect(observed.prepared().slice(1)).toEqual([true, true, true, true]);
+    expect(observed.pool.getStats()).toMatchObject({ totalConnections: 1, pendingRequests: 0 });
+  });
+
+  it('a server restarted under connections holding spares: the next commands succeed on new connections', async () => {
+    const server = await startSshd();
+    const observed = observedPool();
+    await observed.pool.warmUp(targetFor(server, observed.pool), 2);
+    await until(async () => (await observed.spares()) === 2, 5_000, 'both connections hold a spare');
+    await server.restart();
+    const ssh = $.ssh(targetFor(server, observed.pool));
+    const settled = await withTimeout(settleAll(Array.from({ length: 4 }, (_, i) => ssh`echo ${`r${i}`}`.timeout(20_000))), 30_000, 'commands after the restart');
+    expect(settled.errors, JSON.stringify(errorKinds(settled.errors))).toEqual([]);
+    await sequential(server, observed.pool, 3, 10);
+  });
+
+  it('a frozen server: a command times out with a typed error, and after the thaw commands succeed', async () => {
+    const server = await startSshd();
+    const observed = observedPool({ keepAliveInterval: 1_000, keepAliveCountMax: 2 });
+    await sequential(server, observed.pool, 2);
+    await until(async () => (await observed.spares()) === 1, 5_000, 'a spare is held');
+    await server.pause();
+    try {
+      const error = await $.ssh(targetFor(server, observed.pool))`echo frozen`.timeout(1_500).then(() => undefined, (e: unknown) => e);
+      expect(error, 'the command on a frozen server failed').toBeInstanceOf(Error);
+    } finally {
+      await server.unpause();
+    }
+    await sequential(server, observed.pool, 3, 20);
+  });
+
+  it('a server killed mid-way: the running command fails as connection lost, later ones succeed once it is back', async () => {
+    const server = await startSshd();
+    const observed = observedPool();
+    const ssh = $.ssh(targetFor(server, observed.pool));
+    await sequential(server, observed.pool, 2);
+    const running = ssh`sleep 10`.timeout(20_000).then(() => undefined, (e: unknown) => e as Error);
+    await until(() => observed.pool.getStats().openChannels === 1, 5_000, 'the command started');
+    await server.kill();
+    const error = await withTimeout(running, 15_000, 'the command on a killed server');
+    expect(error?.name).toBe('ConnectionLostError');
+    await server.start();
+    await sequential(server, observed.pool, 3, 30);
+    await until(async () => (await observed.spares()) === 1, 5_000, 'the new connection holds a spare');
+  });
+});

@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import { resolvePoolConfig } from '../../../src/config/pool-config.js';
+import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
+import { HostPool } from '../../../src/pool/host-pool.js';
+import { QUICK_SPARE_LOSS_MS, SpareChannels } from '../../../src/pool/spare-channels.js';
+import type { PoolConfig } from '../../../src/config/types.js';
+import { FakeClock, settle } from '../../support/fake-clock.js';
+import { FakeConnectionLayer, FakeHold } from '../../support/fake-connections.js';
+import type { FakeConnection } from '../../support/fake-connections.js';
+import { entryOf, RecordedEvents, slotOf } from '../../support/pool-parts.js';
+
+function parts(options: { enabled?: boolean; maxLifetime?: number; channelLimit?: number } = {}) {
+  const clock = new FakeClock();
+  const layer = new FakeConnectionLayer(clock);
+  layer.spares = true;
+  const events = new RecordedEvents();
+  const spares = new SpareChannels({ enabled: options.enabled ?? true, maxLifetime: options.maxLifetime ?? 0, clock, events });
+  const entry = entryOf(layer, clock, options.channelLimit ?? 2);
+  return { clock, layer, events, spares, entry, connection: entry.connection as FakeConnection };
+}
+
+describe('SpareChannels', () => {
+  it('prepares one spare on a connection with room, and none while it holds one', async () => {
+    const { spares, entry, connection } = parts();
+    spares.replenish(entry);
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBe('ready');
+    expect(connection.sparesOpened).toBe(1);
+  });
+
+  it('prepares none when spares are off', async () => {
+    const { spares, entry, connection } = parts({ enabled: false });
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBeUndefined();
+  });
+
+  it('counts the spare against the channel limit: no spare when the slots in use fill it', async () => {
+    const { spares, entry, connection, clock } = parts({ channelLimit: 2 });
+    slotOf(entry, clock);
+    slotOf(entry, clock);
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBeUndefined();
+    entry.release(clock.now());
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBe('ready');
+  });
+
+  it('prepares none on a retiring or expired connection', async () => {
+    const retiring = parts();
+    retiring.entry.retire();
+    retiring.spares.replenish(retiring.entry);
+    const expired = parts({ maxLifetime: 1_000 });
+    await expired.clock.advance(1_000);
+    expired.spares.replenish(expired.entry);
+    await settle();
+    expect(retiring.connection.spare).toBeUndefined();
+    expect(expired.connection.spare).toBeUndefined();
+  });
+
+  it('after a refused spare, prepares spares only beside fewer channels; the commands\' limit stays, and nothing fails', async () => {
+    const { spares, entry, connection, clock, events } = parts({ channelLimit: 5 });
+    slotOf(entry, clock);
+    connection.refuse = 1;
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBeUndefined();
+    expect(events.of('channel-refused')).toHaveLength(1);
+    // A jump host with MaxSessions 0 refuses sessions but carries forwarded channels: their limit must not drop.
+    expect(entry.channelLimit).toBe(5);
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare, 'no second try beside one channel').toBeUndefined();
+    entry.release(clock.now());
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare, 'a spare on the idle connection').toBe('ready');
+  });
+
+  it('replaces a spare the server closed after it had lived a while', async () => {
+    const { spares, entry, connection, clock } = parts();
+    spares.replenish(entry);
+    await settle();
+    await clock.advance(QUICK_SPARE_LOSS_MS);
+    connection.closeSpare();
+    await settle();
+    expect(connection.spare).toBe('ready');
+    expect(connection.sparesOpened).toBe(2);
+  });
+
+  it('does not replace at once a spare the server closed straight away (no stream of opens)', async () => {
+    const { spares, entry, connection, clock } = parts();
+    spares.replenish(entry);
+    await settle();
+    await clock.advance(QUICK_SPARE_LOSS_MS - 1);
+    connection.closeSpare();
+    await settle();
+    expect(connection.spare).toBeUndefined();
+    // The connection's next use asks again.
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBe('ready');
+  });
+
+  it('does nothing on a connection that has no spares (an ssh2 release the adapter does not fit)', async () => {
+    const { spares, entry, connection, layer } = parts();
+    layer.spares = false;
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBeUndefined();
+  });
+});
+
+describe('spares in the host pool', () => {
+  function hostPool(config: PoolConfig = {}) {
+    const clock = new FakeClock();
+    const layer = new FakeConnectionLayer(clock);
+    layer.spares = true;
+    const hold = new FakeHold();
+    const pool = new HostPool({
+      name: 'u@fake:22', host: 'fake', port: 22, username: 'u', config: resolvePoolConfig({ maxConnections: 2, maxChannelsPerConnection: 2, ...config }),
+      factory: layer.factory, budget: new ConnectionBudget(0), clock, hold,
+    });
+    const events = new RecordedEvents();
+    pool.events.subscribe((event) => events.emit(event));
+    pool.start();
+    const exec = (id: number) => pool.execute({ command: `job ${id}`, stdin: undefined, maxBuffer: 1024 }, { priority: 0, cancel: new AbortController().signal });
+    /** Runs one command to its end. */
+    const runOne = async (id: number) => {
+      const outcome = exec(id);
+      await clock.advance(10);
+      for (const channel of layer.runningChannels) channel.finish(0);
+      return outcome;
+    };
+    return { clock, layer, hold, pool, events, exec, runOne };
+  }
+
+  const preparedFlags = (events: RecordedEvents) => events.of('channel-opened').map((event) => event.prepared);
+
+  it('runs every command after the first on a spare, and an idle pool with its spare holds nothing', async () => {
+    const { events, runOne, hold, pool, layer } = hostPool();
+    for (let i = 0; i < 4; i++) await runOne(i);
+    await settle();
+    expect(preparedFlags(events)).toEqual([false, true, true, true]);
+    expect(layer.open[0]!.spare).toBe('ready');
+    expect(pool.gauges().spareChannels).toBe(1);
+    expect(hold.count).toBe(0);
+  });
+
+  it('gives a warmed-up connection its spare before its first command', async () => {
+    const { pool, events, runOne, clock } = hostPool();
+    const warming = pool.warmUp(1);
+    await clock.advance(10);
+    await warming;
+    await settle();
+    expect(pool.gauges().spareChannels).toBe(1);
+    await runOne(1);
+    expect(preparedFlags(events)).toEqual([true]);
+  });
+
+  it('spareChannels false: no command runs on a spare and none is held', async () => {
+    const { events, runOne, pool } = hostPool({ spareChannels: false });
+    for (let i = 0; i < 3; i++) await runOne(i);
+    expect(preparedFlags(events)).toEqual([false, false, false]);
+    expect(pool.gauges().spareChannels).toBe(0);
+  });
+
+  it('a spare closed by the server never fails a command: the next one opens its own channel', async () => {
+    const { events, runOne, layer } = hostPool();
+    await runOne(0);
+    await settle();
+    layer.open[0]!.closeSpare();
+    await expect(runOne(1)).resolves.toMatchObject({ channel: { exitCode: 0 } });
+    expect(preparedFlags(events)).toEqual([false, false]);
+  });
+
+  it('never lends a spare twice: concurrent commands each get a channel, one of them the spare', async () => {
+    const { exec, clock, layer, events } = hostPool({ maxConnections: 1, maxChannelsPerConnection: 2 });
+    await (async () => {
+      const first = exec(0);
+      await clock.advance(10);
+      for (const channel of layer.runningChannels) channel.finish(0);
+      await first;
+    })();
+    await settle();
+    const both = [exec(1), exec(2)];
+    await settle();
+    expect(layer.runningChannels).toHaveLength(2);
+    expect(layer.runningChannels.filter((channel) => channel.prepared)).toHaveLength(1);
+    for (const channel of layer.runningChannels) channel.finish(0);
+    await Promise.all(both);
+    expect(preparedFlags(events).slice(1).sort()).toEqual([false, true]);
+  });
+});

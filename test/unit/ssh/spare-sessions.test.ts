@@ -1,0 +1,196 @@
+// Spare sessions on a real ssh2 connection (the in-process server): the adapter over ssh2's
+// internals fits the installed release and no other, a command on a spare sends only exec, and
+// a spare the server closes or that will not take the command never fails the command.
+import { Client } from 'ssh2';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelSpec } from '../../../src/command/channel-contract.js';
+import { SSHConnection } from '../../../src/ssh/ssh2-connection.js';
+import type { ConnectionSettings } from '../../../src/ssh/ssh2-connection.js';
+import {
+  PREPARED_SESSION_SSH2_VERSIONS,
+  execOnPreparedSession,
+  installedSsh2Version,
+  openPreparedSession,
+  preparedSessionsFit,
+  requestOnPreparedSession,
+} from '../../../src/ssh/prepared-session.js';
+import { SPARE_MAX_IDLE_MS, SpareSession } from '../../../src/ssh/spare-session.js';
+import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
+import { until } from '../../support/until.js';
+
+const IDLE_CLOSE_MS = 300;
+let server: EmbeddedSshServer;
+const connections: SSHConnection[] = [];
+
+beforeAll(async () => {
+  server = await new EmbeddedSshServer({ closeIdleSessionsAfterMs: IDLE_CLOSE_MS }).start();
+});
+afterEach(() => {
+  for (const connection of connections.splice(0)) connection.destroy('shutdown');
+  server.spoilExecs.length = 0;
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+async function connect(): Promise<SSHConnection> {
+  const settings: ConnectionSettings = {
+    poolName: `${server.username}@${server.host}:${server.port}`,
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    credentials: { password: server.password },
+    hostKey: { policy: 'off', knownHostsFile: undefined, fingerprints: undefined, globalKnownHostsFiles: [] },
+    connectionTimeout: 10_000,
+    keepAliveInterval: 0,
+    keepAliveCountMax: 3,
+  };
+  const connection = await SSHConnection.open(settings);
+  connections.push(connection);
+  return connection;
+}
+
+const echo = (text: string): ChannelSpec => ({ command: `echo ${text}`, stdin: undefined, maxBuffer: 1024 });
+
+async function run(connection: SSHConnection, text: string) {
+  const running = await connection.openChannel(echo(text), new AbortController().signal);
+  const outcome = await running.outcome;
+  await running.freed;
+  return { prepared: running.prepared === true, stdout: outcome.stdout.toString(), exitCode: outcome.exitCode };
+}
+
+describe('the prepared-session adapter', () => {
+  /** A plain ssh2 client, connected. */
+  async function plainClient(): Promise<Client> {
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
+    });
+    return client;
+  }
+
+  it('is pinned: it fits a connected client of the installed ssh2 release, and no other release', async () => {
+    const client = await plainClient();
+    try {
+      expect(PREPARED_SESSION_SSH2_VERSIONS).toContain(installedSsh2Version());
+      expect(preparedSessionsFit(client)).toBe(true);
+      expect(preparedSessionsFit(client, '1.16.0')).toBe(false);
+      expect(preparedSessionsFit(client, '2.0.0')).toBe(false);
+      expect(preparedSessionsFit(client, null)).toBe(false);
+    } finally {
+      client.end();
+    }
+  });
+
+  it('does not fit a client whose internals have another shape (not connected: no channel manager yet)', () => {
+    expect(preparedSessionsFit(new Client())).toBe(false);
+  });
+
+  it('lets another request (a pty) precede the exec on a prepared session', async () => {
+    const client = await plainClient();
+    try {
+      const channel = await new Promise<import('ssh2').ClientChannel>((resolve, reject) => {
+        openPreparedSession(client, (error, opened) => (error ? reject(error) : resolve(opened!)));
+      });
+      await new Promise<void>((resolve, reject) => {
+        requestOnPreparedSession(channel, (protocol, id) => protocol.pty!(id, 24, 80, 480, 640, 'xterm', null, true), (error) => (error ? reject(error) : resolve()));
+      });
+      const output: Buffer[] = [];
+      channel.on('data', (chunk: Buffer) => output.push(chunk));
+      await new Promise<void>((resolve, reject) => execOnPreparedSession(channel, 'echo after-pty', (error) => (error ? reject(error) : resolve())));
+      await new Promise((resolve) => channel.once('close', resolve));
+      expect(Buffer.concat(output).toString()).toBe('after-pty\n');
+    } finally {
+      client.end();
+    }
+  });
+});
+
+describe('spare sessions on a connection', () => {
+  it('runs a command on the spare: prepared, same output, and the spare is gone until prepared again', async () => {
+    const connection = await connect();
+    expect(await connection.prepareSpare(() => {})).toBe('ready');
+    expect(connection.spare).toBe('ready');
+    expect(await run(connection, 'on-spare')).toEqual({ prepared: true, stdout: 'on-spare\n', exitCode: 0 });
+    expect(connection.spare).toBeUndefined();
+    expect(await run(connection, 'own-channel')).toEqual({ prepared: false, stdout: 'own-channel\n', exitCode: 0 });
+  });
+
+  it('serves a command that claims the spare while it is still opening', async () => {
+    const connection = await connect();
+    const opened = connection.prepareSpare(() => {});
+    expect(connection.spare).toBe('opening');
+    const result = await run(connection, 'claimed-early');
+    expect(result).toEqual({ prepared: true, stdout: 'claimed-early\n', exitCode: 0 });
+    expect(await opened).toBe('ready');
+  });
+
+  it('does not give a command a spare open longer than SPARE_MAX_IDLE_MS (a server ChannelTimeout could cut it off): it closes it', async () => {
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
+    });
+    try {
+      let now = 0;
+      const gone: string[] = [];
+      const spare = new SpareSession(client, (why) => gone.push(why), () => now);
+      expect(await spare.opened).toBe('ready');
+      now += SPARE_MAX_IDLE_MS;
+      let taken = false;
+      expect(spare.claim(() => (taken = true))).toBe(false);
+      expect(taken).toBe(false);
+      expect(spare.state).toBeUndefined();
+      // Closed by us, not lost: nothing to replace behind the command's back.
+      expect(gone).toEqual([]);
+    } finally {
+      client.end();
+    }
+  });
+
+  it('holds one spare at a time', async () => {
+    const connection = await connect();
+    const first = connection.prepareSpare(() => {});
+    expect(await connection.prepareSpare(() => {})).toBe('failed');
+    expect(await first).toBe('ready');
+  });
+
+  it('reports a spare the server closed as lost, and the next command opens its own channel', async () => {
+    const connection = await connect();
+    let lost = 0;
+    const closedBefore = server.idleSessionsClosed;
+    expect(await connection.prepareSpare(() => void lost++)).toBe('ready');
+    await until(() => lost === 1, 5_000, 'the spare reported lost');
+    expect(server.idleSessionsClosed).toBeGreaterThan(closedBefore);
+    expect(connection.spare).toBeUndefined();
+    expect(await run(connection, 'after-loss')).toEqual({ prepared: false, stdout: 'after-loss\n', exitCode: 0 });
+  });
+
+  it.each(['close', 'reject'] as const)('falls back to a new channel when the server answers the exec on a spare with %s', async (how) => {
+    const connection = await connect();
+    expect(await connection.prepareSpare(() => {})).toBe('ready');
+    server.spoilExecs.push(how);
+    // The command is not failed: it ran on a channel of its own.
+    expect(await run(connection, 'fallback')).toEqual({ prepared: false, stdout: 'fallback\n', exitCode: 0 });
+  });
+
+  it('a cancel while the command waits for its spare settles the slot once the spare is closed', async () => {
+    const connection = await connect();
+    void connection.prepareSpare(() => {});
+    const cancel = new AbortController();
+    const opening = connection.openChannel(echo('never'), cancel.signal);
+    cancel.abort('aborted');
+    const error = await opening.then(() => undefined, (e: unknown) => e as Error & { settled?: Promise<void> });
+    expect(error?.name).toBe('ChannelOpenCancelled');
+    await error!.settled;
+    expect(await run(connection, 'still-usable')).toMatchObject({ stdout: 'still-usable\n', exitCode: 0 });
+  });
+
+  it('says failed, never throws, once the connection is closed', async () => {
+    const connection = await connect();
+    connection.destroy('shutdown');
+    await until(() => connection.closed, 5_000, 'closed');
+    expect(await connection.prepareSpare(() => {})).toBe('failed');
+  });
+});
