@@ -145,7 +145,7 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
   const label = endpointLabel(normalized.host, normalized.port);
   const executor = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
     assertTemplate(strings, 'ssh`command ${value}`');
-    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog);
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog, { sudoPassword: normalized.sudoPassword });
   };
   Object.defineProperty(executor, 'host', { value: normalized.host, enumerable: true });
   return executor as SSHExecutor;

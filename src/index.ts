@@ -33,9 +33,13 @@ export {
   FanOutError,
   SSHConfigError,
   PrivateKeyError,
+  SudoPasswordError,
+  SudoNotAllowedError,
+  SudoNotInstalledError,
+  PromptUnansweredError,
   ERROR_JSON_OUTPUT_CHARS,
 } from './core/errors.js';
-export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
+export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem, SudoPasswordProblem } from './core/errors.js';
 export { resolveSSHConfig } from './config/openssh/resolve-ssh-config.js';
 export type { ResolveSSHConfigOptions } from './config/openssh/resolve-ssh-config.js';
 export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/evaluate-config.js';

@@ -1,5 +1,6 @@
 // What a command asks of the channel that runs it, and what it gets back. The transport below
 // (ssh/) implements it; the command layer never sees a connection.
+import type { ChannelInteraction, SudoVerdict } from './interaction.js';
 
 /** How a channel's life ended, as far as the command is concerned. */
 export type ChannelEnding = 'closed' | 'timeout' | 'aborted' | 'shutdown' | 'output-limit' | 'output-budget' | 'connection-lost';
@@ -15,6 +16,10 @@ export interface ChannelOutcome {
   readonly ending: ChannelEnding;
   /** With ending `output-budget`: the pool's `maxOutputMemory` that ran out. */
   readonly outputBudgetBytes?: number;
+  /** Set when the command ran under sudo and sudo refused to run it. */
+  readonly sudo?: SudoVerdict;
+  /** With `.respond()` rules: the last non-empty output line, for a prompt nobody answered. */
+  readonly lastLine?: string;
 }
 
 /** One command to run on one channel. */
@@ -30,6 +35,8 @@ export interface ChannelSpec {
    * @default true
    */
   readonly cancellable?: boolean;
+  /** A terminal, sudo, answers to prompts; none for a plain command. */
+  readonly interaction?: ChannelInteraction | undefined;
 }
 
 /** The outcome of a command that produced no output: given up before it ran, or its connection lost. */

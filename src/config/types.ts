@@ -20,8 +20,13 @@ export interface SSHTargetOptions {
   privateKey?: string | Buffer;
   /** Passphrase of an encrypted `privateKey`, or of the config's encrypted `IdentityFile`s. */
   passphrase?: string;
-  /** Tried after every key, as ssh does. */
+  /** Tried after every key, as ssh does; also answers a keyboard-interactive login's lone password prompt. */
   password?: string;
+  /**
+   * The password sudo asks for when a command uses `.sudo()` without its own. Sent only when
+   * sudo prompts; never shown anywhere. Not part of the login: connections are shared as before.
+   */
+  sudoPassword?: string;
   /**
    * ssh-agent to take keys from: a socket path, `true` for `$SSH_AUTH_SOCK`, `false` for none.
    * Its keys are offered in the agent's order, after the identity keys the agent also holds.

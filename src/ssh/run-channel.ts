@@ -5,6 +5,9 @@ import type { ChannelEnding, ChannelOutcome } from '../command/channel-contract.
 import { PROCESS_GROUP_LINE_MAX, processGroupOf } from '../command/process-group-marker.js';
 import type { RunningChannel } from './connection.js';
 import type { OutputBudget, OutputBudgetMember } from './output-budget.js';
+import type { ChannelInteraction } from '../command/interaction.js';
+import { SudoHandshake } from '../command/sudo-handshake.js';
+import { PromptResponder } from '../command/prompt-responder.js';
 
 /** How long a signalled command gets to end before its process group is killed as well. */
 const SIGNAL_GRACE_MS = 50;
@@ -21,6 +24,8 @@ export interface ChannelRequest {
   readonly reportsProcessGroup: boolean;
   /** The pool-wide bound on output held by running commands; none: unbounded. */
   readonly outputBudget?: OutputBudget | undefined;
+  /** A terminal, sudo, answers to prompts. */
+  readonly interaction?: ChannelInteraction | undefined;
 }
 
 /** What run-channel needs from the connection that carries the channel. */
@@ -33,8 +38,12 @@ export interface ChannelHost {
    * for root): then the process-group kill waits a moment for the signal to do the job.
    */
   readonly signalsHonoured: boolean;
-  /** Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill ran. */
-  killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
+  /**
+   * Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill
+   * ran. `relayed`: TERM first, so that sudo relays it to its root child, which no signal from
+   * the login user can reach.
+   */
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void, relayed?: boolean): void;
 }
 
 /** Feeds stdin, gathers output, reports one command's exit, and kills it when cancelled. */
@@ -76,6 +85,28 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   };
   if (member) budget!.join(member);
 
+  const interaction = request.interaction;
+  const write = (text: string): void => {
+    if (!settled) channel.write(text);
+  };
+  // EOF right after stdin, so that a command that reads its input (cat, sh -s) does not wait
+  // forever; not with prompts to answer, whose answers follow later.
+  const sendInput = (): void => {
+    if (request.stdin !== undefined) channel.write(request.stdin);
+    if (!interaction?.respond) channel.end();
+  };
+  const sudo = interaction?.sudo
+    ? new SudoHandshake(
+        interaction.sudo,
+        write,
+        // A terminal has no EOF of its own: ^D at the start of a line is how it says so.
+        () => (interaction.pty ? write('\u0004') : channel.end()),
+        () => {
+          if (!settled) sendInput();
+        },
+      )
+    : undefined;
+  const responder = interaction?.respond ? new PromptResponder(interaction.respond, write) : undefined;
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
   const freed = new Promise<void>((resolve) => (markFreed = resolve));
 
@@ -89,8 +120,14 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     // ssh2 emits a channel's close only once its streams have ended: a paused one must drain
     // (what it still holds is dropped, and with no more top-ups the server soon stops).
     if (paused) resume();
-    const ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending };
-    settle(ending === 'output-budget' ? { ...ended, outputBudgetBytes: budget!.limit } : ended);
+    const verdict = ending === 'closed' ? sudo?.verdict(exitCode) : undefined;
+    // A refusal's words are sudo's, kept back while it was watched: they become the stderr.
+    if (verdict) (interaction?.pty ? stdout : stderr).append(sudo!.said);
+    let ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending };
+    if (ending === 'output-budget') ended = { ...ended, outputBudgetBytes: budget!.limit };
+    if (verdict) ended = { ...ended, sudo: verdict };
+    if (responder) ended = { ...ended, lastLine: responder.lastLine };
+    settle(ended);
   };
 
   // Kills the process group once its id is known, then closes our side. Closing earlier could
@@ -101,11 +138,11 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     channel.close();
     if (pgid === undefined || !host.usable) return;
     const killGroup = (): void => {
-      if (!closed && host.usable) host.killProcessGroup(pgid!, (killed) => (killConfirmed = killed));
+      if (!closed && host.usable) host.killProcessGroup(pgid!, (killed) => (killConfirmed = killed), sudo !== undefined);
     };
     // Where the SSH signal request works it usually ends the command by itself; the kill
     // channel (one more session on the server) is then only needed if the channel stays open.
-    if (!host.signalsHonoured) return killGroup();
+    if (!host.signalsHonoured || sudo) return killGroup();
     setTimeout(killGroup, SIGNAL_GRACE_MS).unref();
   };
 
@@ -124,6 +161,9 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   const keepStdout = (chunk: Buffer): void => {
     if (settled || chunk.length === 0) return;
+    if (sudo && interaction?.pty) chunk = sudo.feed(chunk);
+    if (chunk.length === 0) return;
+    responder?.feed(chunk);
     if (!stdout.append(chunk)) stopEarly('output-limit');
     else if (member) budget!.take(member, chunk.length);
   };
@@ -136,7 +176,8 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
       return;
     }
     markerPending = undefined;
-    const reported = newline === -1 ? undefined : processGroupOf(pending.subarray(0, newline).toString('latin1'));
+    // A terminal ends the line with \r\n.
+    const reported = newline === -1 ? undefined : processGroupOf(pending.subarray(0, newline).toString('latin1').replace(/\r$/, ''));
     if (reported === undefined) {
       // Not our line after all (a shell that printed first): everything is the command's output.
       keepStdout(pending);
@@ -158,6 +199,9 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   channel.stderr.on('data', (chunk: Buffer) => {
     if (settled) return;
     topUpWindow();
+    if (sudo && !interaction?.pty) chunk = sudo.feed(chunk);
+    if (chunk.length === 0) return;
+    responder?.feed(chunk);
     if (!stderr.append(chunk)) stopEarly('output-limit');
     else if (member) budget!.take(member, chunk.length);
   });
@@ -185,11 +229,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   if (request.cancel.aborted) onCancel();
   else request.cancel.addEventListener('abort', onCancel, { once: true });
 
-  // EOF right after stdin: a command that reads its input (cat, sh -s) must not wait forever.
-  if (!settled) {
-    if (request.stdin === undefined) channel.end();
-    else channel.end(request.stdin);
-  }
+  if (!settled && !sudo) sendInput();
   return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
 }
 

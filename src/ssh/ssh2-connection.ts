@@ -228,7 +228,17 @@ export class SSHConnection implements PoolConnection {
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
     const attach = (channel: ClientChannel): RunningChannel =>
-      runChannel(this, channel, { stdin: spec.stdin, maxBuffer: spec.maxBuffer, cancel, reportsProcessGroup, outputBudget: this.settings.outputBudget });
+      runChannel(this, channel, {
+        stdin: spec.stdin,
+        maxBuffer: spec.maxBuffer,
+        cancel,
+        reportsProcessGroup,
+        outputBudget: this.settings.outputBudget,
+        interaction: spec.interaction,
+      });
+    // The terminal is requested on the same channel, before its exec.
+    const pty = spec.interaction?.pty;
+    const execOptions = pty ? { pty: { cols: pty.cols, rows: pty.rows, term: pty.term } } : {};
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));
@@ -248,7 +258,7 @@ export class SSHConnection implements PoolConnection {
           return;
         }
         cancel.addEventListener('abort', onCancel, { once: true });
-        this.#client.exec(command, (error, channel) => {
+        this.#client.exec(command, execOptions, (error, channel) => {
           cancel.removeEventListener('abort', onCancel);
           if (markSettled) {
             // Given up while opening. A channel that opened late is attached anyway: its cancel
@@ -309,18 +319,23 @@ export class SSHConnection implements PoolConnection {
    * ran on the server. A refused channel is left alone: the pool retires a connection whose
    * cancelled channel does not close in time.
    */
-  killProcessGroup(pgid: number, done?: (killed: boolean) => void, attempt = 1): void {
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void, relayed = false, attempt = 1): void {
     if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) {
       done?.(false);
       return;
     }
+    // Under sudo, TERM goes first: sudo relays it to its root child (whose trap kills the
+    // child's group as root), then KILL ends whatever of the group the login user owns.
+    const script = relayed
+      ? `kill -s TERM -- -${pgid} 2>/dev/null; sleep 0.2; kill -s KILL -- -${pgid} 2>/dev/null; exit 0`
+      : `kill -s KILL -- -${pgid}`;
     try {
-      this.#client.exec(inPosixShell(`kill -s KILL -- -${pgid}`), (error, channel) => {
+      this.#client.exec(inPosixShell(script), (error, channel) => {
         if (error) {
           // Refused under churn (the server frees session slots late): a few quick retries fit
           // well inside the pool's grace period.
           if (attempt < KILL_ATTEMPTS && this.#state === 'ready') {
-            setTimeout(() => this.killProcessGroup(pgid, done, attempt + 1), 25 * 2 ** attempt).unref();
+            setTimeout(() => this.killProcessGroup(pgid, done, relayed, attempt + 1), 25 * 2 ** attempt).unref();
           } else {
             done?.(false);
           }

@@ -20,6 +20,10 @@ export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
 export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_PROCESS_EXIT_CODE = 'process.exit.code';
+/** On `ssh.exec`, only when true: the command ran under sudo (never as whom, never with what). */
+export const ATTR_EXEC_SUDO = 'ssh.exec.sudo';
+/** On `ssh.exec`, only when true: the command had a pseudo-terminal. */
+export const ATTR_EXEC_PTY = 'ssh.exec.pty';
 export const ATTR_POOL_NAME = 'ssh.pool.name';
 /**
  * The pool instance (`SSHConnectionPool`) that reported: `global` for `getInstance()`, else the
