@@ -150,7 +150,8 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     finish(ending);
     if (killWanted) return;
     killWanted = true;
-    sendSignal(channel, 'KILL');
+    // A KILL would end sudo before it could relay anything to its root child: TERM, which it relays.
+    sendSignal(channel, sudo ? 'TERM' : 'KILL');
     if (!markerPending) kill();
   };
 
