@@ -59,6 +59,8 @@ export type {
   SSHConnectionPoolOptions,
 } from './client/types.js';
 export type { SSHTarget } from './client/connection-pool.js';
+export type { KeyboardInteractiveHandler, KeyboardInteractivePrompt, KeyboardInteractiveRound } from './ssh/auth/auth-methods.js';
+export type { PtyRequest, RespondRule, SudoOptions } from './command/ssh-command.js';
 export type {
   CircuitBreakerConfig,
   FanOutProgress,

@@ -46,7 +46,7 @@ export interface NormalizedTarget {
 }
 
 const TARGET_KEYS = new Set([
-  'host', 'port', 'username', 'privateKey', 'passphrase', 'password', 'sudoPassword', 'agent', 'forwardAgent', 'hostKey', 'configFile', 'jump', 'poolConfig', 'pool',
+  'host', 'port', 'username', 'privateKey', 'passphrase', 'password', 'sudoPassword', 'onKeyboardInteractive', 'agent', 'forwardAgent', 'hostKey', 'configFile', 'jump', 'poolConfig', 'pool',
 ]);
 
 // A route longer than this is a loop in the config (a jumps through b, b through a).
@@ -284,6 +284,18 @@ function mergePoolConfig(explicit: PoolConfig | undefined, config: ResolvedSSHCo
   return merged;
 }
 
+// A handler cannot be hashed: each distinct function gets a number, so that targets with the
+// same handler share connections and targets with different ones never do.
+const handlerIds = new WeakMap<object, number>();
+let nextHandlerId = 1;
+
+function handlerId(handler: object | undefined): string {
+  if (handler === undefined) return '';
+  let id = handlerIds.get(handler);
+  if (id === undefined) handlerIds.set(handler, (id = nextHandlerId++));
+  return `keyboard-interactive:${id}`;
+}
+
 function identityOf(endpoint: string, credentials: Credentials, hostKey: ResolvedHostKeyVerification, route: readonly NormalizedTarget[]): string {
   const digest = createHash('sha256');
   for (const part of [
@@ -292,6 +304,7 @@ function identityOf(endpoint: string, credentials: Credentials, hostKey: Resolve
     credentials.passphrase ?? '',
     credentials.password ?? '',
     credentials.agent ?? '',
+    handlerId(credentials.onKeyboardInteractive),
     ...(credentials.identities ?? []).flatMap((identity) => [identity.source, identity.publicBlob, identity.privateKey ? '1' : '0']),
     credentials.identitiesOnly ? 'identities-only' : '',
     credentials.forwardAgent ? 'forward-agent' : '',
@@ -319,7 +332,7 @@ const AUTHENTICATION_KEYWORDS = new Set([
 function overruledByTarget(keyword: string, target: SSHTargetOptions): boolean {
   if (keyword === 'forwardagent') return target.forwardAgent !== undefined;
   if (AUTHENTICATION_KEYWORDS.has(keyword)) {
-    return target.privateKey !== undefined || target.password !== undefined || (target.agent !== undefined && target.agent !== false);
+    return target.privateKey !== undefined || target.password !== undefined || target.onKeyboardInteractive !== undefined || (target.agent !== undefined && target.agent !== false);
   }
   return false;
 }

@@ -1,5 +1,6 @@
 import type { BackoffCurve } from '../core/backoff.js';
 import type { HostKeyPolicy, HostKeyVerification } from '../ssh/host-keys/host-key-policy.js';
+import type { KeyboardInteractiveHandler } from '../ssh/auth/auth-methods.js';
 
 /**
  * Where and as whom to run commands (`SSHTarget` without the pool instance to run them on). Fields left out are taken from the OpenSSH client config
@@ -27,6 +28,14 @@ export interface SSHTargetOptions {
    * sudo prompts; never shown anywhere. Not part of the login: connections are shared as before.
    */
   sudoPassword?: string;
+  /**
+   * Answers keyboard-interactive logins beyond a lone password prompt (which `password`
+   * answers): one-time codes, second factors, several rounds. Gets each round's prompts,
+   * returns one answer per prompt (or a promise of them); called for every connection opened,
+   * reconnects included. Waiting for it counts against `connectionTimeout`. Answers are sent
+   * to the server only. Targets with different handlers never share a connection.
+   */
+  onKeyboardInteractive?: KeyboardInteractiveHandler;
   /**
    * ssh-agent to take keys from: a socket path, `true` for `$SSH_AUTH_SOCK`, `false` for none.
    * Its keys are offered in the agent's order, after the identity keys the agent also holds.

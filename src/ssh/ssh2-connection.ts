@@ -23,7 +23,7 @@ import { guardPreBanner } from './pre-banner-guard.js';
 import type { OutputBudget } from './output-budget.js';
 import type { CloseReason } from './connection.js';
 import { planAuthentication } from './auth/auth-methods.js';
-import type { AuthCredentials } from './auth/auth-methods.js';
+import type { AuthCredentials, AuthMethod } from './auth/auth-methods.js';
 
 /** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
 export interface Credentials extends AuthCredentials {
@@ -70,6 +70,8 @@ export class SSHConnection implements PoolConnection {
   readonly connectDurationMs: number;
   readonly peerAddress: string | undefined;
   readonly peerPort: number | undefined;
+  /** How the login succeeded. */
+  readonly authMethod: AuthMethod | undefined;
 
   #client: Client;
   #sock: Duplex;
@@ -81,7 +83,8 @@ export class SSHConnection implements PoolConnection {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
 
-  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer) {
+  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer, authMethod: AuthMethod | undefined) {
+    this.authMethod = authMethod;
     this.#client = client;
     this.#sock = sock;
     this.settings = settings;
@@ -160,7 +163,7 @@ export class SSHConnection implements PoolConnection {
         settled = true;
         clearTimeout(timer);
         mark('authenticated');
-        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer());
+        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer(), auth.lastMethod());
         recordConnectPhases(connection, phases);
         resolve(connection);
       });

@@ -16,6 +16,8 @@ export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
 export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
+/** On `ssh.connect`: the authentication method that logged in (publickey, password, keyboard-interactive). */
+export const ATTR_SSH_AUTH_METHOD = 'ssh.auth.method';
 /** `tcp`: SSH runs over TCP, directly or through a jump host's forwarded channel. */
 export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 export const ATTR_ERROR_TYPE = 'error.type';

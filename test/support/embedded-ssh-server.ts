@@ -37,6 +37,11 @@ export interface EmbeddedServerOptions {
   onExec?: (channel: ServerChannel, command: string) => void;
   /** Text the server sends before its SSH banner (ssh2's `greeting`). */
   greeting?: string;
+  /**
+   * Log in by keyboard-interactive only: each round's prompts are sent in turn, and the login
+   * succeeds when every answer equals the expected one (a password round, then an OTP, ...).
+   */
+  keyboardInteractive?: ReadonlyArray<ReadonlyArray<{ prompt: string; echo?: boolean; answer: string }>>;
 }
 
 /**
@@ -47,6 +52,8 @@ export interface EmbeddedServerOptions {
 export class EmbeddedSshServer {
   readonly username: string;
   readonly password: string;
+  /** Logins that answered every keyboard-interactive round. */
+  keyboardInteractiveLogins = 0;
   readonly privateKey: string;
   readonly hostPublicKey: Buffer;
   port = 0;
@@ -126,8 +133,24 @@ export class EmbeddedSshServer {
     this.connectionsAccepted++;
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
+      const rounds = this.#options.keyboardInteractive;
       const decide = (): void => {
         if (ctx.username !== this.username) return ctx.reject();
+        if (rounds) {
+          if (ctx.method !== 'keyboard-interactive') return ctx.reject(['keyboard-interactive']);
+          const ask = (index: number): void => {
+            const round = rounds[index];
+            if (!round) {
+              this.keyboardInteractiveLogins++;
+              return ctx.accept();
+            }
+            ctx.prompt(round.map(({ prompt, echo }) => ({ prompt, echo: echo ?? false })), `round ${index + 1}`, '', (answers) => {
+              if (answers.length === round.length && round.every((question, i) => question.answer === answers[i])) ask(index + 1);
+              else ctx.reject(['keyboard-interactive']);
+            });
+          };
+          return ask(0);
+        }
         if (ctx.method === 'password') {
           const given = Buffer.from(ctx.password);
           const expected = Buffer.from(this.password);
