@@ -138,6 +138,10 @@ export const COMMAND_ERROR_TYPES = [
   ERROR_CODES.aborted,
   ERROR_CODES.connectionLost,
   ERROR_CODES.outputLimit,
+  ERROR_CODES.sudoPassword,
+  ERROR_CODES.sudoNotAllowed,
+  ERROR_CODES.sudoNotInstalled,
+  ERROR_CODES.promptUnanswered,
 ] as const;
 
 // ---- host groups ----
