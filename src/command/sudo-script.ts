@@ -31,15 +31,16 @@ export const SUDO_MISSING_STATUS = 127;
 /**
  * The inner script runs the command in the background and waits, so that a TERM relayed by
  * sudo (the client's kill, sent as TERM first: a user cannot signal sudo's root child)
- * reaches the trap at once, which kills the whole process group as the sudo user can.
- * File descriptor 3 carries stdin past the rule that background jobs read /dev/null.
+ * reaches the trap at once, which kills the whole process group as the sudo user can. The
+ * command is a subshell evaluating `$1`, with no positional parameters left (one fork, no second shell to start); file descriptor
+ * 3 carries stdin past the rule that background jobs read /dev/null.
  */
-function innerScript(script: string, ready: string): string {
+function innerScript(ready: string): string {
   return [
     `printf '%s\\n' ${quote(ready)} >&2`,
     "trap 'kill -s KILL 0' TERM HUP INT",
     'exec 3<&0',
-    `${POSIX_SHELL} -c ${quote(script)} <&3 3<&- &`,
+    '(sshpool_script=$1; shift; eval "$sshpool_script") <&3 3<&- &',
     'exec 3<&-',
     'wait $!',
   ].join('\n');
@@ -54,7 +55,7 @@ export function sudoScript(script: string, request: SudoRequest): { script: stri
   const mode = request.password === undefined ? '-n' : `-k -S -p ${quote(prompt)}`;
   const text = [
     `command -v sudo >/dev/null 2>&1 || exit ${SUDO_MISSING_STATUS}`,
-    `sudo ${mode}${user} -- ${POSIX_SHELL} -c ${quote(innerScript(script, ready))}`,
+    `sudo ${mode}${user} -- ${POSIX_SHELL} -c ${quote(innerScript(ready))} sh ${quote(script)}`,
   ].join('\n');
   return { script: text, handshake: { prompt, ready, password: request.password } };
 }
