@@ -5,7 +5,8 @@
 //   - sshpool, `id -u` without sudo (the baseline of this run);
 //   - sshpool, `id -u` with `.sudo({ password })`;
 //   - OpenSSH with a ControlMaster connection, `echo "$PW" | ssh host sudo -S -p '' id -u`
-//     (one ssh process per command over the shared connection: what a shell script does).
+//     (one ssh process per command over the shared connection: what a shell script does),
+//     and the same with -k, which ignores cached credentials as sshpool's .sudo() does.
 // Reports the median and p95 per command and each as a ratio to the baseline; wall-clock
 // figures depend on the machine, the ratios less so.
 //
@@ -46,9 +47,9 @@ try {
   const control = join(dir, 'ctl');
   const sshArgs = ['-i', keyFile, '-p', String(server.port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', `ControlPath=${control}`];
   await promisify(execFile)('ssh', [...sshArgs, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=60', '-f', '-N', `${username}@${server.host}`]);
-  const openssh = (): Promise<string> =>
+  const openssh = (sudo = "sudo -S -p '' id -u"): Promise<string> =>
     new Promise((resolve, reject) => {
-      const child = spawn('ssh', [...sshArgs, `${username}@${server.host}`, "sudo -S -p '' id -u"], { stdio: ['pipe', 'pipe', 'ignore'] });
+      const child = spawn('ssh', [...sshArgs, `${username}@${server.host}`, sudo], { stdio: ['pipe', 'pipe', 'ignore'] });
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`ssh exited with ${code}`))));
@@ -58,7 +59,8 @@ try {
   const rows: Array<[string, number[]]> = [
     ['sshpool, no sudo (baseline)', await timed(async () => (await ssh`id -u`).stdout)],
     ['sshpool .sudo({ password })', await timed(async () => (await ssh`id -u`.sudo({ password })).stdout)],
-    ['OpenSSH ControlMaster + sudo -S', await timed(openssh)],
+    ['OpenSSH ControlMaster + sudo -S', await timed(() => openssh())],
+    ['OpenSSH ControlMaster + sudo -k -S (no cached credentials, as sshpool)', await timed(() => openssh("sudo -k -S -p '' id -u"))],
   ];
   await promisify(execFile)('ssh', [...sshArgs, '-O', 'exit', `${username}@${server.host}`]).catch(() => undefined);
   const base = quantile(rows[0]![1], 0.5);
