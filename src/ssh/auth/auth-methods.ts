@@ -199,7 +199,10 @@ export function planAuthentication(username: string, credentials: AuthCredential
         const step = steps!.shift()!;
         const method: AuthMethod = step.kind === 'password' || step.kind === 'keyboard-interactive' ? step.kind : 'publickey';
         if (allowed && !allowed.includes(method)) {
-          notes.push(`${step.label} not offered: the server does not accept ${method}`);
+          // Keyboard-interactive only implied by a password is not worth a note where refused.
+          if (step.kind !== 'keyboard-interactive' || credentials.onKeyboardInteractive) {
+            notes.push(`${step.label} not offered: the server does not accept ${method}`);
+          }
           continue;
         }
         attempts.push(step.label);
