@@ -14,19 +14,29 @@
 #   user tester (uid 1000), home /home/tester, shell /bin/bash, password
 #   "tester-password"; users fish-user, zsh-user, dash-user (uid 1001-1003, homes
 #   under /home, login shells /usr/bin/fish, /usr/bin/zsh, /bin/dash, no
-#   password); privilege separation user sshd; /run/sshd; /tmp (1777).
+#   password); privilege separation user sshd; /run/sshd; /tmp (1777); sudo
+#   (Debian's sudoers defaults, use_pty included) with users sudo-user (uid 1004,
+#   password "sudo-user-password", may run anything after giving it),
+#   nopasswd-user (1005, NOPASSWD for everything) and nosudo-user (1006, password
+#   "nosudo-user-password", not in sudoers), all with bash; PAM (pam_unix) for
+#   sudo and for sshd, which the fixture turns on with UsePAM yes for
+#   keyboard-interactive logins.
 # Bump IMAGE_REVISION when that contract or the file list changes, so that
 # machines holding an older image rebuild it automatically.
 set -euo pipefail
 
 IMAGE="${SSHPOOL_SSHD_IMAGE:-sshpool-sshd:latest}"
-IMAGE_REVISION=3
+IMAGE_REVISION=4
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Generated with: openssl passwd -6 -salt sshpool.test tester-password
 # Kept literal so the build does not need the openssl command line tool.
 # shellcheck disable=SC2016
 TESTER_PASSWORD_HASH='$6$sshpool.test$e8/L8xezy6sXpsvBSr.6MbGrllScGuFTCGd67ULu9pKonWpZVYLQCGvHhTITqUD.GefHBNbwROAPV1cs.BTOu/'
+# shellcheck disable=SC2016
+SUDO_USER_PASSWORD_HASH='$6$sshpool.test$Xn5hm.BeGnSO96knvOuSGNjXkKJhMdeD67aQ0VhUdWacutviuuH6ddkHmDmzUR2CLBPimCFn2yqdaXIumdtSi1'
+# shellcheck disable=SC2016
+NOSUDO_USER_PASSWORD_HASH='$6$sshpool.test$bkjkQKqznfryyHIN962ScU968doaRSnhMWhs3jn6BEEgcxbeaqnTCKa7EepNLafKtVL8BwCee2qf45S/gDsp4.'
 
 force=0
 mode=auto
@@ -117,6 +127,10 @@ required=(
   /bin/bash /bin/sh /bin/dash /usr/bin/fish /usr/bin/zsh
   /bin/sleep /bin/echo /bin/cat /usr/bin/printf /bin/pwd /usr/bin/env /usr/bin/head
   /bin/dd /usr/bin/yes /bin/kill /bin/true /bin/false /usr/bin/base64 /usr/bin/wc /usr/bin/od
+  # sudo, its policy plugin, and the PAM modules that sudo and sshd (UsePAM yes) load.
+  /usr/bin/sudo /usr/libexec/sudo/sudoers.so /usr/bin/tty /bin/stty
+  /lib/x86_64-linux-gnu/security/pam_unix.so /lib/x86_64-linux-gnu/security/pam_permit.so
+  /lib/x86_64-linux-gnu/security/pam_deny.so /sbin/unix_chkpwd
 )
 # Handy for tests and debugging, but the image works without them.
 optional=(
@@ -152,6 +166,9 @@ chmod 0700 "$rootfs/root"
 chown 1000:1000 "$rootfs/home/tester"
 # One user per login shell, to show that commands do not depend on it.
 shell_users=(fish-user:1001:/usr/bin/fish zsh-user:1002:/usr/bin/zsh dash-user:1003:/bin/dash)
+# Users for sudo: one who must give a password, one who need not, one not in sudoers.
+sudo_users=(sudo-user:1004:/bin/bash nopasswd-user:1005:/bin/bash nosudo-user:1006:/bin/bash)
+shell_users+=("${sudo_users[@]}")
 for entry in "${shell_users[@]}"; do
   IFS=: read -r name uid _ <<<"$entry"
   mkdir -p "$rootfs/home/$name"
@@ -187,9 +204,36 @@ tester:${TESTER_PASSWORD_HASH}:19000:0:99999:7:::
 EOF
 # "*": no password login; the fixture's key logs them in.
 for entry in "${shell_users[@]}"; do
-  echo "${entry%%:*}:*:19000:0:99999:7:::" >> "$rootfs/etc/shadow"
+  case "${entry%%:*}" in
+    sudo-user) hash="$SUDO_USER_PASSWORD_HASH" ;;
+    nosudo-user) hash="$NOSUDO_USER_PASSWORD_HASH" ;;
+    *) hash='*' ;;
+  esac
+  echo "${entry%%:*}:${hash}:19000:0:99999:7:::" >> "$rootfs/etc/shadow"
 done
 chmod 0640 "$rootfs/etc/shadow"
+
+# Debian's sudoers defaults (use_pty: sudo runs the command on a pty of its own), minus
+# mail (no mailer here); sudo keeps its setuid bit through cp -a and tar.
+mkdir -p "$rootfs/etc/sudoers.d"
+cat > "$rootfs/etc/sudoers" <<'EOF'
+Defaults env_reset
+Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+Defaults use_pty
+Defaults lecture=never
+root ALL=(ALL:ALL) ALL
+sudo-user ALL=(ALL:ALL) ALL
+nopasswd-user ALL=(ALL:ALL) NOPASSWD: ALL
+EOF
+chmod 0440 "$rootfs/etc/sudoers"
+# PAM: passwords from /etc/shadow. sshd uses it only when the fixture sets UsePAM yes.
+mkdir -p "$rootfs/etc/pam.d"
+for service in sudo sshd; do
+  printf 'auth required pam_unix.so\naccount required pam_unix.so\nsession required pam_permit.so\npassword required pam_deny.so\n' \
+    > "$rootfs/etc/pam.d/$service"
+done
+printf 'auth required pam_deny.so\naccount required pam_deny.so\nsession required pam_deny.so\npassword required pam_deny.so\n' \
+  > "$rootfs/etc/pam.d/other"
 printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' > "$rootfs/etc/nsswitch.conf"
 printf '/bin/sh\n/bin/bash\n/bin/dash\n/usr/bin/fish\n/usr/bin/zsh\n' > "$rootfs/etc/shells"
 

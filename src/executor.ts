@@ -200,7 +200,7 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
   const label = endpointLabel(normalized.host, normalized.port);
   const executor = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
     assertTemplate(strings, 'ssh`command ${value}`');
-    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog);
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog, { sudoPassword: normalized.sudoPassword });
   };
   const carry: CarryTunnel = (socket, destination, kind, hooks) =>
     internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).tunnel(normalized, socket, destination, kind, hooks);

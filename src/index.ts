@@ -45,6 +45,10 @@ export {
   TransferAbortedError,
   TransferTimeoutError,
   TransferConnectionLostError,
+  SudoPasswordError,
+  SudoNotAllowedError,
+  SudoNotInstalledError,
+  PromptUnansweredError,
   ERROR_JSON_OUTPUT_CHARS,
 } from './core/errors.js';
 export type { TransferOperation } from './core/errors.js';
@@ -59,7 +63,7 @@ export type {
   UploadSource,
   WriteFileOptions,
 } from './client/transfer-options.js';
-export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem } from './core/errors.js';
+export type { CommandErrorJSON, CommandResultSummary, HostFailure, HostKeyRejection, PrivateKeyProblem, SudoPasswordProblem } from './core/errors.js';
 export { resolveSSHConfig } from './config/openssh/resolve-ssh-config.js';
 export type { ResolveSSHConfigOptions } from './config/openssh/resolve-ssh-config.js';
 export type { ResolvedSSHConfig, SSHConfigNotice } from './config/openssh/evaluate-config.js';
@@ -80,6 +84,8 @@ export type {
 } from './client/types.js';
 export type { SSHTarget } from './client/connection-pool.js';
 export type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel, TunnelEvents, TunnelListenAddress, TunnelTarget } from './client/tunnel-types.js';
+export type { KeyboardInteractiveHandler, KeyboardInteractivePrompt, KeyboardInteractiveRound } from './ssh/auth/auth-methods.js';
+export type { PtyRequest, RespondRule, SudoOptions } from './command/ssh-command.js';
 export type {
   CircuitBreakerConfig,
   FanOutProgress,

@@ -1,5 +1,6 @@
 // What a command asks of the channel that runs it, and what it gets back. The transport below
 // (ssh/) implements it; the command layer never sees a connection.
+import type { ChannelInteraction, SudoVerdict } from './interaction.js';
 
 /** How a channel's life ended, as far as the command is concerned. */
 export type ChannelEnding =
@@ -28,6 +29,10 @@ export interface ChannelOutcome {
   /** Channel data bytes received (stdout and stderr) and sent (stdin); absent when nothing ran. */
   readonly bytesReceived?: number;
   readonly bytesSent?: number;
+  /** Set when the command ran under sudo and sudo refused to run it. */
+  readonly sudo?: SudoVerdict;
+  /** With `.respond()` rules: the last non-empty output line, for a prompt nobody answered. */
+  readonly lastLine?: string;
 }
 
 /**
@@ -62,6 +67,8 @@ export interface ChannelSpec {
    * @default true
    */
   readonly cancellable?: boolean;
+  /** A terminal, sudo, answers to prompts; none for a plain command. */
+  readonly interaction?: ChannelInteraction | undefined;
 }
 
 /**

@@ -6,7 +6,12 @@ import {
   OutputLimitError,
   ERROR_CODES,
   PoolClosedError,
+  PromptUnansweredError,
+  SudoNotAllowedError,
+  SudoNotInstalledError,
+  SudoPasswordError,
 } from '../core/errors.js';
+import type { SudoVerdict } from './interaction.js';
 import type { CommandError } from '../core/errors.js';
 import type { CancelReason, ChannelEnding, ChannelOutcome } from './channel-contract.js';
 import type { CommandResult } from '../core/command-result.js';
@@ -82,14 +87,63 @@ const ENDINGS: Record<Exclude<ChannelEnding, 'closed'>, EndingRule> = {
 
 const COMMAND_FAILED = ERROR_CODES.commandFailed;
 
+/** sudo's refusals: what the caller gets, with the code telemetry records. */
+const SUDO_REFUSALS: Record<SudoVerdict, EndingRule> = {
+  'wrong-password': {
+    code: ERROR_CODES.sudoPassword,
+    error: (result, c) => new SudoPasswordError(`${c.what} did not run: sudo did not accept the password`, result, 'wrong'),
+  },
+  'password-required': {
+    code: ERROR_CODES.sudoPassword,
+    error: (result, c) => new SudoPasswordError(
+      `${c.what} did not run: sudo needs a password for this user (give it with .sudo({ password }) or the target's sudoPassword)`,
+      result,
+      'required',
+    ),
+  },
+  'not-allowed': {
+    code: ERROR_CODES.sudoNotAllowed,
+    error: (result, c) => {
+      const tail = stderrTail(result.stderr);
+      return new SudoNotAllowedError(`${c.what} did not run: sudo refused it${tail ? `: ${tail}` : ''}`, result);
+    },
+  },
+  'not-installed': {
+    code: ERROR_CODES.sudoNotInstalled,
+    error: (result, c) => new SudoNotInstalledError(`${c.what} did not run: the server has no sudo command on the login's PATH`, result),
+  },
+};
+
+/** A timed-out command with `.respond()` rules whose output ended in a line nobody answered. */
+function unansweredPrompt(outcome: Pick<ChannelOutcome, 'ending' | 'lastLine'>): boolean {
+  return outcome.ending === 'timeout' && outcome.lastLine !== undefined && outcome.lastLine !== '';
+}
+
 /** The stable error code a command outcome maps to, or undefined for success. */
-export function errorCodeForOutcome(outcome: Pick<ChannelOutcome, 'ending' | 'exitCode'>): string | undefined {
+export function errorCodeForOutcome(outcome: Pick<ChannelOutcome, 'ending' | 'exitCode' | 'sudo' | 'lastLine'>): string | undefined {
+  if (outcome.sudo) return SUDO_REFUSALS[outcome.sudo].code;
+  if (unansweredPrompt(outcome)) return ERROR_CODES.promptUnanswered;
   if (outcome.ending === 'closed') return outcome.exitCode === 0 ? undefined : COMMAND_FAILED;
   return ENDINGS[outcome.ending].code;
 }
 
 /** The error a caller receives for a command that did not succeed. */
-export function errorForOutcome(ending: ChannelEnding, result: CommandResult, context: CommandErrorContext): CommandError {
+export function errorForOutcome(
+  ending: ChannelEnding,
+  result: CommandResult,
+  context: CommandErrorContext,
+  details: Pick<ChannelOutcome, 'sudo' | 'lastLine'> = {},
+): CommandError {
+  if (details.sudo) return SUDO_REFUSALS[details.sudo].error(result, context);
+  if (unansweredPrompt({ ending, lastLine: details.lastLine })) {
+    const line = stderrTail(details.lastLine!);
+    return new PromptUnansweredError(
+      `${context.what} timed out after ${context.timeoutMs} ms waiting at a prompt no .respond() rule answered: ${line}`,
+      result,
+      context.timeoutMs ?? 0,
+      line,
+    );
+  }
   if (ending !== 'closed') return ENDINGS[ending].error(result, context);
   const ended = result.exitCode !== null
     ? `exited with code ${result.exitCode}`

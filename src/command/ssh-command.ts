@@ -16,6 +16,10 @@ import { outputLines } from './output-lines.js';
 import { checkWellFormed, quote } from './shell-quote.js';
 import type { BuiltCommand } from './shell-quote.js';
 import type { CommandResult } from '../core/command-result.js';
+import { Secret } from '../core/secret.js';
+import { sudoScript } from './sudo-script.js';
+import type { SudoRequest } from './sudo-script.js';
+import type { ChannelInteraction, PtyOptions, ResponseRule } from './interaction.js';
 
 /**
  * Default cap on each of stdout and stderr: 16 MiB. Output is buffered in memory, per stream
@@ -45,6 +49,42 @@ export interface RunOutcome extends ChannelOutcome {
  * `cancel` is absent for a command nobody can cancel (no timeout, no abort signal).
  */
 export type CommandRunner = (request: CommandRequest, cancel: AbortSignal | undefined) => Promise<RunOutcome>;
+
+/** What `.sudo()` takes. */
+export interface SudoOptions {
+  /** Run as this user instead of root. @default 'root' */
+  user?: string;
+  /**
+   * The login user's sudo password: sent only when sudo asks for it, never shown anywhere.
+   * Without one (here or as the target's `sudoPassword`) sudo runs with `-n` and fails at once
+   * if it needs one.
+   * @default the target's sudoPassword
+   */
+  password?: string;
+}
+
+/** What `.pty()` takes. */
+export interface PtyRequest {
+  /** @default 80 */
+  cols?: number;
+  /** @default 24 */
+  rows?: number;
+  /** @default 'xterm-256color' */
+  term?: string;
+}
+
+/** One `.respond()` rule. */
+export interface RespondRule {
+  /** Output to wait for: a RegExp, or a string matched literally. */
+  match: RegExp | string;
+  /** Written to the command's stdin once per match (add `\n` where a line is expected). */
+  answer: string;
+}
+
+/** What a target lends its commands. */
+export interface CommandDefaults {
+  readonly sudoPassword?: Secret | undefined;
+}
 
 /** Where printing goes when verbose; swappable for tests. */
 export interface CommandLog {
@@ -94,12 +134,17 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
   #giveUp: ((reason: CancelReason) => void) | undefined;
   /** Why the command was given up from here (an abandoned stream), for its error's cause. */
   #abandoned: OutputAbandoned | undefined;
+  #sudo: SudoRequest | undefined;
+  #pty: PtyOptions | undefined;
+  #respond: ResponseRule[] | undefined;
+  readonly #defaults: CommandDefaults;
 
-  constructor(built: BuiltCommand, host: string, run: CommandRunner, log: CommandLog) {
+  constructor(built: BuiltCommand, host: string, run: CommandRunner, log: CommandLog, defaults: CommandDefaults = {}) {
     this.#built = built;
     this.#host = host;
     this.#run = run;
     this.#log = log;
+    this.#defaults = defaults;
   }
 
   /** The command text with every interpolated value masked as `?`. */
@@ -251,6 +296,76 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
     return this;
   }
 
+  /**
+   * Run as root (or `user`) through sudo. With a password (here or the target's
+   * `sudoPassword`) sudo reads it from stdin when it prompts, before the command's own
+   * `.stdin()`; without, `sudo -n`, which fails at once when a password is needed. Refusals
+   * reject with `SudoPasswordError`, `SudoNotAllowedError` or `SudoNotInstalledError`.
+   */
+  sudo(options: SudoOptions = {}): this {
+    this.#assertNotStarted('sudo');
+    if (!isPlainObject(options)) throw new InvalidArgumentError(`sudo() takes an object ({ user?, password? }), got ${describe(options)}`);
+    for (const key of Object.keys(options)) {
+      if (key !== 'user' && key !== 'password') throw new InvalidArgumentError(`sudo(): ${key} is not a known option (known: user, password)`);
+    }
+    const { user, password } = options;
+    if (user !== undefined && (typeof user !== 'string' || !/^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$|^#\d+$/.test(user))) {
+      throw new InvalidArgumentError(`sudo(): user must be a user name or #uid, got ${describe(user)}`);
+    }
+    // The value is never described: it is a secret.
+    if (password !== undefined && (typeof password !== 'string' || password === '' || /[\r\n\0]/.test(password))) {
+      throw new InvalidArgumentError('sudo(): password must be a non-empty string without line breaks or NUL (the value is not shown)');
+    }
+    const secret = password === undefined ? this.#defaults.sudoPassword : new Secret(password);
+    this.#sudo = { user, password: secret };
+    return this;
+  }
+
+  /**
+   * Give the command a pseudo-terminal, as `ssh -t` does. Its stdout and stderr then arrive
+   * merged in `stdout`, lines end in `\r\n`, and input is echoed by the terminal.
+   */
+  pty(options: PtyRequest = {}): this {
+    this.#assertNotStarted('pty');
+    if (!isPlainObject(options)) throw new InvalidArgumentError(`pty() takes an object ({ cols?, rows?, term? }), got ${describe(options)}`);
+    const size = (name: 'cols' | 'rows', fallback: number): number => {
+      const value = options[name] ?? fallback;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) {
+        throw new InvalidArgumentError(`pty(): ${name} must be an integer from 1 to 10000, got ${describe(value)}`);
+      }
+      return value;
+    };
+    const term = options.term ?? 'xterm-256color';
+    if (typeof term !== 'string' || !/^[A-Za-z0-9._+-]{1,64}$/.test(term)) {
+      throw new InvalidArgumentError(`pty(): term must be a terminal type such as 'xterm-256color', got ${describe(term)}`);
+    }
+    this.#pty = { cols: size('cols', 80), rows: size('rows', 24), term };
+    return this;
+  }
+
+  /**
+   * Answer prompts: output (stdout and stderr) is watched as it arrives, and when a rule's
+   * `match` is found its `answer` is written to stdin, once per match. stdin then stays open
+   * for answers. A prompt no rule answers runs into `.timeout()`: `PromptUnansweredError`
+   * quotes the last output line.
+   */
+  respond(rules: RespondRule[]): this {
+    this.#assertNotStarted('respond');
+    if (!Array.isArray(rules) || rules.length === 0) throw new InvalidArgumentError(`respond() takes a non-empty array of { match, answer }, got ${describe(rules)}`);
+    const checked = rules.map((rule, index): ResponseRule => {
+      if (!isPlainObject(rule)) throw new InvalidArgumentError(`respond(): rule ${index} must be { match, answer }, got ${describe(rule)}`);
+      const { match, answer } = rule;
+      if (!(match instanceof RegExp) && (typeof match !== 'string' || match === '')) {
+        throw new InvalidArgumentError(`respond(): rule ${index}'s match must be a RegExp or a non-empty string, got ${describe(match)}`);
+      }
+      // The answer may be a secret: not described.
+      if (typeof answer !== 'string') throw new InvalidArgumentError(`respond(): rule ${index}'s answer must be a string (the value is not shown)`);
+      return { match, answer: new Secret(answer) };
+    });
+    this.#respond = [...(this.#respond ?? []), ...checked];
+    return this;
+  }
+
   /** Position among commands waiting for a slot: higher goes first. @default 0 */
   priority(priority: number): this {
     this.#assertNotStarted('priority');
@@ -337,8 +452,16 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
     return promiseOf(() => this.#send());
   }
 
+  /** What the channel must do besides running the script; undefined for a plain command. */
+  #interaction(sudo: ChannelInteraction['sudo']): ChannelInteraction | undefined {
+    if (!sudo && !this.#pty && !this.#respond) return undefined;
+    return { sudo, pty: this.#pty, respond: this.#respond };
+  }
+
   #send(): Promise<CommandResult> {
-    const script = this.#scriptText();
+    const plain = this.#scriptText();
+    const wrapped = this.#sudo ? sudoScript(plain, this.#sudo) : undefined;
+    const script = wrapped?.script ?? plain;
     // Before anything is sent: OpenSSH answers some bad exec requests by dropping the connection.
     checkCommandText(script);
     const startedAt = performance.now();
@@ -376,6 +499,7 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
           stdoutSink: this.#stdoutStream,
           stderrSink: this.#stderrStream,
           cancellable,
+          interaction: this.#interaction(wrapped?.handshake),
           priority: this.#priority,
           built: this.#built,
         },
@@ -442,7 +566,7 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
       abortReason: this.#abandoned ?? this.#signal?.reason,
       maxOutputMemory: outcome.outputBudgetBytes,
       stdinError: outcome.stdinError,
-    });
+    }, outcome);
   }
 }
 

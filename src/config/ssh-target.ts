@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname as localHostname } from 'node:os';
 import { InvalidArgumentError } from '../core/errors.js';
+import { Secret } from '../core/secret.js';
 import { openSSHEnvironment } from '../core/openssh-environment.js';
 import { resolveHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import type { ResolvedHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
@@ -40,10 +41,12 @@ export interface NormalizedTarget {
    * only when it is equal. Never shown anywhere: a digest of a password is still sensitive.
    */
   readonly identity: string;
+  /** The target's `sudoPassword`, for commands run with `.sudo()` without their own. */
+  readonly sudoPassword?: Secret | undefined;
 }
 
 const TARGET_KEYS = new Set([
-  'host', 'port', 'username', 'privateKey', 'passphrase', 'password', 'agent', 'forwardAgent', 'hostKey', 'configFile', 'jump', 'poolConfig', 'pool',
+  'host', 'port', 'username', 'privateKey', 'passphrase', 'password', 'sudoPassword', 'onKeyboardInteractive', 'agent', 'forwardAgent', 'hostKey', 'configFile', 'jump', 'poolConfig', 'pool',
 ]);
 
 // A route longer than this is a loop in the config (a jumps through b, b through a).
@@ -152,8 +155,14 @@ function resolve(target: SSHTargetOptions, path: string, seen: readonly string[]
   }
   const route = resolveRoute(target, config, path, [...seen, endpoint], configFile);
 
+  const { sudoPassword } = target;
+  if (sudoPassword !== undefined && (typeof sudoPassword !== 'string' || sudoPassword === '' || /[\r\n\0]/.test(sudoPassword))) {
+    throw new InvalidArgumentError(`${path}.sudoPassword must be a non-empty string without line breaks or NUL (the value is not shown)`);
+  }
+
   reportConfigNotices(config, warnings, target);
   return {
+    ...(sudoPassword === undefined ? {} : { sudoPassword: new Secret(sudoPassword) }),
     host: connectHost,
     port,
     username,
@@ -275,6 +284,18 @@ function mergePoolConfig(explicit: PoolConfig | undefined, config: ResolvedSSHCo
   return merged;
 }
 
+// A handler cannot be hashed: each distinct function gets a number, so that targets with the
+// same handler share connections and targets with different ones never do.
+const handlerIds = new WeakMap<object, number>();
+let nextHandlerId = 1;
+
+function handlerId(handler: object | undefined): string {
+  if (handler === undefined) return '';
+  let id = handlerIds.get(handler);
+  if (id === undefined) handlerIds.set(handler, (id = nextHandlerId++));
+  return `keyboard-interactive:${id}`;
+}
+
 function identityOf(endpoint: string, credentials: Credentials, hostKey: ResolvedHostKeyVerification, route: readonly NormalizedTarget[]): string {
   const digest = createHash('sha256');
   for (const part of [
@@ -283,6 +304,7 @@ function identityOf(endpoint: string, credentials: Credentials, hostKey: Resolve
     credentials.passphrase ?? '',
     credentials.password ?? '',
     credentials.agent ?? '',
+    handlerId(credentials.onKeyboardInteractive),
     ...(credentials.identities ?? []).flatMap((identity) => [identity.source, identity.publicBlob, identity.privateKey ? '1' : '0']),
     credentials.identitiesOnly ? 'identities-only' : '',
     credentials.forwardAgent ? 'forward-agent' : '',
@@ -310,7 +332,7 @@ const AUTHENTICATION_KEYWORDS = new Set([
 function overruledByTarget(keyword: string, target: SSHTargetOptions): boolean {
   if (keyword === 'forwardagent') return target.forwardAgent !== undefined;
   if (AUTHENTICATION_KEYWORDS.has(keyword)) {
-    return target.privateKey !== undefined || target.password !== undefined || (target.agent !== undefined && target.agent !== false);
+    return target.privateKey !== undefined || target.password !== undefined || target.onKeyboardInteractive !== undefined || (target.agent !== undefined && target.agent !== false);
   }
   return false;
 }

@@ -36,7 +36,11 @@ export function resolveCredentials(
 ): ResolvedCredentials {
   const warnings: string[] = [];
   const skipped: string[] = [];
-  const explicitAny = target.privateKey !== undefined || target.password !== undefined || (target.agent !== undefined && target.agent !== false);
+  const explicitAny = target.privateKey !== undefined || target.password !== undefined || target.onKeyboardInteractive !== undefined ||
+    (target.agent !== undefined && target.agent !== false);
+  if (target.onKeyboardInteractive !== undefined && typeof target.onKeyboardInteractive !== 'function') {
+    throw new InvalidArgumentError('target.onKeyboardInteractive must be a function (prompts) => answers');
+  }
 
   if (target.privateKey !== undefined) {
     if (typeof target.privateKey !== 'string' && !Buffer.isBuffer(target.privateKey)) {
@@ -98,7 +102,7 @@ export function resolveCredentials(
   }
 
   const identitiesOnly = config?.identitiesOnly ?? false;
-  if (identities.length === 0 && agent === undefined && target.password === undefined) {
+  if (identities.length === 0 && agent === undefined && target.password === undefined && target.onKeyboardInteractive === undefined) {
     if (firstKeyError) throw firstKeyError;
     const looked = config?.identityFiles.length ? 'the configured IdentityFiles' : '~/.ssh/id_rsa, id_ecdsa, id_ed25519, id_dsa';
     throw new InvalidArgumentError(
@@ -113,6 +117,7 @@ export function resolveCredentials(
   if (target.privateKey !== undefined) credentials.privateKey = target.privateKey;
   if (target.passphrase !== undefined) credentials.passphrase = target.passphrase;
   if (target.password !== undefined) credentials.password = target.password;
+  if (target.onKeyboardInteractive !== undefined) credentials.onKeyboardInteractive = target.onKeyboardInteractive;
   if (agent !== undefined) credentials.agent = agent;
   if (identitiesOnly) credentials.identitiesOnly = true;
   if (target.forwardAgent === true) credentials.forwardAgent = true;

@@ -1,5 +1,6 @@
 import type { BackoffCurve } from '../core/backoff.js';
 import type { HostKeyPolicy, HostKeyVerification } from '../ssh/host-keys/host-key-policy.js';
+import type { KeyboardInteractiveHandler } from '../ssh/auth/auth-methods.js';
 
 /**
  * Where and as whom to run commands (`SSHTarget` without the pool instance to run them on). Fields left out are taken from the OpenSSH client config
@@ -20,8 +21,21 @@ export interface SSHTargetOptions {
   privateKey?: string | Buffer;
   /** Passphrase of an encrypted `privateKey`, or of the config's encrypted `IdentityFile`s. */
   passphrase?: string;
-  /** Tried after every key, as ssh does. */
+  /** Tried after every key, as ssh does; also answers a keyboard-interactive login's lone password prompt. */
   password?: string;
+  /**
+   * The password sudo asks for when a command uses `.sudo()` without its own. Sent only when
+   * sudo prompts; never shown anywhere. Not part of the login: connections are shared as before.
+   */
+  sudoPassword?: string;
+  /**
+   * Answers keyboard-interactive logins beyond a lone password prompt (which `password`
+   * answers): one-time codes, second factors, several rounds. Gets each round's prompts,
+   * returns one answer per prompt (or a promise of them); called for every connection opened,
+   * reconnects included. Waiting for it counts against `connectionTimeout`. Answers are sent
+   * to the server only. Targets with different handlers never share a connection.
+   */
+  onKeyboardInteractive?: KeyboardInteractiveHandler;
   /**
    * ssh-agent to take keys from: a socket path, `true` for `$SSH_AUTH_SOCK`, `false` for none.
    * Its keys are offered in the agent's order, after the identity keys the agent also holds.

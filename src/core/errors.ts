@@ -36,6 +36,10 @@ export const ERROR_CODES = {
   writeFailed: 'ERR_SSHPOOL_WRITE_FAILED',
   verifyMismatch: 'ERR_SSHPOOL_VERIFY_MISMATCH',
   transferTimeout: 'ERR_SSHPOOL_TRANSFER_TIMEOUT',
+  sudoPassword: 'ERR_SSHPOOL_SUDO_PASSWORD',
+  sudoNotAllowed: 'ERR_SSHPOOL_SUDO_NOT_ALLOWED',
+  sudoNotInstalled: 'ERR_SSHPOOL_SUDO_NOT_INSTALLED',
+  promptUnanswered: 'ERR_SSHPOOL_PROMPT_UNANSWERED',
 } as const;
 
 /** One of the stable codes. */
@@ -287,6 +291,33 @@ export class CommandFailedError extends CommandError {
   readonly code = ERROR_CODES.commandFailed;
 }
 
+/** Why sudo would not run a command: the password it was given was wrong, or it needed one and got none. */
+export type SudoPasswordProblem = 'wrong' | 'required';
+
+/**
+ * sudo refused the password (`wrong`: it asked again), or wanted one and none was given
+ * (`required`: `sudo -n` stopped at once). The command did not run. Never holds the password.
+ */
+export class SudoPasswordError extends CommandError {
+  readonly code = ERROR_CODES.sudoPassword;
+  readonly reason: SudoPasswordProblem;
+
+  constructor(message: string, result: CommandResult, reason: SudoPasswordProblem) {
+    super(message, result);
+    this.reason = reason;
+  }
+}
+
+/** sudo authenticated the user but its policy does not let them run the command (not in sudoers). */
+export class SudoNotAllowedError extends CommandError {
+  readonly code = ERROR_CODES.sudoNotAllowed;
+}
+
+/** The server has no `sudo` command on the login's PATH. */
+export class SudoNotInstalledError extends CommandError {
+  readonly code = ERROR_CODES.sudoNotInstalled;
+}
+
 /** The command ran longer than its `.timeout(ms)`; its channel was closed, others went on. */
 export class CommandTimeoutError extends CommandError {
   readonly code = ERROR_CODES.commandTimeout;
@@ -295,6 +326,22 @@ export class CommandTimeoutError extends CommandError {
   constructor(message: string, result: CommandResult, timeoutMs: number) {
     super(message, result);
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A command with `.respond()` rules ran into its timeout while its output ended in a line that
+ * no rule answered: most likely a prompt waiting for input. `lastLine` is that line.
+ */
+export class PromptUnansweredError extends CommandError {
+  readonly code = ERROR_CODES.promptUnanswered;
+  readonly timeoutMs: number;
+  readonly lastLine: string;
+
+  constructor(message: string, result: CommandResult, timeoutMs: number, lastLine: string) {
+    super(message, result);
+    this.timeoutMs = timeoutMs;
+    this.lastLine = lastLine;
   }
 }
 

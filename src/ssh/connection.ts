@@ -99,6 +99,8 @@ export interface PoolConnection {
   readonly peerAddress: string | undefined;
   /** The TCP port actually connected to; undefined through a jump host's channel. */
   readonly peerPort?: number | undefined;
+  /** The authentication method that logged in (`publickey`, `password`, `keyboard-interactive`). */
+  readonly authMethod?: string | undefined;
   /** How long TCP + handshake + authentication took, ms. */
   readonly connectDurationMs: number;
   /** False once closing or closed. */

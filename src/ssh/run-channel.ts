@@ -6,6 +6,9 @@ import { pumpStdin } from './stdin-pump.js';
 import { PROCESS_GROUP_LINE_MAX, processGroupOf } from '../command/process-group-marker.js';
 import type { IoListener, RunningChannel } from './connection.js';
 import type { OutputBudget, OutputBudgetMember } from './output-budget.js';
+import type { ChannelInteraction } from '../command/interaction.js';
+import { SudoHandshake } from '../command/sudo-handshake.js';
+import { PromptResponder } from '../command/prompt-responder.js';
 
 /** How long a signalled command gets to end before its process group is killed as well. */
 const SIGNAL_GRACE_MS = 50;
@@ -26,6 +29,8 @@ export interface ChannelRequest {
   readonly reportsProcessGroup: boolean;
   /** The pool-wide bound on output held by running commands; none: unbounded. */
   readonly outputBudget?: OutputBudget | undefined;
+  /** A terminal, sudo, answers to prompts. */
+  readonly interaction?: ChannelInteraction | undefined;
 }
 
 /** What run-channel needs from the connection that carries the channel. */
@@ -38,8 +43,12 @@ export interface ChannelHost {
    * for root): then the process-group kill waits a moment for the signal to do the job.
    */
   readonly signalsHonoured: boolean;
-  /** Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill ran. */
-  killProcessGroup(pgid: number, done?: (killed: boolean) => void): void;
+  /**
+   * Kills a remote process group from a channel of its own; best effort. `done(true)`: the kill
+   * ran. `relayed`: TERM first, so that sudo relays it to its root child, which no signal from
+   * the login user can reach.
+   */
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void, relayed?: boolean): void;
 }
 
 /**
@@ -110,6 +119,48 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   });
   if (member) budget!.join(member);
 
+  const interaction = request.interaction;
+  const write = (text: string): void => {
+    if (!settled) channel.write(text);
+  };
+  const sent = (bytes: number): void => {
+    bytesSent += bytes;
+    onIo?.('transmit', bytes);
+  };
+  // EOF right after stdin, so that a command that reads its input (cat, sh -s) does not wait
+  // forever; not with prompts to answer, whose answers follow later.
+  const sendInput = (): void => {
+    const { stdin } = request;
+    const keepOpen = interaction?.respond !== undefined;
+    if (stdin === undefined) {
+      if (!keepOpen) channel.end();
+    } else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) {
+      sent(Buffer.byteLength(stdin));
+      if (keepOpen) channel.write(stdin);
+      else channel.end(stdin);
+    } else {
+      pumpStdin(channel, stdin, {
+        over: () => settled || closed,
+        sent,
+        failed: (error) => {
+          stdinError = error;
+          stopEarly('stdin-failed');
+        },
+      });
+    }
+  };
+  const sudo = interaction?.sudo
+    ? new SudoHandshake(
+        interaction.sudo,
+        write,
+        // A terminal has no EOF of its own: ^D at the start of a line is how it says so.
+        () => (interaction.pty ? write('\u0004') : channel.end()),
+        () => {
+          if (!settled) sendInput();
+        },
+      )
+    : undefined;
+  const responder = interaction?.respond ? new PromptResponder(interaction.respond, write) : undefined;
   const outcome = new Promise<ChannelOutcome>((resolve) => (settle = resolve));
   const freed = new Promise<void>((resolve) => (markFreed = resolve));
 
@@ -126,10 +177,15 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     // ssh2 emits a channel's close only once its streams have ended: a paused one must drain
     // (what it still holds is dropped, and with no more top-ups the server soon stops).
     applyFlow();
-    const ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending, bytesReceived, bytesSent };
-    if (ending === 'output-budget') settle({ ...ended, outputBudgetBytes: budget!.limit });
-    else if (ending === 'stdin-failed') settle({ ...ended, stdinError });
-    else settle(ended);
+    const verdict = ending === 'closed' ? sudo?.verdict(exitCode) : undefined;
+    // A refusal's words are sudo's, kept back while it was watched: they become the stderr.
+    if (verdict) (interaction?.pty ? stdout : stderr).append(sudo!.said);
+    let ended: ChannelOutcome = { stdout: stdout.bytes(), stderr: stderr.bytes(), exitCode, signal, ending, bytesReceived, bytesSent };
+    if (ending === 'output-budget') ended = { ...ended, outputBudgetBytes: budget!.limit };
+    else if (ending === 'stdin-failed') ended = { ...ended, stdinError };
+    if (verdict) ended = { ...ended, sudo: verdict };
+    if (responder) ended = { ...ended, lastLine: responder.lastLine };
+    settle(ended);
   };
 
   // Kills the process group once its id is known, then closes our side. Closing earlier could
@@ -140,11 +196,11 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     channel.close();
     if (pgid === undefined || !host.usable) return;
     const killGroup = (): void => {
-      if (!closed && host.usable) host.killProcessGroup(pgid!, (killed) => (killConfirmed = killed));
+      if (!closed && host.usable) host.killProcessGroup(pgid!, (killed) => (killConfirmed = killed), sudo !== undefined);
     };
     // Where the SSH signal request works it usually ends the command by itself; the kill
     // channel (one more session on the server) is then only needed if the channel stays open.
-    if (!host.signalsHonoured) return killGroup();
+    if (!host.signalsHonoured || sudo) return killGroup();
     setTimeout(killGroup, SIGNAL_GRACE_MS).unref();
   };
 
@@ -152,7 +208,8 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     finish(ending);
     if (killWanted) return;
     killWanted = true;
-    sendSignal(channel, 'KILL');
+    // A KILL would end sudo before it could relay anything to its root child: TERM, which it relays.
+    sendSignal(channel, sudo ? 'TERM' : 'KILL');
     if (!markerPending) kill();
   };
 
@@ -163,6 +220,9 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   const keepStdout = (chunk: Buffer): void => {
     if (settled || chunk.length === 0) return;
+    if (sudo && interaction?.pty) chunk = sudo.feed(chunk);
+    if (chunk.length === 0) return;
+    responder?.feed(chunk);
     if (stdoutSink) {
       if (!stdoutSink.write(chunk)) {
         stdoutFull = true;
@@ -180,7 +240,8 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
       return;
     }
     markerPending = undefined;
-    const reported = newline === -1 ? undefined : processGroupOf(pending.subarray(0, newline).toString('latin1'));
+    // A terminal ends the line with \r\n.
+    const reported = newline === -1 ? undefined : processGroupOf(pending.subarray(0, newline).toString('latin1').replace(/\r$/, ''));
     if (reported === undefined) {
       // Not our line after all (a shell that printed first): everything is the command's output.
       keepStdout(pending);
@@ -206,6 +267,9 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     onIo?.('receive', chunk.length);
     if (settled) return;
     topUpWindow();
+    if (sudo && !interaction?.pty) chunk = sudo.feed(chunk);
+    if (chunk.length === 0) return;
+    responder?.feed(chunk);
     if (stderrSink) {
       if (!stderrSink.write(chunk)) {
         stderrFull = true;
@@ -238,28 +302,7 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   if (request.cancel.aborted) onCancel();
   else request.cancel.addEventListener('abort', onCancel, { once: true });
 
-  // EOF right after stdin: a command that reads its input (cat, sh -s) must not wait forever.
-  const { stdin } = request;
-  const sent = (bytes: number): void => {
-    bytesSent += bytes;
-    onIo?.('transmit', bytes);
-  };
-  if (!settled) {
-    if (stdin === undefined) channel.end();
-    else if (typeof stdin === 'string' || Buffer.isBuffer(stdin)) {
-      sent(Buffer.byteLength(stdin));
-      channel.end(stdin);
-    } else {
-      pumpStdin(channel, stdin, {
-        over: () => settled || closed,
-        sent,
-        failed: (error) => {
-          stdinError = error;
-          stopEarly('stdin-failed');
-        },
-      });
-    }
-  }
+  if (!settled && !sudo) sendInput();
   return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
 }
 

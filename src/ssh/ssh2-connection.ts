@@ -27,7 +27,7 @@ import { guardPreBanner } from './pre-banner-guard.js';
 import type { OutputBudget } from './output-budget.js';
 import type { CloseReason } from './connection.js';
 import { planAuthentication } from './auth/auth-methods.js';
-import type { AuthCredentials } from './auth/auth-methods.js';
+import type { AuthCredentials, AuthMethod } from './auth/auth-methods.js';
 
 /** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
 export interface Credentials extends AuthCredentials {
@@ -74,6 +74,8 @@ export class SSHConnection implements PoolConnection {
   readonly connectDurationMs: number;
   readonly peerAddress: string | undefined;
   readonly peerPort: number | undefined;
+  /** How the login succeeded. */
+  readonly authMethod: AuthMethod | undefined;
 
   #client: Client;
   #sock: Duplex;
@@ -88,7 +90,8 @@ export class SSHConnection implements PoolConnection {
   readonly #remoteListeners = new Map<string, (channel: Duplex) => void>();
   #spare: SpareSession | undefined;
 
-  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer) {
+  private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer, authMethod: AuthMethod | undefined) {
+    this.authMethod = authMethod;
     this.#client = client;
     this.#sock = sock;
     this.settings = settings;
@@ -176,7 +179,7 @@ export class SSHConnection implements PoolConnection {
         settled = true;
         clearTimeout(timer);
         mark('authenticated');
-        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer());
+        const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer(), auth.lastMethod());
         recordConnectPhases(connection, phases);
         resolve(connection);
       });
@@ -255,9 +258,14 @@ export class SSHConnection implements PoolConnection {
         cancel,
         reportsProcessGroup,
         outputBudget: this.settings.outputBudget,
+        interaction: spec.interaction,
       });
       return prepared ? { ...running, prepared } : running;
     };
+    // The terminal is requested on the same channel, before its exec; such a command opens its
+    // own channel (a spare has no pty request behind it).
+    const pty = spec.interaction?.pty;
+    const execOptions = pty ? { pty: { cols: pty.cols, rows: pty.rows, term: pty.term } } : {};
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));
@@ -300,14 +308,14 @@ export class SSHConnection implements PoolConnection {
       };
       const startFresh = (): void => {
         try {
-          this.#client.exec(command, (error, channel) => started(error, channel, false));
+          this.#client.exec(command, execOptions, (error, channel) => started(error, channel, false));
         } catch (error) {
           started(new ConnectionUnusable((error as Error).message), undefined, false);
         }
       };
       cancel.addEventListener('abort', onCancel, { once: true });
-      const spare = this.#spare;
-      this.#spare = undefined;
+      const spare = pty ? undefined : this.#spare;
+      if (spare) this.#spare = undefined;
       if (!spare?.claim((channel) => (channel ? this.#execOnSpare(channel, command, started, startFresh, () => markSettled !== undefined) : startFresh()))) startFresh();
     });
   }
@@ -491,18 +499,23 @@ export class SSHConnection implements PoolConnection {
    * ran on the server. A refused channel is left alone: the pool retires a connection whose
    * cancelled channel does not close in time.
    */
-  killProcessGroup(pgid: number, done?: (killed: boolean) => void, attempt = 1): void {
+  killProcessGroup(pgid: number, done?: (killed: boolean) => void, relayed = false, attempt = 1): void {
     if (this.#state !== 'ready' || !Number.isSafeInteger(pgid) || pgid <= 1) {
       done?.(false);
       return;
     }
+    // Under sudo, TERM goes first: sudo relays it to its root child (whose trap kills the
+    // child's group as root), then KILL ends whatever of the group the login user owns.
+    const script = relayed
+      ? `kill -s TERM -- -${pgid} 2>/dev/null; sleep 0.2; kill -s KILL -- -${pgid} 2>/dev/null; exit 0`
+      : `kill -s KILL -- -${pgid}`;
     try {
-      this.#client.exec(inPosixShell(`kill -s KILL -- -${pgid}`), (error, channel) => {
+      this.#client.exec(inPosixShell(script), (error, channel) => {
         if (error) {
           // Refused under churn (the server frees session slots late): a few quick retries fit
           // well inside the pool's grace period.
           if (attempt < KILL_ATTEMPTS && this.#state === 'ready') {
-            setTimeout(() => this.killProcessGroup(pgid, done, attempt + 1), 25 * 2 ** attempt).unref();
+            setTimeout(() => this.killProcessGroup(pgid, done, relayed, attempt + 1), 25 * 2 ** attempt).unref();
           } else {
             done?.(false);
           }

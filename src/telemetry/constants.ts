@@ -18,10 +18,16 @@ export const ATTR_SERVER_ADDRESS = 'server.address';
 export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_NETWORK_PEER_ADDRESS = 'network.peer.address';
 export const ATTR_NETWORK_PEER_PORT = 'network.peer.port';
+/** On `ssh.connect`: the authentication method that logged in (publickey, password, keyboard-interactive). */
+export const ATTR_SSH_AUTH_METHOD = 'ssh.auth.method';
 /** `tcp`: SSH runs over TCP, directly or through a jump host's forwarded channel. */
 export const ATTR_NETWORK_TRANSPORT = 'network.transport';
 export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_PROCESS_EXIT_CODE = 'process.exit.code';
+/** On `ssh.exec`, only when true: the command ran under sudo (never as whom, never with what). */
+export const ATTR_EXEC_SUDO = 'ssh.exec.sudo';
+/** On `ssh.exec`, only when true: the command had a pseudo-terminal. */
+export const ATTR_EXEC_PTY = 'ssh.exec.pty';
 export const ATTR_POOL_NAME = 'ssh.pool.name';
 /**
  * The pool instance (`SSHConnectionPool`) that reported: `global` for `getInstance()`, else the
@@ -166,6 +172,10 @@ export const COMMAND_ERROR_TYPES = [
   ERROR_CODES.aborted,
   ERROR_CODES.connectionLost,
   ERROR_CODES.outputLimit,
+  ERROR_CODES.sudoPassword,
+  ERROR_CODES.sudoNotAllowed,
+  ERROR_CODES.sudoNotInstalled,
+  ERROR_CODES.promptUnanswered,
 ] as const;
 
 // ---- host groups ----

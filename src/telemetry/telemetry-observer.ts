@@ -18,6 +18,7 @@ import {
   ATTR_HEALTH_CHECK_OUTCOME,
   ATTR_NETWORK_PEER_ADDRESS,
   ATTR_NETWORK_PEER_PORT,
+  ATTR_SSH_AUTH_METHOD,
   ATTR_RECONNECT_OUTCOME,
   ATTR_ROUTE,
 } from './constants.js';
@@ -141,6 +142,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         if (!span) break;
         if (event.connection.peerAddress) span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, event.connection.peerAddress);
         if (event.connection.peerPort !== undefined) span.setAttribute(ATTR_NETWORK_PEER_PORT, event.connection.peerPort);
+        if (event.connection.authMethod) span.setAttribute(ATTR_SSH_AUTH_METHOD, event.connection.authMethod);
         span.setAttribute(ATTR_CONNECTION_ID, event.connection.id);
         // A tunnelled connection's connect span links to the jump host connection carrying it.
         const carrier = jumpConnectionOf(event.connection);

@@ -6,7 +6,7 @@ import type { Slot } from '../pool/slot.js';
 import type { ChannelOutcome } from '../command/channel-contract.js';
 import type { CommandRequest } from '../command/ssh-command.js';
 import { promiseOf } from '../core/promise-of.js';
-import { ATTR_ACQUIRE_OUTCOME, ATTR_CHANNEL_BYTES_RECEIVED, ATTR_CHANNEL_BYTES_SENT, ATTR_CONNECTION_ID, ATTR_PROCESS_EXIT_CODE } from './constants.js';
+import { ATTR_ACQUIRE_OUTCOME, ATTR_CHANNEL_BYTES_RECEIVED, ATTR_CHANNEL_BYTES_SENT, ATTR_CONNECTION_ID, ATTR_EXEC_PTY, ATTR_EXEC_SUDO, ATTR_PROCESS_EXIT_CODE } from './constants.js';
 import { connectionLink, PoolTelemetry } from './pool-telemetry.js';
 import { connectSpanOf } from './telemetry-observer.js';
 
@@ -46,6 +46,8 @@ async function traced(
     text: config.telemetry.captureCommand ? request.built.text : undefined,
   });
   const { span } = scope;
+  if (request.interaction?.sudo) span.setAttribute(ATTR_EXEC_SUDO, true);
+  if (request.interaction?.pty) span.setAttribute(ATTR_EXEC_PTY, true);
   const startedAt = performance.now();
   try {
     const { channel, slot } = await run(scope.context);

@@ -39,6 +39,11 @@ export interface EmbeddedServerOptions {
   greeting?: string;
   /** Closes a session that got no request within this many ms (a channel inactivity timeout). */
   closeIdleSessionsAfterMs?: number;
+  /**
+   * Log in by keyboard-interactive only: each round's prompts are sent in turn, and the login
+   * succeeds when every answer equals the expected one (a password round, then an OTP, ...).
+   */
+  keyboardInteractive?: ReadonlyArray<ReadonlyArray<{ prompt: string; echo?: boolean; answer: string }>>;
 }
 
 /** How the server may answer an exec request instead of running it: close the session, or refuse the request. */
@@ -59,6 +64,8 @@ interface ServerConnectionInternals {
 export class EmbeddedSshServer {
   readonly username: string;
   readonly password: string;
+  /** Logins that answered every keyboard-interactive round. */
+  keyboardInteractiveLogins = 0;
   readonly privateKey: string;
   readonly hostPublicKey: Buffer;
   port = 0;
@@ -142,8 +149,24 @@ export class EmbeddedSshServer {
     this.connectionsAccepted++;
     client.on('error', () => {});
     client.on('authentication', (ctx) => {
+      const rounds = this.#options.keyboardInteractive;
       const decide = (): void => {
         if (ctx.username !== this.username) return ctx.reject();
+        if (rounds) {
+          if (ctx.method !== 'keyboard-interactive') return ctx.reject(['keyboard-interactive']);
+          const ask = (index: number): void => {
+            const round = rounds[index];
+            if (!round) {
+              this.keyboardInteractiveLogins++;
+              return ctx.accept();
+            }
+            ctx.prompt(round.map(({ prompt, echo }) => ({ prompt, echo: echo ?? false })), `round ${index + 1}`, '', (answers) => {
+              if (answers.length === round.length && round.every((question, i) => question.answer === answers[i])) ask(index + 1);
+              else ctx.reject(['keyboard-interactive']);
+            });
+          };
+          return ask(0);
+        }
         if (ctx.method === 'password') {
           const given = Buffer.from(ctx.password);
           const expected = Buffer.from(this.password);

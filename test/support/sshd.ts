@@ -102,6 +102,17 @@ export const SSHD_HOST = '127.0.0.1';
  */
 export const LOGIN_SHELL_USERS = { bash: TEST_USERNAME, dash: 'dash-user', zsh: 'zsh-user', fish: 'fish-user' } as const;
 
+/**
+ * Users of the image for sudo (scripts/build-sshd-image.sh): `password` must give its sudo
+ * password, `nopasswd` needs none, `none` is not in sudoers (its password is `nosudo-user-password`).
+ * The server's `privateKey` logs them in.
+ */
+export const SUDO_USERS = {
+  password: { username: 'sudo-user', password: 'sudo-user-password' },
+  nopasswd: { username: 'nopasswd-user' },
+  none: { username: 'nosudo-user', password: 'nosudo-user-password' },
+} as const;
+
 const CONFIG_DIR = '/etc/ssh/sshpool';
 const CONFIG_FILE = `${CONFIG_DIR}/sshd_config`;
 const HOST_KEY_FILE = `${CONFIG_DIR}/ssh_host_ed25519_key`;
@@ -330,7 +341,7 @@ async function createContainer(
       // The same key logs in as root where a test allows it (config PermitRootLogin).
       { content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/root`, mode: 0o644 },
       // ...and as the users with other login shells.
-      ...Object.values(LOGIN_SHELL_USERS)
+      ...[...Object.values(LOGIN_SHELL_USERS), ...Object.values(SUDO_USERS).map((user) => user.username)]
         .filter((user) => user !== TEST_USERNAME)
         .map((user) => ({ content: authorizedKeys, target: `${AUTHORIZED_KEYS_DIR}/${user}`, mode: 0o644 })),
       ...(options.extraHostKeys ?? []).map((key, i) => ({ content: ensureTrailingNewline(key), target: extraHostKeyFile(i), mode: 0o600 })),

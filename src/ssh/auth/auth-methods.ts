@@ -8,6 +8,33 @@ import type { AuthHandlerMiddleware, BaseAgent as BaseAgentType, ConnectConfig, 
 import { fingerprintOf } from '../host-keys/host-key-verifier.js';
 import type { IdentityKey } from './private-key.js';
 
+/** One question of a keyboard-interactive round, as the server asks it. */
+export interface KeyboardInteractivePrompt {
+  /** The text to show, e.g. `Password: ` or `Verification code: `. */
+  readonly prompt: string;
+  /** Whether the answer may be shown as typed (false for passwords and codes). */
+  readonly echo: boolean;
+}
+
+/** What the server says about a keyboard-interactive round besides its prompts. */
+export interface KeyboardInteractiveRound {
+  readonly name: string;
+  readonly instructions: string;
+}
+
+/**
+ * Answers one keyboard-interactive round: one answer per prompt, in order. Called for every
+ * round of every connection opened (reconnects included); waiting counts against
+ * `connectionTimeout`. The answers are sent to the server and kept nowhere else.
+ */
+export type KeyboardInteractiveHandler = (
+  prompts: readonly KeyboardInteractivePrompt[],
+  round: KeyboardInteractiveRound,
+) => readonly string[] | Promise<readonly string[]>;
+
+/** How a login succeeded, as the connect span reports it. */
+export type AuthMethod = 'publickey' | 'password' | 'keyboard-interactive';
+
 /** What a connection may authenticate with. Holds secrets: never log it. */
 export interface AuthCredentials {
   /** Keys in the order given (target.privateKey, or the config's IdentityFiles). */
@@ -15,6 +42,8 @@ export interface AuthCredentials {
   /** ssh-agent socket path. */
   readonly agent?: string;
   readonly password?: string;
+  /** Answers keyboard-interactive rounds that are not a lone password prompt. */
+  readonly onKeyboardInteractive?: KeyboardInteractiveHandler;
   /** Offer only `identities`, even when the agent holds other keys (IdentitiesOnly). @default false */
   readonly identitiesOnly?: boolean;
   /** Let the server use the agent (ssh -A). @default false */
@@ -29,12 +58,18 @@ export interface AuthPlan {
   readonly connectConfig: Pick<ConnectConfig, 'authHandler' | 'agent' | 'agentForward'>;
   /** `agent key ssh-ed25519 SHA256:... (comment), key file /path (ssh-rsa SHA256:...), password`; what was skipped and why. */
   describeAttempts(): string;
+  /** The method of the last credential offered: once the connection is ready, the one that succeeded. */
+  lastMethod(): AuthMethod | undefined;
 }
 
 type Step =
   | { readonly kind: 'publickey'; readonly label: string; readonly key: ParsedKey }
   | { readonly kind: 'agent-key'; readonly label: string; readonly agent: BaseAgentType; readonly key: ParsedKey }
-  | { readonly kind: 'password'; readonly label: string; readonly password: string };
+  | { readonly kind: 'password'; readonly label: string; readonly password: string }
+  | { readonly kind: 'keyboard-interactive'; readonly label: string };
+
+// A lone prompt like this one is answered with the target's password (PAM's is `Password: `).
+const PASSWORD_PROMPT = /pass(word|phrase)|passwort|contraseña|mot de passe/i;
 
 const { BaseAgent, OpenSSHAgent } = ssh2;
 
@@ -62,6 +97,7 @@ class OneKeyAgent extends BaseAgent<ParsedKey> {
 /** Builds the authentication plan of one connection attempt for `username`. */
 export function planAuthentication(username: string, credentials: AuthCredentials): AuthPlan {
   const attempts: string[] = [];
+  let lastMethod: AuthMethod | undefined;
   const notes: string[] = [...(credentials.skipped ?? [])];
   let steps: Step[] | undefined;
 
@@ -106,7 +142,53 @@ export function planAuthentication(username: string, credentials: AuthCredential
       }
     }
     const password: Step[] = credentials.password === undefined ? [] : [{ kind: 'password', label: 'password', password: credentials.password }];
-    return [...preferred, ...others, ...files, ...password];
+    // As ssh: keyboard-interactive when there is something to answer with (PAM servers often
+    // allow only this method, and ask for the password through it).
+    const interactive: Step[] = credentials.password !== undefined || credentials.onKeyboardInteractive
+      ? [{ kind: 'keyboard-interactive', label: 'keyboard-interactive' }]
+      : [];
+    return [...preferred, ...others, ...files, ...password, ...interactive];
+  };
+
+  // ssh2 calls this once per round the server sends; answers go to `finish` and nowhere else.
+  const answerRound = (
+    name: string,
+    instructions: string,
+    _language: string,
+    prompts: ReadonlyArray<{ prompt: string; echo?: boolean }>,
+    finish: (answers: string[]) => void,
+  ): void => {
+    const asked = prompts.map((one) => ({ prompt: String(one.prompt), echo: one.echo === true }));
+    if (asked.length === 0) return finish([]);
+    if (asked.length === 1 && !asked[0]!.echo && credentials.password !== undefined && PASSWORD_PROMPT.test(asked[0]!.prompt)) {
+      return finish([credentials.password]);
+    }
+    const handler = credentials.onKeyboardInteractive;
+    if (!handler) {
+      notes.push(`keyboard-interactive asked ${asked.length} question(s) that only onKeyboardInteractive could answer`);
+      return finish([]);
+    }
+    const refuse = (why: string): void => {
+      notes.push(`onKeyboardInteractive ${why}`);
+      finish([]);
+    };
+    let answered: readonly string[] | Promise<readonly string[]>;
+    try {
+      answered = handler(asked, { name: String(name ?? ''), instructions: String(instructions ?? '') });
+    } catch (error) {
+      // Its message is the application's, and could hold an answer: only its name is kept.
+      return refuse(`threw ${(error as Error | undefined)?.name ?? 'a value'}`);
+    }
+    Promise.resolve(answered).then(
+      (answers) => {
+        if (!Array.isArray(answers) || answers.length !== asked.length || !answers.every((answer) => typeof answer === 'string')) {
+          refuse(`must return one string per prompt (${asked.length})`);
+        } else {
+          finish([...answers]);
+        }
+      },
+      (error: unknown) => refuse(`rejected with ${(error as Error | undefined)?.name ?? 'a value'}`),
+    );
   };
 
   const authHandler: AuthHandlerMiddleware = (authsLeft, _partialSuccess, next) => {
@@ -115,15 +197,20 @@ export function planAuthentication(username: string, credentials: AuthCredential
       const allowed = authsLeft ?? undefined;
       while (steps!.length > 0) {
         const step = steps!.shift()!;
-        const method = step.kind === 'password' ? 'password' : 'publickey';
+        const method: AuthMethod = step.kind === 'password' || step.kind === 'keyboard-interactive' ? step.kind : 'publickey';
         if (allowed && !allowed.includes(method)) {
-          notes.push(`${step.label} not offered: the server does not accept ${method}`);
+          // Keyboard-interactive only implied by a password is not worth a note where refused.
+          if (step.kind !== 'keyboard-interactive' || credentials.onKeyboardInteractive) {
+            notes.push(`${step.label} not offered: the server does not accept ${method}`);
+          }
           continue;
         }
         attempts.push(step.label);
+        lastMethod = method;
         if (step.kind === 'publickey') next({ type: 'publickey', username, key: step.key });
         else if (step.kind === 'agent-key') next({ type: 'agent', username, agent: step.agent });
-        else next({ type: 'password', username, password: step.password });
+        else if (step.kind === 'password') next({ type: 'password', username, password: step.password });
+        else next({ type: 'keyboard-interactive', username, prompt: answerRound });
         return;
       }
       next(false as unknown as Parameters<typeof next>[0]);
@@ -141,9 +228,10 @@ export function planAuthentication(username: string, credentials: AuthCredential
     return {
       connectConfig: { authHandler, agent: credentials.agent, agentForward: true },
       describeAttempts: () => describe(attempts, notes),
+      lastMethod: () => lastMethod,
     };
   }
-  return { connectConfig, describeAttempts: () => describe(attempts, notes) };
+  return { connectConfig, describeAttempts: () => describe(attempts, notes), lastMethod: () => lastMethod };
 }
 
 function describe(attempts: readonly string[], notes: readonly string[]): string {
