@@ -3,7 +3,7 @@ import type { HostPoolEventStream } from './host-pool-events.js';
 import type { PoolEntry } from './pool-entry.js';
 
 /**
- * A spare the server closed sooner than this after it opened (a very short `ChannelTimeout`)
+ * A spare the server closed sooner than this after it opened (a server timing out unused sessions)
  * is not replaced at once but after the connection's next command: a server that closes spares
  * straight away must not get a stream of opens.
  */

@@ -16,10 +16,11 @@ const ignore = (): void => {};
 
 /**
  * A spare open longer than this is not given a command: it is closed, and the command opens a
- * channel of its own. OpenSSH's `ChannelTimeout` (1 s at the least) counts a session's idle time
- * from its open, so a command sent on an older spare may be cut off as soon as it starts, before
- * its exit status. Commands sent back to back, where the round trip matters, always find a
- * younger spare.
+ * channel of its own. A server that times out unused sessions would close an old spare just as a
+ * command is sent on it, cutting the command off before its exit status. OpenSSH 9.2 does not
+ * (its `ChannelTimeout` applies from a session's command on: an unused session is LARVAL), so
+ * this is a precaution for other servers. Commands sent back to back, where the round trip
+ * matters, always find a younger spare.
  */
 export const SPARE_MAX_IDLE_MS = 1_000;
 
@@ -101,6 +102,36 @@ export class SpareSession {
     }
     take(channel);
     return true;
+  }
+
+  /**
+   * Gives the spare's session back to the server, for a channel that cannot use it (a pty
+   * command, SFTP) on a server whose MaxSessions it fills: closes it (once open, if it is still
+   * opening) and resolves once the close is answered, when the server no longer counts it.
+   * Resolves at once when it was claimed before or is gone.
+   */
+  release(): Promise<void> {
+    const closeThen = (channel: ClientChannel | undefined, resolve: () => void): void => {
+      if (!channel) {
+        resolve();
+        return;
+      }
+      // ssh2 also emits `close` on every channel when the connection closes: this never hangs
+      // longer than the connection lives.
+      channel.once('close', () => resolve());
+      channel.resume();
+      channel.close();
+    };
+    if (this.#state === 'opening') {
+      this.#state = 'claimed';
+      return new Promise((resolve) => (this.#claimant = (channel) => closeThen(channel, resolve)));
+    }
+    if (this.#state !== 'ready') return Promise.resolve();
+    this.#state = 'gone';
+    const channel = this.#channel!;
+    this.#channel = undefined;
+    channel.off('close', this.#onClose);
+    return new Promise((resolve) => closeThen(channel, resolve));
   }
 
   readonly #onClose = (): void => {

@@ -303,9 +303,17 @@ export class SSHConnection implements PoolConnection {
         if (!error && channel) resolve(attach(channel, prepared));
         else if (error instanceof ConnectionUnusable) reject(error);
         else if (this.#state !== 'ready') reject(new ConnectionUnusable(error?.message ?? 'connection closed'));
-        else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error!.message));
-        else reject(error);
+        else if ((error as Error & { reason?: unknown }).reason !== undefined) {
+          // A pty command cannot use the spare; on a server whose sessions it fills, the spare
+          // gives its session back and the open is tried once more.
+          if (pty && !spareReleased && this.#spare) {
+            spareReleased = true;
+            cancel.addEventListener('abort', onCancel, { once: true });
+            void this.#releaseSpare().then(() => (markSettled ? started(error, undefined, false) : startFresh()));
+          } else reject(new ChannelOpenRefusal(error!.message));
+        } else reject(error);
       };
+      let spareReleased = false;
       const startFresh = (): void => {
         try {
           this.#client.exec(command, execOptions, (error, channel) => started(error, channel, false));
@@ -456,6 +464,23 @@ export class SSHConnection implements PoolConnection {
    * or it would hold one of the server's `MaxSessions` until the connection ends.
    */
   openSftp(): Promise<SftpSession> {
+    return this.#openSftpOnce().catch(async (error: unknown) => {
+      // SFTP cannot use the spare; on a server whose sessions it fills, the spare gives its
+      // session back and the open is tried once more.
+      if (!(error instanceof ChannelOpenRefusal) || this.#spare === undefined) throw error;
+      await this.#releaseSpare();
+      return this.#openSftpOnce();
+    });
+  }
+
+  /** Closes the spare, if one is held, and resolves once the server has let its session go. */
+  #releaseSpare(): Promise<void> {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    return spare ? spare.release() : Promise.resolve();
+  }
+
+  #openSftpOnce(): Promise<SftpSession> {
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));

@@ -45,6 +45,21 @@ describe('.pty()', () => {
     expect(result.stderr).toBe('');
   });
 
+  it('MaxSessions=1 with one connection: a .pty() command after a plain one runs (the spare gives its session back)', async () => {
+    const single = await startSshd({ config: { MaxSessions: 1 } });
+    const own = new SSHConnectionPool({ maxConnections: 1 });
+    try {
+      const one = $.ssh(sshdTarget(single, own));
+      for (let i = 0; i < 3; i++) {
+        await expect(one`echo ${`plain${i}`}`.timeout(20_000)).resolves.toMatchObject({ stdout: `plain${i}\n` });
+        await expect(one`tty >/dev/null && echo ${`tty${i}`}`.pty().timeout(20_000)).resolves.toMatchObject({ stdout: `tty${i}\r\n` });
+      }
+    } finally {
+      await withTimeout(own.closeAll(), 10_000, 'closeAll()');
+      await single.remove();
+    }
+  }, 90_000);
+
   it('a command without .pty() has no terminal', async () => {
     const result = await ssh`tty`.nothrow();
     expect(result.stdout).toBe('not a tty\n');

@@ -210,7 +210,10 @@ export class EmbeddedSshServer {
         }, idleMs).unref();
       }
       session.on('close', () => {
-        if (!closedByServer) sessions--;
+        // ssh2's server answers a client's close only for a session with a command; OpenSSH
+        // answers every close, and clients wait for that answer to count the session gone.
+        if (!closedByServer && !requested) closeSession();
+        else if (!closedByServer) sessions--;
         child?.kill('SIGKILL');
       });
       session.on('pty', (acceptPty) => {

@@ -33,13 +33,13 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function connect(): Promise<SSHConnection> {
+async function connect(to: EmbeddedSshServer = server): Promise<SSHConnection> {
   const settings: ConnectionSettings = {
-    poolName: `${server.username}@${server.host}:${server.port}`,
-    host: server.host,
-    port: server.port,
-    username: server.username,
-    credentials: { password: server.password },
+    poolName: `${to.username}@${to.host}:${to.port}`,
+    host: to.host,
+    port: to.port,
+    username: to.username,
+    credentials: { password: to.password },
     hostKey: { policy: 'off', knownHostsFile: undefined, fingerprints: undefined, globalKnownHostsFiles: [] },
     connectionTimeout: 10_000,
     keepAliveInterval: 0,
@@ -192,5 +192,40 @@ describe('spare sessions on a connection', () => {
     connection.destroy('shutdown');
     await until(() => connection.closed, 5_000, 'closed');
     expect(await connection.prepareSpare(() => {})).toBe('failed');
+  });
+});
+
+describe('a spare on a server whose sessions it fills (MaxSessions 1)', () => {
+  let single: EmbeddedSshServer;
+  beforeAll(async () => {
+    single = await new EmbeddedSshServer({ maxSessions: 1 }).start();
+  });
+  afterAll(async () => {
+    await single.stop();
+  });
+
+  it('a pty command, which cannot use the spare, gets the session: the spare is closed and the open tried again', async () => {
+    const connection = await connect(single);
+    expect(await connection.prepareSpare(() => {})).toBe('ready');
+    const spec: ChannelSpec = { ...echo('in-a-terminal'), interaction: { pty: { cols: 80, rows: 24, term: 'xterm' } } };
+    const running = await connection.openChannel(spec, new AbortController().signal);
+    const outcome = await running.outcome;
+    await running.freed;
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.stdout.toString()).toContain('in-a-terminal');
+    expect(running.prepared).toBeUndefined();
+    expect(connection.spare).toBeUndefined();
+    expect(single.sessionsRefused).toBe(1);
+  });
+
+  it('a release while the spare is still opening closes it once it opens, and frees its session', async () => {
+    const connection = await connect(single);
+    void connection.prepareSpare(() => {});
+    expect(connection.spare).toBe('opening');
+    const spec: ChannelSpec = { ...echo('after-opening'), interaction: { pty: { cols: 80, rows: 24, term: 'xterm' } } };
+    const refusedBefore = single.sessionsRefused;
+    const running = await connection.openChannel(spec, new AbortController().signal);
+    expect((await running.outcome).stdout.toString()).toContain('after-opening');
+    expect(single.sessionsRefused).toBe(refusedBefore + 1);
   });
 });
