@@ -35,19 +35,18 @@ interface FanOutRun {
  *   every host succeeded; otherwise it rejects with `FanOutError`, whose `results` still hold
  *   every host's outcome (successes included) and `failures` each failed host with its cause.
  *   With `.nothrow()` it always resolves with the settled results.
- * - `for await (const { result, index, done, total } of group.all`...`)` yields hosts as they
- *   finish; `.onProgress(fn)` calls `fn` with the same values.
- *
- * - `for await (const { host, stream, line } of group.all`...`.lines())` yields every host's
- *   output lines as they arrive, each whole and tagged with its host; the results then hold no
- *   output (`result.streamed`). Stopping early stops every host's command.
+ * - `for await (const { host, stream, line } of group.all`...`)` (or of `.lines()`) yields
+ *   every host's output lines as they arrive, each whole and tagged with its host; the results
+ *   then hold no output (`result.streamed`). Stopping early stops every host's command.
+ * - `for await (const { result, index, done, total } of group.all`...`.progress())` yields
+ *   hosts as they finish; `.onProgress(fn)` calls `fn` with the same values.
  * - `.summary()` resolves with how many hosts succeeded, failed or were unreachable, and which.
  *
  * Every host is asked, including one its circuit breaker marked down: a fan-out is about each
  * host's own answer. There is no failover: a host's command runs on that host only.
  * Command modifiers (`timeout`, `env`, `cwd`, ...) apply to each host's command.
  */
-export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable<FanOutProgress> {
+export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable<FanOutLine> {
   readonly #group: HostGroup;
   readonly #built: BuiltCommand;
   readonly #makeCommand: MemberCommandFactory;
@@ -164,8 +163,17 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
     return this.#settled().finally(onFinally);
   }
 
-  /** Hosts in the order they finish; starts the fan-out if nothing else has. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<FanOutProgress, void, undefined> {
+  /** Every host's output lines as they arrive: `for await` over the fan-out is `lines()`. */
+  [Symbol.asyncIterator](): AsyncIterator<FanOutLine> {
+    return this.lines()[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Hosts in the order they finish, `{ result, index, done, total }`, with their output in
+   * their results; starts the fan-out if nothing else has. Breaking out stops nothing: the
+   * fan-out goes on, and awaiting it gives every host's result.
+   */
+  async *progress(): AsyncGenerator<FanOutProgress, void, undefined> {
     const run = this.#start();
     let seen = 0;
     while (seen < run.results.length) {

@@ -146,7 +146,7 @@ describe('README: Host groups', () => {
     const { console, lines } = capture();
     const web = $.ssh({ hosts: [...webHosts], username: 'tester', privateKey });
 
-    for await (const { result, done, total } of web.all`date +%s`) {
+    for await (const { result, done, total } of web.all`date +%s`.progress()) {
       console.log(`${done}/${total} ${result.host}: ${result.status}`);
     }
     await web.all`uname -r`.onProgress(({ done, total }) => console.log(`${done}/${total}`)).nothrow();

@@ -157,9 +157,9 @@ for (const login of ['root', 'tester'] as const) {
         ssh`sh -c ${`sleep ${tree} & sleep ${tree}; wait`}`.signal(controller.signal).catch((e: unknown) => e),
         ssh`sh -c ${`trap '' TERM; sleep ${stubborn}`}`.signal(controller.signal).catch((e: unknown) => e),
       ];
-      await until(() => pool.getStats().openChannels === 2, 2_000, 'both running');
-      await sleep(200);
-      expect((await remoteProcesses(server, tree)).length).toBeGreaterThanOrEqual(2);
+      await until(() => pool.getStats().openChannels === 2, 15_000, 'both running');
+      // Both sleeps of the tree and the stubborn one, however slowly a loaded server forks them.
+      await until(async () => (await remoteProcesses(server, tree)).length >= 2 && (await remoteProcesses(server, stubborn)).length >= 1, 15_000, 'the tree and the stubborn command started');
       controller.abort();
       const at = performance.now();
       for (const outcome of await Promise.all(running)) expect(outcome).toBeInstanceOf(AbortedError);

@@ -67,7 +67,10 @@ describe('soak', () => {
     const server = await startSshd();
     const pool = newPool();
     const recorder = recordEvents(pool);
-    const target = targetFor(server, pool);
+    // No connect may fail here (checked below), but a connect is not what this pins: at a load
+    // average of 60 on 2 cores OpenSSH took 2 s on average to send its banner, and one connect
+    // ran past the 10 s default.
+    const target = targetFor(server, pool, { poolConfig: { connectionTimeout: 30_000 } });
     const ssh = $.ssh(target);
     // A long-lived signal shared by many commands, as an application's shutdown signal would be.
     const shutdown = new AbortController();

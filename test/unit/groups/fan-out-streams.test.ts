@@ -34,6 +34,23 @@ const label = (port: number) => `127.0.0.1:${port}`;
 const ports = () => servers.map((server) => server.port);
 
 describe('fan-out lines', () => {
+  it('for await over the fan-out itself yields every host\'s lines, tagged, as .lines() does', async () => {
+    const { group } = groupOf(ports());
+    const run = group.all`printf 'a\\nb\\n'; echo c >&2`;
+    const seen: FanOutLine[] = [];
+    for await (const entry of run) seen.push(entry);
+    const expected: FanOutLine[] = ports().flatMap((port): FanOutLine[] => [
+      { host: label(port), stream: 'stdout', line: 'a' },
+      { host: label(port), stream: 'stdout', line: 'b' },
+      { host: label(port), stream: 'stderr', line: 'c' },
+    ]);
+    const order = (entry: FanOutLine) => `${entry.host} ${entry.stream} ${entry.line}`;
+    expect(seen.map(order).sort()).toEqual(expected.map(order).sort());
+    // Each host's stdout lines keep their order.
+    for (const port of ports()) expect(seen.filter((e) => e.host === label(port) && e.stream === 'stdout').map((e) => e.line)).toEqual(['a', 'b']);
+    expect((await run).every((result) => result.status === 'fulfilled')).toBe(true);
+  });
+
   it('yields every host\'s lines whole, tagged with the host that wrote them; awaiting still gives the results in host order', async () => {
     const { group } = groupOf(ports());
     // Long lines from every host at once: a mixed-up line would not match its own pattern.

@@ -302,7 +302,7 @@ describe('fan-out: group.all', () => {
     const progress: FanOutProgress[] = [];
     const fanOut = group.all`sleep ${'0.3'}`.env({ X: 1 }).onProgress((step) => progress.push(step));
     const iterated: number[] = [];
-    for await (const step of fanOut) iterated.push(step.index);
+    for await (const step of fanOut.progress()) iterated.push(step.index);
     expect(iterated).toHaveLength(3);
     expect(progress.map((p) => p.done)).toEqual([1, 2, 3]);
     expect(progress.every((p) => p.total === 3)).toBe(true);
