@@ -12,7 +12,9 @@
 // growth during the transfer (the memory a streamed output costs, whatever its size).
 //
 // Options: --mib N (size, default 1024), --rounds N (default 1; the median round is shown),
-// --smoke (16 MiB, one round: checks the harness; the numbers mean nothing), --lan-only.
+// --smoke (16 MiB, one round: checks the harness; the numbers mean nothing), --lan-only,
+// --contenders a,b (a subset, e.g. `--contenders sshpool --mib 10240` for the memory at 10 GiB;
+// the ratio column then needs openssh among them).
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -154,6 +156,9 @@ async function main(): Promise<void> {
   writeFileSync(keyFile, server.privateKey, { mode: 0o600 });
   const proxy = process.argv.includes('--lan-only') ? undefined : await DelayProxy.start({ host: server.host, port: server.port }, 25);
   const expected = zeroHash(bytes);
+  const chosen = (arg('--contenders')?.split(',') ?? CONTENDERS) as Contender[];
+  const unknown = chosen.filter((name) => !CONTENDERS.includes(name));
+  if (unknown.length > 0) throw new Error(`--contenders: unknown ${unknown.join(', ')} (known: ${CONTENDERS.join(', ')})`);
   const profiles = [{ name: 'LAN (loopback)', port: server.port }, ...(proxy ? [{ name: 'WAN (+25 ms each way)', port: proxy.port }] : [])];
   const size = bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`;
   console.log(`### Streamed output: ${size} of \`head -c\` hashed with SHA-256 on the client${smoke ? ' (smoke size: the numbers mean nothing)' : ''}`);
@@ -164,7 +169,7 @@ async function main(): Promise<void> {
   try {
     for (const profile of profiles) {
       const medians = new Map<Contender, Measurement>();
-      for (const contender of CONTENDERS) {
+      for (const contender of chosen) {
         const runs: Measurement[] = [];
         for (let round = 0; round < rounds; round++) {
           const job: ChildJob = { contender, host: server.host, port: profile.port, username: server.username, keyFile, bytes, expected };
@@ -173,12 +178,13 @@ async function main(): Promise<void> {
         runs.sort((a, b) => a.seconds - b.seconds);
         medians.set(contender, runs[Math.floor(runs.length / 2)]!);
       }
-      const baseline = bytes / MiB / medians.get('openssh')!.seconds;
-      for (const contender of CONTENDERS) {
+      const openssh = medians.get('openssh');
+      const baseline = openssh ? bytes / MiB / openssh.seconds : Number.NaN;
+      for (const contender of chosen) {
         const m = medians.get(contender)!;
         const rate = bytes / MiB / m.seconds;
         failed ||= !m.hashOk;
-        console.log(`| ${profile.name} | ${contender} | ${rate.toFixed(1)} | ${(m.cpuSeconds / (bytes / (1024 * MiB))).toFixed(2)} | ${(rate / baseline).toFixed(2)}× | ${m.rssGrowth === undefined ? '–' : (m.rssGrowth / MiB).toFixed(0)} | ${m.hashOk ? 'ok' : 'WRONG'} |`);
+        console.log(`| ${profile.name} | ${contender} | ${rate.toFixed(1)} | ${(m.cpuSeconds / (bytes / (1024 * MiB))).toFixed(2)} | ${Number.isNaN(baseline) ? '–' : `${(rate / baseline).toFixed(2)}×`} | ${m.rssGrowth === undefined ? '–' : (m.rssGrowth / MiB).toFixed(0)} | ${m.hashOk ? 'ok' : 'WRONG'} |`);
       }
     }
   } finally {
