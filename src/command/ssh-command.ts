@@ -466,8 +466,10 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
     checkCommandText(script);
     const startedAt = performance.now();
     const streamed = this.#stdoutStream !== undefined || this.#stderrStream !== undefined;
-    // A streamed command can be stopped by its consumer, so it is cancellable too.
-    const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined || streamed;
+    // A streamed command can be stopped by its consumer, and one fed from a stream by that
+    // stream failing, so both are cancellable too: their kill needs the process-group report
+    // (without it, a stdin stream failing on its first chunk left `cat; exec sleep` running).
+    const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined || streamed || isAsyncIterable(this.#stdin);
     // Most commands have neither a timeout nor a signal: they get no controller at all.
     const cancel = cancellable ? new AbortController() : undefined;
     const giveUp = (reason: CancelReason): void => {

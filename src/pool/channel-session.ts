@@ -125,7 +125,12 @@ export class ChannelSession {
     const { clock, events } = this.#source;
     entry.openingStarted();
     const startedAt = clock.now();
-    return promiseOf(() => entry.connection.openChannel(spec, cancel, { onIo: this.#onIo })).then((running) => {
+    const opening = promiseOf(() => entry.connection.openChannel(spec, cancel, { onIo: this.#onIo }));
+    // The command took the connection's spare, if there was one, as it asked for its channel:
+    // the next spare opens now, a round trip before this command ends, so that a command sent
+    // right after it finds that spare open instead of waiting for it to open.
+    this.#source.channelOpened(entry);
+    return opening.then((running) => {
       entry.openingEnded();
       events.emit({
         type: 'channel-opened', connection: entry.connection, parent: trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow(),

@@ -189,8 +189,13 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   };
 
   // Kills the process group once its id is known, then closes our side. Closing earlier could
-  // lose the marker line that carries the id.
+  // lose the marker line that carries the id. The signal waits for the marker too: sshd answers
+  // the exec as soon as it has forked, and its `killpg(pid)` finds no group until the child has
+  // called setsid(), so a signal sent at once (a stdin stream failing on its first read) was
+  // lost, and the channel closed under a command that went on (`cat; exec sleep` outlived it).
   const kill = (): void => {
+    // A KILL would end sudo before it could relay anything to its root child: TERM, which it relays.
+    sendSignal(channel, sudo ? 'TERM' : 'KILL');
     markKillSent?.();
     if (closed) return;
     channel.close();
@@ -208,8 +213,6 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
     finish(ending);
     if (killWanted) return;
     killWanted = true;
-    // A KILL would end sudo before it could relay anything to its root child: TERM, which it relays.
-    sendSignal(channel, sudo ? 'TERM' : 'KILL');
     if (!markerPending) kill();
   };
 
