@@ -21,8 +21,9 @@ export interface SpareChannelsOptions {
 /**
  * Keeps one spare session channel on each connection with room for it, so that a warm command
  * sends only `exec` (ssh/spare-session.ts). A spare is asked for when a connection opens idle,
- * when a command's channel opened (it may have taken the spare), when a slot or probe frees,
- * and when the server closed the spare. Spares count against the channel limit learned from
+ * as soon as a command has asked for its channel (it may have taken the spare: the next one then
+ * opens while the command runs, ready for a command sent right after), when a slot or probe
+ * frees, and when the server closed the spare. Spares count against the channel limit learned from
  * refusals; a refused spare fails nothing and stops spares beside as many channels as were
  * established then (`PoolEntry.noteSpareRefusal`). The connection, not this part, holds the
  * spare: there is no second account of it.
