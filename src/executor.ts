@@ -146,6 +146,8 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
   const explicitPool = explicitPoolOf(target);
   const spec = normalizeGroupTarget(target, poolConfigFile(explicitPool));
   const group = new HostGroup(spec, explicitPool);
+  // Members differ only in host and port: the group's sudoPassword is every member's.
+  const defaults = { sudoPassword: spec.members[0]!.normalized.sudoPassword };
   for (const member of spec.members) {
     if ((member.normalized.poolConfig?.warmUpConnections ?? 0) > 0) internalsOf(group.pool).prepare(member.normalized);
   }
@@ -156,12 +158,13 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
       spec.name,
       (request, cancel, retryable) => group.run(request, cancel, retryable ?? spec.retryable),
       commandLog,
+      defaults,
     );
   };
   const all = (strings: TemplateStringsArray, ...values: unknown[]): FanOutCommand => {
     assertTemplate(strings, 'group.all`command ${value}`');
     const built = buildCommand(strings, values, isRemoteCommandResult);
-    return new FanOutCommand(group, built, (run) => new SSHCommand(built, spec.name, run, commandLog));
+    return new FanOutCommand(group, built, (run) => new SSHCommand(built, spec.name, run, commandLog, defaults));
   };
   Object.defineProperty(all, 'upload', {
     value: async (source: string | Buffer, remotePath: string, options?: TransferOptions) => fanOutUpload(group, source, remotePath, options),

@@ -1,7 +1,7 @@
 import { warnListenerThrew } from '../core/listener-warning.js';
 import { FanOutError, InvalidArgumentError } from '../core/errors.js';
 import type { BuiltCommand } from '../command/shell-quote.js';
-import type { CommandRunner, SSHCommand } from '../command/ssh-command.js';
+import type { CommandRunner, PtyRequest, RespondRule, SSHCommand, SudoOptions } from '../command/ssh-command.js';
 import { describe } from '../core/validation.js';
 import type { FanOutResult } from '../core/fan-out-result.js';
 import type { FanOutProgress } from './types.js';
@@ -146,6 +146,18 @@ export class FanOutCommand implements PromiseLike<FanOutResult[]>, AsyncIterable
   }
   priority(priority: number): this {
     return this.#modify('priority', (command) => command.priority(priority));
+  }
+  /** See `SSHCommand.sudo()`; each host's command runs under sudo (the group's `sudoPassword` unless given). */
+  sudo(options?: SudoOptions): this {
+    return this.#modify('sudo', (command) => command.sudo(options));
+  }
+  /** See `SSHCommand.pty()`; each host's command gets a terminal. */
+  pty(options?: PtyRequest): this {
+    return this.#modify('pty', (command) => command.pty(options));
+  }
+  /** See `SSHCommand.respond()`; each host's command answers the same prompts. */
+  respond(rules: RespondRule[]): this {
+    return this.#modify('respond', (command) => command.respond(rules));
   }
 
   then<R1 = FanOutResult[], R2 = never>(

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import type { BuiltCommand } from '../command/shell-quote.js';
 import { SSHCommand } from '../command/ssh-command.js';
-import type { CommandLog, CommandRequest, RunOutcome } from '../command/ssh-command.js';
+import type { CommandDefaults, CommandLog, CommandRequest, RunOutcome } from '../command/ssh-command.js';
 import { describe } from '../core/validation.js';
 
 /** Runs a group command; `retryable` is the command's own choice, undefined for the group's default. */
@@ -14,10 +14,10 @@ export type GroupCommandRunner = (request: CommandRequest, cancel: AbortSignal |
 export class GroupCommand extends SSHCommand {
   readonly #choice: { retryable: boolean | undefined };
 
-  constructor(built: BuiltCommand, groupName: string, run: GroupCommandRunner, log: CommandLog) {
+  constructor(built: BuiltCommand, groupName: string, run: GroupCommandRunner, log: CommandLog, defaults: CommandDefaults = {}) {
     // The runner is called only once the command starts, after every modifier has run.
     const choice: { retryable: boolean | undefined } = { retryable: undefined };
-    super(built, groupName, (request, cancel) => run(request, cancel, choice.retryable), log);
+    super(built, groupName, (request, cancel) => run(request, cancel, choice.retryable), log, defaults);
     this.#choice = choice;
   }
 

@@ -68,6 +68,25 @@ describe('with a password', () => {
     expect((await ssh`id -u`.sudo()).stdout).toBe('0\n');
   });
 
+  it("a host group's sudoPassword serves its commands and fan-outs", async () => {
+    const second = await startSshd({ hostKey: server.hostKey, authorizedKeys: [server.publicKey] });
+    try {
+      const group = $.ssh({
+        hosts: [server, second].map(({ host, port }) => ({ host, port })),
+        username: SUDO_USERS.password.username,
+        privateKey: server.privateKey,
+        hostKey: { fingerprints: [server.hostKeyFingerprint] },
+        sudoPassword: PASSWORD,
+        pool: newPool(),
+      });
+      expect((await group`id -u`.sudo()).stdout).toBe('0\n');
+      const results = await group.all`id -un`.sudo();
+      expect(results.map((result) => (result.status === 'fulfilled' ? result.value.stdout : result.reason))).toEqual(['root\n', 'root\n']);
+    } finally {
+      await second.remove();
+    }
+  }, 60_000);
+
   it('is asked for every time: cached credentials never turn the password into the command\'s input', async () => {
     const ssh = $.ssh(as(SUDO_USERS.password.username));
     await ssh`true`.sudo({ password: PASSWORD });

@@ -315,6 +315,10 @@ describe('fan-out: group.all', () => {
     const { group } = groupOf(portsOf(live));
     expect(() => group.all`true`.timeout(0)).toThrow(InvalidArgumentError);
     expect(() => group.all`true`.concurrency(0)).toThrow('concurrency(limit) takes a positive integer, got 0');
+    // The interactive modifiers too, with the same checks as a single command's.
+    expect(() => group.all`true`.sudo({ user: 'a b' })).toThrow(InvalidArgumentError);
+    expect(() => group.all`true`.pty({ cols: 0 })).toThrow(InvalidArgumentError);
+    expect(() => group.all`true`.respond([])).toThrow(InvalidArgumentError);
   });
 });
 
