@@ -275,7 +275,8 @@ export class SSHConnectionPool {
 
   /** Holds one channel slot on one connection until the lease is released. */
   async getConnection(target: SSHTarget, options: GetConnectionOptions = {}): Promise<SSHLease> {
-    const hostPool = this.#hostPoolFor(this.#normalize(target));
+    const normalized = this.#normalize(target);
+    const hostPool = this.#hostPoolFor(normalized);
     const priority = options.priority ?? 0;
     if (typeof priority !== 'number' || !Number.isFinite(priority)) {
       throw new InvalidArgumentError('getConnection() options.priority must be a finite number');
@@ -286,7 +287,7 @@ export class SSHConnectionPool {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const slot = await hostPool.acquire({ priority, cancel: cancel.signal, trace: otelContext.active() });
-      return new SSHLease(hostPool, slot, commandLog, this.#telemetry);
+      return new SSHLease(hostPool, slot, commandLog, this.#telemetry, { sudoPassword: normalized.sudoPassword });
     } catch (error) {
       if (error instanceof AcquireCancelled) {
         throw options.signal?.reason instanceof Error ? options.signal.reason : new DOMException('getConnection() was aborted', 'AbortError');

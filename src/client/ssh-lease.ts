@@ -7,7 +7,7 @@ import { processHold } from '../core/process-hold.js';
 import { buildCommand } from '../command/shell-quote.js';
 import { SSHCommand } from '../command/ssh-command.js';
 import { endpointLabel } from '../config/ssh-target.js';
-import type { CommandLog, CommandRequest, CommandRunner } from '../command/ssh-command.js';
+import type { CommandDefaults, CommandLog, CommandRequest, CommandRunner } from '../command/ssh-command.js';
 import type { Context } from '@opentelemetry/api';
 import type { PoolTelemetry } from '../telemetry/pool-telemetry.js';
 import { traceCommand } from '../telemetry/trace-command.js';
@@ -26,13 +26,16 @@ export class SSHLease {
   readonly #log: CommandLog;
   readonly #telemetry: PoolTelemetry;
   readonly #giveHoldBack: () => void;
+  /** The target's defaults for its commands (its `sudoPassword`). */
+  readonly #defaults: CommandDefaults;
   #released = false;
   // Completes when the previous command's channel has been freed by the server.
   #tail: Promise<void> = Promise.resolve();
   /** Commands of this lease started and not yet done with their channel. */
   #running = 0;
 
-  constructor(hostPool: HostPool, slot: Slot, log: CommandLog, telemetry: PoolTelemetry) {
+  constructor(hostPool: HostPool, slot: Slot, log: CommandLog, telemetry: PoolTelemetry, defaults: CommandDefaults = {}) {
+    this.#defaults = defaults;
     this.#hostPool = hostPool;
     this.#slot = slot;
     this.#log = log;
@@ -54,7 +57,7 @@ export class SSHLease {
   /** A command on the leased connection, as a tagged template. */
   exec = (strings: TemplateStringsArray, ...values: unknown[]): SSHCommand => {
     if (this.#released) throw new InvalidArgumentError('this lease has been released');
-    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), endpointLabel(this.host, this.#hostPool.details.port), this.#runner, this.#log);
+    return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), endpointLabel(this.host, this.#hostPool.details.port), this.#runner, this.#log, this.#defaults);
   };
 
   /**

@@ -87,6 +87,17 @@ describe('with a password', () => {
     }
   }, 60_000);
 
+  it("a lease's commands take the target's sudoPassword, and .pty() and .sudo() run on the leased connection", async () => {
+    const pool = newPool();
+    const lease = await pool.getConnection(as(SUDO_USERS.password.username, { sudoPassword: PASSWORD }, pool));
+    try {
+      expect((await lease.exec`id -un`.sudo()).stdout).toBe('root\n');
+      expect((await lease.exec`tty >/dev/null && id -un`.sudo().pty()).stdout).toBe('root\r\n');
+    } finally {
+      lease.release();
+    }
+  });
+
   it('is asked for every time: cached credentials never turn the password into the command\'s input', async () => {
     const ssh = $.ssh(as(SUDO_USERS.password.username));
     await ssh`true`.sudo({ password: PASSWORD });
