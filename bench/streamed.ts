@@ -178,8 +178,8 @@ async function main(): Promise<void> {
         runs.sort((a, b) => a.seconds - b.seconds);
         medians.set(contender, runs[Math.floor(runs.length / 2)]!);
       }
-      const openssh = medians.get('openssh');
-      const baseline = openssh ? bytes / MiB / openssh.seconds : Number.NaN;
+      const reference = medians.get('openssh');
+      const baseline = reference ? bytes / MiB / reference.seconds : Number.NaN;
       for (const contender of chosen) {
         const m = medians.get(contender)!;
         const rate = bytes / MiB / m.seconds;
