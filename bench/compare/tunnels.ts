@@ -158,10 +158,19 @@ export async function runTunnels(options: Options): Promise<void> {
     executor.forward({ to: { host: '127.0.0.1', port: ports.sink } }),
     executor.forward({ to: { host: '127.0.0.1', port: ports.echo } }),
   ]);
+  // The same forward()s in a process of their own, as `ssh -L` runs: what the tunnel costs
+  // without sharing an event loop with the connections that drive it.
+  const separate = fork(fileURLToPath(new URL('./tunnel-forward-process.ts', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const separatePorts = await new Promise<{ sink: number; echo: number }>((resolve, reject) => {
+    separate.once('message', (message: { sink: number; echo: number }) => resolve(message));
+    separate.once('exit', (code) => reject(new Error(`the forward() process exited with code ${code}`)));
+    separate.send({ target: sshpoolTarget(host), sink: ports.sink, echo: ports.echo });
+  });
   const paths = [
     { name: 'direct TCP (no SSH)', sink: { host: '127.0.0.1', port: ports.sink }, echo: { host: '127.0.0.1', port: ports.echo } },
     { name: 'OpenSSH `ssh -L`', sink: { host: '127.0.0.1', port: ssh.ports[0]! }, echo: { host: '127.0.0.1', port: ssh.ports[1]! } },
     { name: 'sshpool `forward()`', sink: sinkTunnel, echo: echoTunnel },
+    { name: 'sshpool `forward()`, a process of its own', sink: { host: '127.0.0.1', port: separatePorts.sink }, echo: { host: '127.0.0.1', port: separatePorts.echo } },
   ];
   try {
     const results = new Map<string, { throughput: number[]; perTrip: number[] }>(paths.map((path) => [path.name, { throughput: [], perTrip: [] }]));
@@ -192,6 +201,7 @@ export async function runTunnels(options: Options): Promise<void> {
   } finally {
     await Promise.all([sinkTunnel.close(), echoTunnel.close()]);
     await pool.closeAll();
+    separate.disconnect();
     ssh.stop();
     target.kill();
     await fleet.stop();
