@@ -40,7 +40,16 @@ function untilAborted(signal: AbortSignal): { promise: Promise<never>; stop: () 
 export async function writePipelined(session: SftpSession, handle: SftpHandle, source: AsyncIterable<Buffer>, control: CopyControl): Promise<number> {
   const requestBytes = Math.min(MAX_REQUEST_BYTES, session.maxWriteLength);
   const inFlight = new Set<Promise<void>>();
-  const aborted = untilAborted(control.signal);
+  // One waiter, woken by any write that settles or by the abort: racing every request in
+  // flight at each wait added a reaction to each of them, thousands per file.
+  let wake: (() => void) | undefined;
+  const wakeUp = (): void => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const nextSettled = (): Promise<void> => new Promise((resolve) => (wake = resolve));
+  control.signal.addEventListener('abort', wakeUp);
   let failure: unknown;
   let position = 0;
   try {
@@ -55,21 +64,24 @@ export async function writePipelined(session: SftpSession, handle: SftpHandle, s
           () => {
             inFlight.delete(write);
             control.onBytes(piece.length);
+            wakeUp();
           },
           (error: unknown) => {
             inFlight.delete(write);
             failure ??= error;
+            wakeUp();
           },
         );
         inFlight.add(write);
-        if (inFlight.size >= control.concurrency) await Promise.race([...inFlight, aborted.promise]);
+        while (inFlight.size >= control.concurrency && !control.signal.aborted) await nextSettled();
       }
     }
-    await Promise.race([Promise.all(inFlight), aborted.promise]);
+    while (inFlight.size > 0 && !control.signal.aborted) await nextSettled();
+    if (control.signal.aborted) throw control.signal.reason;
     if (failure !== undefined) throw failure;
     return position;
   } finally {
-    aborted.stop();
+    control.signal.removeEventListener('abort', wakeUp);
     await Promise.allSettled(inFlight);
   }
 }

@@ -1,0 +1,99 @@
+// The pipelined SFTP write: requests in flight stay within `concurrency`, every byte lands at
+// its offset, a failed write or an abort stops the copy only once nothing is in flight.
+import { describe, expect, it } from 'vitest';
+import { writePipelined } from '../../../src/ssh/sftp-copy.js';
+import type { SftpSession } from '../../../src/ssh/sftp-session.js';
+
+/** An SFTP session whose writes the test answers, in any order. */
+function fakeSession(maxWriteLength = 4) {
+  const pending: Array<{ at: number; data: Buffer; settle: (error?: Error) => void }> = [];
+  const written = new Map<number, string>();
+  let peak = 0;
+  const session = {
+    maxWriteLength,
+    write(_handle: Buffer, data: Buffer, at: number): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        pending.push({ at, data: Buffer.from(data), settle: (error) => (error ? reject(error) : (written.set(at, data.toString()), resolve())) });
+        peak = Math.max(peak, pending.length);
+      });
+    },
+  } as unknown as SftpSession;
+  return {
+    session,
+    pending,
+    written,
+    get peak() {
+      return peak;
+    },
+    /** Answers the oldest (or newest) pending write. */
+    answer(which: 'oldest' | 'newest' = 'oldest', error?: Error): boolean {
+      const request = which === 'oldest' ? pending.shift() : pending.pop();
+      request?.settle(error);
+      return request !== undefined;
+    },
+  };
+}
+
+async function* chunks(...texts: string[]): AsyncGenerator<Buffer> {
+  for (const text of texts) yield Buffer.from(text);
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+async function answerAll(fake: ReturnType<typeof fakeSession>, copy: Promise<unknown>, order: 'oldest' | 'newest'): Promise<void> {
+  let done = false;
+  void copy.finally(() => (done = true)).catch(() => {});
+  while (!done) {
+    await tick();
+    fake.answer(order);
+  }
+}
+
+describe('writePipelined', () => {
+  it('keeps at most `concurrency` writes in flight and writes every piece at its offset, answered in any order', async () => {
+    const fake = fakeSession(4);
+    const acknowledged: number[] = [];
+    const copy = writePipelined(fake.session, Buffer.alloc(0), chunks('abcdefgh', 'ijklmnopqr', 'st'), {
+      concurrency: 3,
+      signal: new AbortController().signal,
+      onBytes: (bytes) => acknowledged.push(bytes),
+    });
+    await answerAll(fake, copy, 'newest');
+    await expect(copy).resolves.toBe(20);
+    expect(fake.peak).toBeLessThanOrEqual(3);
+    const text = [...fake.written.entries()].sort(([a], [b]) => a - b).map(([, piece]) => piece).join('');
+    expect(text).toBe('abcdefghijklmnopqrst');
+    expect(acknowledged.reduce((sum, bytes) => sum + bytes, 0)).toBe(20);
+  });
+
+  it('a failed write rejects with its error once the other writes in flight have settled', async () => {
+    const fake = fakeSession(2);
+    const copy = writePipelined(fake.session, Buffer.alloc(0), chunks('aabbccddeeff'), { concurrency: 3, signal: new AbortController().signal, onBytes: () => {} });
+    await tick();
+    expect(fake.pending).toHaveLength(3);
+    fake.answer('oldest', new Error('disk full'));
+    let settled = false;
+    void copy.then(() => (settled = true), () => (settled = true));
+    await tick();
+    expect(settled).toBe(false);
+    while (fake.answer('oldest')) await tick();
+    await expect(copy).rejects.toThrow('disk full');
+    expect(fake.pending).toHaveLength(0);
+  });
+
+  it('an abort rejects with its reason and issues nothing more', async () => {
+    const fake = fakeSession(2);
+    const controller = new AbortController();
+    const copy = writePipelined(fake.session, Buffer.alloc(0), chunks('aabbccddeeff'), { concurrency: 2, signal: controller.signal, onBytes: () => {} });
+    const outcome = copy.catch((error: unknown) => error);
+    await tick();
+    expect(fake.pending).toHaveLength(2);
+    const reason = new Error('stopped');
+    controller.abort(reason);
+    await tick();
+    expect(fake.pending).toHaveLength(2);
+    while (fake.answer('oldest')) await tick();
+    expect(await outcome).toBe(reason);
+    expect(fake.written.size).toBe(2);
+  });
+});
