@@ -38,6 +38,8 @@ const FILES_AT_ONCE = 32;
 const DEFAULT_FILE_MODE = 0o644;
 /** Local reads for uploads: large enough to keep many write requests in flight. */
 const LOCAL_READ_BYTES = 1024 * 1024;
+/** The smallest local read, so that a file grown since its stat is not read a few bytes at a time. */
+const MIN_LOCAL_READ_BYTES = 16 * 1024;
 /** `sha256sum` prints 64 hex digits and the name. */
 const SHA256_LINE = /^\\?([0-9a-f]{64}) /;
 
@@ -105,7 +107,7 @@ export class FileTransfers {
         return (job) => this.#putTree(job, source, tree, remotePath, { ...opts, atomic });
       }
       const preserved = opts.preserve ? { mode: local.mode & 0o7777, mtime: local.mtimeMs / 1000 } : undefined;
-      return (job) => this.#putFile(job, () => localChunks(source), remotePath, local.size, { ...opts, atomic, preserved });
+      return (job) => this.#putFile(job, () => localChunks(source, local.size), remotePath, local.size, { ...opts, atomic, preserved });
     });
   }
 
@@ -372,7 +374,7 @@ export class FileTransfers {
       const localPath = join(localRoot, ...entry.relative.split('/'));
       const preserved = options.preserve ? { mode: entry.mode & 0o7777, mtime: entry.mtime } : undefined;
       const remotePath = posix.join(remoteRoot, entry.relative);
-      await this.#putFile(job, () => localChunks(localPath), remotePath, entry.size, { ...options, preserved })
+      await this.#putFile(job, () => localChunks(localPath, entry.size), remotePath, entry.size, { ...options, preserved })
         .catch((error: unknown) => this.#fail(error, 'upload', remotePath));
     });
   }
@@ -423,8 +425,15 @@ async function* chunksOf(source: Buffer | Readable): AsyncIterable<Buffer> {
   for await (const chunk of source) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
 }
 
-function localChunks(path: string): AsyncIterable<Buffer> {
-  return createReadStream(path, { highWaterMark: LOCAL_READ_BYTES }) as AsyncIterable<Buffer>;
+/**
+ * A local file's bytes, read in pieces no larger than the file (as stat saw it): a read stream
+ * allocates its whole `highWaterMark` for each read, and 1 MiB for each of 1,000 small files
+ * kept the garbage collector busy for 15 % of a directory upload. A file that grew is still
+ * read to its end.
+ */
+function localChunks(path: string, size: number): AsyncIterable<Buffer> {
+  const highWaterMark = Math.min(LOCAL_READ_BYTES, Math.max(size, MIN_LOCAL_READ_BYTES));
+  return createReadStream(path, { highWaterMark }) as AsyncIterable<Buffer>;
 }
 
 async function* hashed(chunks: AsyncIterable<Buffer>, hash: Hash | undefined): AsyncIterable<Buffer> {
