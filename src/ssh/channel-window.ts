@@ -13,6 +13,12 @@ export const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
 /** Consumed bytes that trigger a top-up: a few packets, as OpenSSH does, without a packet per chunk. */
 export const WINDOW_TOP_UP_BYTES = 256 * 1024;
 
+/**
+ * A channel that is not a stream (ssh2's SFTP object, which parses its data as it arrives):
+ * `unread` then says what it holds unread, and the keeper runs after each of its packets.
+ */
+export type WindowedChannel = object;
+
 interface ChannelInternals {
   incoming?: { window?: unknown };
   outgoing?: { id?: unknown; state?: unknown };
@@ -28,7 +34,11 @@ interface ChannelInternals {
  * `widen` false (memory is short) leaves the window to ssh2's own 2 MiB policy, and so does
  * output still waiting in ssh2's buffers (a stream whose consumer is slow).
  */
-export function windowKeeper(channel: ClientChannel, widen: () => boolean = () => true): () => void {
+export function windowKeeper(
+  channel: ClientChannel | WindowedChannel,
+  widen: () => boolean = () => true,
+  unread: () => number = () => (channel as ClientChannel).readableLength + (channel as ClientChannel).stderr.readableLength,
+): () => void {
   const internals = channel as unknown as ChannelInternals;
   const { incoming, outgoing } = internals;
   const protocol = internals._client?._protocol;
@@ -43,7 +53,7 @@ export function windowKeeper(channel: ClientChannel, widen: () => boolean = () =
     if (granted - window < WINDOW_TOP_UP_BYTES || outgoing.state === 'closed' || !widen()) return;
     // Output the consumer has not taken yet (a paused stream) must not earn the server more
     // window, or it would pile up here without bound; ssh2 grants more once it is read.
-    if (channel.readableLength + channel.stderr.readableLength >= WINDOW_TOP_UP_BYTES) return;
+    if (unread() >= WINDOW_TOP_UP_BYTES) return;
     const missing = RECEIVE_WINDOW_BYTES - window;
     granted = RECEIVE_WINDOW_BYTES;
     if (missing <= 0) return;

@@ -1,7 +1,7 @@
 import type { ServerChannel } from 'ssh2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool } from '../../../src/index.js';
-import { RECEIVE_WINDOW_BYTES } from '../../../src/ssh/channel-window.js';
+import { RECEIVE_WINDOW_BYTES, WINDOW_TOP_UP_BYTES, windowKeeper } from '../../../src/ssh/channel-window.js';
 import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 
 /** ssh2's own receive window: what a channel gets without sshpool's top-ups. */
@@ -84,5 +84,47 @@ describe("a command's receive window", () => {
     const window = windowOf('echo short');
     expect(window.largest).toBe(SSH2_WINDOW);
     expect(window.atEnd).toBe(SSH2_WINDOW - 'short\n'.length);
+  });
+});
+
+describe('windowKeeper on a channel that is not a stream (the SFTP channel)', () => {
+  function fakeChannel(window: number) {
+    const adjusts: Array<[number, number]> = [];
+    const channel = {
+      incoming: { window },
+      outgoing: { id: 7, state: 'open' },
+      _client: { _protocol: { channelWindowAdjust: (id: number, amount: number) => void adjusts.push([id, amount]) } },
+    };
+    return { channel, adjusts };
+  }
+
+  it('tops the window up to RECEIVE_WINDOW_BYTES once WINDOW_TOP_UP_BYTES of it were used, and not before', () => {
+    const { channel, adjusts } = fakeChannel(SSH2_WINDOW);
+    const topUp = windowKeeper(channel, () => true, () => 0);
+    channel.incoming.window -= WINDOW_TOP_UP_BYTES - 1;
+    topUp();
+    expect(adjusts).toEqual([]);
+    channel.incoming.window -= 1;
+    topUp();
+    expect(adjusts).toEqual([[7, RECEIVE_WINDOW_BYTES - (SSH2_WINDOW - WINDOW_TOP_UP_BYTES)]]);
+    expect(channel.incoming.window).toBe(RECEIVE_WINDOW_BYTES);
+  });
+
+  it('grants nothing while what the caller says is unread reaches a top-up, or once the channel closed', () => {
+    const { channel, adjusts } = fakeChannel(SSH2_WINDOW);
+    let unread = WINDOW_TOP_UP_BYTES;
+    const topUp = windowKeeper(channel, () => true, () => unread);
+    channel.incoming.window -= WINDOW_TOP_UP_BYTES;
+    topUp();
+    expect(adjusts).toEqual([]);
+    channel.outgoing.state = 'closed';
+    unread = 0;
+    topUp();
+    expect(adjusts).toEqual([]);
+  });
+
+  it('leaves a channel of another shape to ssh2 (no internals it knows: a keeper that does nothing)', () => {
+    const topUp = windowKeeper({ incoming: {} }, () => true, () => 0);
+    expect(() => topUp()).not.toThrow();
   });
 });
