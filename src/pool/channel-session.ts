@@ -29,8 +29,8 @@ export interface SlotSource {
   releaseSlot(slot: Slot): void;
   /** Takes a connection whose cancelled channel will not close out of service. */
   retire(entry: PoolEntry): void;
-  /** A channel opened on `entry` (it may have used the connection's spare session). */
-  channelOpened(entry: PoolEntry): void;
+  /** A channel was asked for on `entry` (it may have taken the connection's spare session). */
+  channelRequested(entry: PoolEntry): void;
 }
 
 /** A command's request with the cancel signal every running command has in the pool. */
@@ -129,14 +129,13 @@ export class ChannelSession {
     // The command took the connection's spare, if there was one, as it asked for its channel:
     // the next spare opens now, a round trip before this command ends, so that a command sent
     // right after it finds that spare open instead of waiting for it to open.
-    this.#source.channelOpened(entry);
+    this.#source.channelRequested(entry);
     return opening.then((running) => {
       entry.openingEnded();
       events.emit({
         type: 'channel-opened', connection: entry.connection, parent: trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow(),
         prepared: running.prepared === true,
       });
-      this.#source.channelOpened(entry);
       return running;
     }, (error: unknown) => this.#openFailed(entry, cancel, error));
   }

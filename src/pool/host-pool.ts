@@ -160,8 +160,8 @@ export class HostPool implements BudgetMember {
     if (this.#lending.release(slot)) this.#roomMade(slot.entry);
   }
 
-  /** A channel opened on `entry`: it may have taken the connection's spare, so another is prepared. */
-  channelOpened(entry: PoolEntry): void {
+  /** A channel was asked for on `entry`: it may have taken the connection's spare, so another is prepared. */
+  channelRequested(entry: PoolEntry): void {
     if (!this.#closing) this.#spares.replenish(entry);
   }
 
@@ -243,7 +243,7 @@ export class HostPool implements BudgetMember {
     if (!entry.busy) {
       this.#budget.connectionIdled(this);
       // Opened ahead of demand (warm-up, reconnect): its first command finds a spare. A
-      // connection opened for a waiter gets one after that command's channel opened.
+      // connection opened for a waiter gets one as that command asks for its channel.
       this.#spares.replenish(entry);
     }
     this.#growth.grow();

@@ -46,7 +46,7 @@ class FakeSlotSource implements SlotSource {
     this.retired.push(entry);
   }
 
-  channelOpened(): void {}
+  channelRequested(): void {}
 }
 
 function setup(connections = 1, channelLimit = 2) {
@@ -200,7 +200,7 @@ describe('channel session', () => {
       let doneCalls = 0;
       const failing = new ChannelSession({
         name: 'u@fake:22', clock: new FakeClock(), events: new RecordedEvents(),
-        acquire: () => Promise.reject(new Error('acquire timed out')), releaseSlot: () => {}, retire: () => {}, channelOpened: () => {},
+        acquire: () => Promise.reject(new Error('acquire timed out')), releaseSlot: () => {}, retire: () => {}, channelRequested: () => {},
       });
       await expect(failing.run(SPEC, { priority: 0, cancel: controller.signal }, () => void doneCalls++)).rejects.toThrow('acquire timed out');
       expect(doneCalls).toBe(1);

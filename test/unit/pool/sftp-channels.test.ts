@@ -38,7 +38,7 @@ class FakeSlotSource implements SlotSource {
     slot.entry.release(this.clock.now());
   }
   retire(): void {}
-  channelOpened(): void {}
+  channelRequested(): void {}
 }
 
 function setup(channelLimit = 3) {
