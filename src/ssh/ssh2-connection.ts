@@ -243,8 +243,14 @@ export class SSHConnection implements PoolConnection {
    * first, or that would not take the command, falls back to a new channel: a spare never fails
    * a command. The channel is attached inside ssh2's callback: exit-status and close may be
    * parsed in the same tick, and an `exit` event emitted before anyone listens is lost for good.
+   * A command with a terminal cannot use the spare (its pty request goes before its exec).
    */
   openChannel(spec: ChannelSpec, cancel: AbortSignal, options: OpenChannelOptions = {}): Promise<RunningChannel> {
+    const open = (): Promise<RunningChannel> => this.#openChannelOnce(spec, cancel, options);
+    return spec.interaction?.pty ? this.#openBesideSpare(open, cancel) : open();
+  }
+
+  #openChannelOnce(spec: ChannelSpec, cancel: AbortSignal, options: OpenChannelOptions): Promise<RunningChannel> {
     const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
@@ -262,8 +268,7 @@ export class SSHConnection implements PoolConnection {
       });
       return prepared ? { ...running, prepared } : running;
     };
-    // The terminal is requested on the same channel, before its exec; such a command opens its
-    // own channel (a spare has no pty request behind it).
+    // The terminal is requested on the same channel, before its exec.
     const pty = spec.interaction?.pty;
     const execOptions = pty ? { pty: { cols: pty.cols, rows: pty.rows, term: pty.term } } : {};
     return new Promise((resolve, reject) => {
@@ -303,17 +308,9 @@ export class SSHConnection implements PoolConnection {
         if (!error && channel) resolve(attach(channel, prepared));
         else if (error instanceof ConnectionUnusable) reject(error);
         else if (this.#state !== 'ready') reject(new ConnectionUnusable(error?.message ?? 'connection closed'));
-        else if ((error as Error & { reason?: unknown }).reason !== undefined) {
-          // A pty command cannot use the spare; on a server whose sessions it fills, the spare
-          // gives its session back and the open is tried once more.
-          if (pty && !spareReleased && this.#spare) {
-            spareReleased = true;
-            cancel.addEventListener('abort', onCancel, { once: true });
-            void this.#releaseSpare().then(() => (markSettled ? started(error, undefined, false) : startFresh()));
-          } else reject(new ChannelOpenRefusal(error!.message));
-        } else reject(error);
+        else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error!.message));
+        else reject(error);
       };
-      let spareReleased = false;
       const startFresh = (): void => {
         try {
           this.#client.exec(command, execOptions, (error, channel) => started(error, channel, false));
@@ -464,13 +461,36 @@ export class SSHConnection implements PoolConnection {
    * or it would hold one of the server's `MaxSessions` until the connection ends.
    */
   openSftp(): Promise<SftpSession> {
-    return this.#openSftpOnce().catch(async (error: unknown) => {
-      // SFTP cannot use the spare; on a server whose sessions it fills, the spare gives its
-      // session back and the open is tried once more.
+    return this.#openBesideSpare(() => this.#openSftpOnce());
+  }
+
+  /**
+   * `open()` for a channel that cannot use the spare (SFTP, a pty command). On a server whose
+   * sessions the spare fills, a refusal makes the spare give its session back, and `open()` is
+   * tried once more. A cancel while the spare closes rejects at once, its slot settled once
+   * the spare has gone.
+   */
+  async #openBesideSpare<T>(open: () => Promise<T>, cancel?: AbortSignal): Promise<T> {
+    try {
+      return await open();
+    } catch (error) {
       if (!(error instanceof ChannelOpenRefusal) || this.#spare === undefined) throw error;
-      await this.#releaseSpare();
-      return this.#openSftpOnce();
-    });
+    }
+    const released = this.#releaseSpare();
+    if (cancel) {
+      const beforeCancel = await new Promise<boolean>((resolve) => {
+        const onCancel = (): void => resolve(false);
+        cancel.addEventListener('abort', onCancel, { once: true });
+        void released.then(() => {
+          cancel.removeEventListener('abort', onCancel);
+          resolve(true);
+        });
+      });
+      if (!beforeCancel) throw new ChannelOpenCancelled(released);
+    } else {
+      await released;
+    }
+    return open();
   }
 
   /** Closes the spare, if one is held, and resolves once the server has let its session go. */
