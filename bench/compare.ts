@@ -9,7 +9,8 @@
 //
 // Selections for --only: workload names (sequential, c10, c100, fleet, large-output,
 // cold-burst, wan-<name>), groups (lan, wan), and cpu, instructions, memory, scale, tunnels, overhead.
-// --contenders: sshpool, ssh2-per-command, ceiling, xec, node-ssh, openssh-mux.
+// --contenders: sshpool, sshpool-no-spares, ssh2-per-command, ceiling, ceiling-cold (cold workloads only),
+// xec, node-ssh, openssh-mux.
 // --json FILE writes every measurement for later comparison.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -124,9 +125,11 @@ class Bench {
   }
 
   #contendersFor(def: WorkloadDef): ContenderId[] {
+    // The cold ceiling differs from the ceiling only where the clock starts cold.
+    const contenders = this.contenders.filter((id) => id !== 'ceiling-cold' || def.warmUpPerHost === 0);
     const all = this.#options.allContendersOn;
-    if (all === 'all' || all.includes(def.name.replace(/^wan-/, '')) && !def.wan) return this.contenders;
-    return this.contenders.filter((id) => id === 'sshpool' || id === 'ceiling');
+    if (all === 'all' || all.includes(def.name.replace(/^wan-/, '')) && !def.wan) return contenders;
+    return contenders.filter((id) => id === 'sshpool' || id === 'ceiling' || id === 'ceiling-cold');
   }
 
   async #hostsFor(count: number, wan: boolean): Promise<BenchHost[]> {

@@ -22,7 +22,7 @@ export interface Contender {
 
 export type ContenderFactory = (hosts: readonly BenchHost[], hints: WorkloadHints) => Promise<Contender>;
 
-export const CONTENDER_IDS = ['sshpool', 'sshpool-no-spares', 'ssh2-per-command', 'ceiling', 'xec', 'node-ssh', 'openssh-mux'] as const;
+export const CONTENDER_IDS = ['sshpool', 'sshpool-no-spares', 'ssh2-per-command', 'ceiling', 'ceiling-cold', 'xec', 'node-ssh', 'openssh-mux'] as const;
 export type ContenderId = (typeof CONTENDER_IDS)[number];
 
 export const CONTENDER_LABELS: Record<ContenderId, string> = {
@@ -30,6 +30,7 @@ export const CONTENDER_LABELS: Record<ContenderId, string> = {
   'sshpool-no-spares': 'sshpool, spareChannels: false',
   'ssh2-per-command': 'ssh2, new connection per command',
   ceiling: 'hand-tuned ssh2 (ceiling)',
+  'ceiling-cold': 'hand-tuned ssh2, connecting inside the clock (cold ceiling)',
   xec: '@xec-sh/core $.ssh',
   'node-ssh': 'node-ssh',
   'openssh-mux': 'OpenSSH ControlMaster',
@@ -46,6 +47,8 @@ export async function loadContender(id: ContenderId): Promise<ContenderFactory> 
       return (await import('./contenders/ssh2-per-command.js')).openSsh2PerCommand;
     case 'ceiling':
       return (await import('./contenders/ssh2-ceiling.js')).openSsh2Ceiling;
+    case 'ceiling-cold':
+      return (await import('./contenders/ssh2-cold-ceiling.js')).openSsh2ColdCeiling;
     case 'xec':
       return (await import('./contenders/xec.js')).openXec;
     case 'node-ssh':

@@ -12,7 +12,8 @@ import type { Ssh2Client } from './ssh2-exec.js';
  * refuses the 6th concurrent channel (it frees a session slot late), so 5 is the most that
  * never costs a refused open. Override with SSHPOOL_BENCH_CEILING_CHANNELS.
  */
-const CHANNELS = Number(process.env['SSHPOOL_BENCH_CEILING_CHANNELS'] ?? 5);
+export const CEILING_CHANNELS = Number(process.env['SSHPOOL_BENCH_CEILING_CHANNELS'] ?? 5);
+const CHANNELS = CEILING_CHANNELS;
 /**
  * At most this many connections per host (SSHPOOL_BENCH_CEILING_CONNECTIONS); by default as
  * many as the concurrency needs. Worth lowering when the server is the bottleneck: channels
