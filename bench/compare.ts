@@ -275,7 +275,13 @@ async function instructionCounts(smoke: boolean, host: BenchHost): Promise<Instr
     return undefined;
   }
   // Smoke: the harness only (valgrind runs are slow), one in-flight level.
-  const sizes = smoke ? { short: 2, long: 4, warmUp: 2, inFlight: [1] } : { short: 200, long: 600, warmUp: 200, inFlight: [1, 10] };
+  // SSHPOOL_BENCH_INSTRUCTIONS=short,long,warm-up[,in-flight…] overrides the full sizes.
+  const given = process.env['SSHPOOL_BENCH_INSTRUCTIONS']?.split(',').map(Number);
+  const sizes = smoke
+    ? { short: 2, long: 4, warmUp: 2, inFlight: [1] }
+    : given && given.length >= 3 && given.every((n) => Number.isInteger(n) && n > 0)
+      ? { short: given[0]!, long: given[1]!, warmUp: given[2]!, inFlight: given.length > 3 ? given.slice(3) : [1, 10] }
+      : { short: 200, long: 600, warmUp: 200, inFlight: [1, 10] };
   return instructionsSection(
     { contenders: ['sshpool', 'ceiling'], ...sizes, host },
     out,

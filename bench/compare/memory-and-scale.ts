@@ -14,8 +14,8 @@ interface Options {
   readonly out: (text?: string) => void;
 }
 
-const CLIENTS: readonly ScaleClient[] = ['sshpool', 'ssh2'];
-const CLIENT_LABELS: Record<ScaleClient, string> = { sshpool: 'sshpool (defaults)', ssh2: 'plain ssh2, one connection per host' };
+const CLIENTS: readonly ScaleClient[] = ['sshpool', 'ssh2', 'node-ssh'];
+const CLIENT_LABELS: Record<ScaleClient, string> = { sshpool: 'sshpool (defaults)', ssh2: 'plain ssh2, one connection per host', 'node-ssh': 'node-ssh, one NodeSSH per host' };
 
 async function startEmbeddedFleet(count: number): Promise<{ hosts: BenchHost[]; child: ChildProcess }> {
   const child = fork(fileURLToPath(new URL('./embedded-fleet-process.ts', import.meta.url)), [String(count)], {
@@ -48,7 +48,9 @@ const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
 export async function runMemoryAndScale(options: Options): Promise<void> {
   const { out } = options;
-  const hostCounts = options.smoke ? [1, 4] : [1, 50, 500];
+  // SSHPOOL_BENCH_SCALE_HOSTS=1,50,500 picks other host counts (the full run goes to 2,000).
+  const given = process.env['SSHPOOL_BENCH_SCALE_HOSTS']?.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const hostCounts = options.smoke ? [1, 4] : given && given.length > 0 ? given : [1, 50, 500, 1000, 2000];
   const idleConnections = options.smoke ? 5 : 100;
   const fleet = await startEmbeddedFleet((options.parts.includes('scale') ? Math.max(...hostCounts) : 1) + 1);
   const warmUpHost = fleet.hosts.at(-1)!;
@@ -75,7 +77,7 @@ export async function runMemoryAndScale(options: Options): Promise<void> {
       out();
       out('| hosts | client | connect phase s | CPU ms per new host | heap MiB held | heap KiB per host | RSS KiB per host | cmd/s | CPU µs/cmd | p50 ms | p99 ms | loop p99 ms | failed |');
       out('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-      const perHost: Record<ScaleClient, Array<{ hosts: number; heap: number }>> = { sshpool: [], ssh2: [] };
+      const perHost: Record<ScaleClient, Array<{ hosts: number; heap: number }>> = { sshpool: [], ssh2: [], 'node-ssh': [] };
       for (const count of hostCounts) {
         for (const client of CLIENTS) {
           try {
@@ -100,6 +102,11 @@ export async function runMemoryAndScale(options: Options): Promise<void> {
         const growth = points.slice(1).map((p, i) => `${points[i]!.hosts}→${p.hosts}: ${kib((p.heap - points[i]!.heap) / (p.hosts - points[i]!.hosts))} KiB/host`);
         if (growth.length > 0) out(`- ${CLIENT_LABELS[client]}: heap growth per added host (one connection each) ${growth.join(', ')}`);
       }
+      const ratios = perHost.sshpool.flatMap((p) => {
+        const base = perHost.ssh2.find((q) => q.hosts === p.hosts);
+        return base && base.heap > 0 ? [`${p.hosts}: ${(p.heap / base.heap).toFixed(2)}×`] : [];
+      });
+      if (ratios.length > 0) out(`- sshpool's heap + external per host ÷ plain ssh2's: ${ratios.join(', ')}`);
       out();
     }
   } finally {

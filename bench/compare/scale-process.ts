@@ -1,8 +1,9 @@
-// Memory and scale measurements for one client (sshpool or plain ssh2), in a process of its
+// Memory and scale measurements for one client (sshpool, plain ssh2 or node-ssh), in a process of its
 // own started with --expose-gc. Started by memory-and-scale.ts; answers one request.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SSHConnectionPool } from '../../src/index.js';
 import type { BenchHost } from './bench-host.js';
+import { openNodeSsh } from './contenders/node-ssh.js';
 import { connectSsh2, execSsh2 } from './contenders/ssh2-exec.js';
 import type { Ssh2Client } from './contenders/ssh2-exec.js';
 import { loadSshpool, sshpoolTarget } from './sshpool-module.js';
@@ -10,7 +11,7 @@ import { summarize } from './stats.js';
 
 const { $, SSHConnectionPool: Pool } = await loadSshpool();
 
-export type ScaleClient = 'sshpool' | 'ssh2';
+export type ScaleClient = 'sshpool' | 'ssh2' | 'node-ssh';
 
 export type ScaleRequest = (
   /** Opens `connections` connections to hosts[0] and lets them sit idle. */
@@ -102,6 +103,26 @@ function ssh2Client(): Client {
   };
 }
 
+/** node-ssh as its README shows it (contenders/node-ssh.ts): one NodeSSH per host, connected by its first command. */
+function nodeSshClient(): Client {
+  let contender: Awaited<ReturnType<typeof openNodeSsh>> | undefined;
+  return {
+    async open(hosts, perHost) {
+      if (perHost === 1) {
+        contender = await openNodeSsh(hosts);
+        return;
+      }
+      // The idle measurement: one NodeSSH per connection, `perHost` of them to hosts[0].
+      contender = await openNodeSsh(Array.from({ length: perHost }, () => hosts[0]!));
+      await Promise.all(Array.from({ length: perHost }, (_, i) => contender!.run(i, 'true')));
+    },
+    run: (host, command) => contender!.run(host, command),
+    close: () => contender?.close() ?? Promise.resolve(),
+  };
+}
+
+const CLIENT_FACTORIES: Record<ScaleClient, () => Client> = { sshpool: sshpoolClient, ssh2: ssh2Client, 'node-ssh': nodeSshClient };
+
 async function forEachHost(count: number, concurrency: number, work: (host: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, async () => {
@@ -110,11 +131,11 @@ async function forEachHost(count: number, concurrency: number, work: (host: numb
 }
 
 async function handle(request: ScaleRequest): Promise<ScaleResult> {
-  const warm = request.client === 'sshpool' ? sshpoolClient() : ssh2Client();
+  const warm = CLIENT_FACTORIES[request.client]();
   await warm.open([request.warmUpHost], 1);
   await warm.run(0, 'true');
   await warm.close();
-  const client = request.client === 'sshpool' ? sshpoolClient() : ssh2Client();
+  const client = CLIENT_FACTORIES[request.client]();
   const baseline = memory();
   if (request.type === 'idle') {
     await client.open([request.host], request.connections);
