@@ -22,6 +22,8 @@ const SPECIAL = /['\\]/g;
  * ever followed by a backslash, so zsh's RC_QUOTES (`''` as a quote) cannot apply either.
  */
 export function quotedForAnyShell(text: string): string {
+  // Most scripts have neither character: two scans cost less than a global regex replace.
+  if (!text.includes("'") && !text.includes('\\')) return text;
   return text.replace(SPECIAL, "'\\$&'");
 }
 

@@ -19,6 +19,11 @@ function isRaw(value: unknown): value is RawShellText {
   return typeof value === 'object' && value !== null && RAW in value;
 }
 
+/** ES2024's String.prototype.isWellFormed (Node 20+), beyond the ES2023 library the project compiles against. */
+interface WellFormedCheckable {
+  isWellFormed(): boolean;
+}
+
 // With the u flag a surrogate range matches only code units that are not half of a pair.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -31,6 +36,8 @@ export function checkNoNul(text: string, what: string): void {
 
 /** Refuses a lone UTF-16 surrogate: it has no UTF-8 form, and Node would send U+FFFD instead. */
 export function checkWellFormed(text: string, what: string): void {
+  // The native check first: the regex below only runs to name the culprit.
+  if ((text as WellFormedCheckable).isWellFormed()) return;
   const surrogate = LONE_SURROGATE.exec(text);
   if (surrogate) {
     const unit = surrogate[0].charCodeAt(0).toString(16).toUpperCase();
