@@ -28,6 +28,7 @@ import type { Measured } from './compare/report.js';
 import { cpuPerCommandOf, rateOf, ratioMatrix, workloadTable } from './compare/report.js';
 import { runContender } from './compare/run-contender.js';
 import type { Outcome } from './compare/run-contender.js';
+import { ssh2BindingStatus } from './compare/ssh2-binding.js';
 import { median } from './compare/stats.js';
 import type { WorkloadDef } from './compare/workloads.js';
 import { FULL_SIZES, SMOKE_SIZES, WAN_DELAY_MS, workloadsFor } from './compare/workloads.js';
@@ -96,7 +97,7 @@ function machine(): string {
   return (
     `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
     `${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, Node ${process.version}; ` +
-    `load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`
+    `load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}; ${ssh2BindingStatus()}`
   );
 }
 

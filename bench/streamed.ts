@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import { DelayProxy } from './compare/delay-proxy.js';
 import { procCpuMicros } from './compare/proc-cpu.js';
+import { ssh2BindingStatus } from './compare/ssh2-binding.js';
 
 const MiB = 1024 * 1024;
 type Contender = 'sshpool' | 'ssh2' | 'openssh';
@@ -162,6 +163,8 @@ async function main(): Promise<void> {
   const profiles = [{ name: 'LAN (loopback)', port: server.port }, ...(proxy ? [{ name: 'WAN (+25 ms each way)', port: proxy.port }] : [])];
   const size = bytes >= 1024 * MiB ? `${bytes / (1024 * MiB)} GiB` : `${bytes / MiB} MiB`;
   console.log(`### Streamed output: ${size} of \`head -c\` hashed with SHA-256 on the client${smoke ? ' (smoke size: the numbers mean nothing)' : ''}`);
+  console.log();
+  console.log(`${ssh2BindingStatus()}.`);
   console.log();
   console.log('| profile | contender | MiB/s | client CPU s/GiB | ÷ OpenSSH MiB/s | client RSS growth MiB | hash |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');

@@ -25,6 +25,7 @@ import { viaPort } from './compare/bench-host.js';
 import { pinnedConnectConfig } from './compare/contenders/ssh2-exec.js';
 import { OpenSshFleet } from './compare/openssh-fleet.js';
 import { distIsStale, loadSshpool, sshpoolTarget } from './compare/sshpool-module.js';
+import { ssh2BindingStatus } from './compare/ssh2-binding.js';
 
 const MiB = 1024 * 1024;
 const WAN_DELAY_MS = 25;
@@ -236,7 +237,7 @@ async function ensureRemoteTar(ssh: { (strings: TemplateStringsArray, ...values:
 
 function printTable(rows: readonly Row[], options: Options): void {
   const profile = options.wan ? `WAN (+${WAN_DELAY_MS} ms each way)` : 'LAN (loopback)';
-  console.log(`\n${profile}${options.smoke ? ', smoke sizes: timings mean nothing' : ''}\n`);
+  console.log(`\n${profile}${options.smoke ? ', smoke sizes: timings mean nothing' : ''}; ${ssh2BindingStatus()}\n`);
   console.log('| workload | contender | MiB/s | client CPU s/GiB | vs baseline |');
   console.log('|---|---|---|---|---|');
   for (const row of rows) {

@@ -37,7 +37,7 @@ export function checkNoNul(text: string, what: string): void {
 /** Refuses a lone UTF-16 surrogate: it has no UTF-8 form, and Node would send U+FFFD instead. */
 export function checkWellFormed(text: string, what: string): void {
   // The native check first: the regex below only runs to name the culprit.
-  if ((text as WellFormedCheckable).isWellFormed()) return;
+  if ((text as unknown as WellFormedCheckable).isWellFormed()) return;
   const surrogate = LONE_SURROGATE.exec(text);
   if (surrogate) {
     const unit = surrogate[0].charCodeAt(0).toString(16).toUpperCase();
