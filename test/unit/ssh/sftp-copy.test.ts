@@ -1,7 +1,10 @@
 // The pipelined SFTP write: requests in flight stay within `concurrency`, every byte lands at
-// its offset, a failed write or an abort stops the copy only once nothing is in flight.
+// its offset, a failed write or an abort stops the copy only once nothing is in flight. The
+// pipelined read: what it handed on is not kept.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { writePipelined } from '../../../src/ssh/sftp-copy.js';
+import { readPipelined, writePipelined } from '../../../src/ssh/sftp-copy.js';
 import type { SftpSession } from '../../../src/ssh/sftp-session.js';
 
 /** An SFTP session whose writes the test answers, in any order. */
@@ -95,5 +98,49 @@ describe('writePipelined', () => {
     while (fake.answer('oldest')) await tick();
     expect(await outcome).toBe(reason);
     expect(fake.written.size).toBe(2);
+  });
+});
+
+// A real collection, without needing node --expose-gc.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+describe('readPipelined', () => {
+  it('regression: a download no longer keeps every chunk it handed on until it ends', async () => {
+    // Each answer used to be raced against one abort promise that lives as long as the copy;
+    // the reaction left on it kept the answer reachable, so a 512 MiB download held 558 MiB.
+    const chunkBytes = 64 * 1024;
+    const size = 64 * chunkBytes;
+    const handed: Array<WeakRef<Buffer>> = [];
+    let collectedBeforeEnd = 0;
+    const session = {
+      maxReadLength: chunkBytes,
+      // The end of the file answers with no bytes, as SFTP's EOF status does.
+      read: (_handle: Buffer, length: number, at: number) => new Promise<Buffer>((resolve) => setImmediate(() => resolve(Buffer.alloc(at < size ? length : 0)))),
+    } as unknown as SftpSession;
+    const bytes = await readPipelined(session, Buffer.alloc(0), size, (chunk) => {
+      handed.push(new WeakRef(chunk));
+      if (handed.length === 48) {
+        gc();
+        collectedBeforeEnd = handed.slice(0, 32).filter((ref) => ref.deref() === undefined).length;
+      }
+    }, { concurrency: 4, signal: new AbortController().signal, onBytes: () => {} });
+    expect(bytes).toBe(size);
+    // The first 32 chunks were handed on long before; none of them may still be reachable.
+    expect(collectedBeforeEnd).toBe(32);
+  });
+
+  it('an abort while an answer is awaited rejects with the abort reason', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stopped');
+    // The server answers nothing until the channel is ended, which fails what is in flight.
+    const session = {
+      maxReadLength: 4,
+      read: () => new Promise<Buffer>((_, reject) => controller.signal.addEventListener('abort', () => setImmediate(() => reject(new Error('channel ended'))))),
+    } as unknown as SftpSession;
+    const copy = readPipelined(session, Buffer.alloc(0), 16, () => {}, { concurrency: 2, signal: controller.signal, onBytes: () => {} });
+    await tick();
+    controller.abort(reason);
+    await expect(Promise.race([copy, new Promise((resolve) => setTimeout(() => resolve('hung'), 2_000))])).rejects.toBe(reason);
   });
 });
