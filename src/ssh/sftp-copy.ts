@@ -55,6 +55,8 @@ function abortableWaits(signal: AbortSignal): { until: <T>(promise: Promise<T>) 
  * answering: the caller then ends the channel, which fails them.
  */
 export async function writePipelined(session: SftpSession, handle: SftpHandle, source: AsyncIterable<Buffer>, control: CopyControl): Promise<number> {
+  // Pieces within maxWriteLength are copied by session.write before it returns: a chunk of
+  // `source` is done with before the next is asked for, so a source may refill one buffer.
   const requestBytes = Math.min(MAX_REQUEST_BYTES, session.maxWriteLength);
   const inFlight = new Set<Promise<void>>();
   // One waiter, woken by any write that settles or by the abort: racing every request in

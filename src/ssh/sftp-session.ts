@@ -100,7 +100,12 @@ export class SftpSession {
     return this.#call<void>((done) => this.#sftp.close(handle, (error) => done(error)));
   }
 
-  /** Writes `data` at `position`; ssh2 splits it into requests the server accepts. */
+  /**
+   * Writes `data` at `position`; ssh2 splits it into requests the server accepts. `data` no
+   * longer than `maxWriteLength` is copied into its one request before this returns, so the
+   * caller may reuse it at once (uploads refill one buffer, in pieces of at most that size);
+   * longer data is read again as each part is answered, and must be left alone until then.
+   */
   write(handle: SftpHandle, data: Buffer, position: number): Promise<void> {
     return this.#call<void>((done) => this.#sftp.write(handle, data, 0, data.length, position, (error) => done(error)));
   }
