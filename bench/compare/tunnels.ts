@@ -1,9 +1,10 @@
 // Tunnels: sshpool's forward() against OpenSSH's `ssh -L` and a direct connection, on one
 // OpenSSH server (the sshd container, host networking) with the destination on this machine's
 // loopback. Two workloads: bulk throughput (one connection sends N bytes to a sink) and short
-// request/response round trips over 20 concurrent connections. LAN only: the WAN profile's
-// delay proxy sits in front of sshd, and would delay the tunnel's SSH traffic the same for
-// both tunnels; it is left out of this section.
+// request/response round trips over 20 concurrent connections. LAN by default;
+// SSHPOOL_BENCH_TUNNEL_WAN=1 puts the WAN profile's delay proxy (25 ms each way) in front of
+// sshd, so that both tunnels' SSH traffic crosses the same 50 ms round trip (the direct path
+// stays direct).
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchHost } from './bench-host.js';
 import { SSH_BINARY } from './contenders/openssh-mux.js';
+import { viaPort } from './bench-host.js';
+import { DelayProxy } from './delay-proxy.js';
 import { OpenSshFleet } from './openssh-fleet.js';
+import { WAN_DELAY_MS } from './workloads.js';
 import { loadSshpool, sshpoolTarget } from './sshpool-module.js';
 
 interface Options {
@@ -149,7 +153,9 @@ export async function runTunnels(options: Options): Promise<void> {
     target.once('message', (message: { sink: number; echo: number }) => resolve(message));
     target.once('exit', (code) => reject(new Error(`the tunnel destination exited with code ${code}`)));
   });
-  const host = fleet.hosts[0]!;
+  const wan = process.env['SSHPOOL_BENCH_TUNNEL_WAN'] === '1';
+  const proxy = wan ? await DelayProxy.start(fleet.hosts[0]!, WAN_DELAY_MS) : undefined;
+  const host = proxy ? viaPort(fleet.hosts[0]!, proxy.port) : fleet.hosts[0]!;
   const ssh = await openSshForward(host, [ports.sink, ports.echo]);
   const { $, SSHConnectionPool } = await loadSshpool();
   const pool = new SSHConnectionPool({ instanceName: 'bench-tunnels' });
@@ -184,7 +190,7 @@ export async function runTunnels(options: Options): Promise<void> {
       }
     }
     const size = bytes >= 1024 * 1024 * 1024 ? `${bytes / 1024 / 1024 / 1024} GiB` : `${bytes / 1024 / 1024} MiB`;
-    out(`### Tunnels: ${size} through one connection, and ${trips} round trips of 32 bytes over 20 connections (LAN, median of ${rounds} round${rounds === 1 ? '' : 's'})`);
+    out(`### Tunnels: ${size} through one connection, and ${trips} round trips of 32 bytes over 20 connections (${wan ? `WAN: sshd behind +${WAN_DELAY_MS} ms each way` : 'LAN'}, median of ${rounds} round${rounds === 1 ? '' : 's'})`);
     out();
     out('| path | throughput MiB/s | ÷ ssh -L | round trip ms (per connection) | ÷ ssh -L |');
     out('| --- | ---: | ---: | ---: | ---: |');
@@ -204,6 +210,7 @@ export async function runTunnels(options: Options): Promise<void> {
     separate.disconnect();
     ssh.stop();
     target.kill();
+    await proxy?.stop();
     await fleet.stop();
   }
 }
