@@ -13,7 +13,6 @@ import type { Ssh2Client } from './ssh2-exec.js';
  * never costs a refused open. Override with SSHPOOL_BENCH_CEILING_CHANNELS.
  */
 export const CEILING_CHANNELS = Number(process.env['SSHPOOL_BENCH_CEILING_CHANNELS'] ?? 5);
-const CHANNELS = CEILING_CHANNELS;
 /**
  * At most this many connections per host (SSHPOOL_BENCH_CEILING_CONNECTIONS); by default as
  * many as the concurrency needs. Worth lowering when the server is the bottleneck: channels
@@ -21,14 +20,52 @@ const CHANNELS = CEILING_CHANNELS;
  */
 const MAX_CONNECTIONS = Number(process.env['SSHPOOL_BENCH_CEILING_CONNECTIONS'] ?? Number.POSITIVE_INFINITY);
 
-interface Slot {
+/** One connection of a ceiling and the channels it has in flight. */
+export interface CeilingSlot {
   readonly client: Ssh2Client;
   inFlight: number;
 }
 
+/** Takes a channel on the least-loaded connection with one free; undefined when all are full. */
+export function takeLeastLoaded(slots: readonly CeilingSlot[]): CeilingSlot | undefined {
+  let best: CeilingSlot | undefined;
+  for (const slot of slots) if (slot.inFlight < CEILING_CHANNELS && (!best || slot.inFlight < best.inFlight)) best = slot;
+  if (best) best.inFlight++;
+  return best;
+}
+
+/**
+ * A ceiling's commands: each on a channel from `take`, given back to the first waiter of its
+ * host (`waiting`) when it ends; a refused channel (the server slow to free a session) is
+ * tried again on another take.
+ */
+export function ceilingContender(slots: readonly CeilingSlot[][], waiting: ReadonlyArray<Array<() => void>>, take: (host: number) => Promise<CeilingSlot>): Contender {
+  const give = (host: number, slot: CeilingSlot): void => {
+    slot.inFlight--;
+    waiting[host]!.shift()?.();
+  };
+  return {
+    async run(host, command) {
+      for (let attempt = 1; ; attempt++) {
+        const slot = await take(host);
+        try {
+          return await execSsh2(slot.client, command);
+        } catch (error) {
+          if (!(error instanceof ChannelOpenError) || attempt >= 50) throw error;
+        } finally {
+          give(host, slot);
+        }
+      }
+    },
+    async close() {
+      for (const slot of slots.flat()) slot.client.end();
+    },
+  };
+}
+
 export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: WorkloadHints): Promise<Contender> {
-  const perHost = Math.max(1, Math.min(MAX_CONNECTIONS, Math.ceil(hints.perHostConcurrency / CHANNELS)));
-  const slots: Slot[][] = hosts.map(() => []);
+  const perHost = Math.max(1, Math.min(MAX_CONNECTIONS, Math.ceil(hints.perHostConcurrency / CEILING_CHANNELS)));
+  const slots: CeilingSlot[][] = hosts.map(() => []);
   // Before the clock starts, a few at a time per host (sshd's MaxStartups resets handshakes
   // beyond 10 at once), again if the server reset one anyway.
   await Promise.all(
@@ -55,36 +92,10 @@ export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: Worklo
   );
   const waiting: Array<Array<() => void>> = hosts.map(() => []);
 
-  const take = (host: number): Promise<Slot> => {
-    let best: Slot | undefined;
-    for (const slot of slots[host]!) if (slot.inFlight < CHANNELS && (!best || slot.inFlight < best.inFlight)) best = slot;
-    if (best) {
-      best.inFlight++;
-      return Promise.resolve(best);
-    }
+  const take = (host: number): Promise<CeilingSlot> => {
+    const slot = takeLeastLoaded(slots[host]!);
+    if (slot) return Promise.resolve(slot);
     return new Promise((resolve) => waiting[host]!.push(() => resolve(take(host))));
   };
-  const give = (host: number, slot: Slot): void => {
-    slot.inFlight--;
-    waiting[host]!.shift()?.();
-  };
-
-  return {
-    async run(host, command) {
-      for (let attempt = 1; ; attempt++) {
-        const slot = await take(host);
-        try {
-          return await execSsh2(slot.client, command);
-        } catch (error) {
-          // A refused channel is the server being slow to free a session: try again.
-          if (!(error instanceof ChannelOpenError) || attempt >= 50) throw error;
-        } finally {
-          give(host, slot);
-        }
-      }
-    },
-    async close() {
-      for (const slot of slots.flat()) slot.client.end();
-    },
-  };
+  return ceilingContender(slots, waiting, take);
 }

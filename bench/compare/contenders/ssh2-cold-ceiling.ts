@@ -5,21 +5,16 @@
 // burst can reach at best; the warm ceiling, connected before the clock, never paid a handshake.
 import type { BenchHost } from '../bench-host.js';
 import type { Contender, WorkloadHints } from '../contender.js';
-import { CEILING_CHANNELS } from './ssh2-ceiling.js';
-import { ChannelOpenError, connectSsh2, execSsh2 } from './ssh2-exec.js';
-import type { Ssh2Client } from './ssh2-exec.js';
+import { CEILING_CHANNELS, ceilingContender, takeLeastLoaded } from './ssh2-ceiling.js';
+import type { CeilingSlot } from './ssh2-ceiling.js';
+import { connectSsh2 } from './ssh2-exec.js';
 
 /** sshd's default MaxStartups starts dropping beyond 10 unauthenticated connections. */
 const HANDSHAKES_AT_ONCE = 10;
 
-interface Slot {
-  readonly client: Ssh2Client;
-  inFlight: number;
-}
-
 export async function openSsh2ColdCeiling(hosts: readonly BenchHost[], hints: WorkloadHints): Promise<Contender> {
   const perHost = Math.max(1, Math.ceil(hints.perHostConcurrency / CEILING_CHANNELS));
-  const slots: Slot[][] = hosts.map(() => []);
+  const slots: CeilingSlot[][] = hosts.map(() => []);
   const waiting: Array<Array<() => void>> = hosts.map(() => []);
   const started = hosts.map(() => false);
   const failures: unknown[][] = hosts.map(() => []);
@@ -55,39 +50,14 @@ export async function openSsh2ColdCeiling(hosts: readonly BenchHost[], hints: Wo
       })();
     }
   };
-  const take = async (host: number): Promise<Slot> => {
+  const take = async (host: number): Promise<CeilingSlot> => {
     if (!started[host]) connectAll(host);
     for (;;) {
-      let best: Slot | undefined;
-      for (const slot of slots[host]!) if (slot.inFlight < CEILING_CHANNELS && (!best || slot.inFlight < best.inFlight)) best = slot;
-      if (best) {
-        best.inFlight++;
-        return best;
-      }
+      const slot = takeLeastLoaded(slots[host]!);
+      if (slot) return slot;
       if (failures[host]!.length >= perHost) throw failures[host]![0];
       await new Promise<void>((resolve) => waiting[host]!.push(resolve));
     }
   };
-  const give = (host: number, slot: Slot): void => {
-    slot.inFlight--;
-    waiting[host]!.shift()?.();
-  };
-
-  return {
-    async run(host, command) {
-      for (let attempt = 1; ; attempt++) {
-        const slot = await take(host);
-        try {
-          return await execSsh2(slot.client, command);
-        } catch (error) {
-          if (!(error instanceof ChannelOpenError) || attempt >= 50) throw error;
-        } finally {
-          give(host, slot);
-        }
-      }
-    },
-    async close() {
-      for (const slot of slots.flat()) slot.client.end();
-    },
-  };
+  return ceilingContender(slots, waiting, take);
 }
