@@ -369,12 +369,12 @@ const OVERVIEW: DashboardSpec = {
         },
         {
           title: 'Tunnel throughput',
-          description: 'Bytes per second through tunnel channels (ssh.client.channel.io, direct-tcpip and forwarded-tcpip), by network.io.direction: receive is from the server, transmit to it.',
+          description: 'Bytes per second through tunnel channels (ssh.client.channel.io: direct-tcpip, forwarded-tcpip and their UNIX-socket twins), by network.io.direction: receive is from the server, transmit to it.',
           unit: 'Bps',
           min: 0,
           targets: [
             q(
-              rate(`{__name__=~"ssh_client_channel_io(_bytes)?_total", ${SEL}, ssh_channel_type=~"direct-tcpip|forwarded-tcpip|direct-streamlocal@openssh.com"}`, 'ssh_pool_name, network_io_direction'),
+              rate(`{__name__=~"ssh_client_channel_io(_bytes)?_total", ${SEL}, ssh_channel_type=~"direct-tcpip|forwarded-tcpip|direct-streamlocal@openssh.com|forwarded-streamlocal@openssh.com"}`, 'ssh_pool_name, network_io_direction'),
               '{{ssh_pool_name}} {{network_io_direction}}',
             ),
           ],

@@ -83,7 +83,7 @@ export type {
   SSHConnectionPoolOptions,
 } from './client/types.js';
 export type { SSHTarget } from './client/connection-pool.js';
-export type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel, TunnelEvents, TunnelListenAddress, TunnelTarget } from './client/tunnel-types.js';
+export type { ForwardOptions, ForwardRemoteOptions, SocksOptions, SSHTunnel, TunnelEvents, TunnelListenAddress, TunnelSocketAddress, TunnelTarget } from './client/tunnel-types.js';
 export type { KeyboardInteractiveHandler, KeyboardInteractivePrompt, KeyboardInteractiveRound } from './ssh/auth/auth-methods.js';
 export type { PtyRequest, RespondRule, SudoOptions } from './command/ssh-command.js';
 export type {

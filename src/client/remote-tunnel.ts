@@ -11,32 +11,38 @@ import type { SSHTunnel, TunnelEvents } from './tunnel-types.js';
 export type StartRemoteForward = (spec: RemoteForwardSpec) => Promise<RemoteBinding>;
 
 /**
- * `forwardRemote()`: the server listens (`host`, `port` are the server's side) and each
- * connection it accepts is carried to `to` here. The binding holds the process until `close()`;
+ * `forwardRemote()`: the server listens (`host`, `port` are the server's side; `path` and
+ * `host` its UNIX socket, port 0) and each connection it accepts is carried to `to` here. The binding holds the process until `close()`;
  * after its SSH connection dies it is requested again, and failures of that show as 'error'.
  */
 export class RemoteTunnel implements SSHTunnel {
   readonly host: string;
+  readonly path: string | undefined;
   readonly #binding: RemoteBinding;
   readonly #events: TypedEventEmitter<TunnelEvents>;
   readonly #sockets: Set<Socket>;
   #closing: Promise<void> | undefined;
 
-  private constructor(host: string, binding: RemoteBinding, events: TypedEventEmitter<TunnelEvents>, sockets: Set<Socket>) {
+  private constructor(host: string, path: string | undefined, binding: RemoteBinding, events: TypedEventEmitter<TunnelEvents>, sockets: Set<Socket>) {
     this.host = host;
+    this.path = path;
     this.#binding = binding;
     this.#events = events;
     this.#sockets = sockets;
   }
 
-  static async start(listen: ListenAddress, to: { host: string; port: number }, start: StartRemoteForward): Promise<RemoteTunnel> {
+  static async start(
+    listen: ListenAddress | { path: string },
+    to: { host: string; port: number } | { path: string },
+    start: StartRemoteForward,
+  ): Promise<RemoteTunnel> {
     const events = new TypedEventEmitter<TunnelEvents>();
     const sockets = new Set<Socket>();
     const binding = await start({
       listen,
       to,
       connectLocal: () => {
-        const socket = connect({ host: to.host, port: to.port, noDelay: true, allowHalfOpen: true });
+        const socket = 'path' in to ? connect({ path: to.path, allowHalfOpen: true }) : connect({ host: to.host, port: to.port, noDelay: true, allowHalfOpen: true });
         sockets.add(socket);
         socket.once('close', () => sockets.delete(socket));
         socket.on('error', () => {});
@@ -44,7 +50,7 @@ export class RemoteTunnel implements SSHTunnel {
       },
       onError: (error: SSHPoolError) => events.emit('error', error),
     });
-    return new RemoteTunnel(listen.host, binding, events, sockets);
+    return new RemoteTunnel('path' in listen ? listen.path : listen.host, 'path' in listen ? listen.path : undefined, binding, events, sockets);
   }
 
   /** The port the server listens on. */

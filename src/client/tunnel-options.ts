@@ -40,14 +40,36 @@ export function normalizeSocksOptions(options: SocksOptions | undefined): { list
   return { listen: listenOf(options.listen as TunnelListenAddress | undefined) };
 }
 
+/** A UNIX socket path: a non-empty string without NUL (which would cut it short on either side). */
+function socketPath(value: unknown, field: string): string {
+  nonEmptyString(value, field);
+  if ((value as string).includes('\0')) throw new InvalidArgumentError(`${field} must not contain a NUL character`);
+  return value as string;
+}
+
 /** Checks `forwardRemote()` options strictly. */
-export function normalizeForwardRemoteOptions(options: ForwardRemoteOptions): { listen: ListenAddress; to: { host: string; port: number } } {
+export function normalizeForwardRemoteOptions(
+  options: ForwardRemoteOptions,
+): { listen: ListenAddress | { path: string }; to: { host: string; port: number } | { path: string } } {
   if (!isPlainObject(options)) throw new InvalidArgumentError(`forwardRemote() options must be an object, got ${describe(options)}`);
-  checkObject(options, { to: () => {}, listen: nested(LISTEN_SCHEMA) }, 'forwardRemote() options');
+  checkObject(options, { to: () => {}, listen: () => {} }, 'forwardRemote() options');
+  const listen: unknown = options.listen;
+  let where: ListenAddress | { path: string };
+  if (isPlainObject(listen) && 'path' in listen) {
+    checkObject(listen, { path: () => {} }, 'forwardRemote() options.listen');
+    where = { path: socketPath(listen.path, 'forwardRemote() options.listen.path') };
+  } else {
+    checkObject(options, { to: () => {}, listen: nested(LISTEN_SCHEMA) }, 'forwardRemote() options');
+    where = listenOf(listen as TunnelListenAddress | undefined);
+  }
   const to: unknown = options.to;
-  if (!isPlainObject(to)) throw new InvalidArgumentError(`forwardRemote() options.to must be { host, port }, got ${describe(to)}`);
+  if (!isPlainObject(to)) throw new InvalidArgumentError(`forwardRemote() options.to must be { host, port } or { path }, got ${describe(to)}`);
+  if ('path' in to) {
+    checkObject(to, { path: () => {} }, 'forwardRemote() options.to');
+    return { listen: where, to: { path: socketPath(to.path, 'forwardRemote() options.to.path') } };
+  }
   checkObject(to, { host: nonEmptyString, port: integer(1, 65535) }, 'forwardRemote() options.to');
   nonEmptyString(to.host, 'forwardRemote() options.to.host');
   integer(1, 65535)(to.port, 'forwardRemote() options.to.port');
-  return { listen: listenOf(options.listen as TunnelListenAddress | undefined), to: { host: to.host as string, port: to.port as number } };
+  return { listen: where, to: { host: to.host as string, port: to.port as number } };
 }

@@ -19,12 +19,23 @@ export interface ForwardOptions {
   readonly listen?: TunnelListenAddress;
 }
 
+/** A UNIX socket, by its path. */
+export interface TunnelSocketAddress {
+  readonly path: string;
+}
+
 /** Options of `ssh.forwardRemote()` (OpenSSH's `-R`). */
 export interface ForwardRemoteOptions {
-  /** Where the server listens. @default { host: '127.0.0.1', port: 0 } (a port the server picks; see `tunnel.port`) */
-  readonly listen?: TunnelListenAddress;
-  /** Where each connection the server accepts goes, from this machine. */
-  readonly to: { readonly host: string; readonly port: number };
+  /**
+   * Where the server listens: `{ host, port }` (`tcpip-forward`), or `{ path }`, a UNIX socket
+   * on the server (`streamlocal-forward@openssh.com`, OpenSSH's `-R /path:...`; see
+   * `AllowStreamLocalForwarding`, and `StreamLocalBindUnlink` for binding the same path again
+   * after a reconnect).
+   * @default { host: '127.0.0.1', port: 0 } (a port the server picks; see `tunnel.port`)
+   */
+  readonly listen?: TunnelListenAddress | TunnelSocketAddress;
+  /** Where each connection the server accepts goes, from this machine: `{ host, port }`, or `{ path }`, a local UNIX socket. */
+  readonly to: { readonly host: string; readonly port: number } | TunnelSocketAddress;
 }
 
 /** Options of `ssh.socks()` (OpenSSH's `-D`): a SOCKS5 proxy, CONNECT only, no authentication. */
@@ -47,9 +58,12 @@ export interface TunnelEvents {
 
 /** An open tunnel. Keeps the process alive, as a listening server does, until `close()`. */
 export interface SSHTunnel {
-  /** The address it listens on: local for `forward()` and `socks()`, on the server for `forwardRemote()`. */
+  /** The address it listens on: local for `forward()` and `socks()`, on the server for `forwardRemote()` (its UNIX socket path, for `listen: { path }`). */
   readonly host: string;
+  /** 0 for a UNIX socket. */
   readonly port: number;
+  /** The UNIX socket the server listens on, for `forwardRemote({ listen: { path } })`; undefined for TCP. */
+  readonly path?: string;
   /** Tunnelled connections open now. */
   readonly connections: number;
   /** Stops listening and cuts the tunnelled connections; resolves once the listener is closed. Idempotent. */

@@ -18,7 +18,7 @@ export type AcquireOutcome = 'reused' | 'created';
 export type TunnelKind = 'local' | 'remote' | 'socks';
 
 /** The SSH channel type carrying data (RFC 4254 §6, §7; OpenSSH PROTOCOL §2.4). */
-export type ChannelType = 'session' | 'sftp' | 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal@openssh.com';
+export type ChannelType = 'session' | 'sftp' | 'direct-tcpip' | 'forwarded-tcpip' | 'direct-streamlocal@openssh.com' | 'forwarded-streamlocal@openssh.com';
 
 /**
  * Everything that happens in a host pool, as one typed stream. Telemetry, the `getMetrics()`

@@ -8,11 +8,15 @@ import type { ProcessHold } from '../core/process-hold.js';
 import type { RemoteListener } from '../ssh/connection.js';
 import type { PoolEntry } from './pool-entry.js';
 
+/** Where the server listens: a TCP address, or a UNIX socket path on the server. */
+export type RemoteListenAddress = { readonly host: string; readonly port: number } | { readonly path: string };
+
 /** Where the server listens and where its connections go on this side. */
 export interface RemoteForwardSpec {
-  readonly listen: { readonly host: string; readonly port: number };
-  readonly to: { readonly host: string; readonly port: number };
-  /** Opens the local side of one forwarded connection (a TCP connection to `to`). */
+  readonly listen: RemoteListenAddress;
+  /** This side's destination: a TCP address or a local UNIX socket. */
+  readonly to: { readonly host: string; readonly port: number } | { readonly path: string };
+  /** Opens the local side of one forwarded connection (a connection to `to`). */
   readonly connectLocal: () => Duplex;
   /** A bind that failed after the first one (the server refused it, or no connection could be had). */
   readonly onError: (error: SSHPoolError) => void;
@@ -27,16 +31,18 @@ export interface RemoteForwardHost {
   /** A connection kept in use (counted as one tunnel) until `releaseConnection`. */
   holdConnection(cancel: AbortSignal): Promise<PoolEntry>;
   releaseConnection(entry: PoolEntry): void;
-  /** Carries a channel the server opened to a local socket, on `entry`. */
-  carryForwarded(channel: Duplex, entry: PoolEntry, socket: Duplex, destination: string): void;
+  /** Carries a channel the server opened (`forwarded-tcpip`, or its streamlocal twin for `fromSocket`) to a local socket, on `entry`. */
+  carryForwarded(channel: Duplex, entry: PoolEntry, socket: Duplex, destination: string, fromSocket: boolean): void;
 }
 
 /**
  * A server port forwarded here (`ssh -R`): `tcpip-forward` on one pooled connection, kept in
  * use for as long as the forward lives; each connection the server accepts is a
- * `forwarded-tcpip` channel piped to a new local connection to `to`. When that SSH connection
- * dies, the binding is requested again, with the pool's reconnect backoff, on a connection the
- * pool opens, for the same port. Holds the process until `close()`.
+ * `forwarded-tcpip` channel piped to a new local connection to `to`. A UNIX socket on the
+ * server (`ssh -R /path:...`) is the same with `streamlocal-forward@openssh.com` and
+ * `forwarded-streamlocal@openssh.com` channels. When that SSH connection dies, the binding is
+ * requested again, with the pool's reconnect backoff, on a connection the pool opens, for the
+ * same port or path. Holds the process until `close()`.
  */
 export class RemoteForward {
   readonly #host: RemoteForwardHost;
@@ -51,7 +57,7 @@ export class RemoteForward {
   constructor(host: RemoteForwardHost, spec: RemoteForwardSpec) {
     this.#host = host;
     this.#spec = spec;
-    this.#port = spec.listen.port;
+    this.#port = 'path' in spec.listen ? 0 : spec.listen.port;
     this.#giveHoldBack = host.hold.take();
   }
 
@@ -83,11 +89,19 @@ export class RemoteForward {
     const entry = await this.#host.holdConnection(this.#closed.signal);
     const connection = entry.connection;
     try {
-      if (!connection.listenRemote) throw new Error('the connection cannot forward');
       const destination = describe(this.#spec.to);
-      this.#listener = await connection.listenRemote(this.#spec.listen.host, this.#port, (channel) => {
-        this.#host.carryForwarded(channel, entry, this.#spec.connectLocal(), destination);
-      });
+      const { listen } = this.#spec;
+      if ('path' in listen) {
+        if (!connection.listenRemoteSocket) throw new Error('the connection cannot forward a UNIX socket');
+        this.#listener = await connection.listenRemoteSocket(listen.path, (channel) => {
+          this.#host.carryForwarded(channel, entry, this.#spec.connectLocal(), destination, true);
+        });
+      } else {
+        if (!connection.listenRemote) throw new Error('the connection cannot forward');
+        this.#listener = await connection.listenRemote(listen.host, this.#port, (channel) => {
+          this.#host.carryForwarded(channel, entry, this.#spec.connectLocal(), destination, false);
+        });
+      }
     } catch (error) {
       this.#host.releaseConnection(entry);
       throw this.#refused(error);
@@ -130,13 +144,17 @@ export class RemoteForward {
   #refused(error: unknown): SSHPoolError {
     if (error instanceof SSHPoolError) return error;
     const where = describe(this.#spec.listen);
+    const see = 'path' in this.#spec.listen
+      ? 'see AllowStreamLocalForwarding and StreamLocalBindUnlink in its sshd_config, and whether the path is free and its directory writable there'
+      : 'see AllowTcpForwarding and GatewayPorts in its sshd_config, and whether the port is free there';
     return new TunnelRefusedError(
-      `The server ${this.#host.name} would not listen on ${where} for a remote forward (see AllowTcpForwarding and GatewayPorts in its sshd_config, and whether the port is free there): ${(error as Error)?.message ?? String(error)}`,
+      `The server ${this.#host.name} would not listen on ${where} for a remote forward (${see}): ${(error as Error)?.message ?? String(error)}`,
       this.#host.name, where, 'other', { cause: error },
     );
   }
 }
 
-function describe(address: { readonly host: string; readonly port: number }): string {
+function describe(address: { readonly host: string; readonly port: number } | { readonly path: string }): string {
+  if ('path' in address) return address.path;
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }

@@ -153,7 +153,7 @@ export class TunnelChannels {
       name, clock, backoff, hold,
       holdConnection: (cancel) => this.#entry(cancel),
       releaseConnection: (entry) => this.#release(entry),
-      carryForwarded: (channel, entry, socket, destination) => void this.#carryForwarded(channel, entry, socket, destination),
+      carryForwarded: (channel, entry, socket, destination, fromSocket) => void this.#carryForwarded(channel, entry, socket, destination, fromSocket),
     }, { ...spec, onError: spec.onError });
     this.#forwards.add(forward);
     try {
@@ -173,15 +173,16 @@ export class TunnelChannels {
     };
   }
 
-  #carryForwarded(channel: Duplex, entry: PoolEntry, socket: Duplex, destination: string): Promise<TunnelEnd> {
+  #carryForwarded(channel: Duplex, entry: PoolEntry, socket: Duplex, destination: string, fromSocket: boolean): Promise<TunnelEnd> {
     const { clock, events } = this.#source;
+    const channelType: ChannelType = fromSocket ? 'forwarded-streamlocal@openssh.com' : 'forwarded-tcpip';
     const startedAt = clock.now();
     const startedAtEpoch = clock.epochNow();
     entry.carryTunnel();
     this.#sockets.add(socket);
-    return this.#pipe(socket, entry, channel, 'remote', 'forwarded-tcpip', (connection, received, transmitted, errorType) => {
+    return this.#pipe(socket, entry, channel, 'remote', channelType, (connection, received, transmitted, errorType) => {
       events.emit({
-        type: 'tunnel-closed', kind: 'remote', channelType: 'forwarded-tcpip', connection, destination, startedAtEpoch,
+        type: 'tunnel-closed', kind: 'remote', channelType, connection, destination, startedAtEpoch,
         durationMs: clock.now() - startedAt, receivedBytes: received, transmittedBytes: transmitted, errorType,
       });
     });

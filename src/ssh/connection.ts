@@ -80,10 +80,11 @@ export class ConnectionUnusable extends Error {
   override readonly name = 'ConnectionUnusable';
 }
 
-/** A server-side listener (`tcpip-forward`) on one connection. */
+/** A server-side listener (`tcpip-forward`, or `streamlocal-forward@openssh.com` for a UNIX socket) on one connection. */
 export interface RemoteListener {
+  /** The port the server listens on; 0 for a UNIX socket. */
   readonly port: number;
-  /** Asks the server to stop listening (`cancel-tcpip-forward`); nothing to do once the connection is gone. */
+  /** Asks the server to stop listening (`cancel-tcpip-forward` or its streamlocal twin); nothing to do once the connection is gone. */
   close(): void;
 }
 
@@ -139,6 +140,12 @@ export interface PoolConnection {
    * Absent on connections that cannot forward.
    */
   listenRemote?(host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener>;
+  /**
+   * Asks the server to listen on the UNIX socket `path` (`streamlocal-forward@openssh.com`);
+   * each connection it accepts there arrives as a channel (`forwarded-streamlocal@openssh.com`)
+   * given to `onConnection`. Rejects as `listenRemote` does.
+   */
+  listenRemoteSocket?(path: string, onConnection: (channel: Duplex) => void): Promise<RemoteListener>;
   /**
    * Opens an SFTP subsystem channel (a session channel, as a command's). Rejects with
    * `ChannelOpenRefusal`, `SftpSubsystemUnavailable` (the server runs none; the channel is

@@ -86,7 +86,7 @@ export class SSHConnection implements PoolConnection {
   #forceCloseTimer: NodeJS.Timeout | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
-  /** Server-side listeners by `address:port`: where each `forwarded-tcpip` channel goes. */
+  /** Server-side listeners by `address:port` (UNIX sockets by `socketListenerKey`): where each forwarded channel goes. */
   readonly #remoteListeners = new Map<string, (channel: Duplex) => void>();
   #spare: SpareSession | undefined;
 
@@ -104,6 +104,11 @@ export class SSHConnection implements PoolConnection {
     client.once('close', () => this.#onClientClose());
     client.on('tcp connection', (details, accept, reject) => {
       const deliver = this.#remoteListeners.get(`${details.destIP}:${details.destPort}`);
+      if (deliver) deliver(accept());
+      else reject();
+    });
+    client.on('unix connection', (details, accept, reject) => {
+      const deliver = this.#remoteListeners.get(socketListenerKey(details.socketPath));
       if (deliver) deliver(accept());
       else reject();
     });
@@ -455,6 +460,38 @@ export class SSHConnection implements PoolConnection {
     });
   }
 
+  listenRemoteSocket(path: string, onConnection: (channel: Duplex) => void): Promise<RemoteListener> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== 'ready') {
+        reject(new ConnectionUnusable(`connection is ${this.#state}`));
+        return;
+      }
+      try {
+        this.#client.openssh_forwardInStreamLocal(path, (error) => {
+          if (error) {
+            reject(this.#state === 'ready' ? new ChannelOpenRefusal(error.message) : new ConnectionUnusable(error.message));
+            return;
+          }
+          const key = socketListenerKey(path);
+          this.#remoteListeners.set(key, onConnection);
+          resolve({
+            port: 0,
+            close: () => {
+              if (!this.#remoteListeners.delete(key) || this.#state !== 'ready') return;
+              try {
+                this.#client.openssh_unforwardInStreamLocal(path, () => {});
+              } catch {
+                // The connection is going away; the server's listener goes with it.
+              }
+            },
+          });
+        });
+      } catch (error) {
+        reject(new ConnectionUnusable((error as Error).message));
+      }
+    });
+  }
+
   /**
    * Opens an SFTP subsystem channel. A server without the subsystem answers the request with a
    * failure and leaves the session channel open: ssh2 does not close it, so it is closed here,
@@ -683,4 +720,9 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
   // DNS names that do not exist will not start existing on the next attempt.
   const permanent = error.code === 'ENOTFOUND' || error.level === 'client-dns';
   return new ConnectError(`Cannot connect to ${endpoint.poolName}: ${error.message}`, endpoint, !permanent, { cause: error });
+}
+
+/** Remote listeners share one map: TCP ones by `host:port`, UNIX sockets by this key, which no `host:port` can equal. */
+function socketListenerKey(path: string): string {
+  return `unix\0${path}`;
 }

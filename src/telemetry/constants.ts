@@ -111,7 +111,7 @@ export const METRIC_RECONNECT_GIVEN_UP = 'ssh.client.reconnect.given_up';
 export const METRIC_CHANNEL_IO = 'ssh.client.channel.io';
 /** `receive` (from the server: stdout, stderr, tunnelled data) or `transmit` (to it), as in the semantic conventions. */
 export const ATTR_NETWORK_IO_DIRECTION = 'network.io.direction';
-/** `session` / `sftp` / `direct-tcpip` / `forwarded-tcpip` (and `direct-streamlocal@openssh.com` for UNIX sockets). */
+/** `session` / `sftp` / `direct-tcpip` / `forwarded-tcpip` (and `direct-streamlocal@openssh.com`, `forwarded-streamlocal@openssh.com` for UNIX sockets). */
 export const ATTR_CHANNEL_TYPE = 'ssh.channel.type';
 export const IO_DIRECTIONS = ['receive', 'transmit'] as const;
 export type NetworkIoDirection = (typeof IO_DIRECTIONS)[number];

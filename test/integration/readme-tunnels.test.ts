@@ -3,7 +3,8 @@
 // PostgreSQL on the private servers' loopback (test/support/private-postgres.ts). Mapped to the
 // test rig: bastion.example.com and 10.0.0.1x become the namespaces' addresses, the user ops
 // becomes root, /etc/deploy/ a directory holding the key and known_hosts, and the local port
-// 3000 a free one.
+// 3000 a free one. The servers share this machine's filesystem: the remote UNIX socket goes in
+// that directory too.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,7 @@ const rig = (text: string): string =>
     .replaceAll('bastion.example.com', network.bastion.host)
     .replaceAll('10.0.0.', network.privatePrefix)
     .replaceAll("'ops'", "'root'")
+    .replaceAll('/tmp/deploy-api.sock', join(deploy, 'api.sock'))
     .replaceAll('/etc/deploy/', `${deploy}/`);
 
 beforeAll(async () => {
@@ -48,12 +50,16 @@ describe('README "Tunnels"', () => {
   const blocks = (): string[] => readmeBlocks('Tunnels').filter((block) => block.lang === 'ts').map((block) => block.code);
 
   it('queries PostgreSQL behind the bastion through forward(), as written', async () => {
-    expect(blocks()).toHaveLength(3);
+    expect(blocks()).toHaveLength(4);
     expect(await runReadmeBlock('tunnels-forward', rig(blocks()[0]!))).toEqual(['42']);
   });
 
   it('forwards a server port back to a local service with forwardRemote(), as written', async () => {
     expect(await runReadmeBlock('tunnels-remote', rig(blocks()[2]!))).toEqual(['HELLO']);
+  });
+
+  it('forwards a UNIX socket on the server back to a local service with forwardRemote(), as written', async () => {
+    expect(await runReadmeBlock('tunnels-remote-socket', rig(blocks()[3]!))).toEqual(['healthy']);
   });
 
   it('reaches a server\'s sshd through socks(), as written', async () => {
