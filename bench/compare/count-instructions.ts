@@ -1,11 +1,14 @@
-// Client instructions per command, counted by `valgrind --tool=callgrind` (repeatable to a few
-// per cent whatever else the machine does, unlike CPU time): each contender runs a short and a
-// long sequence of commands after the same warm-up, and the difference per command is its
-// warm cost, start-up and warm-up cancelled out. Where sshpool's own share goes is read from a
-// V8 CPU profile of the same client (callgrind sees JIT-compiled JavaScript as anonymous code):
+// Client instructions per command, counted by `valgrind --tool=callgrind` (unlike CPU time, the
+// same whatever else the machine does): each contender runs a short and a long sequence of
+// commands after the same warm-up, and the difference per command is its warm cost, start-up
+// and warm-up cancelled out. The client runs with V8's `--single-threaded`: otherwise V8's
+// background compiler and collector threads, whose share depends on timing, are counted too,
+// and identical runs differed by up to 2× per command. Rounds alternate the contenders, and the
+// median of the rounds is reported with their spread. Where sshpool's own share goes is read from
+// a V8 CPU profile of the same client (callgrind sees JIT-compiled JavaScript as anonymous code):
 // its functions ranked by inclusive share of the client's samples.
 //   npm run bench -- --only instructions                (against the bench's OpenSSH server)
-//   npx tsx bench/compare/count-instructions.ts [--contenders sshpool,ceiling] [--short 200] [--long 600] [--warm-up 200] [--in-flight 1,10]
+//   npx tsx bench/compare/count-instructions.ts [--contenders sshpool,ceiling] [--short 200] [--long 1200] [--warm-up 200] [--in-flight 1,10] [--rounds 3]
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +25,8 @@ export interface InstructionCountOptions {
   readonly long: number;
   readonly warmUp: number;
   readonly inFlight: readonly number[];
+  /** Short and long runs per contender and in-flight level; the median per command is reported. @default 3 */
+  readonly rounds?: number;
   /** The OpenSSH server every contender talks to; none: an in-process server. */
   readonly host?: BenchHost | undefined;
   /** sshpool functions to list by inclusive cost. @default 10 */
@@ -31,9 +36,22 @@ export interface InstructionCountOptions {
 export interface InstructionCount {
   readonly contender: string;
   readonly inFlight: number;
-  readonly shortRun: number;
-  readonly longRun: number;
+  /** Instructions per warm command in each round, in round order. */
+  readonly rounds: readonly number[];
+  /** The median of `rounds`. */
   readonly perCommand: number;
+}
+
+/**
+ * V8 flags of every counted client: no background threads, so that the count does not depend on
+ * how much of V8's concurrent compilation and marking happened to run before exit.
+ */
+export const COUNTED_CLIENT_V8_FLAGS: readonly string[] = ['--single-threaded'];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const CLIENT = fileURLToPath(new URL('./instructions-client.ts', import.meta.url));
@@ -62,7 +80,7 @@ function runChild(command: string, args: readonly string[], host: BenchHost | un
 async function instructions(scratch: string, id: string, n: number, options: InstructionCountOptions, inFlight: number): Promise<number> {
   const run = await runChild('valgrind', [
     '--tool=callgrind', `--callgrind-out-file=${join(scratch, `${id}-${inFlight}-${n}.out`)}`,
-    process.execPath, '--import', 'tsx', CLIENT, id, String(n), String(options.warmUp), String(inFlight),
+    process.execPath, ...COUNTED_CLIENT_V8_FLAGS, '--import', 'tsx', CLIENT, id, String(n), String(options.warmUp), String(inFlight),
   ], options.host);
   const collected = /Collected\s*:\s*(\d+)/.exec(run.stderr);
   if (run.status !== 0 || !collected) throw new Error(`callgrind run of ${id} (${n}, ${inFlight} in flight) failed (exit ${run.status}):\n${run.stderr.slice(-2000)}`);
@@ -80,13 +98,23 @@ export async function countInstructions(options: InstructionCountOptions, progre
       const primed = await runChild(process.execPath, ['--import', 'tsx', CLIENT, contender, '1', '1', '1'], options.host);
       if (primed.status !== 0) throw new Error(`${contender} did not run (exit ${primed.status}):\n${primed.stderr.slice(-2000)}`);
     }
+    const rounds = options.rounds ?? 3;
     for (const inFlight of options.inFlight) {
+      const perRound = new Map<string, number[]>(options.contenders.map((id) => [id, []]));
+      for (let round = 1; round <= rounds; round++) {
+        // Alternate the order, so that a slow drift of the machine does not favour one contender.
+        const order = round % 2 === 1 ? options.contenders : [...options.contenders].reverse();
+        for (const contender of order) {
+          const shortRun = await instructions(scratch, contender, options.short, options, inFlight);
+          const longRun = await instructions(scratch, contender, options.long, options, inFlight);
+          const perCommand = (longRun - shortRun) / (options.long - options.short);
+          perRound.get(contender)!.push(perCommand);
+          progress(`  round ${round}/${rounds}, ${contender}, ${inFlight} in flight: ${(shortRun / 1e9).toFixed(3)} G (${options.short}) ${(longRun / 1e9).toFixed(3)} G (${options.long}) → ${Math.round(perCommand).toLocaleString('en')} per command`);
+        }
+      }
       for (const contender of options.contenders) {
-        const shortRun = await instructions(scratch, contender, options.short, options, inFlight);
-        const longRun = await instructions(scratch, contender, options.long, options, inFlight);
-        const count = { contender, inFlight, shortRun, longRun, perCommand: (longRun - shortRun) / (options.long - options.short) };
-        counts.push(count);
-        progress(`  ${contender}, ${inFlight} in flight: ${(shortRun / 1e9).toFixed(3)} G (${options.short}) ${(longRun / 1e9).toFixed(3)} G (${options.long}) → ${Math.round(count.perCommand).toLocaleString('en')} per command`);
+        const values = perRound.get(contender)!;
+        counts.push({ contender, inFlight, rounds: values, perCommand: median(values) });
       }
     }
     return counts;
@@ -173,15 +201,27 @@ export async function profileOwnFunctions(options: InstructionCountOptions, inFl
 export async function instructionsSection(options: InstructionCountOptions, out: (line?: string) => void, progress: (line: string) => void): Promise<InstructionCount[]> {
   const counts = await countInstructions(options, progress);
   const server = options.host ? 'one OpenSSH server (the bench\'s container)' : 'an in-process server';
-  out(`Client instructions per warm command under callgrind: ${options.warmUp} warm-up commands, then ${options.short} and ${options.long} \`echo\` commands against ${server}; the difference of the two runs per command (start-up and warm-up cancel out).`);
+  const rounds = options.rounds ?? 3;
+  out(`Client instructions per warm command under callgrind (V8 ${COUNTED_CLIENT_V8_FLAGS.join(' ')}): ${options.warmUp} warm-up commands, then ${options.short} and ${options.long} \`echo\` commands against ${server}; the difference of the two runs per command (start-up and warm-up cancel out). Median of ${rounds} round${rounds === 1 ? '' : 's'}, the range in brackets; the ratio is of the medians, with the range of the rounds' own ratios.`);
   out();
-  out(`| in flight | ${options.contenders.join(' | ')} | ${options.contenders.filter((id) => id !== 'ceiling').map((id) => `${id} ÷ ceiling`).join(' | ')} |`);
-  out(`|${'---|'.repeat(1 + options.contenders.length + options.contenders.filter((id) => id !== 'ceiling').length)}`);
+  const others = options.contenders.filter((id) => id !== 'ceiling');
+  out(`| in flight | ${options.contenders.join(' | ')} | ${others.map((id) => `${id} ÷ ceiling`).join(' | ')} |`);
+  out(`|${'---|'.repeat(1 + options.contenders.length + others.length)}`);
+  const k = (n: number): string => `${Math.round(n / 1000).toLocaleString('en')} k`;
   for (const inFlight of options.inFlight) {
-    const row = counts.filter((count) => count.inFlight === inFlight);
-    const base = row.find((count) => count.contender === 'ceiling')?.perCommand;
-    const cells = options.contenders.map((id) => `${Math.round(row.find((count) => count.contender === id)!.perCommand / 1000).toLocaleString('en')} k`);
-    const ratios = options.contenders.filter((id) => id !== 'ceiling').map((id) => (base ? `${(row.find((count) => count.contender === id)!.perCommand / base).toFixed(3)}×` : 'n/a'));
+    const row = new Map(counts.filter((count) => count.inFlight === inFlight).map((count) => [count.contender, count]));
+    const base = row.get('ceiling');
+    const cells = options.contenders.map((id) => {
+      const count = row.get(id)!;
+      return count.rounds.length > 1 ? `${k(count.perCommand)} (${k(Math.min(...count.rounds))}–${k(Math.max(...count.rounds))})` : k(count.perCommand);
+    });
+    const ratios = others.map((id) => {
+      const count = row.get(id)!;
+      if (!base || base.perCommand <= 0) return 'n/a';
+      const paired = count.rounds.map((value, i) => value / base.rounds[i]!);
+      const spread = paired.length > 1 ? ` (${Math.min(...paired).toFixed(2)}–${Math.max(...paired).toFixed(2)})` : '';
+      return `${(count.perCommand / base.perCommand).toFixed(3)}×${spread}`;
+    });
     out(`| ${inFlight} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
   }
   out();
@@ -202,9 +242,10 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     options: {
       contenders: { type: 'string', default: 'sshpool,ceiling' },
       short: { type: 'string', default: '200' },
-      long: { type: 'string', default: '600' },
+      long: { type: 'string', default: '1200' },
       'warm-up': { type: 'string', default: '200' },
       'in-flight': { type: 'string', default: '1' },
+      rounds: { type: 'string', default: '3' },
     },
   });
   await instructionsSection({
@@ -213,5 +254,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     long: Number(values.long),
     warmUp: Number(values['warm-up']),
     inFlight: values['in-flight'].split(',').map(Number),
+    rounds: Number(values.rounds),
   }, (line = '') => console.log(line), (line) => console.error(line));
 }
