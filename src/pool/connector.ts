@@ -37,6 +37,11 @@ export interface ConnectorOptions {
   readonly backoff: Required<ReconnectConfig>;
   /** Fires when the pool closes: backoff sleeps end early and no new attempt starts. */
   readonly closed: AbortSignal;
+  /**
+   * Hears every failed attempt, retried or not: an acquire that times out while the open still
+   * retries names this error as its cause, instead of none.
+   */
+  readonly attemptFailed?: (error: ConnectError) => void;
 }
 
 let nextAttemptId = 1;
@@ -106,6 +111,7 @@ export class Connector {
               : new ConnectError(`Cannot connect to ${endpoint.poolName}: ${(error as Error).message}`, endpoint, true, { cause: error });
             if (droppedHandshake(connectError)) end = 'dropped';
             events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
+            this.#options.attemptFailed?.(connectError);
             last = { ok: false, error: connectError, attemptId };
             if (!connectError.transient) break;
           }

@@ -89,6 +89,7 @@ export class HostPool implements BudgetMember {
     const connector = new Connector({
       endpoint: { poolName: name, host, port }, factory: options.factory, budget, budgetMember: this, clock, events,
       maxConcurrentConnects: config.maxConcurrentConnects, backoff: config.reconnect, closed,
+      attemptFailed: (error) => this.#lending.connectFailed(error),
     });
     this.#store = new ConnectionStore(connector, config.maxConnections);
     const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this };
