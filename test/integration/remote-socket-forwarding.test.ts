@@ -2,6 +2,7 @@
 // `ssh -R port:/local/path`): the server listens on a socket in its own filesystem, which
 // this machine reaches only through SSH, so every check goes through a second tunnel
 // (`forward({ to: { path } })`, a `direct-streamlocal@openssh.com` channel) to that socket.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -20,6 +21,7 @@ import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
 import { until } from '../support/until.js';
+import { withTimeout } from '../support/with-timeout.js';
 
 let server: SshdServer;
 let limited: SshdServer;
@@ -231,6 +233,27 @@ describe('remote forwarding of a UNIX socket on the server', () => {
     expect(bytes('receive')).toBe(700);
     expect(bytes('transmit')).toBe(700);
   });
+});
+
+describe('process lifetime', () => {
+  it('lets a script exit by itself once its remote socket forward is closed', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'fixtures/remote-socket-lifetime-script.ts')], {
+      cwd: join(import.meta.dirname, '../..'),
+      env: {
+        ...process.env, SSHPOOL_TUNNEL_PORT: String(echoPort), SSHPOOL_SOCKET_PATH: remoteSocket(),
+        SSHPOOL_TUNNEL_TARGET: JSON.stringify(sshdTarget(server, undefined)),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await withTimeout(new Promise<number | null>((resolve) => child.once('exit', resolve)), 60_000, 'the script to exit').finally(() => child.kill('SIGKILL'));
+    expect(stderr).toBe('');
+    expect(stdout).toBe('socket\nclosed\n');
+    expect(code).toBe(0);
+  }, 90_000);
 });
 
 describe('remote forwarding to a local UNIX socket', () => {
