@@ -101,9 +101,10 @@ describe('remote forwarding of a UNIX socket on the server', () => {
     expect(tunnel.path).toBe(path);
     expect(tunnel.host).toBe(path);
     expect(tunnel.port).toBe(0);
-    // The socket exists on the server, owned by the (non-root) login.
-    const owner = await $.ssh(sshdTarget(server, pool))`test -S ${path} && stat -c %U ${path}`;
-    expect(owner.stdout.trim()).toBe('tester');
+    // The socket exists on the server, owned by the (non-root) login, which alone may use it
+    // (OpenSSH's default StreamLocalBindMask, 0177).
+    const owner = await $.ssh(sshdTarget(server, pool))`test -S ${path} && stat -c '%U %a' ${path}`;
+    expect(owner.stdout.trim()).toBe('tester 600');
     const into = await reachSocket(server, path);
     const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => roundTrip(into, `through the socket ${index}`)));
     expect(answers).toEqual(Array.from({ length: 10 }, (_, index) => `through the socket ${index}`));
