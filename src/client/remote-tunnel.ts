@@ -50,7 +50,9 @@ export class RemoteTunnel implements SSHTunnel {
       },
       onError: (error: SSHPoolError) => events.emit('error', error),
     });
-    return new RemoteTunnel('path' in listen ? listen.path : listen.host, 'path' in listen ? listen.path : undefined, binding, events, sockets);
+    return 'path' in listen
+      ? new RemoteTunnel(listen.path, listen.path, binding, events, sockets)
+      : new RemoteTunnel(listen.host, undefined, binding, events, sockets);
   }
 
   /** The port the server listens on. */

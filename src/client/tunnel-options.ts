@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { checkObject, describe, integer, isPlainObject, nested, nonEmptyString } from '../core/validation.js';
+import type { Check } from '../core/validation.js';
 import type { TunnelDestination } from '../pool/tunnel-channels.js';
 import type { ForwardOptions, ForwardRemoteOptions, SocksOptions, TunnelListenAddress } from './tunnel-types.js';
 
@@ -15,21 +16,31 @@ function listenOf(listen: TunnelListenAddress | undefined): ListenAddress {
   return { host: listen?.host ?? '127.0.0.1', port: listen?.port ?? 0 };
 }
 
+/** A UNIX socket path: a non-empty string without NUL (which would cut it short on either side). */
+const socketPath: Check = (value, field) => {
+  nonEmptyString(value, field);
+  if ((value as string).includes('\0')) throw new InvalidArgumentError(`${field} must not contain a NUL character`);
+};
+
+/** A destination, `{ host, port }` or `{ path }` with the path checked by `checkPath`; messages name `field`. */
+function destinationOf(to: unknown, field: string, checkPath: Check): TunnelDestination {
+  if (!isPlainObject(to)) throw new InvalidArgumentError(`${field} must be { host, port } or { path }, got ${describe(to)}`);
+  if ('path' in to) {
+    checkObject(to, { path: checkPath }, field);
+    checkPath(to.path, `${field}.path`);
+    return { path: to.path as string };
+  }
+  checkObject(to, { host: nonEmptyString, port: integer(1, 65535) }, field);
+  nonEmptyString(to.host, `${field}.host`);
+  integer(1, 65535)(to.port, `${field}.port`);
+  return { host: to.host as string, port: to.port as number };
+}
+
 /** Checks `forward()` options strictly; every message names the field. */
 export function normalizeForwardOptions(options: ForwardOptions): { listen: ListenAddress; to: TunnelDestination } {
   if (!isPlainObject(options)) throw new InvalidArgumentError(`forward() options must be an object, got ${describe(options)}`);
   checkObject(options, { to: () => {}, listen: nested(LISTEN_SCHEMA) }, 'forward() options');
-  const to: unknown = options.to;
-  if (!isPlainObject(to)) throw new InvalidArgumentError(`forward() options.to must be { host, port } or { path }, got ${describe(to)}`);
-  if ('path' in to) {
-    checkObject(to, { path: nonEmptyString }, 'forward() options.to');
-    nonEmptyString(to.path, 'forward() options.to.path');
-    return { listen: listenOf(options.listen), to: { path: to.path as string } };
-  }
-  checkObject(to, { host: nonEmptyString, port: integer(1, 65535) }, 'forward() options.to');
-  nonEmptyString(to.host, 'forward() options.to.host');
-  integer(1, 65535)(to.port, 'forward() options.to.port');
-  return { listen: listenOf(options.listen), to: { host: to.host as string, port: to.port as number } };
+  return { listen: listenOf(options.listen), to: destinationOf(options.to, 'forward() options.to', nonEmptyString) };
 }
 
 /** Checks `socks()` options strictly. */
@@ -40,36 +51,21 @@ export function normalizeSocksOptions(options: SocksOptions | undefined): { list
   return { listen: listenOf(options.listen as TunnelListenAddress | undefined) };
 }
 
-/** A UNIX socket path: a non-empty string without NUL (which would cut it short on either side). */
-function socketPath(value: unknown, field: string): string {
-  nonEmptyString(value, field);
-  if ((value as string).includes('\0')) throw new InvalidArgumentError(`${field} must not contain a NUL character`);
-  return value as string;
-}
+/** Where the server listens for `forwardRemote()`: a UNIX socket `{ path }`, else a TCP address. */
+const remoteListen: Check = (value, field) => {
+  if (!isPlainObject(value) || !('path' in value)) {
+    nested(LISTEN_SCHEMA)(value, field);
+    return;
+  }
+  checkObject(value, { path: socketPath }, field);
+  socketPath(value.path, `${field}.path`);
+};
 
 /** Checks `forwardRemote()` options strictly. */
-export function normalizeForwardRemoteOptions(
-  options: ForwardRemoteOptions,
-): { listen: ListenAddress | { path: string }; to: { host: string; port: number } | { path: string } } {
+export function normalizeForwardRemoteOptions(options: ForwardRemoteOptions): { listen: ListenAddress | { path: string }; to: TunnelDestination } {
   if (!isPlainObject(options)) throw new InvalidArgumentError(`forwardRemote() options must be an object, got ${describe(options)}`);
-  checkObject(options, { to: () => {}, listen: () => {} }, 'forwardRemote() options');
-  const listen: unknown = options.listen;
-  let where: ListenAddress | { path: string };
-  if (isPlainObject(listen) && 'path' in listen) {
-    checkObject(listen, { path: () => {} }, 'forwardRemote() options.listen');
-    where = { path: socketPath(listen.path, 'forwardRemote() options.listen.path') };
-  } else {
-    checkObject(options, { to: () => {}, listen: nested(LISTEN_SCHEMA) }, 'forwardRemote() options');
-    where = listenOf(listen as TunnelListenAddress | undefined);
-  }
-  const to: unknown = options.to;
-  if (!isPlainObject(to)) throw new InvalidArgumentError(`forwardRemote() options.to must be { host, port } or { path }, got ${describe(to)}`);
-  if ('path' in to) {
-    checkObject(to, { path: () => {} }, 'forwardRemote() options.to');
-    return { listen: where, to: { path: socketPath(to.path, 'forwardRemote() options.to.path') } };
-  }
-  checkObject(to, { host: nonEmptyString, port: integer(1, 65535) }, 'forwardRemote() options.to');
-  nonEmptyString(to.host, 'forwardRemote() options.to.host');
-  integer(1, 65535)(to.port, 'forwardRemote() options.to.port');
-  return { listen: where, to: { host: to.host as string, port: to.port as number } };
+  checkObject(options, { to: () => {}, listen: remoteListen }, 'forwardRemote() options');
+  const listen = options.listen;
+  const where = listen !== undefined && 'path' in listen ? { path: listen.path } : listenOf(listen);
+  return { listen: where, to: destinationOf(options.to, 'forwardRemote() options.to', socketPath) };
 }

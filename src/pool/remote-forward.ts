@@ -91,16 +91,14 @@ export class RemoteForward {
     try {
       const destination = describe(this.#spec.to);
       const { listen } = this.#spec;
+      const fromSocket = 'path' in listen;
+      const carry = (channel: Duplex): void => this.#host.carryForwarded(channel, entry, this.#spec.connectLocal(), destination, fromSocket);
       if ('path' in listen) {
         if (!connection.listenRemoteSocket) throw new Error('the connection cannot forward a UNIX socket');
-        this.#listener = await connection.listenRemoteSocket(listen.path, (channel) => {
-          this.#host.carryForwarded(channel, entry, this.#spec.connectLocal(), destination, true);
-        });
+        this.#listener = await connection.listenRemoteSocket(listen.path, carry);
       } else {
         if (!connection.listenRemote) throw new Error('the connection cannot forward');
-        this.#listener = await connection.listenRemote(listen.host, this.#port, (channel) => {
-          this.#host.carryForwarded(channel, entry, this.#spec.connectLocal(), destination, false);
-        });
+        this.#listener = await connection.listenRemote(listen.host, this.#port, carry);
       }
     } catch (error) {
       this.#host.releaseConnection(entry);

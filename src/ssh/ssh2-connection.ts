@@ -102,16 +102,14 @@ export class SSHConnection implements PoolConnection {
       this.#lastError = error;
     });
     client.once('close', () => this.#onClientClose());
-    client.on('tcp connection', (details, accept, reject) => {
-      const deliver = this.#remoteListeners.get(`${details.destIP}:${details.destPort}`);
-      if (deliver) deliver(accept());
+    // A channel for no listener of ours (one closed meanwhile) is refused.
+    const deliver = (key: string, accept: () => Duplex, reject: () => void): void => {
+      const onConnection = this.#remoteListeners.get(key);
+      if (onConnection) onConnection(accept());
       else reject();
-    });
-    client.on('unix connection', (details, accept, reject) => {
-      const deliver = this.#remoteListeners.get(socketListenerKey(details.socketPath));
-      if (deliver) deliver(accept());
-      else reject();
-    });
+    };
+    client.on('tcp connection', (details, accept, reject) => deliver(`${details.destIP}:${details.destPort}`, accept, reject));
+    client.on('unix connection', (details, accept, reject) => deliver(socketListenerKey(details.socketPath), accept, reject));
     this.#startKeepAlive();
   }
 
@@ -427,59 +425,56 @@ export class SSHConnection implements PoolConnection {
   }
 
   listenRemote(host: string, port: number, onConnection: (channel: Duplex) => void): Promise<RemoteListener> {
-    return new Promise((resolve, reject) => {
-      if (this.#state !== 'ready') {
-        reject(new ConnectionUnusable(`connection is ${this.#state}`));
-        return;
-      }
-      try {
-        this.#client.forwardIn(host, port, (error, bound) => {
-          if (error) {
-            reject(this.#state === 'ready' ? new ChannelOpenRefusal(error.message) : new ConnectionUnusable(error.message));
-            return;
-          }
-          // The server names the port only when it picked it.
-          const actual = port === 0 ? bound : port;
-          const key = `${host}:${actual}`;
-          this.#remoteListeners.set(key, onConnection);
-          resolve({
-            port: actual,
-            close: () => {
-              if (!this.#remoteListeners.delete(key) || this.#state !== 'ready') return;
-              try {
-                this.#client.unforwardIn(host, actual, () => {});
-              } catch {
-                // The connection is going away; the server's listener goes with it.
-              }
-            },
-          });
-        });
-      } catch (error) {
-        reject(new ConnectionUnusable((error as Error).message));
-      }
-    });
+    return this.#bindRemote(
+      // The server names the port only when it picked it.
+      (bound) => this.#client.forwardIn(host, port, (error, picked) => bound(error, port === 0 ? picked : port)),
+      (actual) => `${host}:${actual}`,
+      (actual) => this.#client.unforwardIn(host, actual, () => {}),
+      onConnection,
+    );
   }
 
   listenRemoteSocket(path: string, onConnection: (channel: Duplex) => void): Promise<RemoteListener> {
+    return this.#bindRemote(
+      (bound) => this.#client.openssh_forwardInStreamLocal(path, (error) => bound(error, 0)),
+      () => socketListenerKey(path),
+      () => this.#client.openssh_unforwardInStreamLocal(path, () => {}),
+      onConnection,
+    );
+  }
+
+  /**
+   * The one path of a remote binding, TCP or UNIX socket: `request` asks the server to listen
+   * and reports its answer with the bound port (0 for a socket); once it agrees, channels for
+   * the listener's `keyOf(port)` go to `onConnection` until the listener is closed, which
+   * `unbind`s it. Rejects with `ChannelOpenRefusal` when the server refuses,
+   * `ConnectionUnusable` when the connection goes.
+   */
+  #bindRemote(
+    request: (bound: (error: Error | null | undefined, port: number) => void) => void,
+    keyOf: (port: number) => string,
+    unbind: (port: number) => void,
+    onConnection: (channel: Duplex) => void,
+  ): Promise<RemoteListener> {
     return new Promise((resolve, reject) => {
       if (this.#state !== 'ready') {
         reject(new ConnectionUnusable(`connection is ${this.#state}`));
         return;
       }
       try {
-        this.#client.openssh_forwardInStreamLocal(path, (error) => {
+        request((error, port) => {
           if (error) {
             reject(this.#state === 'ready' ? new ChannelOpenRefusal(error.message) : new ConnectionUnusable(error.message));
             return;
           }
-          const key = socketListenerKey(path);
+          const key = keyOf(port);
           this.#remoteListeners.set(key, onConnection);
           resolve({
-            port: 0,
+            port,
             close: () => {
               if (!this.#remoteListeners.delete(key) || this.#state !== 'ready') return;
               try {
-                this.#client.openssh_unforwardInStreamLocal(path, () => {});
+                unbind(port);
               } catch {
                 // The connection is going away; the server's listener goes with it.
               }
