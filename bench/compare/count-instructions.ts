@@ -17,6 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { BenchHost } from './bench-host.js';
 import { FROM_SOURCE, REPO_ROOT } from './sshpool-module.js';
+import { median } from './stats.js';
 
 export interface InstructionCountOptions {
   /** Contender ids; `ceiling` (plain ssh2, hand-tuned) is the base of the ratios. */
@@ -48,11 +49,8 @@ export interface InstructionCount {
  */
 export const COUNTED_CLIENT_V8_FLAGS: readonly string[] = ['--single-threaded'];
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
+/** Rounds when `InstructionCountOptions.rounds` is not given. */
+const DEFAULT_ROUNDS = 3;
 
 const CLIENT = fileURLToPath(new URL('./instructions-client.ts', import.meta.url));
 
@@ -98,7 +96,7 @@ export async function countInstructions(options: InstructionCountOptions, progre
       const primed = await runChild(process.execPath, ['--import', 'tsx', CLIENT, contender, '1', '1', '1'], options.host);
       if (primed.status !== 0) throw new Error(`${contender} did not run (exit ${primed.status}):\n${primed.stderr.slice(-2000)}`);
     }
-    const rounds = options.rounds ?? 3;
+    const rounds = options.rounds ?? DEFAULT_ROUNDS;
     for (const inFlight of options.inFlight) {
       const perRound = new Map<string, number[]>(options.contenders.map((id) => [id, []]));
       for (let round = 1; round <= rounds; round++) {
@@ -201,7 +199,7 @@ export async function profileOwnFunctions(options: InstructionCountOptions, inFl
 export async function instructionsSection(options: InstructionCountOptions, out: (line?: string) => void, progress: (line: string) => void): Promise<InstructionCount[]> {
   const counts = await countInstructions(options, progress);
   const server = options.host ? 'one OpenSSH server (the bench\'s container)' : 'an in-process server';
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? DEFAULT_ROUNDS;
   out(`Client instructions per warm command under callgrind (V8 ${COUNTED_CLIENT_V8_FLAGS.join(' ')}): ${options.warmUp} warm-up commands, then ${options.short} and ${options.long} \`echo\` commands against ${server}; the difference of the two runs per command (start-up and warm-up cancel out). Median of ${rounds} round${rounds === 1 ? '' : 's'}, the range in brackets; the ratio is of the medians, with the range of the rounds' own ratios.`);
   out();
   const others = options.contenders.filter((id) => id !== 'ceiling');
