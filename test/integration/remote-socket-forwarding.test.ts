@@ -1,11 +1,10 @@
 // Remote forwarding of UNIX sockets against real OpenSSH (`ssh -R /path:host:port` and
 // `ssh -R port:/local/path`): the server listens on a socket in its own filesystem, which
-// this machine reaches only through SSH, so every check goes through a second tunnel
-// (`forward({ to: { path } })`, a `direct-streamlocal@openssh.com` channel) to that socket.
+// this machine reaches only through SSH, so the checks that connect to it go through a second
+// tunnel (`forward({ to: { path } })`, a `direct-streamlocal@openssh.com` channel).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool, TunnelRefusedError } from '../../src/index.js';
 import type { SSHPoolError, SSHTunnel } from '../../src/index.js';
+import { echoServer, roundTrip } from '../support/echo-peer.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
@@ -30,16 +30,8 @@ let echo: Server;
 let echoPort: number;
 let localSocketDir: string;
 
-function echoOn(listen: (srv: Server, ready: () => void) => void): Promise<Server> {
-  const srv = createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
-    socket.pipe(socket);
-  });
-  return new Promise((resolve) => listen(srv, () => resolve(srv)));
-}
-
 beforeAll(async () => {
-  echo = await echoOn((srv, ready) => srv.listen(0, '127.0.0.1', ready));
+  echo = await echoServer();
   echoPort = (echo.address() as AddressInfo).port;
   localSocketDir = mkdtempSync(join(tmpdir(), 'sshpool-rsock-'));
   [server, limited, noStreamLocal] = await Promise.all([
@@ -74,16 +66,18 @@ function track<T extends SSHTunnel>(tunnel: T): T {
   return tunnel;
 }
 
-/** Sends `data` through a fresh connection to `tunnel`, half-closes, and resolves with all that came back. */
-function roundTrip(tunnel: { host: string; port: number }, data: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(tunnel.port, tunnel.host);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    socket.on('error', reject);
-    socket.end(data);
-  });
+/** What came back from one round trip through `tunnel`, as text. */
+async function echoed(tunnel: { host: string; port: number }, text: string): Promise<string> {
+  return (await roundTrip(tunnel, text)).toString();
+}
+
+/** Waits until a round trip through `tunnel` echoes `text` again (the socket was bound again). */
+async function answersAgain(tunnel: { host: string; port: number }, text: string, what: string): Promise<void> {
+  let back = false;
+  await until(() => {
+    void echoed(tunnel, text).then((answer) => (back ||= answer === text), () => {});
+    return back;
+  }, 30_000, what);
 }
 
 /** A local port that reaches the server's UNIX socket `path` over an SSH connection of a pool of its own. */
@@ -106,7 +100,7 @@ describe('remote forwarding of a UNIX socket on the server', () => {
     const owner = await $.ssh(sshdTarget(server, pool))`test -S ${path} && stat -c '%U %a' ${path}`;
     expect(owner.stdout.trim()).toBe('tester 600');
     const into = await reachSocket(server, path);
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => roundTrip(into, `through the socket ${index}`)));
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => echoed(into, `through the socket ${index}`)));
     expect(answers).toEqual(Array.from({ length: 10 }, (_, index) => `through the socket ${index}`));
     // The forward and the command shared one pooled connection.
     expect(pool.getStats().totalConnections).toBe(1);
@@ -119,7 +113,7 @@ describe('remote forwarding of a UNIX socket on the server', () => {
     track(await ssh.forwardRemote({ listen: { path }, to: { host: '127.0.0.1', port: echoPort } }));
     const commands = Array.from({ length: 6 }, (_, index) => ssh`sleep 0.3; echo ${index}`);
     const into = await reachSocket(limited, path);
-    expect(await roundTrip(into, 'beside the commands')).toBe('beside the commands');
+    expect(await echoed(into, 'beside the commands')).toBe('beside the commands');
     expect((await Promise.all(commands)).map((result) => result.stdout.trim())).toEqual(['0', '1', '2', '3', '4', '5']);
   });
 
@@ -128,12 +122,12 @@ describe('remote forwarding of a UNIX socket on the server', () => {
     const path = remoteSocket();
     const tunnel = await $.ssh(sshdTarget(server, pool)).forwardRemote({ listen: { path }, to: { host: '127.0.0.1', port: echoPort } });
     const into = await reachSocket(server, path);
-    expect(await roundTrip(into, 'open')).toBe('open');
+    expect(await echoed(into, 'open')).toBe('open');
     await tunnel.close();
     // The server refuses the next direct-streamlocal channel: the local socket is closed with nothing echoed.
     let refused = false;
     await until(() => {
-      void roundTrip(into, 'closed').then((answer) => (refused ||= answer === ''), () => (refused = true));
+      void echoed(into, 'closed').then((answer) => (refused ||= answer === ''), () => (refused = true));
       return refused;
     }, 10_000, 'the server to stop accepting on the socket');
   });
@@ -146,16 +140,11 @@ describe('remote forwarding of a UNIX socket on the server', () => {
       const tunnel = track(await $.ssh(sshdTarget(sshd, pool)).forwardRemote({ listen: { path }, to: { host: '127.0.0.1', port: echoPort } }));
       const errors: SSHPoolError[] = [];
       tunnel.on('error', (error) => errors.push(error));
-      expect(await roundTrip(await reachSocket(sshd, path), 'before')).toBe('before');
+      expect(await echoed(await reachSocket(sshd, path), 'before')).toBe('before');
       await sshd.kill();
       await sshd.start();
       await until(() => pool.getStats().totalConnections === 1, 30_000, 'a new connection');
-      let back = false;
-      const into = await reachSocket(sshd, path);
-      await until(() => {
-        void roundTrip(into, 'after').then((answer) => (back ||= answer === 'after'), () => {});
-        return back;
-      }, 30_000, 'the socket to answer again');
+      await answersAgain(await reachSocket(sshd, path), 'after', 'the socket to answer again');
       expect(tunnel.path).toBe(path);
       expect(errors.every((error) => error.code !== 'ERR_SSHPOOL_TUNNEL_REFUSED')).toBe(true);
     } finally {
@@ -178,12 +167,7 @@ describe('remote forwarding of a UNIX socket on the server', () => {
       expect(errors.find((error) => error instanceof TunnelRefusedError)!.message).toContain('StreamLocalBindUnlink');
       // Once the stale file is gone, the next try binds and the socket answers again.
       await $.ssh(sshdTarget(sshd, newPool()))`rm -f ${path}`;
-      const into = await reachSocket(sshd, path);
-      let back = false;
-      await until(() => {
-        void roundTrip(into, 'again').then((answer) => (back ||= answer === 'again'), () => {});
-        return back;
-      }, 30_000, 'the socket to answer once its stale file was removed');
+      await answersAgain(await reachSocket(sshd, path), 'again', 'the socket to answer once its stale file was removed');
     } finally {
       await sshd.remove();
     }
@@ -215,7 +199,7 @@ describe('remote forwarding of a UNIX socket on the server', () => {
     const pool = newPool({ tracerProvider, meterProvider });
     const path = remoteSocket();
     track(await $.ssh(sshdTarget(server, pool)).forwardRemote({ listen: { path }, to: { host: '127.0.0.1', port: echoPort } }));
-    expect(await roundTrip(await reachSocket(server, path), 'y'.repeat(700))).toHaveLength(700);
+    expect(await echoed(await reachSocket(server, path), 'y'.repeat(700))).toHaveLength(700);
     await until(() => exporter.getFinishedSpans().some((span) => span.name === 'ssh.tunnel'), 10_000, 'the tunnel span');
     const span = exporter.getFinishedSpans().find((candidate) => candidate.name === 'ssh.tunnel')!;
     expect(span.kind).toBe(SpanKind.CLIENT);
@@ -260,14 +244,14 @@ describe('process lifetime', () => {
 describe('remote forwarding to a local UNIX socket', () => {
   it('carries each connection the server accepts on its port to a UNIX socket on this machine', async () => {
     const localPath = join(localSocketDir, 'echo.sock');
-    const local = await echoOn((srv, ready) => srv.listen(localPath, ready));
+    const local = await echoServer(localPath);
     try {
       const pool = newPool();
       const tunnel = track(await $.ssh(sshdTarget(server, pool)).forwardRemote({ to: { path: localPath } }));
       expect(tunnel.path).toBeUndefined();
       expect(tunnel.port).toBeGreaterThan(0);
       // The sshd container shares this machine's network: its listener is reachable here.
-      expect(await roundTrip(tunnel, 'to the local socket')).toBe('to the local socket');
+      expect(await echoed(tunnel, 'to the local socket')).toBe('to the local socket');
     } finally {
       local.close();
     }

@@ -13,6 +13,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { $, SSHConnectionPool, TunnelRefusedError } from '../../src/index.js';
 import type { SSHPoolError, SSHTunnel } from '../../src/index.js';
+import { echoServer, roundTrip } from '../support/echo-peer.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
@@ -30,15 +31,6 @@ let echo: Server;
 let echoPort: number;
 let otherPort: number;
 let other: Server;
-
-/** An echo server on the test machine's loopback: the sshd containers share the host network, so it is "behind" them too. */
-function echoServer(): Promise<Server> {
-  const srv = createServer({ allowHalfOpen: true }, (socket) => {
-    socket.on('error', () => {});
-    socket.pipe(socket);
-  });
-  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv)));
-}
 
 beforeAll(async () => {
   echo = await echoServer();
@@ -73,18 +65,6 @@ async function forward(sshd: SshdServer, pool: SSHConnectionPool, port = echoPor
   const tunnel = await $.ssh(sshdTarget(sshd, pool)).forward({ to: { host: '127.0.0.1', port } });
   tunnels.push(tunnel);
   return tunnel;
-}
-
-/** Sends `data` through a fresh connection to the tunnel, half-closes, and resolves with all that came back. */
-function roundTrip(tunnel: { host: string; port: number }, data: Buffer | string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(tunnel.port, tunnel.host);
-    const chunks: Buffer[] = [];
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => resolve(Buffer.concat(chunks)));
-    socket.on('error', reject);
-    socket.end(data);
-  });
 }
 
 function closed(socket: Socket): Promise<void> {
