@@ -26,7 +26,7 @@ import { DEFAULT_RUNBOOK_BASE_URL } from '../../scripts/generate-dashboards.js';
 import { AlertmanagerServer, RecordingWebhook } from '../support/alertmanager-server.js';
 import type { Notification } from '../support/alertmanager-server.js';
 import { CuttableProxy } from '../support/cuttable-proxy.js';
-import { freePort } from '../support/free-port.js';
+import { freePorts } from '../support/free-port.js';
 import { PrometheusServer } from '../support/prometheus-server.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
@@ -147,7 +147,7 @@ beforeAll(async () => {
   [sshd, webhook] = await Promise.all([startSshd(), RecordingWebhook.start()]);
   proxy = await CuttableProxy.start({ host: sshd.host, port: sshd.port });
   alertmanager = await AlertmanagerServer.start(alertmanagerConfig(webhook.url));
-  const ports = [await freePort(), await freePort()];
+  const ports = await freePorts(2);
   prometheus = await PrometheusServer.start({ scrapePort: ports, job: JOB, ruleFiles: [rules], alertmanagers: [alertmanager.address] });
   for (const port of ports) workers.push({ port, child: undefined as unknown as ChildProcess, output: '' });
   await Promise.all(workers.map(startWorker));

@@ -78,7 +78,10 @@ export class PrometheusServer {
       `      - targets: [${targets}]`,
       '',
     ].join('\n'));
-    const port = await freePort();
+    // The scrape targets may not be listening yet, so the OS could offer one of their ports.
+    const scrapePorts = [options.scrapePort].flat();
+    let port = await freePort();
+    while (scrapePorts.includes(port)) port = await freePort();
     const child = spawn(PROMETHEUS_BINARY, [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(workDir, 'data')}`,

@@ -21,7 +21,7 @@ import {
 } from '../../../src/index.js';
 import type { FanOutProgress, HostGroupExecutor, SSHHostGroupTarget } from '../../../src/index.js';
 import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
-import { freePort } from '../../support/free-port.js';
+import { freePort, freePorts } from '../../support/free-port.js';
 import { TestMetricReader } from '../../support/test-metric-reader.js';
 import { until } from '../../support/until.js';
 
@@ -166,7 +166,7 @@ describe('a command on a host group', () => {
   });
 
   it('fails only when no member can take the command, listing every member with its cause', async () => {
-    const [deadA, deadB] = [await freePort(), await freePort()];
+    const [deadA, deadB] = (await freePorts(2)) as [number, number];
     const { group } = groupOf([deadA, deadB], { circuitBreaker: { cooldown: 60_000 } });
     const error = await group`true`.then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(NoHostAvailableError);
