@@ -1,7 +1,9 @@
 // Tunnels: sshpool's forward() against OpenSSH's `ssh -L` and a direct connection, on one
 // OpenSSH server (the sshd container, host networking) with the destination on this machine's
 // loopback. Two workloads: bulk throughput (one connection sends N bytes to a sink) and short
-// request/response round trips over 20 concurrent connections. LAN by default;
+// request/response round trips over 20 concurrent connections. Paths: direct TCP, `ssh -L`,
+// sshpool's forward() in the driving process and in one of its own, and plain ssh2 (forwardOut
+// piped to each accepted socket) in one of its own, the baseline of what ssh2 itself costs. LAN by default;
 // SSHPOOL_BENCH_TUNNEL_WAN=1 puts the WAN profile's delay proxy (25 ms each way) in front of
 // sshd, so that both tunnels' SSH traffic crosses the same 50 ms round trip (the direct path
 // stays direct).
@@ -172,11 +174,18 @@ export async function runTunnels(options: Options): Promise<void> {
     separate.once('exit', (code) => reject(new Error(`the forward() process exited with code ${code}`)));
     separate.send({ target: sshpoolTarget(host), sink: ports.sink, echo: ports.echo });
   });
+  const plain = fork(fileURLToPath(new URL('./tunnel-ssh2-process.ts', import.meta.url)), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const plainPorts = await new Promise<{ sink: number; echo: number }>((resolve, reject) => {
+    plain.once('message', (message: { sink: number; echo: number }) => resolve(message));
+    plain.once('exit', (code) => reject(new Error(`the plain ssh2 tunnel process exited with code ${code}`)));
+    plain.send({ target: sshpoolTarget(host), sink: ports.sink, echo: ports.echo });
+  });
   const paths = [
     { name: 'direct TCP (no SSH)', sink: { host: '127.0.0.1', port: ports.sink }, echo: { host: '127.0.0.1', port: ports.echo } },
     { name: 'OpenSSH `ssh -L`', sink: { host: '127.0.0.1', port: ssh.ports[0]! }, echo: { host: '127.0.0.1', port: ssh.ports[1]! } },
     { name: 'sshpool `forward()`', sink: sinkTunnel, echo: echoTunnel },
     { name: 'sshpool `forward()`, a process of its own', sink: { host: '127.0.0.1', port: separatePorts.sink }, echo: { host: '127.0.0.1', port: separatePorts.echo } },
+    { name: 'plain ssh2 `forwardOut()` piped, a process of its own', sink: { host: '127.0.0.1', port: plainPorts.sink }, echo: { host: '127.0.0.1', port: plainPorts.echo } },
   ];
   try {
     const results = new Map<string, { throughput: number[]; perTrip: number[] }>(paths.map((path) => [path.name, { throughput: [], perTrip: [] }]));
@@ -185,8 +194,12 @@ export async function runTunnels(options: Options): Promise<void> {
       for (let i = 0; i < paths.length; i++) {
         const path = paths[(i + round) % paths.length]!;
         const result = results.get(path.name)!;
-        result.throughput.push(bytes / 1024 / 1024 / (await bulk(path.sink, bytes)));
-        result.perTrip.push(((await roundTrips(path.echo, 20, trips)) / trips) * 1000 * 20);
+        try {
+          result.throughput.push(bytes / 1024 / 1024 / (await bulk(path.sink, bytes)));
+          result.perTrip.push(((await roundTrips(path.echo, 20, trips)) / trips) * 1000 * 20);
+        } catch (error) {
+          throw new Error(`${path.name}: ${(error as Error).message}`, { cause: error });
+        }
       }
     }
     const size = bytes >= 1024 * 1024 * 1024 ? `${bytes / 1024 / 1024 / 1024} GiB` : `${bytes / 1024 / 1024} MiB`;
@@ -208,6 +221,7 @@ export async function runTunnels(options: Options): Promise<void> {
     await Promise.all([sinkTunnel.close(), echoTunnel.close()]);
     await pool.closeAll();
     separate.disconnect();
+    plain.disconnect();
     ssh.stop();
     target.kill();
     await proxy?.stop();

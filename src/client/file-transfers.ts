@@ -320,8 +320,13 @@ export class FileTransfers {
       return bytes;
     } finally {
       if (handleOpen) await session.close(handle).catch(() => {});
-      // Best effort: on a dead channel the temporary file stays behind, never at the target name.
-      if (!landed) await session.unlink(written).catch(() => {});
+      // On a lost channel the temporary file stays behind (never at the target name) until
+      // the host's next transfer removes it.
+      if (!landed) {
+        await session.unlink(written).catch((error: unknown) => {
+          if (options.atomic && error instanceof SftpRequestError && error.status === undefined) this.#hostPool.removeLater(written);
+        });
+      }
     }
   }
 

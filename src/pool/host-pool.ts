@@ -205,6 +205,11 @@ export class HostPool implements BudgetMember {
       .finally(() => tracked.done());
   }
 
+  /** Removes a remote file with this host's next transfer (see `SftpChannels.removeLater`). */
+  removeLater(path: string): void {
+    this.#sftp.removeLater(path);
+  }
+
   #waitersQueued(): void {
     this.#growth.grow();
     this.#sftp.yieldIdle(this.#connections);

@@ -4,12 +4,15 @@ import { promiseOf } from '../core/promise-of.js';
 import { AcquireCancelled } from '../command/error-mapping.js';
 import type { CancelReason } from '../command/channel-contract.js';
 import { ChannelOpenRefusal, ConnectionUnusable } from '../ssh/connection.js';
-import { SftpSubsystemUnavailable } from '../ssh/sftp-session.js';
+import { SftpRequestError, SftpSubsystemUnavailable } from '../ssh/sftp-session.js';
 import type { SftpSession } from '../ssh/sftp-session.js';
 import { MAX_CHANNEL_ATTEMPTS } from './channel-session.js';
 import type { SessionRequest, SlotSource } from './channel-session.js';
 import type { PoolEntry } from './pool-entry.js';
 import type { Slot } from './slot.js';
+
+/** Most remote files kept for removal per host (`removeLater`). */
+const MAX_LEFT_BEHIND = 1_000;
 
 /** A transfer's work on the connection's SFTP channel, and the slot it held. */
 export interface SftpOutcome<T> {
@@ -38,6 +41,8 @@ export class SftpChannels {
   readonly #sessions = new Map<PoolEntry, Promise<SftpSession>>();
   /** Channels closed to free their session: no transfer joins them. */
   readonly #yielded = new WeakSet<SftpSession>();
+  /** Remote files to remove on the next channel to the host (see `removeLater`). */
+  readonly #leftBehind = new Set<string>();
 
   constructor(source: SlotSource, roomMade: (entry: PoolEntry) => void) {
     this.#source = source;
@@ -60,8 +65,8 @@ export class SftpChannels {
       let session: SftpSession;
       try {
         session = await untilCancelled(this.#sessionOn(entry, request), request.cancel);
-        // Closed a moment ago (the server's sftp-server ended), before its close was seen here.
-        if (session.isClosed) throw new ConnectionUnusable('the SFTP channel closed');
+        // Closed or ended a moment ago (the server's sftp-server ended, a stopped transfer ended it).
+        if (session.isEnded) throw new ConnectionUnusable('the SFTP channel closed');
       } catch (error) {
         entry.leaveSftp();
         this.#source.releaseSlot(slot);
@@ -74,6 +79,7 @@ export class SftpChannels {
         if (++lost >= 2) throw new SftpConnectionLost((error as Error).message, { cause: error });
         continue;
       }
+      if (this.#leftBehind.size > 0) this.#removeLeftBehind(session);
       try {
         return { value: await work(session, slot), slot };
       } finally {
@@ -103,6 +109,29 @@ export class SftpChannels {
         if (open.isClosed) this.#closedAfterYield(entry);
         else open.end();
       }, () => entry.sftpYieldEnded());
+    }
+  }
+
+  /**
+   * Removes `path` on the server with the next transfer to this host: a file a transfer could
+   * not remove itself because its channel was lost (an atomic upload's temporary file).
+   * Bounded, so that a host that stays unreachable cannot grow the list without end.
+   */
+  removeLater(path: string): void {
+    if (this.#leftBehind.size < MAX_LEFT_BEHIND) this.#leftBehind.add(path);
+  }
+
+  /**
+   * Sent ahead of the transfer's own requests, not awaited: sftp-server answers in order, so
+   * they are done by the time the transfer hears back. A path the server cannot remove for a
+   * reason other than the channel (gone already, no permission) is not tried again.
+   */
+  #removeLeftBehind(session: SftpSession): void {
+    for (const path of this.#leftBehind) {
+      this.#leftBehind.delete(path);
+      session.unlink(path).catch((error: unknown) => {
+        if (error instanceof SftpRequestError && error.status === undefined) this.removeLater(path);
+      });
     }
   }
 
@@ -140,6 +169,14 @@ export class SftpChannels {
     const opened: Promise<SftpSession> = open.then((session) => {
       entry.openingEnded();
       events.emit({ type: 'channel-opened', connection, parent: request.trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow(), prepared: false });
+      // Ended by a stopped transfer: no later transfer may join it. It holds its session until
+      // the server's close, as a yielded channel does, and a new channel may open meanwhile.
+      session.onEnded(() => {
+        if (this.#sessions.get(entry) !== opened || this.#yielded.has(session)) return;
+        this.#sessions.delete(entry);
+        entry.sftpYielded();
+        this.#yielded.add(session);
+      });
       void session.closed.then(() => {
         if (this.#yielded.has(session)) {
           this.#closedAfterYield(entry);

@@ -45,6 +45,9 @@ export class SftpSession {
   readonly #sftp: SFTPWrapper;
   readonly closed: Promise<void>;
   #isClosed = false;
+  /** `end()` was called: no request is sent any more, though the server's close may still be on its way. */
+  #isEnded = false;
+  readonly #onEnded: Array<() => void> = [];
   /** Rejecters of the requests not answered yet, failed when the channel closes. */
   readonly #outstanding = new Set<(error: Error) => void>();
   /** `performance.now()` of the last answer (or of the last request sent while none was outstanding). */
@@ -67,6 +70,16 @@ export class SftpSession {
     return this.#isClosed;
   }
 
+  /** True once `end()` was called or the channel closed: the session takes no more requests. */
+  get isEnded(): boolean {
+    return this.#isEnded || this.#isClosed;
+  }
+
+  /** Calls `listener` once, when `end()` is first called (not when the server closes the channel). */
+  onEnded(listener: () => void): void {
+    this.#onEnded.push(listener);
+  }
+
   /** Bytes one read request may ask for (the server's `limits@openssh.com`, or ssh2's default). */
   get maxReadLength(): number {
     return (this.#sftp as unknown as { _maxReadLen?: number })._maxReadLen ?? 32 * 1024;
@@ -82,13 +95,22 @@ export class SftpSession {
     return this.#outstanding.size === 0 ? 0 : performance.now() - this.#lastAnswerAt;
   }
 
-  /** Closes the channel: the server's sftp-server exits and closes every handle still open. */
+  /**
+   * Closes the channel: the server's sftp-server exits and closes every handle still open.
+   * Requests still unanswered fail at once, and later ones without being sent: a frozen server
+   * never answers the close either, and the caller must not wait for it (the connection's
+   * keepalive ends that). `closed` still waits for the server's close, which frees the session.
+   */
   end(): void {
+    if (this.isEnded) return;
+    this.#isEnded = true;
     try {
       this.#sftp.end();
     } catch {
       // The connection is already going: the channel goes with it.
     }
+    for (const fail of [...this.#outstanding]) fail(new SftpRequestError('the SFTP channel was ended', undefined));
+    for (const listener of this.#onEnded.splice(0)) listener();
   }
 
   open(path: string, flags: OpenMode, mode?: number): Promise<SftpHandle> {
@@ -112,6 +134,7 @@ export class SftpSession {
 
   /** Reads up to `length` bytes at `position`; an empty buffer at the end of the file. */
   read(handle: SftpHandle, length: number, position: number): Promise<Buffer> {
+    if (this.isEnded) return Promise.reject(new SftpRequestError('the SFTP channel is closed', undefined));
     const buffer = Buffer.allocUnsafe(length);
     return this.#whileOpen(new Promise((resolve, reject) => {
       try {
@@ -173,7 +196,7 @@ export class SftpSession {
    * had sent, but silently drops one made once the channel is no longer open.
    */
   #whileOpen<T>(request: Promise<T>): Promise<T> {
-    if (this.#isClosed) {
+    if (this.isEnded) {
       request.catch(() => {});
       return Promise.reject(new SftpRequestError('the SFTP channel is closed', undefined));
     }
@@ -194,6 +217,7 @@ export class SftpSession {
   }
 
   #call<T>(start: (done: (error: Error | null | undefined, value?: T) => void) => void): Promise<T> {
+    if (this.isEnded) return Promise.reject(new SftpRequestError('the SFTP channel is closed', undefined));
     return this.#whileOpen(new Promise<T>((resolve, reject) => {
       try {
         start((error, value) => {

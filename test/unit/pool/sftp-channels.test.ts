@@ -24,6 +24,20 @@ class FakeSftp extends EventEmitter {
   }
 }
 
+/** A frozen server's channel: requests and the close go out, and nothing ever answers. */
+class SilentSftp extends FakeSftp {
+  readonly requests: string[] = [];
+  override end(): void {
+    this.ended = true;
+  }
+  stat(path: string): void {
+    this.requests.push(`stat ${path}`);
+  }
+  unlink(path: string): void {
+    this.requests.push(`unlink ${path}`);
+  }
+}
+
 class FakeSlotSource implements SlotSource {
   readonly name = 'u@fake:22';
   readonly events = new RecordedEvents();
@@ -139,6 +153,42 @@ describe('SFTP channels', () => {
     expect(opened[0]!.ended).toBe(false);
     hold.resolve();
     await running;
+  });
+
+  it('regression: a transfer stopped on a frozen server waited for a channel close that never came; its requests now fail when the channel is ended', async () => {
+    const { entry, channels, answers, opened, request } = setup();
+    const silent = new SilentSftp();
+    answers.push(() => Promise.resolve(new SftpSession(silent as unknown as SFTPWrapper)));
+    let session: SftpSession | undefined;
+    const stopped = channels.run(request, async (open) => {
+      session = open;
+      return open.stat('/never/answered');
+    });
+    await settle();
+    expect(silent.requests).toEqual(['stat /never/answered']);
+    session!.end();
+    await expect(stopped).rejects.toThrow('the SFTP channel was ended');
+    await expect(session!.stat('/after/the/end')).rejects.toThrow('the SFTP channel is closed');
+    expect(silent.requests).toHaveLength(1);
+    // The next transfer opens a new channel; the ended one holds its session until the server closes it.
+    await channels.run(request, async () => undefined);
+    expect(opened).toHaveLength(1);
+    expect(entry).toMatchObject({ openChannels: 2, sftpIdle: true });
+    silent.emit('close');
+    await settle();
+    expect(entry.openChannels).toBe(1);
+  });
+
+  it('a file a lost channel left behind is removed by the host\'s next transfer, ahead of its own requests', async () => {
+    const { channels, answers, request } = setup();
+    const silent = new SilentSftp();
+    answers.push(() => Promise.resolve(new SftpSession(silent as unknown as SFTPWrapper)));
+    channels.removeLater('/home/u/.report.0a1b2c.sshpool-tmp');
+    const running = channels.run(request, async (session) => {
+      void session.stat('/home/u/report').catch(() => {});
+    });
+    await running;
+    expect(silent.requests).toEqual(['unlink /home/u/.report.0a1b2c.sshpool-tmp', 'stat /home/u/report']);
   });
 
   it('a transfer given up while its channel opens rejects at once; the channel still counts once open', async () => {
