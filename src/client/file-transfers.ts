@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { chmod, mkdir, open as openLocal, readdir, rename as renameLocal, rm, stat, utimes } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -17,6 +16,7 @@ import type { PoolTelemetry } from '../telemetry/pool-telemetry.js';
 import { traceTransfer } from '../telemetry/trace-transfer.js';
 import type { TransferTrace } from '../telemetry/trace-transfer.js';
 import { stoppedError, transferErrorOf } from './transfer-errors.js';
+import { WriteBehindFile } from './write-behind-file.js';
 import type { StopReason } from './transfer-errors.js';
 import {
   checkReadFileOptions,
@@ -504,7 +504,7 @@ function streamSink(stream: Writable): Sink {
 /** A local file; atomic: written under a temporary name in its directory, renamed at the finish. */
 async function fileSink(path: string, atomic: boolean, fail: (error: unknown, path: string) => never): Promise<Sink> {
   const written = atomic ? join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.sshpool-tmp`) : path;
-  const file: FileHandle = await openLocal(written, atomic ? 'wx' : 'w', 0o600).catch((error: unknown) => fail(error, path));
+  const file = new WriteBehindFile(await openLocal(written, atomic ? 'wx' : 'w', 0o600).catch((error: unknown) => fail(error, path)));
   let open = true;
   const close = async (): Promise<void> => {
     if (!open) return;
@@ -517,6 +517,7 @@ async function fileSink(path: string, atomic: boolean, fail: (error: unknown, pa
     },
     finish: async (preserve) => {
       try {
+        await file.flushed();
         await close();
         const current = atomic ? undefined : await stat(written).catch(() => undefined);
         // A new file gets the usual 0644 (0600 was for while it was incomplete); a replaced one keeps its mode.
