@@ -17,6 +17,7 @@ import {
   RemoteFileNotFoundError,
   SSHConnectionPool,
   TransferAbortedError,
+  TransferError,
   TransferTimeoutError,
 } from '../../src/index.js';
 import { sshdTarget } from '../support/sshd-target.js';
@@ -309,6 +310,29 @@ describe('stopping a transfer', () => {
     expect((await readdir(local)).filter((name) => name.includes('sshpool-tmp'))).toEqual([]);
     await ssh.writeFile(`${HOME}/after-timeout.txt`, 'still fine');
     await expect(ssh.readFile(`${HOME}/after-timeout.txt`, 'utf8')).resolves.toBe('still fine');
+  }, 60_000);
+
+  it('a Writable destroyed mid-download (its reader went away) fails the download at once, with no handle left open', async () => {
+    const fresh = new SSHConnectionPool({ maxConnections: 1 });
+    try {
+      const one = $.ssh(sshdTarget(server, fresh));
+      await one`head -c 67108864 /dev/zero > ${`${HOME}/abandoned.bin`}`;
+      await one.writeFile(`${HOME}/abandon-warm`, 'x');
+      const baseline = await sftpServerFds();
+      const reader = new PassThrough({ highWaterMark: 64 * 1024 });
+      let read = 0;
+      reader.on('data', (chunk: Buffer) => {
+        read += chunk.length;
+        if (read >= 1024 * 1024) reader.destroy();
+      });
+      const error = await withTimeout(one.download(`${HOME}/abandoned.bin`, reader).catch((e: unknown) => e), 30_000, 'the abandoned download');
+      expect(error).toBeInstanceOf(TransferError);
+      expect((error as TransferError).message).toMatch(/destroyed/);
+      expect(await sftpServerFds()).toEqual(baseline);
+      await expect(one.readFile(`${HOME}/abandon-warm`, 'utf8')).resolves.toBe('x');
+    } finally {
+      await fresh.closeAll();
+    }
   }, 60_000);
 
   it('closeAll() stops a running transfer after its drain timeout: TransferAbortedError, no file at the target', async () => {
