@@ -1,8 +1,10 @@
 // A frozen server (docker pause: TCP stays open, nothing answers) under the pool's long-lived
 // channels: tunnels, remote forwards and file transfers. Each must end within the keepalive
 // budget with a typed error or a closed socket, never hang, and work again after the thaw.
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, ConnectError, TransferAbortedError, TransferConnectionLostError, TransferTimeoutError } from '../../../src/index.js';
@@ -210,4 +212,55 @@ describe('file transfers on a frozen server', () => {
       expect(aborted).toBeInstanceOf(TransferAbortedError);
     });
   }, 120_000);
+
+  it('a script whose transfer timed out on a frozen server exits by itself: the ended channel does not hold the process', async () => {
+    await withServer(async (server) => {
+      const run = await scriptFrozenMidway(server, 'frozen-transfer', 'warm');
+      console.info(`frozen transfer script: exited ${Math.round(run.afterFreezeMs)} ms after the freeze`);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toBe('warm\nfailed ERR_SSHPOOL_TRANSFER_TIMEOUT\n');
+    });
+  }, 120_000);
 });
+
+describe('process lifetime on a frozen server', () => {
+  it('a script that closes its tunnels while the server is frozen exits by itself', async () => {
+    await withServer(async (server) => {
+      const run = await scriptFrozenMidway(server, 'frozen-forwards', 'open');
+      console.info(`frozen forwards script: exited ${Math.round(run.afterFreezeMs)} ms after the freeze`);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toBe('open\nclosed\n');
+    });
+  }, 120_000);
+});
+
+/**
+ * Runs a mode of the lifetime script (no closeAll()) against `server`: once it prints `ready`,
+ * freezes the server and tells the script to go on (a line on its stdin); resolves when it exits.
+ */
+async function scriptFrozenMidway(server: SshdServer, mode: string, ready: string) {
+  const root = join(import.meta.dirname, '..', '..', '..');
+  // Keepalives far apart: the process must not be waiting for them to end.
+  const target = { ...targetFor(server, undefined), poolConfig: { keepAliveInterval: 60_000, idleTimeout: 60_000 } };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/integration/faults/fixtures/lifetime-script.ts')], {
+    cwd: root,
+    env: { ...process.env, SSHPOOL_LIFETIME_MODE: mode, SSHPOOL_LIFETIME_TARGET: JSON.stringify(target), SSHPOOL_LIFETIME_PORT: String(echoPort) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    await until(() => stdout.includes(ready) || child.exitCode !== null, 40_000, `the script to print "${ready}"`);
+    expect(stdout, stderr).toBe(`${ready}\n`);
+    await server.pause();
+    const frozenAt = performance.now();
+    child.stdin.end('go\n');
+    const code = await withTimeout(exited, 30_000, () => `the script to exit (stdout: ${stdout}, stderr: ${stderr})`);
+    return { code, stdout, stderr, afterFreezeMs: performance.now() - frozenAt };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
