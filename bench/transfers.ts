@@ -7,8 +7,8 @@
 //   npm run bench:transfers -- --smoke              tiny sizes: checks that every contender works
 //
 // Contenders: sshpool (upload/download over its pooled SFTP channel), OpenSSH sftp (batch
-// put/get) and scp, node-ssh putFile/getFile; for the directory, sshpool recursive upload,
-// scp -r, sftp put -r and `tar c | ssh host tar x`. Columns: MiB/s (wall clock) and client CPU
+// put/get) and scp, plain ssh2 fastPut/fastGet, node-ssh putFile/getFile; for the directory,
+// sshpool recursive upload, scp -r, sftp put -r and `tar c | ssh host tar x`. Columns: MiB/s (wall clock) and client CPU
 // seconds per GiB moved (this process for in-process clients, the reaped children for the
 // OpenSSH tools; /proc/self/stat), and the ratio to OpenSSH sftp (file) or scp -r (directory).
 // File rows are the best of two rounds (the second in reverse order); directory rows one round.
@@ -20,6 +20,8 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
+import { Client } from 'ssh2';
+import type { SFTPWrapper } from 'ssh2';
 import type { BenchHost } from './compare/bench-host.js';
 import { viaPort } from './compare/bench-host.js';
 import { pinnedConnectConfig } from './compare/contenders/ssh2-exec.js';
@@ -141,12 +143,18 @@ async function main(): Promise<void> {
   const { $, SSHConnectionPool } = await loadSshpool();
   const pool = new SSHConnectionPool();
   const nodeSsh = new NodeSSH();
+  const plain = new Client();
   try {
     const sshArgs = opensshOptions(host, work, '-p');
     const scpArgs = opensshOptions(host, work, '-P');
     const ssh = $.ssh({ ...sshpoolTarget(host), pool });
     await ssh`true`;
     await nodeSsh.connect(pinnedConnectConfig(host));
+    // Plain ssh2, as users write it without a wrapper: one client, its SFTP channel, fastPut/fastGet.
+    await new Promise<void>((resolve, reject) => plain.once('ready', resolve).once('error', reject).connect(pinnedConnectConfig(host)));
+    const plainSftp = await new Promise<SFTPWrapper>((resolve, reject) => plain.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))));
+    const viaPlain = (start: (done: (error?: Error | null) => void) => void): Promise<void> =>
+      new Promise((resolve, reject) => start((error) => (error ? reject(error) : resolve())));
 
     // ---- one large file ----
     const bytes = options.fileMiB * MiB;
@@ -176,6 +184,11 @@ async function main(): Promise<void> {
         get: () => run('scp', ['-q', ...scpArgs, `${target}:${remoteDir}/scp.bin`, back]),
       },
       {
+        up: 'plain ssh2 fastPut', down: 'plain ssh2 fastGet',
+        put: () => viaPlain((done) => plainSftp.fastPut(source, `${remoteDir}/ssh2.bin`, done)),
+        get: () => viaPlain((done) => plainSftp.fastGet(`${remoteDir}/ssh2.bin`, back, done)),
+      },
+      {
         up: 'node-ssh putFile', down: 'node-ssh getFile',
         put: () => nodeSsh.putFile(source, `${remoteDir}/node-ssh.bin`),
         get: () => nodeSsh.getFile(back, `${remoteDir}/node-ssh.bin`),
@@ -197,7 +210,7 @@ async function main(): Promise<void> {
         rows.push(best);
       }
     }
-    await ssh`rm -f ${`${remoteDir}/sshpool.bin`} ${`${remoteDir}/sftp.bin`} ${`${remoteDir}/scp.bin`} ${`${remoteDir}/node-ssh.bin`}`;
+    await ssh`rm -f ${`${remoteDir}/sshpool.bin`} ${`${remoteDir}/sftp.bin`} ${`${remoteDir}/scp.bin`} ${`${remoteDir}/node-ssh.bin`} ${`${remoteDir}/ssh2.bin`}`;
     rmSync(source);
 
     // ---- many small files ----
@@ -216,6 +229,7 @@ async function main(): Promise<void> {
     console.error(`  files on the server (sshpool, scp nested, scp, tar): ${stdout.trim().split('\n').join(' ')}`);
   } finally {
     nodeSsh.dispose();
+    plain.end();
     await pool.closeAll();
     proxy?.stop();
     await fleet.stop();
