@@ -19,6 +19,7 @@ import {
   TransferAbortedError,
   TransferError,
   TransferTimeoutError,
+  WriteFailedError,
 } from '../../src/index.js';
 import { sshdTarget } from '../support/sshd-target.js';
 import { startSshd } from '../support/sshd.js';
@@ -215,6 +216,15 @@ describe('errors for a non-root login', () => {
     const error = await ssh.readFile(`${HOME}/does-not-exist`).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RemoteFileNotFoundError);
     expect(error).toMatchObject({ code: 'ERR_SSHPOOL_REMOTE_NOT_FOUND', operation: 'read', path: `${HOME}/does-not-exist` });
+  });
+
+  it('a download into a full local disk (/dev/full) is WriteFailedError, and leaves no SFTP handle open', async () => {
+    await ssh`head -c 8388608 /dev/zero > ${`${HOME}/for-a-full-disk.bin`}`;
+    const baseline = await sftpServerFds();
+    const error = await ssh.download(`${HOME}/for-a-full-disk.bin`, '/dev/full').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WriteFailedError);
+    expect(error).toMatchObject({ code: 'ERR_SSHPOOL_WRITE_FAILED', operation: 'download' });
+    expect(await sftpServerFds()).toEqual(baseline);
   });
 
   it('a missing local file is LocalFileNotFoundError, before any slot is taken', async () => {
