@@ -124,25 +124,35 @@ export class ChannelSession {
     const { entry } = slot;
     const { clock, events } = this.#source;
     entry.openingStarted();
+    // Opening ends when the server holds the session, not when the command's request is
+    // answered a round trip later: a refusal meanwhile must count the sessions confirmed by then.
+    let stillOpening = true;
+    const openingEnded = (): void => {
+      if (!stillOpening) return;
+      stillOpening = false;
+      entry.openingEnded();
+    };
     const startedAt = clock.now();
-    const opening = promiseOf(() => entry.connection.openChannel(spec, cancel, { onIo: this.#onIo }));
+    const opening = promiseOf(() => entry.connection.openChannel(spec, cancel, { onIo: this.#onIo, onOpened: openingEnded }));
     // The command took the connection's spare, if there was one, as it asked for its channel:
     // the next spare opens now, a round trip before this command ends, so that a command sent
     // right after it finds that spare open instead of waiting for it to open.
     this.#source.channelRequested(entry);
     return opening.then((running) => {
-      entry.openingEnded();
+      openingEnded();
       events.emit({
         type: 'channel-opened', connection: entry.connection, parent: trace, openMs: clock.now() - startedAt, atEpoch: clock.epochNow(),
         prepared: running.prepared === true,
       });
       return running;
-    }, (error: unknown) => this.#openFailed(entry, cancel, error));
+    }, (error: unknown) => {
+      openingEnded();
+      return this.#openFailed(entry, cancel, error);
+    });
   }
 
   /** What a failed channel open means for the command: a cancelled one still follows its late channel. */
   #openFailed(entry: PoolEntry, cancel: AbortSignal, error: unknown): OpenAttempt {
-    entry.openingEnded();
     if (error instanceof ChannelOpenCancelled) {
       return {
         outcome: Promise.resolve(emptyOutcome(cancel.reason as CancelReason)),

@@ -38,6 +38,12 @@ export interface OpenChannelOptions {
   /** Whether the command reports its process group (for a kill); default: `spec.cancellable`. */
   readonly trackProcessGroup?: boolean;
   readonly onIo?: IoListener;
+  /**
+   * Called once the server holds the channel's session (its open confirmed, or a spare claimed),
+   * before the command's own request is answered; not called when the open fails. A connection
+   * that cannot tell calls it when the command has started.
+   */
+  readonly onOpened?: () => void;
 }
 
 /** Raised by `openChannel` when the server refuses a session (OpenSSH `MaxSessions`). */

@@ -12,6 +12,7 @@ export const PREPARED_SESSION_SSH2_VERSIONS: readonly string[] = Object.freeze([
 interface ClientInternals {
   _chanMgr?: { add?: (wrapper: unknown) => number };
   _protocol?: { session?: (localId: number, window: number, packetSize: number) => void };
+  _sock?: { writable?: boolean; _readableState?: { ended?: boolean } };
 }
 
 /** What a ssh2 1.17 `Channel` keeps privately that a request on it needs (lib/client.js `reqExec`). */
@@ -67,6 +68,10 @@ export function preparedSessionsFit(client: Client, version: string | null = ins
  */
 export function openPreparedSession(client: Client, done: (error: Error | undefined, channel?: ClientChannel) => void): void {
   const internals = client as unknown as Required<ClientInternals>;
+  // ssh2's own opens refuse a socket that is gone (its `isWritable`): a channel added after the
+  // connection's cleanup would never be answered, and its command would wait forever.
+  const sock = internals._sock;
+  if (!sock?.writable || sock._readableState?.ended !== false) throw new Error('Not connected');
   // ssh2 tells a pending open from an open channel by the wrapper being a function with a `type`.
   const wrapper = Object.assign((error: Error | undefined, channel?: ClientChannel) => done(error, channel), { type: 'session' });
   const localId = internals._chanMgr.add!(wrapper);

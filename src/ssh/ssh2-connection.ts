@@ -20,7 +20,7 @@ import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
 import { SftpSession, SftpSubsystemUnavailable } from './sftp-session.js';
-import { execOnPreparedSession, preparedSessionsFit } from './prepared-session.js';
+import { execOnPreparedSession, openPreparedSession, preparedSessionsFit } from './prepared-session.js';
 import { SpareSession } from './spare-session.js';
 import type { SpareOutcome, SpareState } from './spare-session.js';
 import { guardPreBanner } from './pre-banner-guard.js';
@@ -316,7 +316,19 @@ export class SSHConnection implements PoolConnection {
       };
       const startFresh = (): void => {
         try {
-          this.#client.exec(command, execOptions, (error, channel) => started(error, channel, false));
+          // Opened and then asked, so that the pool learns when the server holds the session:
+          // a refusal counts only the sessions confirmed by then (see PoolEntry.noteRefusal).
+          if (!pty && preparedSessionsFit(this.#client)) {
+            openPreparedSession(this.#client, (error, channel) => {
+              if (error || !channel) started(error ?? new Error('channel open failed'), undefined, false);
+              else this.#execOnFresh(channel, command, started, options.onOpened, () => markSettled !== undefined);
+            });
+            return;
+          }
+          this.#client.exec(command, execOptions, (error, channel) => {
+            if (!error) options.onOpened?.();
+            started(error, channel, false);
+          });
         } catch (error) {
           started(new ConnectionUnusable((error as Error).message), undefined, false);
         }
@@ -324,7 +336,40 @@ export class SSHConnection implements PoolConnection {
       cancel.addEventListener('abort', onCancel, { once: true });
       const spare = pty ? undefined : this.#spare;
       if (spare) this.#spare = undefined;
-      if (!spare?.claim((channel) => (channel ? this.#execOnSpare(channel, command, started, startFresh, () => markSettled !== undefined) : startFresh()))) startFresh();
+      if (!spare?.claim((channel) => {
+        if (!channel) {
+          startFresh();
+          return;
+        }
+        options.onOpened?.();
+        this.#execOnSpare(channel, command, started, startFresh, () => markSettled !== undefined);
+      })) startFresh();
+    });
+  }
+
+  /** Sends the command on a channel just opened for it; one that will not take it is closed. */
+  #execOnFresh(
+    channel: ClientChannel,
+    command: string,
+    started: (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean) => void,
+    onOpened: (() => void) | undefined,
+    cancelled: () => boolean,
+  ): void {
+    onOpened?.();
+    if (cancelled()) {
+      channel.resume();
+      channel.once('close', () => started(new Error('channel open cancelled'), undefined, false));
+      channel.close();
+      return;
+    }
+    execOnPreparedSession(channel, command, (error) => {
+      if (!error) {
+        started(undefined, channel, false);
+        return;
+      }
+      channel.resume();
+      channel.close();
+      started(error, undefined, false);
     });
   }
 

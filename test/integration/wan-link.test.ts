@@ -71,6 +71,18 @@ describe('over a 50 ms round trip', () => {
     expect(sha256(await ssh.readFile(`${HOME}/wan file`))).toBe(sha256(data));
   }, 60_000);
 
+  it('5 transfers and 10 commands at once on one connection to a MaxSessions=2 server all succeed, with correct contents', async () => {
+    const ssh = $.ssh(wanTarget({ poolConfig: { maxConnections: 1, maxChannelsPerConnection: 10 } }));
+    const files = Array.from({ length: 5 }, (_, index) => ({ path: `${HOME}/wan-mixed-${index}.bin`, data: randomBytes(256 * 1024 + index) }));
+    const work = await Promise.all([
+      ...files.map(({ path, data }) => ssh.writeFile(path, data).then((result) => result.bytes)),
+      ...Array.from({ length: 10 }, (_, index) => ssh`echo ${`command ${index}`}`.then((result) => result.stdout)),
+    ]);
+    expect(work).toEqual([...files.map(({ data }) => data.length), ...Array.from({ length: 10 }, (_, index) => `command ${index}\n`)]);
+    const read = await Promise.all(files.map(({ path }) => ssh.readFile(path)));
+    expect(read.map(sha256)).toEqual(files.map(({ data }) => sha256(data)));
+  }, 60_000);
+
   it('forward() carries 20 concurrent connections intact', async () => {
     const tunnel = await $.ssh(wanTarget()).forward({ to: { host: '127.0.0.1', port: (echo.address() as AddressInfo).port } });
     try {
@@ -91,6 +103,31 @@ describe('over a 50 ms round trip', () => {
       await tunnel.close();
     }
   }, 60_000);
+
+  it('regression: a burst past MaxSessions collapsed the learned channel limit to 1 (channels whose exec was unanswered counted as unopened); it stays at what the server allows', async () => {
+    const server = await startSshd();
+    const delayed = await DelayProxy.start({ host: server.host, port: server.port }, DELAY_MS);
+    const pool = new SSHConnectionPool({ connectionTimeout: 10_000, maxConnections: 1, maxChannelsPerConnection: 10 });
+    pools.push(pool);
+    try {
+      const ssh = $.ssh(sshdTarget({ ...server, host: '127.0.0.1', port: delayed.port }, pool));
+      await ssh`true`;
+      // Ten at once beside the connection's spare: eleven sessions for sshd's default MaxSessions 10.
+      const burst = await Promise.all(Array.from({ length: 10 }, (_, index) => ssh`echo ${index}`));
+      expect(burst.map((result) => result.stdout)).toEqual(Array.from({ length: 10 }, (_, index) => `${index}\n`));
+      let most = 0;
+      const sampler = setInterval(() => (most = Math.max(most, pool.getStats().openChannels)), 5);
+      try {
+        await Promise.all(Array.from({ length: 8 }, () => ssh`sleep 1`));
+      } finally {
+        clearInterval(sampler);
+      }
+      expect(most).toBeGreaterThanOrEqual(8);
+    } finally {
+      await delayed.stop();
+      await server.remove();
+    }
+  }, 120_000);
 
   it('a server killed mid-command fails that command with ConnectionLostError, and the next one runs once it is back', async () => {
     const server = await startSshd();

@@ -87,6 +87,16 @@ describe('the prepared-session adapter', () => {
     expect(preparedSessionsFit(new Client())).toBe(false);
   });
 
+  it('regression: a session opened on a client whose socket had closed was never answered (a command hung until its timeout); it throws "Not connected", as ssh2\'s own opens do', async () => {
+    const client = await plainClient();
+    const closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
+    client.end();
+    await closed;
+    let answered = false;
+    expect(() => openPreparedSession(client, () => (answered = true))).toThrow('Not connected');
+    expect(answered).toBe(false);
+  });
+
   it('lets another request (a pty) precede the exec on a prepared session', async () => {
     const client = await plainClient();
     try {
