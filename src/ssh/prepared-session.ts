@@ -19,7 +19,7 @@ interface ClientInternals {
 interface ChannelInternals {
   _callbacks?: Array<(failed: boolean | Error) => void>;
   outgoing?: { id?: number; state?: string };
-  _client?: { _protocol?: RequestProtocol };
+  _client?: { _protocol?: RequestProtocol; config?: { allowAgentFwd?: boolean }; _agentFwdEnabled?: boolean };
   subtype?: string;
   allowHalfOpen?: boolean;
 }
@@ -28,6 +28,7 @@ interface ChannelInternals {
 export interface RequestProtocol {
   exec?: (channelId: number, command: string, wantReply: boolean) => void;
   pty?: (channelId: number, rows: number, cols: number, height: number, width: number, term: string, modes: unknown, wantReply: boolean) => void;
+  openssh_agentForward?: (channelId: number, wantReply: boolean) => void;
 }
 
 /** ssh2's own window and packet size for the channels it opens (lib/Channel.js): a prepared one behaves the same. */
@@ -122,6 +123,29 @@ export function requestOnPreparedSession(
  * exactly like a channel `client.exec` returned.
  */
 export function execOnPreparedSession(channel: ClientChannel, command: string, done: (error: Error | undefined) => void): void {
+  // Agent forwarding (`agentForward`), asked on the connection's first session as ssh2's exec
+  // does (lib/client.js `reqAgentFwd`): sshd keeps one agent socket for the whole connection,
+  // so later sessions have it without asking.
+  const client = (channel as unknown as ChannelInternals)._client;
+  if (client?.config?.allowAgentFwd === true && client._agentFwdEnabled !== true) {
+    client._agentFwdEnabled = true;
+    requestOnPreparedSession(channel, (protocol, id) => {
+      if (typeof protocol.openssh_agentForward !== 'function') throw new Error('ssh2 protocol cannot request agent forwarding');
+      protocol.openssh_agentForward(id, true);
+    }, (error) => {
+      if (!error) {
+        sendExec(channel, command, done);
+        return;
+      }
+      client._agentFwdEnabled = false;
+      done(new Error('Unable to request agent forwarding', { cause: error }));
+    });
+    return;
+  }
+  sendExec(channel, command, done);
+}
+
+function sendExec(channel: ClientChannel, command: string, done: (error: Error | undefined) => void): void {
   requestOnPreparedSession(channel, (protocol, id) => {
     if (typeof protocol.exec !== 'function') throw new Error('ssh2 protocol cannot send exec');
     protocol.exec(id, command, true);
