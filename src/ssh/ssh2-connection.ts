@@ -314,14 +314,19 @@ export class SSHConnection implements PoolConnection {
         else if ((error as Error & { reason?: unknown }).reason !== undefined) reject(new ChannelOpenRefusal(error!.message));
         else reject(error);
       };
+      const cancelled = (): boolean => markSettled !== undefined;
       const startFresh = (): void => {
         try {
           // Opened and then asked, so that the pool learns when the server holds the session:
           // a refusal counts only the sessions confirmed by then (see PoolEntry.noteRefusal).
           if (!pty && preparedSessionsFit(this.#client)) {
             openPreparedSession(this.#client, (error, channel) => {
-              if (error || !channel) started(error ?? new Error('channel open failed'), undefined, false);
-              else this.#execOnFresh(channel, command, started, options.onOpened, () => markSettled !== undefined);
+              if (error || !channel) {
+                started(error ?? new Error('channel open failed'), undefined, false);
+                return;
+              }
+              options.onOpened?.();
+              this.#execOnPrepared(channel, command, false, started, cancelled, (refusal) => started(refusal, undefined, false));
             });
             return;
           }
@@ -342,60 +347,43 @@ export class SSHConnection implements PoolConnection {
           return;
         }
         options.onOpened?.();
-        this.#execOnSpare(channel, command, started, startFresh, () => markSettled !== undefined);
+        // A spare that will not take the command: the command opens its own channel.
+        this.#execOnPrepared(channel, command, true, started, cancelled, (refusal) => {
+          if (cancelled() || this.#state !== 'ready') started(refusal, undefined, true);
+          else startFresh();
+        });
       })) startFresh();
     });
   }
 
-  /** Sends the command on a channel just opened for it; one that will not take it is closed. */
-  #execOnFresh(
+  /**
+   * Sends the command on a prepared session: the claimed spare (`prepared`) or a channel just
+   * opened for it. Given up before it was asked, it is closed and the command settles once the
+   * server closed it; a session that will not take the command is closed and `refused` decides.
+   */
+  #execOnPrepared(
     channel: ClientChannel,
     command: string,
+    prepared: boolean,
     started: (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean) => void,
-    onOpened: (() => void) | undefined,
     cancelled: () => boolean,
-  ): void {
-    onOpened?.();
-    if (cancelled()) {
-      channel.resume();
-      channel.once('close', () => started(new Error('channel open cancelled'), undefined, false));
-      channel.close();
-      return;
-    }
-    execOnPreparedSession(channel, command, (error) => {
-      if (!error) {
-        started(undefined, channel, false);
-        return;
-      }
-      channel.resume();
-      channel.close();
-      started(error, undefined, false);
-    });
-  }
-
-  /** Sends the command on a claimed spare; a spare that will not take it is closed, and the command opens its own channel. */
-  #execOnSpare(
-    channel: ClientChannel,
-    command: string,
-    started: (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean) => void,
-    startFresh: () => void,
-    cancelled: () => boolean,
+    refused: (error: Error) => void,
   ): void {
     if (cancelled()) {
       // Nothing was asked of it yet: closing it frees the session (its close is seen only flowing).
       channel.resume();
-      channel.once('close', () => started(new Error('channel open cancelled'), undefined, true));
+      channel.once('close', () => started(new Error('channel open cancelled'), undefined, prepared));
       channel.close();
       return;
     }
     execOnPreparedSession(channel, command, (error) => {
       if (!error) {
-        started(undefined, channel, true);
+        started(undefined, channel, prepared);
         return;
       }
+      channel.resume();
       channel.close();
-      if (cancelled() || this.#state !== 'ready') started(error, undefined, true);
-      else startFresh();
+      refused(error);
     });
   }
 
