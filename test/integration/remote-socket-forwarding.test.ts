@@ -12,11 +12,12 @@ import { SpanKind } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { $, SSHConnectionPool, TunnelRefusedError } from '../../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { $, TunnelRefusedError } from '../../src/index.js';
 import type { SSHPoolError, SSHTunnel } from '../../src/index.js';
-import { echoServer, roundTrip } from '../support/echo-peer.js';
+import { answersAgain, echoServer, roundTrip } from '../support/echo-peer.js';
 import { sshdTarget } from '../support/sshd-target.js';
+import { closedAfterEach } from '../support/tunnel-cleanup.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
@@ -42,17 +43,7 @@ beforeAll(async () => {
   ]);
 }, 120_000);
 
-const pools: SSHConnectionPool[] = [];
-const tunnels: SSHTunnel[] = [];
-function newPool(...args: ConstructorParameters<typeof SSHConnectionPool>): SSHConnectionPool {
-  const pool = new SSHConnectionPool(...args);
-  pools.push(pool);
-  return pool;
-}
-afterEach(async () => {
-  await Promise.all(tunnels.splice(0).map((tunnel) => tunnel.close()));
-  await Promise.all(pools.splice(0).map((pool) => pool.closeAll({ timeout: 1_000 })));
-});
+const { newPool, track } = closedAfterEach();
 afterAll(async () => {
   echo?.close();
   if (localSocketDir) rmSync(localSocketDir, { recursive: true, force: true });
@@ -61,24 +52,11 @@ afterAll(async () => {
 /** A socket path in the server's /tmp, unique to one test. */
 const remoteSocket = (): string => `/tmp/sshpool-rf-${randomBytes(6).toString('hex')}.sock`;
 
-function track<T extends SSHTunnel>(tunnel: T): T {
-  tunnels.push(tunnel);
-  return tunnel;
-}
-
 /** What came back from one round trip through `tunnel`, as text. */
 async function echoed(tunnel: { host: string; port: number }, text: string): Promise<string> {
   return (await roundTrip(tunnel, text)).toString();
 }
 
-/** Waits until a round trip through `tunnel` echoes `text` again (the socket was bound again). */
-async function answersAgain(tunnel: { host: string; port: number }, text: string, what: string): Promise<void> {
-  let back = false;
-  await until(() => {
-    void echoed(tunnel, text).then((answer) => (back ||= answer === text), () => {});
-    return back;
-  }, 30_000, what);
-}
 
 /** A local port that reaches the server's UNIX socket `path` over an SSH connection of a pool of its own. */
 async function reachSocket(sshd: SshdServer, path: string): Promise<SSHTunnel> {
@@ -144,7 +122,7 @@ describe('remote forwarding of a UNIX socket on the server', () => {
       await sshd.kill();
       await sshd.start();
       await until(() => pool.getStats().totalConnections === 1, 30_000, 'a new connection');
-      await answersAgain(await reachSocket(sshd, path), 'after', 'the socket to answer again');
+      await answersAgain(await reachSocket(sshd, path), 'after', 30_000, 'the socket to answer again');
       expect(tunnel.path).toBe(path);
       expect(errors.every((error) => error.code !== 'ERR_SSHPOOL_TUNNEL_REFUSED')).toBe(true);
     } finally {
@@ -167,7 +145,7 @@ describe('remote forwarding of a UNIX socket on the server', () => {
       expect(errors.find((error) => error instanceof TunnelRefusedError)!.message).toContain('StreamLocalBindUnlink');
       // Once the stale file is gone, the next try binds and the socket answers again.
       await $.ssh(sshdTarget(sshd, newPool()))`rm -f ${path}`;
-      await answersAgain(await reachSocket(sshd, path), 'again', 'the socket to answer once its stale file was removed');
+      await answersAgain(await reachSocket(sshd, path), 'again', 30_000, 'the socket to answer once its stale file was removed');
     } finally {
       await sshd.remove();
     }

@@ -4,17 +4,18 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { connect, createServer } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { $, SSHConnectionPool, TunnelRefusedError } from '../../src/index.js';
-import type { SSHPoolError, SSHTunnel } from '../../src/index.js';
-import { echoServer, roundTrip } from '../support/echo-peer.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { $, TunnelRefusedError } from '../../src/index.js';
+import type { SSHConnectionPool, SSHPoolError, SSHTunnel } from '../../src/index.js';
+import { answersAgain, closed, connected, echoServer, roundTrip } from '../support/echo-peer.js';
 import { sshdTarget } from '../support/sshd-target.js';
+import { closedAfterEach } from '../support/tunnel-cleanup.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdServer } from '../support/sshd.js';
 import { TestMetricReader } from '../support/test-metric-reader.js';
@@ -45,17 +46,7 @@ beforeAll(async () => {
   ]);
 }, 120_000);
 
-const pools: SSHConnectionPool[] = [];
-const tunnels: SSHTunnel[] = [];
-function newPool(...args: ConstructorParameters<typeof SSHConnectionPool>): SSHConnectionPool {
-  const pool = new SSHConnectionPool(...args);
-  pools.push(pool);
-  return pool;
-}
-afterEach(async () => {
-  await Promise.all(tunnels.splice(0).map((tunnel) => tunnel.close()));
-  await Promise.all(pools.splice(0).map((pool) => pool.closeAll({ timeout: 1_000 })));
-});
+const { newPool, track } = closedAfterEach();
 afterAll(async () => {
   echo?.close();
   other?.close();
@@ -63,19 +54,8 @@ afterAll(async () => {
 
 async function forward(sshd: SshdServer, pool: SSHConnectionPool, port = echoPort): Promise<SSHTunnel> {
   const tunnel = await $.ssh(sshdTarget(sshd, pool)).forward({ to: { host: '127.0.0.1', port } });
-  tunnels.push(tunnel);
+  track(tunnel);
   return tunnel;
-}
-
-function closed(socket: Socket): Promise<void> {
-  return socket.destroyed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
-}
-
-function opened(tunnel: SSHTunnel): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(tunnel.port, tunnel.host, () => resolve(socket));
-    socket.on('error', reject);
-  });
 }
 
 describe('local forwarding', () => {
@@ -115,7 +95,7 @@ describe('local forwarding', () => {
     expect(pool.getStats()).toMatchObject({ totalConnections: 1, openChannels: 2 });
     expect((await sleepers).map((result) => result.stdout.trim())).toEqual(['done', 'done']);
     // And commands still get both sessions while tunnelled connections are open.
-    const held = await opened(tunnel);
+    const held = await connected(tunnel);
     const both = await Promise.all([$.ssh(target)`echo a`, $.ssh(target)`echo b`]);
     expect(both.map((result) => result.stdout.trim())).toEqual(['a', 'b']);
     held.destroy();
@@ -154,7 +134,7 @@ describe('local forwarding', () => {
     try {
       const pool = newPool();
       const tunnel = await forward(server, pool, (source.address() as AddressInfo).port);
-      const socket = await opened(tunnel);
+      const socket = await connected(tunnel);
       socket.pause();
       // The sender fills the windows and buffers along the way (SSH window, kernel buffers), then stalls.
       // Stalled: no progress for 500 ms. Without backpressure the whole stream would have been
@@ -186,7 +166,7 @@ describe('local forwarding', () => {
       let created = 0;
       pool.on('connection:created', () => created++);
       const tunnel = await forward(sshd, pool);
-      const socket = await opened(tunnel);
+      const socket = await connected(tunnel);
       socket.on('error', () => {});
       socket.resume();
       socket.write('before');
@@ -235,7 +215,7 @@ describe('local forwarding', () => {
   it('close() stops listening and ends the tunnel\'s connections', async () => {
     const pool = newPool();
     const tunnel = await forward(server, pool);
-    const socket = await opened(tunnel);
+    const socket = await connected(tunnel);
     socket.on('error', () => {});
     socket.resume();
     await until(() => tunnel.connections === 1, 10_000, 'the connection');
@@ -321,7 +301,7 @@ describe('SOCKS5', () => {
   it('connects SOCKS5 clients to the destinations they name, through the pooled connection', async () => {
     const pool = newPool();
     const proxy = await $.ssh(sshdTarget(server, pool)).socks();
-    tunnels.push(proxy);
+    track(proxy);
     const answers = await Promise.all([
       socksRoundTrip(proxy, '127.0.0.1', echoPort, 'via socks one'),
       socksRoundTrip(proxy, 'localhost', otherPort, 'via socks two'),
@@ -333,7 +313,7 @@ describe('SOCKS5', () => {
   it('answers "not allowed" when the server forbids forwarding', async () => {
     const pool = newPool();
     const proxy = await $.ssh(sshdTarget(noForwarding, pool)).socks();
-    tunnels.push(proxy);
+    track(proxy);
     proxy.on('error', () => {});
     expect(await socksRoundTrip(proxy, '127.0.0.1', echoPort, 'x')).toEqual({ reply: 2, body: '' });
   });
@@ -355,7 +335,7 @@ describe('telemetry', () => {
     const meterProvider = new MeterProvider({ readers: [reader] });
     const pool = newPool({ tracerProvider, meterProvider });
     const tunnel = await forward(server, pool);
-    const held = await opened(tunnel);
+    const held = await connected(tunnel);
     held.resume();
     const gauge = (kind: string, metrics: Map<string, MetricData>): number | undefined =>
       pointsOf(metrics.get('ssh.client.tunnel.connections')).find((point) => point.attributes['ssh.tunnel.kind'] === kind)?.value;
@@ -418,7 +398,7 @@ describe('remote forwarding', () => {
   it('forwards a port the server listens on to a local address, over the pooled connection', async () => {
     const pool = newPool();
     const tunnel = await $.ssh(sshdTarget(server, pool)).forwardRemote({ to: { host: '127.0.0.1', port: echoPort } });
-    tunnels.push(tunnel);
+    track(tunnel);
     expect(tunnel.host).toBe('127.0.0.1');
     expect(tunnel.port).toBeGreaterThan(0);
     // The sshd container shares this machine's network: its listener is reachable here.
@@ -432,17 +412,13 @@ describe('remote forwarding', () => {
     try {
       const pool = newPool({ reconnect: { initialDelay: 100, maxDelay: 500 } });
       const tunnel = await $.ssh(sshdTarget(sshd, pool)).forwardRemote({ to: { host: '127.0.0.1', port: echoPort } });
-      tunnels.push(tunnel);
+      track(tunnel);
       const port = tunnel.port;
       expect(await echoes(port, 'before')).toBe(true);
       await sshd.kill();
       await sshd.start();
       await until(() => pool.getStats().totalConnections === 1, 30_000, 'a new connection');
-      let back = false;
-      await until(() => {
-        void echoes(port, 'after').then((ok) => (back ||= ok));
-        return back;
-      }, 30_000, 'the forwarded port to answer again');
+      await answersAgain({ host: '127.0.0.1', port }, 'after', 30_000, 'the forwarded port to answer again');
       expect(tunnel.port).toBe(port);
     } finally {
       await sshd.remove();

@@ -1,6 +1,8 @@
-// The far end of tunnel tests: an echo server, and one round trip through a tunnel to it.
+// The far end of tunnel tests: an echo server, one round trip through a tunnel to it, and the
+// waits around a tunnelled connection (opened, closed, answering again after an outage).
 import { connect, createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { until } from './until.js';
 
 /**
  * An echo server that keeps half-closes (it ends its side once the client ended), listening on
@@ -28,4 +30,29 @@ export function roundTrip(address: { host: string; port: number }, data: Buffer 
     socket.on('error', reject);
     socket.end(data);
   });
+}
+
+/** A connection to `address` once it is established (a tunnel's local side). */
+export function connected(address: { host: string; port: number }): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(address.port, address.host, () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+/** Resolves once `socket` has closed (at once when it already has). */
+export function closed(socket: Socket): Promise<void> {
+  return socket.destroyed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+/**
+ * Keeps sending `text` through fresh connections to `address` until one echoes it back (a
+ * tunnel carrying again after an outage, a remote forward bound again); throws after `timeoutMs`.
+ */
+export async function answersAgain(address: { host: string; port: number }, text: string, timeoutMs: number, what: string): Promise<void> {
+  let back = false;
+  await until(() => {
+    void roundTrip(address, text).then((answer) => (back ||= answer.toString() === text), () => {});
+    return back;
+  }, timeoutMs, what);
 }

@@ -2,14 +2,13 @@
 // channels: tunnels, remote forwards and file transfers. Each must end within the keepalive
 // budget with a typed error or a closed socket, never hang, and work again after the thaw.
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { $, ConnectError, TransferAbortedError, TransferConnectionLostError, TransferTimeoutError } from '../../../src/index.js';
-import type { SSHPoolError, SSHTunnel } from '../../../src/index.js';
-import { echoServer, roundTrip } from '../../support/echo-peer.js';
+import type { SSHPoolError } from '../../../src/index.js';
+import { answersAgain, closed, connected, echoServer, roundTrip } from '../../support/echo-peer.js';
 import { startSshd } from '../../support/sshd.js';
 import type { SshdServer } from '../../support/sshd.js';
 import { failureOf, newPool, targetFor, until, withTimeout } from './shared.js';
@@ -41,26 +40,6 @@ async function withServer(body: (server: SshdServer) => Promise<void>): Promise<
   }
 }
 
-function closed(socket: Socket): Promise<void> {
-  return socket.destroyed ? Promise.resolve() : new Promise((resolve) => socket.once('close', () => resolve()));
-}
-
-function opened(tunnel: SSHTunnel): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(tunnel.port, tunnel.host, () => resolve(socket));
-    socket.on('error', reject);
-  });
-}
-
-/** Keeps asking until a round trip through `address` answers `text`, or the deadline passes. */
-async function answersAgain(address: { host: string; port: number }, text: string, timeoutMs: number): Promise<void> {
-  let back = false;
-  await until(() => {
-    void roundTrip(address, text).then((answer) => (back ||= answer.toString() === text), () => {});
-    return back;
-  }, timeoutMs, `${address.host}:${address.port} to answer again`);
-}
-
 describe('a tunnel on a frozen server', () => {
   it('closes the open tunnelled connection within the keepalive budget, refuses new ones while frozen, and carries new ones after the thaw', async () => {
     await withServer(async (server) => {
@@ -69,7 +48,7 @@ describe('a tunnel on a frozen server', () => {
       const errors: SSHPoolError[] = [];
       tunnel.on('error', (error) => errors.push(error));
       try {
-        const socket = await opened(tunnel);
+        const socket = await connected(tunnel);
         socket.on('error', () => {});
         const echoed = new Promise<void>((resolve) => socket.once('data', () => resolve()));
         socket.write('before');
@@ -82,14 +61,14 @@ describe('a tunnel on a frozen server', () => {
 
         // A connection accepted while the server is frozen is closed, not left hanging: no
         // connection can be opened, and the tunnel says so with the connect error.
-        const during = await opened(tunnel);
+        const during = await connected(tunnel);
         during.on('error', () => {});
         await withTimeout(closed(during), 15_000, 'a connection accepted during the freeze to close');
         await until(() => errors.length > 0, 5_000, 'the tunnel error event');
         expect(errors[0]).toBeInstanceOf(ConnectError);
 
         await server.unpause();
-        await answersAgain(tunnel, 'after the thaw', 30_000);
+        await answersAgain(tunnel, 'after the thaw', 30_000, 'the tunnel to carry again after the thaw');
         // Nothing stays stuck: the polls still in flight end too.
         await until(() => tunnel.connections === 0, 15_000, 'every tunnelled connection to end');
       } finally {
@@ -116,7 +95,7 @@ describe('a remote forward on a frozen server', () => {
         await server.unpause();
         // The frozen session's sshd process lets go of the port once it sees the old
         // connection closed; until then a re-bind is refused and retried with backoff.
-        await answersAgain({ host: '127.0.0.1', port }, 'after the thaw', 60_000);
+        await answersAgain({ host: '127.0.0.1', port }, 'after the thaw', 60_000, 'the forwarded port to answer again after the thaw');
         expect(tunnel.port).toBe(port);
       } finally {
         await tunnel.close();
