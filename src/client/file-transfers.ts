@@ -324,7 +324,7 @@ export class FileTransfers {
       // the host's next transfer removes it.
       if (!landed) {
         await session.unlink(written).catch((error: unknown) => {
-          if (options.atomic && error instanceof SftpRequestError && error.status === undefined) this.#hostPool.removeLater(written);
+          if (error instanceof SftpRequestError && error.status === undefined) this.#hostPool.removeLater(written);
         });
       }
     }

@@ -102,8 +102,7 @@ export class SftpChannels {
       if (!session) continue;
       // Out of the map at once: a transfer arriving meanwhile opens a new channel instead of
       // joining one about to close.
-      this.#sessions.delete(entry);
-      entry.sftpYielded();
+      this.#retire(entry);
       void session.then((open) => {
         this.#yielded.add(open);
         if (open.isClosed) this.#closedAfterYield(entry);
@@ -140,6 +139,12 @@ export class SftpChannels {
     this.#sessions.delete(entry);
   }
 
+  /** Takes the connection's channel out of use: no transfer joins it, and it holds its session until the server closes it. */
+  #retire(entry: PoolEntry): void {
+    this.#sessions.delete(entry);
+    entry.sftpYielded();
+  }
+
   #closedAfterYield(entry: PoolEntry): void {
     entry.sftpYieldEnded();
     this.#roomMade(entry);
@@ -173,8 +178,7 @@ export class SftpChannels {
       // the server's close, as a yielded channel does, and a new channel may open meanwhile.
       session.onEnded(() => {
         if (this.#sessions.get(entry) !== opened || this.#yielded.has(session)) return;
-        this.#sessions.delete(entry);
-        entry.sftpYielded();
+        this.#retire(entry);
         this.#yielded.add(session);
       });
       void session.closed.then(() => {
