@@ -92,9 +92,14 @@ export class WaitQueue<T extends Queued> {
     return next;
   }
 
-  /** The entries in serving order (a snapshot). */
+  /** The entry `shift()` would return, left in place. */
+  peek(): T | undefined {
+    return this.#aged[0] ?? this.#items[0];
+  }
+
+  /** The entries in serving order (a snapshot): the aged ones first, as `shift()` serves them. */
   items(): readonly T[] {
-    return [...this.#items];
+    return [...this.#aged, ...this.#items];
   }
 
   /** Empties the queue, returning what was in it in serving order. */

@@ -112,7 +112,7 @@ export class HostPool implements BudgetMember {
       tunnelEnded: (entry) => this.#roomMade(entry),
       backoff: config.reconnect, hold: this.#hold,
     });
-    this.#sftp = new SftpChannels(this, (entry) => this.#roomMade(entry));
+    this.#sftp = new SftpChannels(this, (entry) => this.#roomMade(entry), () => this.#lending.serveWaiters());
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
     events.subscribe((event) => {

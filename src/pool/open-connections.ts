@@ -35,6 +35,25 @@ export class OpenConnections {
   }
 
   /**
+   * The connection whose open SFTP channel a transfer can ride, the one with the fewest riders;
+   * `minLimit`: only connections allowed at least that many sessions (a ride that passes waiting
+   * work must leave it a session besides the SFTP channel's).
+   */
+  pickRide(minLimit = 1): PoolEntry | undefined {
+    let best: PoolEntry | undefined;
+    for (const entry of this.#entries) {
+      if (!entry.sftpRideable || entry.channelLimit < minLimit) continue;
+      if (!best || entry.sftpRiders < best.sftpRiders) best = entry;
+    }
+    return best;
+  }
+
+  /** The connection for `request`: a ride on an open SFTP channel for a transfer, else a free slot. */
+  pickFor(request: { readonly ridesSftp?: boolean | undefined }): PoolEntry | undefined {
+    return (request.ridesSftp ? this.pickRide() : undefined) ?? this.pick();
+  }
+
+  /**
    * The connection for a new tunnelled connection: the least loaded (sessions and tunnels) of
    * those that take new channels, with or without a free session slot.
    */

@@ -15,6 +15,11 @@ export interface AcquireRequest {
   readonly cancel?: AbortSignal | undefined;
   /** Parent of the `ssh.pool.acquire` span. */
   readonly trace?: TraceParent | undefined;
+  /**
+   * The work rides the connection's SFTP channel (a transfer) and opens no channel of its own:
+   * it may be given a place on an open SFTP channel when no slot is free.
+   */
+  readonly ridesSftp?: boolean | undefined;
 }
 
 /**
@@ -108,6 +113,16 @@ export class PendingAcquires<T> {
     return this.#queue.shift();
   }
 
+  /** The acquire `shift()` would return, left in the queue. */
+  peek(): PendingAcquire<T> | undefined {
+    return this.#queue.peek();
+  }
+
+  /** The waiting acquires in serving order (a snapshot). */
+  items(): ReadonlyArray<PendingAcquire<T>> {
+    return this.#queue.items();
+  }
+
   /** Records a connect error as the possible cause of every waiting acquire's timeout. */
   noteCause(error: Error): void {
     for (const pending of this.#queue.items()) pending.lastCause = error;
@@ -118,7 +133,7 @@ export class PendingAcquires<T> {
    * attempt was made for yet, else the first waiting.
    */
   causeOfNextOpen(): TraceParent | undefined {
-    const items = [...this.#queue.items()];
+    const items = this.#queue.items();
     return (items.find((pending) => pending.connectAttempts.length === 0) ?? items[0])?.request.trace;
   }
 

@@ -3,7 +3,8 @@ import type { PoolConnection } from '../ssh/connection.js';
 /**
  * The pool's bookkeeping for one open connection (HikariCP's PoolEntry): how many channel
  * slots it lends and may lend, since when it has been idle, and whether it still takes work.
- * Invariant: `slotsInUse <= channelLimit` except when a refusal has just lowered the limit.
+ * Invariant: `openChannels <= channelLimit` except when a refusal has just lowered the limit;
+ * `slotsInUse` may pass it by the transfers riding the SFTP channel, which open no channel.
  * A spare session (`connection.spare`) is opened only with room beside the channels in use and
  * is claimed by the next channel opened, so channels on the server stay within the limit too.
  */
@@ -56,6 +57,17 @@ export class PoolEntry {
    */
   get workingChannels(): number {
     return this.openChannels - this.#sftpClosing - (this.sftpIdle ? 1 : 0);
+  }
+  /**
+   * A transfer may ride the SFTP channel here without a free slot: it is open (or opening) and
+   * not being given up, and the connection takes work.
+   */
+  get sftpRideable(): boolean {
+    return this.#sftpChannel === 1 && this.lendable;
+  }
+  /** Transfers riding the SFTP channel now. */
+  get sftpRiders(): number {
+    return this.#sftpRiders;
   }
   /** The SFTP channel is open (or opening) and no transfer uses it. */
   get sftpIdle(): boolean {

@@ -31,8 +31,10 @@ export class SftpConnectionLost extends Error {
  * connection (idle expiry, lifetime, close). The channel is a session channel to the server, so
  * it takes one of the connection's slots from its open to its close (`PoolEntry.joinSftp`);
  * a transfer holds a slot like a command does (priority, `acquireTimeout`, the same queue) but
- * rides the shared channel instead of opening its own. An SFTP channel no transfer uses gives
- * its slot back to waiting work (`yieldIdle`) instead of starving it.
+ * rides the shared channel instead of opening its own. Where that channel is open, a transfer
+ * rides it without a free slot (`AcquireRequest.ridesSftp`), since it takes no session. An SFTP
+ * channel no transfer uses gives its slot back to waiting work (`yieldIdle`) instead of
+ * starving it.
  */
 export class SftpChannels {
   readonly #source: SlotSource;
@@ -44,9 +46,13 @@ export class SftpChannels {
   /** Remote files to remove on the next channel to the host (see `removeLater`). */
   readonly #leftBehind = new Set<string>();
 
-  constructor(source: SlotSource, roomMade: (entry: PoolEntry) => void) {
+  /** Told when a channel starts to open: transfers waiting for a slot may ride it now. */
+  readonly #rideOpened: () => void;
+
+  constructor(source: SlotSource, roomMade: (entry: PoolEntry) => void, rideOpened: () => void = () => {}) {
     this.#source = source;
     this.#roomMade = roomMade;
+    this.#rideOpened = rideOpened;
   }
 
   /**
@@ -59,12 +65,13 @@ export class SftpChannels {
   async run<T>(request: SessionRequest, work: (session: SftpSession, slot: Slot) => Promise<T>): Promise<SftpOutcome<T>> {
     let lost = 0;
     let lastFailure: Error | undefined;
+    const ride: SessionRequest = { ...request, ridesSftp: true };
     for (let attempt = 1; attempt <= MAX_CHANNEL_ATTEMPTS; attempt++) {
-      const slot = await this.#source.acquire(request, attempt > 1);
+      const slot = await this.#source.acquire(ride, attempt > 1);
       const { entry } = slot;
       let session: SftpSession;
       try {
-        session = await untilCancelled(this.#sessionOn(entry, request), request.cancel);
+        session = await untilCancelled(slot.ridesSftp ? this.#joined(entry) : this.#sessionOn(entry, request), request.cancel);
         // Closed or ended a moment ago (the server's sftp-server ended, a stopped transfer ended it).
         if (session.isEnded) throw new ConnectionUnusable('the SFTP channel closed');
       } catch (error) {
@@ -160,7 +167,13 @@ export class SftpChannels {
     entry.joinSftp(true);
     const opening = this.#open(entry, request);
     this.#sessions.set(entry, opening);
+    this.#rideOpened();
     return opening;
+  }
+
+  /** The channel a slot lent as a ride already joined; gone when it closed in between. The caller leaves it. */
+  #joined(entry: PoolEntry): Promise<SftpSession> {
+    return this.#sessions.get(entry) ?? Promise.reject(new ConnectionUnusable('the SFTP channel closed'));
   }
 
   #open(entry: PoolEntry, request: SessionRequest): Promise<SftpSession> {

@@ -33,7 +33,9 @@ export interface SlotLendingOptions {
  * operations): a slot at once on the least-loaded connection with room, else a place in the
  * queue until a slot frees, the acquire times out (naming the last connect error) or its
  * caller gives up. Reports each lend and each failed acquire on the event stream.
- * Invariant: a new acquire never overtakes a waiting one; a retry (`front`) may.
+ * Invariant: a new acquire never takes what a waiting one waits for; a retry (`front`) may.
+ * A transfer may pass waiters of its priority or lower by riding an open SFTP channel, which
+ * takes no session from them, on a connection that leaves them a session of their own.
  */
 export class SlotLending {
   readonly #options: SlotLendingOptions;
@@ -62,10 +64,8 @@ export class SlotLending {
       return Promise.reject(new PoolClosedError(`The pool for ${name} is closed`));
     }
     if (request.cancel?.aborted) return Promise.reject(new AcquireCancelled(request.cancel.reason as CancelReason));
-    if (queue.length === 0 || front) {
-      const entry = connections.pick();
-      if (entry) return Promise.resolve(this.#grant(entry, 0, request.trace, startedAtEpoch, NO_ATTEMPTS));
-    }
+    const entry = queue.length === 0 || front ? connections.pickFor(request) : this.#rideBesideWaiters(request);
+    if (entry) return Promise.resolve(this.#grant(entry, request, 0, startedAtEpoch, NO_ATTEMPTS));
     return new Promise<Slot>((resolve, reject) => {
       const pending: PendingAcquire<Slot> = new PendingAcquire<Slot>(request, front, clock.now(), this.#options.hold, resolve, (error) => {
         const timedOut = error instanceof AcquireTimeoutError || (error instanceof AcquireCancelled && error.reason === 'timeout');
@@ -92,13 +92,41 @@ export class SlotLending {
   serveWaiters(): void {
     const { clock, connections, pending: queue } = this.#options;
     while (queue.length > 0) {
-      const entry = connections.pick();
+      const entry = connections.pickFor(queue.peek()!.request);
       if (!entry) break;
-      const pending = queue.shift()!;
-      const waitMs = clock.now() - pending.enqueuedAt;
-      pending.resolve(this.#grant(entry, waitMs, pending.request.trace, clock.epochNow() - waitMs, pending.connectAttempts));
+      this.#serve(queue.shift()!, entry, clock);
     }
+    if (queue.length > 0) this.#serveRiders();
     if (queue.length === 0) this.#options.growth.queueEmptied();
+  }
+
+  /** Waiting transfers that may pass the head by riding an open SFTP channel (see `#rideBesideWaiters`). */
+  #serveRiders(): void {
+    const { clock, pending: queue } = this.#options;
+    for (const pending of queue.items()) {
+      if (!pending.request.ridesSftp) continue;
+      const entry = this.#rideBesideWaiters(pending.request);
+      if (!entry) continue;
+      queue.remove(pending);
+      this.#serve(pending, entry, clock);
+    }
+  }
+
+  /**
+   * Where a transfer may ride although acquires wait: only past waiters of its priority or lower,
+   * and only on a connection allowed two sessions or more, so that the ones it passes still get
+   * sessions as they free (with one session, the SFTP channel must idle to be given up to them).
+   */
+  #rideBesideWaiters(request: AcquireRequest): PoolEntry | undefined {
+    if (!request.ridesSftp) return undefined;
+    const head = this.#options.pending.peek();
+    if (head && head.priority > request.priority) return undefined;
+    return this.#options.connections.pickRide(2);
+  }
+
+  #serve(pending: PendingAcquire<Slot>, entry: PoolEntry, clock: Clock): void {
+    const waitMs = clock.now() - pending.enqueuedAt;
+    pending.resolve(this.#grant(entry, pending.request, waitMs, clock.epochNow() - waitMs, pending.connectAttempts));
   }
 
   /** Fails every waiting acquire. */
@@ -117,15 +145,22 @@ export class SlotLending {
     return true;
   }
 
-  #grant(entry: PoolEntry, waitMs: number, parent: TraceParent | undefined, startedAtEpoch: number, connectAttempts: readonly number[]): Slot {
+  #grant(entry: PoolEntry, request: AcquireRequest, waitMs: number, startedAtEpoch: number, connectAttempts: readonly number[]): Slot {
     const idleSince = entry.idleSince;
     const first = entry.lend();
+    // Joined here, not when the transfer gets to run: until then the channel could otherwise be
+    // given up as idle, and the slot would stand for a channel that is not there.
+    const ridesSftp = request.ridesSftp === true && entry.sftpRideable;
+    if (ridesSftp) entry.joinSftp(false);
+    const parent = request.trace;
     const now = this.#options.clock.now();
     // A connection's first slot pays for its opening; every later one is a reuse.
     const outcome = first ? 'created' : 'reused';
     const idleMs = !first && idleSince !== undefined ? now - idleSince : undefined;
     this.#options.events.emit({ type: 'acquired', outcome, connection: entry.connection, waitMs, idleMs, parent, startedAtEpoch, connectAttempts });
-    return { entry, connection: entry.connection, outcome, waitMs, grantedAt: now };
+    return ridesSftp
+      ? { entry, connection: entry.connection, outcome, waitMs, grantedAt: now, ridesSftp }
+      : { entry, connection: entry.connection, outcome, waitMs, grantedAt: now };
   }
 
   #failed(

@@ -11,6 +11,8 @@ export interface Slot {
   readonly waitMs: number;
   /** Clock time the slot was granted. */
   readonly grantedAt: number;
+  /** Lent as a place on the connection's open SFTP channel, already joined (`PoolEntry.joinSftp`). */
+  readonly ridesSftp?: boolean;
 }
 
 /** How a command's channel ended, and the slot it ran on. */

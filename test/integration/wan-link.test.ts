@@ -129,6 +129,35 @@ describe('over a 50 ms round trip', () => {
     }
   }, 120_000);
 
+  it('regression: transfers queued behind commands each waited for a free slot, then closed and reopened the SFTP channel; they now ride the open one', async () => {
+    const server = await startSshd({ config: { MaxSessions: 2, LogLevel: 'VERBOSE' } });
+    const delayed = await DelayProxy.start({ host: server.host, port: server.port }, DELAY_MS);
+    const pool = new SSHConnectionPool({ connectionTimeout: 10_000, maxConnections: 1 });
+    pools.push(pool);
+    const sftpOpens = async (): Promise<number> => (await server.logs()).match(/Starting session: subsystem 'sftp'/g)?.length ?? 0;
+    try {
+      const ssh = $.ssh(sshdTarget({ ...server, host: '127.0.0.1', port: delayed.port }, pool));
+      await ssh`true`;
+      const first = randomBytes(16 * 1024 * 1024);
+      let started!: () => void;
+      const inProgress = new Promise<void>((resolve) => (started = resolve));
+      const opening = ssh.upload(first, `${HOME}/ride-0.bin`, { onProgress: () => started() });
+      await Promise.race([inProgress, opening]);
+      // The SFTP channel is open and busy; commands now take the other session and queue for it.
+      const commands = Promise.all(Array.from({ length: 6 }, (_, index) => ssh`sleep 0.2; echo ${index}`));
+      const files = Array.from({ length: 4 }, (_, index) => ({ path: `${HOME}/ride-${index + 1}.bin`, data: randomBytes(64 * 1024 + index) }));
+      const writes = files.map(({ path, data }) => ssh.writeFile(path, data));
+      await Promise.all([opening, ...writes]);
+      expect(await sftpOpens()).toBe(1);
+      expect((await commands).map((result) => result.stdout)).toEqual(Array.from({ length: 6 }, (_, index) => `${index}\n`));
+      const read = await Promise.all([`${HOME}/ride-0.bin`, ...files.map(({ path }) => path)].map((path) => ssh.readFile(path)));
+      expect(read.map(sha256)).toEqual([first, ...files.map(({ data }) => data)].map(sha256));
+    } finally {
+      await delayed.stop();
+      await server.remove();
+    }
+  }, 120_000);
+
   it('a server killed mid-command fails that command with ConnectionLostError, and the next one runs once it is back', async () => {
     const server = await startSshd();
     const delayed = await DelayProxy.start({ host: server.host, port: server.port }, DELAY_MS);

@@ -63,6 +63,26 @@ describe('wait queue order', () => {
     expect(queue.length).toBe(0);
   });
 
+  it('regression: items() left out aged entries, so a waiter that had aged never got the cause of its timeout; it lists them first, as shift() serves them', () => {
+    const { queue, add, served } = queueOf({ maxOvertakes: 1 });
+    add('low', 0);
+    add('high-1', 9);
+    add('high-2', 9);
+    expect(served(1)).toEqual(['high-1']);
+    expect(queue.items().map((entry) => entry.name)).toEqual(['low', 'high-2']);
+    expect(queue.peek()?.name).toBe('low');
+    expect(served()).toEqual(['low', 'high-2']);
+  });
+
+  it('peeks at what shift() would serve, leaving it queued', () => {
+    const { queue, add } = queueOf();
+    expect(queue.peek()).toBeUndefined();
+    add('a', 0);
+    add('high', 3);
+    expect(queue.peek()?.name).toBe('high');
+    expect(queue.length).toBe(2);
+  });
+
   it('rejects a negative aging bound', () => {
     expect(() => new WaitQueue({ maxOvertakes: -1 })).toThrow(RangeError);
   });

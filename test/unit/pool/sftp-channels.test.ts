@@ -117,6 +117,44 @@ describe('SFTP channels', () => {
     expect(entry).toMatchObject({ openChannels: 0, slotsInUse: 0 });
   });
 
+  it('asks for its slot as a transfer that may ride the open channel, and tells the pool when a channel starts to open', async () => {
+    const clock = new FakeClock();
+    const entry = entryOf(new FakeConnectionLayer(clock), clock, 2);
+    const asked: Array<boolean | undefined> = [];
+    const source = new FakeSlotSource(clock, [entry]);
+    const acquire = source.acquire.bind(source);
+    source.acquire = (request?: SessionRequest) => {
+      asked.push(request?.ridesSftp);
+      return acquire();
+    };
+    let rideOpened = 0;
+    const channels = new SftpChannels(source, () => {}, () => rideOpened++);
+    (entry.connection as PoolConnection & { openSftp: () => Promise<SftpSession> }).openSftp = () => Promise.resolve(new SftpSession(new FakeSftp() as unknown as SFTPWrapper));
+    await channels.run({ priority: 0, cancel: new AbortController().signal }, async () => undefined);
+    expect(asked).toEqual([true]);
+    expect(rideOpened).toBe(1);
+  });
+
+  it('a ride whose channel closed before the transfer ran opens no channel on it without a slot: it gives the place back and asks again', async () => {
+    const { clock, entry, channels, opened, request, source } = setup(1);
+    await channels.run(request, async () => undefined);
+    const acquire = source.acquire.bind(source);
+    let rides = 0;
+    source.acquire = async () => {
+      if (rides++ > 0) return acquire();
+      // Lent as a ride on the open channel (as SlotLending does), which then closes.
+      const slot = { ...slotOf(entry, clock), ridesSftp: true };
+      entry.joinSftp(false);
+      opened[0]!.emit('close');
+      await settle();
+      return slot;
+    };
+    const value = await channels.run(request, async () => 'done');
+    expect(value.value).toBe('done');
+    expect(opened).toHaveLength(2);
+    expect(entry).toMatchObject({ slotsInUse: 0, sftpRiders: 0, openChannels: 1 });
+  });
+
   it('a channel that closes by itself frees its session and the next transfer opens a new one', async () => {
     const { entry, channels, opened, request, roomMade } = setup();
     await channels.run(request, async () => undefined);

@@ -246,4 +246,79 @@ describe('slot lending', () => {
     lending.release(slot);
     expect((entries[0] as PoolEntry).idleSince).toBe(70);
   });
+
+  describe('transfers ride an open SFTP channel', () => {
+    /** The connection's SFTP channel opened by a transfer holding `slot`, as SftpChannels does. */
+    const sftpOpenedOn = (slot: Slot): void => slot.entry.joinSftp(true);
+
+    it('a transfer passes waiting commands onto the open SFTP channel, which takes no session from them', async () => {
+      const { lending, entries, track, pending } = setup([2]);
+      const opener = await lending.acquire({ priority: 0, ridesSftp: true }, false, false);
+      sftpOpenedOn(opener);
+      const command = await lending.acquire({ priority: 0 }, false, false);
+      const waitingCommand = track();
+      const transfer = track({ ridesSftp: true });
+      await settle();
+      expect(waitingCommand).toEqual({});
+      expect(transfer.slot).toMatchObject({ entry: entries[0], ridesSftp: true, waitMs: 0 });
+      expect(pending.length).toBe(1);
+      // The SFTP channel and the command: still two sessions on a connection allowed two.
+      expect(entries[0]).toMatchObject({ openChannels: 2, sftpRiders: 2, freeSlots: 0 });
+      expect(command.ridesSftp).toBeUndefined();
+    });
+
+    it('a transfer does not pass a waiter of higher priority', async () => {
+      const { lending, track } = setup([2]);
+      sftpOpenedOn(await lending.acquire({ priority: 0, ridesSftp: true }, false, false));
+      await lending.acquire({ priority: 0 }, false, false);
+      track({ priority: 5 });
+      const transfer = track({ priority: 0, ridesSftp: true });
+      await settle();
+      expect(transfer).toEqual({});
+    });
+
+    it('with one session allowed, a transfer waits its turn: the waiters need the SFTP channel to idle and be given up', async () => {
+      const { lending, track, giveBack } = setup([1]);
+      const opener = await lending.acquire({ priority: 0, ridesSftp: true }, false, false);
+      sftpOpenedOn(opener);
+      const command = track();
+      const transfer = track({ ridesSftp: true });
+      await settle();
+      expect(transfer).toEqual({});
+      expect(command).toEqual({});
+      opener.entry.leaveSftp();
+      giveBack(opener);
+      await settle();
+      expect(transfer).toEqual({});
+      // The idle channel is given up (SftpChannels.yieldIdle) and closes: the command is next.
+      opener.entry.sftpYielded();
+      opener.entry.sftpYieldEnded();
+      lending.serveWaiters();
+      await settle();
+      expect(command.slot).toBeDefined();
+      expect(transfer).toEqual({});
+    });
+
+    it('waiting transfers ride as soon as a channel opens, and a transfer at the head rides whatever the limit', async () => {
+      const { lending, track, entries } = setup([1]);
+      const opener = await lending.acquire({ priority: 0, ridesSftp: true }, false, false);
+      const transfers = [track({ ridesSftp: true }), track({ ridesSftp: true })];
+      await settle();
+      expect(transfers.map((transfer) => transfer.slot)).toEqual([undefined, undefined]);
+      sftpOpenedOn(opener);
+      lending.serveWaiters();
+      await settle();
+      expect(transfers.map((transfer) => transfer.slot?.ridesSftp)).toEqual([true, true]);
+      expect(entries[0]).toMatchObject({ openChannels: 1, sftpRiders: 3 });
+    });
+
+    it('a command never rides: with the SFTP channel busy and no slot free, it waits', async () => {
+      const { lending, track } = setup([2]);
+      sftpOpenedOn(await lending.acquire({ priority: 0, ridesSftp: true }, false, false));
+      await lending.acquire({ priority: 0 }, false, false);
+      const command = track();
+      await settle();
+      expect(command).toEqual({});
+    });
+  });
 });
