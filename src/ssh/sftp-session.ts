@@ -1,5 +1,11 @@
 import type { FileEntryWithStats, InputAttributes, OpenMode, SFTPWrapper, Stats } from 'ssh2';
 import { windowKeeper } from './channel-window.js';
+import { sendWriteRequest, writeRequestBytes, writeRequestsFit } from './sftp-write-request.js';
+
+/** Data bytes one reused write request holds (uploads send 64 KiB pieces); longer writes go through ssh2's `write`. */
+const REUSED_WRITE_DATA_BYTES = 64 * 1024;
+/** Handle bytes the reused write request has room for (OpenSSH's are 4). */
+const REUSED_WRITE_HANDLE_BYTES = 256;
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
 export const SFTP_STATUS = { eof: 1, noSuchFile: 2, permissionDenied: 3, failure: 4, noConnection: 6, connectionLost: 7 } as const;
@@ -52,9 +58,13 @@ export class SftpSession {
   readonly #outstanding = new Set<(error: Error) => void>();
   /** `performance.now()` of the last answer (or of the last request sent while none was outstanding). */
   #lastAnswerAt = performance.now();
+  /** Whether write requests can be built in `#writeScratch` (see sftp-write-request.ts). */
+  readonly #reusesWrites: boolean;
+  #writeScratch: Buffer | undefined;
 
   constructor(sftp: SFTPWrapper) {
     this.#sftp = sftp;
+    this.#reusesWrites = writeRequestsFit(sftp);
     sftp.on('error', () => {});
     keepWindowOpen(sftp);
     this.closed = new Promise((resolve) => {
@@ -129,7 +139,13 @@ export class SftpSession {
    * longer data is read again as each part is answered, and must be left alone until then.
    */
   write(handle: SftpHandle, data: Buffer, position: number): Promise<void> {
-    return this.#call<void>((done) => this.#sftp.write(handle, data, 0, data.length, position, (error) => done(error)));
+    return this.#call<void>((done) => {
+      if (this.#reusesWrites) {
+        this.#writeScratch ??= Buffer.allocUnsafeSlow(writeRequestBytes(REUSED_WRITE_HANDLE_BYTES, REUSED_WRITE_DATA_BYTES));
+        if (sendWriteRequest(this.#sftp, this.#writeScratch, handle, data, position, done)) return;
+      }
+      this.#sftp.write(handle, data, 0, data.length, position, (error) => done(error));
+    });
   }
 
   /** Reads up to `length` bytes at `position`; an empty buffer at the end of the file. */

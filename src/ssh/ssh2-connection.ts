@@ -21,6 +21,7 @@ import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
 import { SftpSession, SftpSubsystemUnavailable } from './sftp-session.js';
 import { execOnPreparedSession, openPreparedSession, preparedSessionsFit } from './prepared-session.js';
+import { packetReuseFits, reuseOutboundPackets } from './outbound-packet-reuse.js';
 import { SpareSession } from './spare-session.js';
 import type { SpareOutcome, SpareState } from './spare-session.js';
 import { guardPreBanner } from './pre-banner-guard.js';
@@ -110,6 +111,7 @@ export class SSHConnection implements PoolConnection {
     };
     client.on('tcp connection', (details, accept, reject) => deliver(`${details.destIP}:${details.destPort}`, accept, reject));
     client.on('unix connection', (details, accept, reject) => deliver(socketListenerKey(details.socketPath), accept, reject));
+    if (packetReuseFits(client)) reuseOutboundPackets(client, sock);
     this.#startKeepAlive();
   }
 
