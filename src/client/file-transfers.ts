@@ -8,7 +8,8 @@ import { quote } from '../command/shell-quote.js';
 import { InvalidArgumentError, SSHPoolError, TransferError, VerificationError } from '../core/errors.js';
 import type { TransferOperation } from '../core/errors.js';
 import type { HostPool } from '../pool/host-pool.js';
-import { readPipelined, writePipelined } from '../ssh/sftp-copy.js';
+import { BufferRecycler } from '../core/buffer-recycler.js';
+import { MAX_REQUEST_BYTES, readPipelined, writePipelined } from '../ssh/sftp-copy.js';
 import type { CopyControl } from '../ssh/sftp-copy.js';
 import { SFTP_STATUS, SftpRequestError } from '../ssh/sftp-session.js';
 import type { SftpSession, SftpStats } from '../ssh/sftp-session.js';
@@ -350,7 +351,7 @@ export class FileTransfers {
       bytes = await readPipelined(session, handle, stats.size, (chunk) => {
         hash?.update(chunk);
         return sink.write(chunk);
-      }, control);
+      }, control, sink.buffers);
     } catch (error) {
       await sink.abandon();
       throw error;
@@ -462,6 +463,8 @@ async function* hashed(chunks: AsyncIterable<Buffer>, hash: Hash | undefined): A
 
 /** Where downloaded bytes go, in order. */
 interface Sink {
+  /** Takes each chunk whole (copied or written out); it gives the chunk's buffer back here when done with it. */
+  readonly buffers?: BufferRecycler;
   write(chunk: Buffer): Promise<void> | void;
   /** All bytes written and checked: make them final (rename, mode, mtime). */
   finish(preserve: { mode: number; mtime: number } | undefined): Promise<void>;
@@ -470,8 +473,13 @@ interface Sink {
 }
 
 function memorySink(chunks: Buffer[]): Sink {
+  const buffers = new BufferRecycler(MAX_REQUEST_BYTES);
   return {
-    write: (chunk) => void chunks.push(Buffer.from(chunk)),
+    buffers,
+    write: (chunk) => {
+      chunks.push(Buffer.from(chunk));
+      buffers.give(chunk);
+    },
     finish: () => Promise.resolve(),
     abandon: () => Promise.resolve(),
   };
@@ -504,7 +512,8 @@ function streamSink(stream: Writable): Sink {
 /** A local file; atomic: written under a temporary name in its directory, renamed at the finish. */
 async function fileSink(path: string, atomic: boolean, fail: (error: unknown, path: string) => never): Promise<Sink> {
   const written = atomic ? join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.sshpool-tmp`) : path;
-  const file = new WriteBehindFile(await openLocal(written, atomic ? 'wx' : 'w', 0o600).catch((error: unknown) => fail(error, path)));
+  const buffers = new BufferRecycler(MAX_REQUEST_BYTES);
+  const file = new WriteBehindFile(await openLocal(written, atomic ? 'wx' : 'w', 0o600).catch((error: unknown) => fail(error, path)), (chunk) => buffers.give(chunk));
   let open = true;
   const close = async (): Promise<void> => {
     if (!open) return;
@@ -512,6 +521,7 @@ async function fileSink(path: string, atomic: boolean, fail: (error: unknown, pa
     await file.close();
   };
   return {
+    buffers,
     write: async (chunk) => {
       await file.write(chunk).catch((error: unknown) => fail(error, path));
     },

@@ -18,14 +18,17 @@ export const WRITE_BEHIND_BYTES = 2 * 1024 * 1024;
  */
 export class WriteBehindFile {
   readonly #file: FileHandle;
+  /** Told of each chunk once the file is done with it (written, or failed). */
+  readonly #onDone: ((chunk: Buffer) => void) | undefined;
   #queued: Buffer[] = [];
   /** Bytes queued or being written. */
   #unwritten = 0;
   #writing: Promise<void> | undefined;
   #failure: { readonly error: unknown } | undefined;
 
-  constructor(file: FileHandle) {
+  constructor(file: FileHandle, onDone?: (chunk: Buffer) => void) {
     this.#file = file;
+    this.#onDone = onDone;
   }
 
   /** Takes `chunk`; waits only while more than `WRITE_BEHIND_BYTES` are unwritten. Rejects with an earlier write's error. */
@@ -71,7 +74,10 @@ export class WriteBehindFile {
           } catch (error) {
             this.#failure = { error };
           }
-          for (const chunk of batch) this.#unwritten -= chunk.length;
+          for (const chunk of batch) {
+            this.#unwritten -= chunk.length;
+            this.#onDone?.(chunk);
+          }
         }
         this.#queued = [];
       } finally {

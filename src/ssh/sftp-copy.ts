@@ -15,7 +15,7 @@ export interface CopyControl {
  * ssh2's 2 MiB channel window 64 KiB requests keep the server busier: on a 50 ms round trip,
  * 32 MiB uploads took 2.1-2.8 s with 64 KiB requests and 3.1-3.5 s with 255 KiB (BENCHMARKS.md).
  */
-const MAX_REQUEST_BYTES = 64 * 1024;
+export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /**
  * Waits for one promise at a time, or for the signal, whichever comes first: a hung server must
@@ -105,6 +105,11 @@ export async function writePipelined(session: SftpSession, handle: SftpHandle, s
   }
 }
 
+/** Where a download's read requests get their buffers: the sink gives them back once it is done with a chunk. */
+export interface ReadBuffers {
+  take(length: number): Buffer;
+}
+
 /**
  * Reads `handle` from offset 0 and hands the bytes to `sink` in order, with up to `concurrency`
  * read requests in flight up to `size`, then reads on one at a time until the server reports
@@ -117,7 +122,9 @@ export async function readPipelined(
   size: number,
   sink: (chunk: Buffer) => Promise<void> | void,
   control: CopyControl,
+  buffers?: ReadBuffers,
 ): Promise<number> {
+  const read = (length: number, at: number): Promise<Buffer> => session.read(handle, length, at, buffers?.take(length));
   const requestBytes = Math.min(MAX_REQUEST_BYTES, session.maxReadLength);
   const queue: Array<{ readonly at: number; readonly length: number; readonly answer: Promise<Buffer | Error> }> = [];
   const aborted = abortableWaits(control.signal);
@@ -128,7 +135,7 @@ export async function readPipelined(
       const at = issued;
       const length = Math.min(requestBytes, size - issued);
       issued += length;
-      queue.push({ at, length, answer: session.read(handle, length, at).catch((error: unknown) => error as Error) });
+      queue.push({ at, length, answer: read(length, at).catch((error: unknown) => error as Error) });
     }
   };
   const take = async (chunk: Buffer): Promise<void> => {
@@ -146,7 +153,7 @@ export async function readPipelined(
       await take(answer);
       // A short answer inside the file: the rest of its range comes before anything queued after it.
       for (let at = head.at + answer.length, rest = head.length - answer.length; rest > 0;) {
-        const more = await aborted.until(session.read(handle, rest, at));
+        const more = await aborted.until(read(rest, at));
         if (more.length === 0) return total;
         await take(more);
         at += more.length;
@@ -157,7 +164,7 @@ export async function readPipelined(
     }
     for (;;) {
       if (control.signal.aborted) throw control.signal.reason;
-      const more = await aborted.until(session.read(handle, requestBytes, total));
+      const more = await aborted.until(read(requestBytes, total));
       if (more.length === 0) return total;
       await take(more);
     }

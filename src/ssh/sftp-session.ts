@@ -148,10 +148,13 @@ export class SftpSession {
     });
   }
 
-  /** Reads up to `length` bytes at `position`; an empty buffer at the end of the file. */
-  read(handle: SftpHandle, length: number, position: number): Promise<Buffer> {
+  /**
+   * Reads up to `length` bytes at `position`; an empty buffer at the end of the file. `into`,
+   * at least `length` long, receives them instead of a new buffer.
+   */
+  read(handle: SftpHandle, length: number, position: number, into?: Buffer): Promise<Buffer> {
     if (this.isEnded) return Promise.reject(new SftpRequestError('the SFTP channel is closed', undefined));
-    const buffer = Buffer.allocUnsafe(length);
+    const buffer = into && into.length >= length ? into : Buffer.allocUnsafe(length);
     return this.#whileOpen(new Promise((resolve, reject) => {
       try {
         this.#sftp.read(handle, buffer, 0, length, position, (error, bytesRead) => {

@@ -124,6 +124,25 @@ describe('a file written behind a download', () => {
     await expect(file.flushed()).rejects.toMatchObject({ code: 'ENOSPC' });
   });
 
+  it('gives each chunk back only once its write is over (written whole, even after a short writev, or failed)', async () => {
+    const fake = new FakeFile();
+    const done: string[] = [];
+    const file = new WriteBehindFile(fake as unknown as FileHandle, (chunk) => done.push(String(chunk)));
+    await file.write(Buffer.from('ab'));
+    await file.write(Buffer.from('cd'));
+    await tick();
+    expect(done).toEqual([]);
+    fake.answer(1);
+    await tick();
+    expect(done).toEqual([]);
+    fake.answer();
+    await tick();
+    expect(done).toEqual(['ab']);
+    fake.fail(new Error('EIO'));
+    await file.flushed().catch(() => {});
+    expect(done).toEqual(['ab', 'cd']);
+  });
+
   it('close() drops what is queued, lets the write in flight end, and closes the file', async () => {
     const { fake, file } = setup();
     await file.write(Buffer.from('a'));

@@ -4,6 +4,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
+import { BufferRecycler } from '../../../src/core/buffer-recycler.js';
 import { readPipelined, writePipelined } from '../../../src/ssh/sftp-copy.js';
 import type { SftpSession } from '../../../src/ssh/sftp-session.js';
 
@@ -128,6 +129,26 @@ describe('readPipelined', () => {
     expect(bytes).toBe(size);
     // The first 32 chunks were handed on long before; none of them may still be reachable.
     expect(collectedBeforeEnd).toBe(32);
+  });
+
+  it('reads into the buffers it is given, and a sink that gives them back gets the same ones again', async () => {
+    const recycler = new BufferRecycler(8);
+    const into: ArrayBufferLike[] = [];
+    const session = {
+      maxReadLength: 8,
+      read: (_handle: Buffer, length: number, at: number, buffer?: Buffer) => {
+        into.push(buffer!.buffer);
+        return Promise.resolve(buffer!.subarray(0, at < 32 ? length : 0).fill(at));
+      },
+    } as unknown as SftpSession;
+    const seen: number[] = [];
+    const bytes = await readPipelined(session, Buffer.alloc(0), 32, (chunk) => {
+      seen.push(chunk[0]!);
+      recycler.give(chunk);
+    }, { concurrency: 1, signal: new AbortController().signal, onBytes: () => {} }, recycler);
+    expect(bytes).toBe(32);
+    expect(seen).toEqual([0, 8, 16, 24]);
+    expect(new Set(into).size).toBe(1);
   });
 
   it('an abort while an answer is awaited rejects with the abort reason', async () => {
