@@ -142,8 +142,14 @@ describe('spare session channels', () => {
     const observed = observedPool();
     const ssh = $.ssh(targetFor(server, observed.pool));
     await sequential(server, observed.pool, 2);
-    const running = ssh`sleep 10`.timeout(20_000).then(() => undefined, (e: unknown) => e as Error);
-    await until(() => observed.pool.getStats().openChannels === 1, 5_000, 'the command started');
+    const running = ssh`sleep 10.37`.timeout(20_000).then(() => undefined, (e: unknown) => e as Error);
+    // Running on the server, not just holding a slot: a kill before its channel opened is
+    // retried on a new connection, and fails as a connect error instead (on a loaded machine).
+    const onServer = async (): Promise<boolean> => {
+      const { stdout } = await server.exec(['sh', '-c', 'for f in /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done']);
+      return stdout.split('\n').some((line) => line.replaceAll('\0', ' ').trim() === 'sleep 10.37');
+    };
+    await until(onServer, 10_000, 'the command running on the server');
     await server.kill();
     const error = await withTimeout(running, 15_000, 'the command on a killed server');
     expect(error?.name).toBe('ConnectionLostError');
