@@ -87,7 +87,8 @@ export class SSHConnection implements PoolConnection {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
   /** Server-side listeners by `address:port` (UNIX sockets by `socketListenerKey`): where each forwarded channel goes. */
-  readonly #remoteListeners = new Map<string, (channel: Duplex) => void>();
+  // Made by the first `listenRemote`: most connections never forward a port.
+  #remoteListeners: Map<string, (channel: Duplex) => void> | undefined;
   #spare: SpareSession | undefined;
 
   private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer, authMethod: AuthMethod | undefined) {
@@ -104,7 +105,7 @@ export class SSHConnection implements PoolConnection {
     client.once('close', () => this.#onClientClose());
     // A channel for no listener of ours (one closed meanwhile) is refused.
     const deliver = (key: string, accept: () => Duplex, reject: () => void): void => {
-      const onConnection = this.#remoteListeners.get(key);
+      const onConnection = this.#remoteListeners?.get(key);
       if (onConnection) onConnection(accept());
       else reject();
     };
@@ -132,10 +133,7 @@ export class SSHConnection implements PoolConnection {
       let peer = (): Peer => ({ address: undefined, port: undefined });
       if (tunnel) {
         sock = tunnel;
-        // The jump host sends EOF when the target's side of its TCP connection is gone, then
-        // waits for our close: without this the connection would look alive until keepalives
-        // ran out. An SSH peer never half-closes a live connection, so EOF is the end.
-        tunnel.once('end', () => tunnel.destroy());
+        destroyOnEnd(tunnel);
       } else {
         const tcp = netConnect({ host: settings.host, port: settings.port });
         // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
@@ -148,9 +146,20 @@ export class SSHConnection implements PoolConnection {
         peer = () => ({ address: tcp.remoteAddress, port: tcp.remotePort });
       }
 
+      // ssh2 keeps the host key check for the connection's life (it checks again at each
+      // re-key): it reaches this open's state only through `watcher`, emptied once settled, so
+      // that the state is not held as long as the connection.
+      const watcher: HostKeyWatcher = {
+        verified: (result) => {
+          verdict = result;
+          if (result.accepted) mark('host-key-verified');
+        },
+      };
       const fail = (error: ConnectError): void => {
         if (settled) return;
         settled = true;
+        watcher.verified = undefined;
+        auth.release();
         stopGuard();
         clearTimeout(timer);
         client.removeAllListeners('ready');
@@ -184,17 +193,24 @@ export class SSHConnection implements PoolConnection {
         mark('authenticated');
         const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer(), auth.lastMethod());
         recordConnectPhases(connection, phases);
+        // The connection has listeners of its own now: these would hold this open's state.
+        watcher.verified = undefined;
+        auth.release();
+        client.off('error', onConnectError);
+        client.off('close', onConnectClose);
         resolve(connection);
       });
-      client.on('error', (error: Error & { level?: string }) => {
+      const onConnectError = (error: Error & { level?: string }): void => {
         if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
-      });
-      client.once('handshake', () => mark('key-exchanged'));
-      client.once('close', () => {
+      };
+      const onConnectClose = (): void => {
         if (!settled) {
           fail(new ConnectError(`Connection to ${settings.poolName} closed during the SSH handshake`, settings, true));
         }
-      });
+      };
+      client.on('error', onConnectError);
+      client.once('handshake', () => mark('key-exchanged'));
+      client.once('close', onConnectClose);
 
       const { credentials } = settings;
       const config: ConnectConfig = {
@@ -205,11 +221,7 @@ export class SSHConnection implements PoolConnection {
         // alive; this class keeps its own, unref'd (see #startKeepAlive).
         keepaliveInterval: 0,
         algorithms: { serverHostKey: preferredHostKeyAlgorithms(settings.hostKey, settings.host, settings.port) },
-        hostVerifier: (key: Buffer) => {
-          verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
-          if (verdict.accepted) mark('host-key-verified');
-          return verdict.accepted;
-        },
+        hostVerifier: hostKeyCheck(settings, watcher),
       };
       const auth = planAuthentication(settings.username, credentials);
       Object.assign(config, auth.connectConfig);
@@ -501,11 +513,11 @@ export class SSHConnection implements PoolConnection {
             return;
           }
           const key = keyOf(port);
-          this.#remoteListeners.set(key, onConnection);
+          (this.#remoteListeners ??= new Map()).set(key, onConnection);
           resolve({
             port,
             close: () => {
-              if (!this.#remoteListeners.delete(key) || this.#state !== 'ready') return;
+              if (!this.#remoteListeners?.delete(key) || this.#state !== 'ready') return;
               try {
                 unbind(port);
               } catch {
@@ -753,4 +765,28 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
 /** Remote listeners share one map: TCP ones by `host:port`, UNIX sockets by this key, which no `host:port` can equal. */
 function socketListenerKey(path: string): string {
   return `unix\0${path}`;
+}
+
+/** Who hears the verdicts of a connection's host key checks while it is being opened. */
+interface HostKeyWatcher {
+  verified: ((verdict: HostKeyVerdict) => void) | undefined;
+}
+
+/** The host key check ssh2 keeps: made here so that it holds `settings` and `watcher` only. */
+function hostKeyCheck(settings: ConnectionSettings, watcher: HostKeyWatcher): (key: Buffer) => boolean {
+  return (key) => {
+    const verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
+    watcher.verified?.(verdict);
+    return verdict.accepted;
+  };
+}
+
+/**
+ * The jump host sends EOF when the target's side of its TCP connection is gone, then waits for
+ * our close: without this the connection would look alive until keepalives ran out. An SSH peer
+ * never half-closes a live connection, so EOF is the end. (Outside `open`, whose state this
+ * listener would otherwise hold for the connection's life.)
+ */
+function destroyOnEnd(tunnel: Duplex): void {
+  tunnel.once('end', () => tunnel.destroy());
 }
