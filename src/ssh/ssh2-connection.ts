@@ -82,7 +82,8 @@ export class SSHConnection implements PoolConnection {
   #state: 'ready' | 'closing' | 'closed' = 'ready';
   #requestedReason: CloseReason | undefined;
   #lastError: Error | undefined;
-  #closeListeners = new Set<CloseListener>();
+  // Usually one (its host pool's): an exact-size array, replaced on change, not a set.
+  #closeListeners: readonly CloseListener[] = [];
   #forceCloseTimer: NodeJS.Timeout | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
@@ -658,8 +659,11 @@ export class SSHConnection implements PoolConnection {
   }
 
   onClose(listener: CloseListener): () => void {
-    this.#closeListeners.add(listener);
-    return () => this.#closeListeners.delete(listener);
+    const listeners = this.#closeListeners;
+    if (!listeners.includes(listener)) this.#closeListeners = listeners.length === 0 ? [listener] : [...listeners, listener];
+    return () => {
+      this.#closeListeners = this.#closeListeners.filter((candidate) => candidate !== listener);
+    };
   }
 
   /**
@@ -725,8 +729,9 @@ export class SSHConnection implements PoolConnection {
     this.#stopKeepAlive();
     this.#state = 'closed';
     const reason = this.#requestedReason ?? (this.#lastError ? 'error' : 'remote');
-    for (const listener of [...this.#closeListeners]) listener(reason, this.#lastError);
-    this.#closeListeners.clear();
+    const listeners = this.#closeListeners;
+    this.#closeListeners = [];
+    for (const listener of listeners) listener(reason, this.#lastError);
   }
 }
 
