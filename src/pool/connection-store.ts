@@ -72,7 +72,8 @@ export class ConnectionStore {
       // Resources are routed by what they carry, not by which acquire receives them: two
       // creates may finish in either order.
       void this.#pool.acquire().then((resource) => {
-        if (resource.result.ok) this.#stored = this.#stored.length === 0 ? [resource] : [...this.#stored, resource];
+        // `concat`: an exact-size copy (a spread with an extra element reserves room for more).
+        if (resource.result.ok) this.#stored = this.#stored.concat(resource);
         else void this.#pool.destroy(resource);
         const deliver = resource.deliver;
         resource.deliver = undefined;

@@ -660,7 +660,8 @@ export class SSHConnection implements PoolConnection {
 
   onClose(listener: CloseListener): () => void {
     const listeners = this.#closeListeners;
-    if (!listeners.includes(listener)) this.#closeListeners = listeners.length === 0 ? [listener] : [...listeners, listener];
+    // `concat`: an exact-size copy (a spread with an extra element reserves room for more).
+    if (!listeners.includes(listener)) this.#closeListeners = listeners.concat(listener);
     return () => {
       this.#closeListeners = this.#closeListeners.filter((candidate) => candidate !== listener);
     };
