@@ -88,7 +88,7 @@ export class SSHConnection implements PoolConnection {
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
   /** Server-side listeners by `address:port` (UNIX sockets by `socketListenerKey`): where each forwarded channel goes. */
-  // Made by the first `listenRemote`: most connections never forward a port.
+  // Made by the first remote binding: most connections never forward a port.
   #remoteListeners: Map<string, (channel: Duplex) => void> | undefined;
   #spare: SpareSession | undefined;
 
@@ -104,15 +104,26 @@ export class SSHConnection implements PoolConnection {
       this.#lastError = error;
     });
     client.once('close', () => this.#onClientClose());
+    this.#startKeepAlive();
+  }
+
+  /**
+   * Routes the channels the server opens for remote listeners, from the first binding on: ssh2
+   * emits them only for a binding it was asked for, so before one there is nothing to route.
+   */
+  #listenersFor(): Map<string, (channel: Duplex) => void> {
+    if (this.#remoteListeners) return this.#remoteListeners;
+    const listeners = new Map<string, (channel: Duplex) => void>();
+    this.#remoteListeners = listeners;
     // A channel for no listener of ours (one closed meanwhile) is refused.
     const deliver = (key: string, accept: () => Duplex, reject: () => void): void => {
-      const onConnection = this.#remoteListeners?.get(key);
+      const onConnection = listeners.get(key);
       if (onConnection) onConnection(accept());
       else reject();
     };
-    client.on('tcp connection', (details, accept, reject) => deliver(`${details.destIP}:${details.destPort}`, accept, reject));
-    client.on('unix connection', (details, accept, reject) => deliver(socketListenerKey(details.socketPath), accept, reject));
-    this.#startKeepAlive();
+    this.#client.on('tcp connection', (details, accept, reject) => deliver(`${details.destIP}:${details.destPort}`, accept, reject));
+    this.#client.on('unix connection', (details, accept, reject) => deliver(socketListenerKey(details.socketPath), accept, reject));
+    return listeners;
   }
 
   /**
@@ -514,7 +525,7 @@ export class SSHConnection implements PoolConnection {
             return;
           }
           const key = keyOf(port);
-          (this.#remoteListeners ??= new Map()).set(key, onConnection);
+          this.#listenersFor().set(key, onConnection);
           resolve({
             port,
             close: () => {
