@@ -88,14 +88,15 @@ export class HostPool implements BudgetMember {
     const { clock, events } = this;
     const closed = this.#closeController.signal;
     const connector = new Connector({
-      endpoint: { poolName: name, host, port }, factory: options.factory, budget, budgetMember: this, clock, events,
+      endpoint: this.details, factory: options.factory, budget, budgetMember: this, clock, events,
       maxConcurrentConnects: config.maxConcurrentConnects, backoff: config.reconnect, closed,
       attemptFailed: (error) => this.#lending.connectFailed(error),
     });
     this.#store = new ConnectionStore(connector, config.maxConnections);
-    const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this };
+    // One object for both parts that read these: a fleet has a host pool per host.
+    const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this, config, clock, events, closed };
     this.#growth = new GrowthPolicy(config, parts, events);
-    this.#housekeeper = new Housekeeper({ ...parts, config, clock, events, closed });
+    this.#housekeeper = new Housekeeper(parts);
     this.#health = config.healthCheck.enabled
       ? new HealthMonitor(config.healthCheck, { events, clock, connections: this.#connections, roomMade: (entry) => this.#roomMade(entry) })
       : undefined;
