@@ -7,6 +7,8 @@ import type { RawShellText } from './command/shell-quote.js';
 import { SSHCommand } from './command/ssh-command.js';
 import type { CommandRunner } from './command/ssh-command.js';
 import { endpointLabel, normalizeTarget } from './config/ssh-target.js';
+import type { NormalizedTarget } from './config/ssh-target.js';
+import type { FileTransfers } from './client/file-transfers.js';
 import type { SSHTarget } from './client/connection-pool.js';
 import type { HostGroupEvents, HostGroupMemberStatus, HostGroupStrategy, SSHHostGroupTarget } from './groups/types.js';
 import { FanOutCommand } from './groups/fan-out.js';
@@ -192,6 +194,18 @@ function hostGroup(target: SSHHostGroupTarget): HostGroupExecutor {
   return api;
 }
 
+// Made when used, outside `singleHost`: an executor (one per host in a fleet) keeps no closure
+// for them. The pool is looked up per call, as for commands: the global one may have been
+// replaced after closeAll().
+function carrier(explicitPool: SSHConnectionPool | undefined, normalized: NormalizedTarget): CarryTunnel {
+  return (socket, destination, kind, hooks) =>
+    internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).tunnel(normalized, socket, destination, kind, hooks);
+}
+
+function filesOf(explicitPool: SSHConnectionPool | undefined, normalized: NormalizedTarget): FileTransfers {
+  return internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).files(normalized);
+}
+
 function singleHost(target: SSHTarget | string): SSHExecutor {
   const explicitPool = explicitPoolOf(target);
   const normalized = normalizeTarget(target, { configFile: poolConfigFile(explicitPool) });
@@ -205,24 +219,21 @@ function singleHost(target: SSHTarget | string): SSHExecutor {
     assertTemplate(strings, 'ssh`command ${value}`');
     return new SSHCommand(buildCommand(strings, values, isRemoteCommandResult), label, run, commandLog, { sudoPassword: normalized.sudoPassword });
   };
-  const carry: CarryTunnel = (socket, destination, kind, hooks) =>
-    internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).tunnel(normalized, socket, destination, kind, hooks);
   const forward = async (options: ForwardOptions): Promise<SSHTunnel> => {
     const { listen, to } = normalizeForwardOptions(options);
-    return LocalTunnel.listen(listen, carry, { kind: 'local', to });
+    return LocalTunnel.listen(listen, carrier(explicitPool, normalized), { kind: 'local', to });
   };
-  const socks = async (options?: SocksOptions): Promise<SSHTunnel> => LocalTunnel.listen(normalizeSocksOptions(options).listen, carry, { kind: 'socks' });
+  const socks = async (options?: SocksOptions): Promise<SSHTunnel> =>
+    LocalTunnel.listen(normalizeSocksOptions(options).listen, carrier(explicitPool, normalized), { kind: 'socks' });
   const forwardRemote = async (options: ForwardRemoteOptions): Promise<SSHTunnel> => {
     const { listen, to } = normalizeForwardRemoteOptions(options);
     return RemoteTunnel.start(listen, to, (spec) => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).forwardRemote(normalized, spec));
   };
-  // Looked up per call, as commands are: the global pool may have been replaced after closeAll().
-  const files = () => internalsOf(explicitPool ?? SSHConnectionPool.getInstance()).files(normalized);
   const operations: FileOperations = {
-    upload: async (source, remotePath, options) => files().upload(source, remotePath, options),
-    download: async (remotePath, target, options) => files().download(remotePath, target, options),
-    readFile: (async (remotePath: string, encoding?: BufferEncoding, options?: ReadFileOptions) => files().readFile(remotePath, encoding, options)) as FileOperations['readFile'],
-    writeFile: async (remotePath, data, options) => files().writeFile(remotePath, data, options),
+    upload: async (source, remotePath, options) => filesOf(explicitPool, normalized).upload(source, remotePath, options),
+    download: async (remotePath, target, options) => filesOf(explicitPool, normalized).download(remotePath, target, options),
+    readFile: (async (remotePath: string, encoding?: BufferEncoding, options?: ReadFileOptions) => filesOf(explicitPool, normalized).readFile(remotePath, encoding, options)) as FileOperations['readFile'],
+    writeFile: async (remotePath, data, options) => filesOf(explicitPool, normalized).writeFile(remotePath, data, options),
   };
   for (const [name, value] of Object.entries(operations)) Object.defineProperty(executor, name, { value, enumerable: true });
   Object.defineProperties(executor, {

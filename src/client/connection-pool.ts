@@ -37,6 +37,9 @@ import type { ConnectionCounts } from '../pool/types.js';
 /** `ssh.pool.instance` of the global pool (`SSHConnectionPool.getInstance()`). */
 const GLOBAL_INSTANCE_NAME = 'global';
 
+/** The connect error types of a pool key behind jump hosts: one list for all of them. */
+const ROUTED_CONNECT_ERROR_TYPES: readonly string[] = Object.freeze([...CONNECT_ERROR_TYPES, JUMP_HOST_ERROR_TYPE]);
+
 interface HostRule {
   readonly matches: (host: string) => boolean;
   readonly config: PoolConfig;
@@ -95,8 +98,13 @@ export class SSHConnectionPool {
   readonly #defaults: PoolConfig;
   readonly #options: SSHConnectionPoolOptions;
   readonly #hostPools = new Map<string, HostPool>();
-  /** Jump hosts before each pool key: 0 for a direct one. */
+  /** Jump hosts before each pool key behind any; a direct one (the usual case) has no entry. */
   readonly #depths = new Map<HostPool, number>();
+  /**
+   * Resolved settings by their content: pool keys with equal settings (every key of a fleet
+   * configured alike) share one frozen object instead of a copy each.
+   */
+  readonly #resolvedConfigs = new Map<string, ResolvedPoolConfig>();
   readonly #namesInUse = new Map<string, number>();
   readonly #rules: HostRule[] = [];
   readonly #events = new TypedEventEmitter<PoolEvents>();
@@ -248,7 +256,7 @@ export class SSHConnectionPool {
   async closeIdleConnections(): Promise<void> {
     const deepest = Math.max(0, ...this.#depths.values());
     for (let depth = deepest; depth >= 0; depth--) {
-      const level = [...this.#hostPools.values()].filter((hostPool) => this.#depths.get(hostPool) === depth);
+      const level = [...this.#hostPools.values()].filter((hostPool) => (this.#depths.get(hostPool) ?? 0) === depth);
       await Promise.all(level.map((hostPool) => hostPool.closeIdle()));
     }
   }
@@ -342,13 +350,13 @@ export class SSHConnectionPool {
       budget: this.#budget,
     });
     // Behind jump hosts a connect can also fail at a bastion: that series starts at zero too.
-    this.#telemetry.registerPool(name, via ? [...CONNECT_ERROR_TYPES, JUMP_HOST_ERROR_TYPE] : CONNECT_ERROR_TYPES);
+    this.#telemetry.registerPool(name, via ? ROUTED_CONNECT_ERROR_TYPES : CONNECT_ERROR_TYPES);
     hostPool.events.subscribe(this.#metrics.observe);
     hostPool.events.subscribe(telemetryObserver(this.#telemetry, hostPool.details, config, via ? routeText(target) : undefined));
     hostPool.events.subscribe(publicEventsObserver(this.#events, hostPool.details));
     hostPool.start();
     this.#hostPools.set(target.identity, hostPool);
-    this.#depths.set(hostPool, target.route.length);
+    if (target.route.length > 0) this.#depths.set(hostPool, target.route.length);
     return hostPool;
   }
 
@@ -380,8 +388,23 @@ export class SSHConnectionPool {
 
   #configFor(target: NormalizedTarget): ResolvedPoolConfig {
     const rule = this.#rules.find((candidate) => candidate.matches(target.host));
-    return resolvePoolConfig(this.#defaults, rule?.config, target.poolConfig);
+    const resolved = resolvePoolConfig(this.#defaults, rule?.config, target.poolConfig);
+    // Every field is a number, boolean or string, so equal JSON is equal settings.
+    const key = JSON.stringify(resolved);
+    const shared = this.#resolvedConfigs.get(key);
+    if (shared) return shared;
+    const frozen = deepFreeze(resolved);
+    this.#resolvedConfigs.set(key, frozen);
+    return frozen;
   }
+}
+
+/** Freezes a resolved config and its sections, so that sharing it between pool keys is safe. */
+function deepFreeze(config: ResolvedPoolConfig): ResolvedPoolConfig {
+  Object.freeze(config.healthCheck);
+  Object.freeze(config.reconnect);
+  Object.freeze(config.telemetry);
+  return Object.freeze(config);
 }
 
 /**

@@ -9,38 +9,38 @@ import type { ConnectionEventDetails } from '../pool/types.js';
  */
 export function publicEventsObserver(emitter: TypedEventEmitter<PoolEvents>, details: ConnectionEventDetails): HostPoolObserver {
   const { host } = details;
-  const withConnection = (id: number): ConnectionEventDetails => ({ ...details, connectionId: id });
+  // One closure per host pool and nothing more: a fleet has thousands of them.
   return (event: HostPoolEvent): void => {
     switch (event.type) {
       case 'connected':
-        emitter.emit('connection:created', host, event.durationMs, withConnection(event.connection.id));
+        emitter.emit('connection:created', host, event.durationMs, withConnection(details, event.connection.id));
         break;
       case 'acquired':
         // The hot path of every command: no details object unless someone listens.
         if (event.outcome === 'reused' && emitter.listenerCount('connection:reused') > 0) {
-          emitter.emit('connection:reused', host, withConnection(event.connection.id));
+          emitter.emit('connection:reused', host, withConnection(details, event.connection.id));
         }
         break;
       case 'connect-failed':
         emitter.emit('connection:failed', host, event.error, details);
         break;
       case 'closed': {
-        const connectionDetails = withConnection(event.connection.id);
+        const connectionDetails = withConnection(details, event.connection.id);
         if (event.idleMs !== undefined) emitter.emit('connection:idle', host, event.idleMs, connectionDetails);
         if (event.reason === 'error' && event.error) emitter.emit('connection:error', host, event.error, connectionDetails);
         emitter.emit('connection:closed', host, event.reason, connectionDetails);
         break;
       }
       case 'probe-finished':
-        if (event.healthy) emitter.emit('connection:healthy', host, withConnection(event.connection.id));
-        else if (!event.lost) emitter.emit('connection:unhealthy', host, event.error ?? new Error('health check failed'), withConnection(event.connection.id));
+        if (event.healthy) emitter.emit('connection:healthy', host, withConnection(details, event.connection.id));
+        else if (!event.lost) emitter.emit('connection:unhealthy', host, event.error ?? new Error('health check failed'), withConnection(details, event.connection.id));
         break;
       case 'reconnect-started':
         emitter.emit('connection:reconnecting', host, event.attempt, details);
         break;
       case 'reconnect-finished':
         if (event.outcome === 'success') {
-          emitter.emit('connection:reconnected', host, event.connection ? withConnection(event.connection.id) : details);
+          emitter.emit('connection:reconnected', host, event.connection ? withConnection(details, event.connection.id) : details);
         }
         break;
       case 'pool-full':
@@ -50,4 +50,8 @@ export function publicEventsObserver(emitter: TypedEventEmitter<PoolEvents>, det
         break;
     }
   };
+}
+
+function withConnection(details: ConnectionEventDetails, id: number): ConnectionEventDetails {
+  return { ...details, connectionId: id };
 }

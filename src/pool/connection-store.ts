@@ -14,7 +14,8 @@ interface Handoff {
 /** What generic-pool holds: the outcome of one create, successful or not. */
 interface StoredResource {
   readonly result: OpenResult;
-  readonly deliver: (result: OpenResult) => void;
+  /** Until delivered: then let go, as the open it resolves is over. */
+  deliver: ((result: OpenResult) => void) | undefined;
   /** Set when the host pool keeps closing the connection itself after the store forgets it. */
   detached: boolean;
 }
@@ -32,7 +33,9 @@ interface StoredResource {
 export class ConnectionStore {
   readonly #pool: Pool<StoredResource>;
   readonly #connector: Connector;
-  readonly #stored = new Map<PoolConnection, StoredResource>();
+  // A few connections per pool key: an exact-size array, replaced on change, is far smaller
+  // than a map, and a fleet has one per host.
+  #stored: readonly StoredResource[] = [];
   // generic-pool calls create synchronously inside acquire(); this hands it the request.
   #handoff: Handoff | undefined;
   #opening = 0;
@@ -40,10 +43,7 @@ export class ConnectionStore {
   constructor(connector: Connector, max: number) {
     this.#connector = connector;
     this.#pool = genericPool.createPool<StoredResource>(
-      {
-        create: () => this.#create(),
-        destroy: (resource) => this.#destroy(resource),
-      },
+      new ConnectionStore.#Factory(this),
       { max, min: 0, testOnBorrow: false, evictionRunIntervalMillis: 0, autostart: true },
     );
   }
@@ -72,9 +72,12 @@ export class ConnectionStore {
       // Resources are routed by what they carry, not by which acquire receives them: two
       // creates may finish in either order.
       void this.#pool.acquire().then((resource) => {
-        if (resource.result.ok) this.#stored.set(resource.result.connection, resource);
+        // `concat`: an exact-size copy (a spread with an extra element reserves room for more).
+        if (resource.result.ok) this.#stored = this.#stored.concat(resource);
         else void this.#pool.destroy(resource);
-        resource.deliver(resource.result);
+        const deliver = resource.deliver;
+        resource.deliver = undefined;
+        deliver?.(resource.result);
       }, () => {
         // Only a draining generic-pool rejects, and it does so before it creates: the open
         // fails as one that starts after the pool closed, instead of never settling.
@@ -91,15 +94,19 @@ export class ConnectionStore {
    * closes it later (a retired connection finishing its last channels).
    */
   remove(connection: PoolConnection, keepOpen = false): void {
-    const resource = this.#stored.get(connection);
+    const resource = this.#find(connection);
     if (!resource) return;
-    this.#stored.delete(connection);
+    this.#stored = this.#stored.filter((stored) => stored !== resource);
     resource.detached = keepOpen;
     void this.#pool.destroy(resource).catch(() => {});
   }
 
   has(connection: PoolConnection): boolean {
-    return this.#stored.has(connection);
+    return this.#find(connection) !== undefined;
+  }
+
+  #find(connection: PoolConnection): StoredResource | undefined {
+    return this.#stored.find((stored) => stored.result.ok && stored.result.connection === connection);
   }
 
   async close(): Promise<void> {
@@ -122,4 +129,21 @@ export class ConnectionStore {
   async #destroy(resource: StoredResource): Promise<void> {
     if (resource.result.ok && !resource.detached) resource.result.connection.close('shutdown');
   }
+
+  /** generic-pool's factory: one small object over the store instead of two closures per pool key. */
+  static readonly #Factory = class implements genericPool.Factory<StoredResource> {
+    readonly #store: ConnectionStore;
+
+    constructor(store: ConnectionStore) {
+      this.#store = store;
+    }
+
+    create(): Promise<StoredResource> {
+      return this.#store.#create();
+    }
+
+    destroy(resource: StoredResource): Promise<void> {
+      return this.#store.#destroy(resource);
+    }
+  };
 }

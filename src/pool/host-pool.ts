@@ -56,10 +56,9 @@ export class HostPool implements BudgetMember {
   readonly clock: Clock;
   /** The channel path; leases run their commands through it too. */
   readonly channels: ChannelSession;
-  /** Tunnelled connections (`forward`, `socks`): channels that are not sessions, on the least-loaded connection. */
-  readonly tunnels: TunnelChannels;
-  /** The SFTP channel of each connection, for file transfers. */
-  readonly #sftp: SftpChannels;
+  // Tunnels, SFTP and probes are made on first use: most pool keys of a fleet never use them.
+  #tunnels: TunnelChannels | undefined;
+  #sftp: SftpChannels | undefined;
 
   readonly #hold: ProcessHold;
   readonly #budget: ConnectionBudget;
@@ -68,11 +67,13 @@ export class HostPool implements BudgetMember {
   readonly #store: ConnectionStore;
   readonly #growth: GrowthPolicy;
   readonly #housekeeper: Housekeeper;
-  readonly #health: HealthMonitor;
+  /** Only when `healthCheck.enabled`. */
+  readonly #health: HealthMonitor | undefined;
   readonly #drain: PoolDrain;
   readonly #lending: SlotLending;
   readonly #spares: SpareChannels;
-  readonly #opens = new Set<Promise<OpenResult>>();
+  /** Opens in flight; none most of the time, so no set then. */
+  #opens: Set<Promise<OpenResult>> | undefined;
   readonly #closeController = new AbortController();
   #closing: Promise<void> | undefined;
 
@@ -87,15 +88,18 @@ export class HostPool implements BudgetMember {
     const { clock, events } = this;
     const closed = this.#closeController.signal;
     const connector = new Connector({
-      endpoint: { poolName: name, host, port }, factory: options.factory, budget, budgetMember: this, clock, events,
+      endpoint: this.details, factory: options.factory, budget, budgetMember: this, clock, events,
       maxConcurrentConnects: config.maxConcurrentConnects, backoff: config.reconnect, closed,
       attemptFailed: (error) => this.#lending.connectFailed(error),
     });
     this.#store = new ConnectionStore(connector, config.maxConnections);
-    const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this };
+    // One object for both parts that read these: a fleet has a host pool per host.
+    const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this, config, clock, events, closed };
     this.#growth = new GrowthPolicy(config, parts, events);
-    this.#housekeeper = new Housekeeper({ ...parts, config, clock, events, closed });
-    this.#health = new HealthMonitor(config.healthCheck, { events, clock, connections: this.#connections, roomMade: (entry) => this.#roomMade(entry) });
+    this.#housekeeper = new Housekeeper(parts);
+    this.#health = config.healthCheck.enabled
+      ? new HealthMonitor(config.healthCheck, { events, clock, connections: this.#connections, roomMade: (entry) => this.#roomMade(entry) })
+      : undefined;
     this.#drain = new PoolDrain(clock, this.#hold, this.#pending, this.#connections);
     this.#lending = new SlotLending({
       name, acquireTimeout: config.acquireTimeout, clock, hold: this.#hold, events,
@@ -105,14 +109,6 @@ export class HostPool implements BudgetMember {
     });
     this.#spares = new SpareChannels({ enabled: config.spareChannels, maxLifetime: config.maxLifetime, clock, events });
     this.channels = new ChannelSession(this);
-    this.tunnels = new TunnelChannels({
-      name, clock, events, connections: this.#connections,
-      acquire: (request, front) => this.acquire(request, front),
-      releaseSlot: (slot) => this.releaseSlot(slot),
-      tunnelEnded: (entry) => this.#roomMade(entry),
-      backoff: config.reconnect, hold: this.#hold,
-    });
-    this.#sftp = new SftpChannels(this, (entry) => this.#roomMade(entry), () => this.#lending.serveWaiters());
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
     events.subscribe((event) => {
@@ -123,7 +119,29 @@ export class HostPool implements BudgetMember {
   /** Starts background upkeep (warm minimum, expiry, probes). Separate so observers can subscribe first. */
   start(): void {
     this.#housekeeper.start();
-    this.#health.start();
+    this.#health?.start();
+  }
+
+  /** Tunnelled connections (`forward`, `socks`): channels that are not sessions, on the least-loaded connection. */
+  get tunnels(): TunnelChannels {
+    if (this.#tunnels) return this.#tunnels;
+    const tunnels = new TunnelChannels({
+      name: this.name, clock: this.clock, events: this.events, connections: this.#connections,
+      acquire: (request, front) => this.acquire(request, front),
+      releaseSlot: (slot) => this.releaseSlot(slot),
+      tunnelEnded: (entry) => this.#roomMade(entry),
+      backoff: this.config.reconnect, hold: this.#hold,
+    });
+    // Asked for after the close: it is as closed as the pool.
+    if (this.#closing) tunnels.closeAll();
+    this.#tunnels = tunnels;
+    return tunnels;
+  }
+
+  /** The SFTP channel of each connection, for file transfers. */
+  #sftpChannels(): SftpChannels {
+    this.#sftp ??= new SftpChannels(this, (entry) => this.#roomMade(entry), () => this.#lending.serveWaiters());
+    return this.#sftp;
   }
 
   get closing(): boolean {
@@ -139,7 +157,7 @@ export class HostPool implements BudgetMember {
   gauges(): HostPoolGauges {
     const { maxConnections, maxChannelsPerConnection } = this.config;
     const channelCapacity = this.#connections.capacity(maxConnections, maxChannelsPerConnection);
-    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp, tunnelConnections: this.tunnels.counts(), spareChannels: this.#connections.spareCount() };
+    return { ...this.stats(), maxConnections, channelCapacity, reconnectGivenUp: this.#housekeeper.gaveUp, tunnelConnections: this.#tunnels?.counts() ?? { local: 0, remote: 0, socks: 0 }, spareChannels: this.#connections.spareCount() };
   }
 
   // ---- slots ----
@@ -172,7 +190,7 @@ export class HostPool implements BudgetMember {
     const expired = entry.expired(this.clock.now(), this.config.maxLifetime);
     if (connection.usable && entry.empty && (entry.retiring || expired)) connection.close('expired');
     if (entry.lendable && !expired) this.#lending.serveWaiters();
-    if (this.#pending.length > 0) this.#sftp.yieldIdle(this.#connections);
+    if (this.#pending.length > 0) this.#sftp?.yieldIdle(this.#connections);
     if (entry.lendable && !entry.busy) this.#budget.connectionIdled(this);
     // After the waiters: a waiter served by the freed slot takes the spare instead.
     if (!this.#closing) this.#spares.replenish(entry);
@@ -201,18 +219,18 @@ export class HostPool implements BudgetMember {
    */
   transfer<T>(request: AcquireRequest, work: (session: SftpSession, slot: Slot, cancel: AbortSignal) => Promise<T>): Promise<SftpOutcome<T>> {
     const tracked = this.#drain.track(request.cancel);
-    return this.#sftp.run({ priority: request.priority, cancel: tracked.signal, trace: request.trace }, (session, slot) => work(session, slot, tracked.signal))
+    return this.#sftpChannels().run({ priority: request.priority, cancel: tracked.signal, trace: request.trace }, (session, slot) => work(session, slot, tracked.signal))
       .finally(() => tracked.done());
   }
 
   /** Removes a remote file with this host's next transfer (see `SftpChannels.removeLater`). */
   removeLater(path: string): void {
-    this.#sftp.removeLater(path);
+    this.#sftpChannels().removeLater(path);
   }
 
   #waitersQueued(): void {
     this.#growth.grow();
-    this.#sftp.yieldIdle(this.#connections);
+    this.#sftp?.yieldIdle(this.#connections);
   }
 
   // ---- connections ----
@@ -225,9 +243,10 @@ export class HostPool implements BudgetMember {
       stillWanted: () => !this.#closeController.signal.aborted && (purpose !== 'demand' || this.#pending.length > 0),
       cause: purpose === 'demand' ? () => this.#pending.causeOfNextOpen() : undefined,
     });
-    this.#opens.add(opened);
+    (this.#opens ??= new Set()).add(opened);
     void opened.then((result) => {
-      this.#opens.delete(opened);
+      this.#opens?.delete(opened);
+      if (this.#opens?.size === 0) this.#opens = undefined;
       if (result.ok) this.#adopt(result.connection);
       else this.#openFailed(result.error, purpose);
       this.#drain.changed();
@@ -266,7 +285,7 @@ export class HostPool implements BudgetMember {
   #entryClosed(entry: PoolEntry, reason: CloseReason, error: Error | undefined): void {
     const wasBusy = entry.busy;
     this.#connections.delete(entry);
-    this.#sftp.forget(entry);
+    this.#sftp?.forget(entry);
     this.#store.remove(entry.connection);
     this.#budget.release();
     this.events.emit({ type: 'closed', connection: entry.connection, reason, error, idleMs: entry.idleWhenClosed });
@@ -284,7 +303,7 @@ export class HostPool implements BudgetMember {
     if (this.#closing) throw new PoolClosedError(`The pool for ${this.name} is closed`);
     const target = Math.min(count, this.config.maxConnections);
     const missing = target - this.#connections.usableCount() - this.#store.opening;
-    const opens = [...this.#opens];
+    const opens = [...(this.#opens ?? [])];
     for (let i = 0; i < missing && this.#store.size < this.#store.max; i++) opens.push(this.open('warm-up', this.config.maxRetries + 1));
     const results = await Promise.all(opens);
     if (this.#connections.usableCount() >= target) return;
@@ -323,9 +342,9 @@ export class HostPool implements BudgetMember {
     try {
       this.#closeController.abort();
       // Tunnelled connections last as long as their clients wish: a close does not wait for them.
-      this.tunnels.closeAll();
+      this.#tunnels?.closeAll();
       this.#housekeeper.stop();
-      this.#health.stop();
+      this.#health?.stop();
       await Promise.resolve();
       await this.#drain.settle(timeout, () => this.failWaiters(
         new PoolClosedError(`The pool for ${this.name} closed before a channel became free (closeAll drain timeout ${timeout} ms)`),

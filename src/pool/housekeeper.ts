@@ -1,6 +1,7 @@
 import { backoffDelay } from '../core/backoff.js';
 import { sleep } from '../core/clock.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { joinHeartbeat } from '../core/heartbeat.js';
 import type { OpenResult } from './connector.js';
 import type { HostPoolEventStream } from './host-pool-events.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
@@ -35,7 +36,8 @@ export interface KeptParts {
  */
 export class Housekeeper {
   readonly #parts: KeptParts;
-  #timer: TimerHandle | undefined;
+  /** Leaves the shared timer of this clock and period (one for every pool key, not one each). */
+  #leaveHeartbeat: (() => void) | undefined;
   #stopped = false;
   #reconnecting = false;
   #warming = false;
@@ -63,8 +65,8 @@ export class Housekeeper {
 
   stop(): void {
     this.#stopped = true;
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#leaveHeartbeat?.();
+    this.#leaveHeartbeat = undefined;
   }
 
   /** A connection opened: the host answers again. */
@@ -82,11 +84,8 @@ export class Housekeeper {
 
   #schedule(): void {
     const period = this.#period();
-    if (period === undefined || this.#stopped) return;
-    this.#timer = this.#parts.clock.setTimeout(() => {
-      this.tick();
-      this.#schedule();
-    }, period);
+    if (period === undefined || this.#stopped || this.#leaveHeartbeat) return;
+    this.#leaveHeartbeat = joinHeartbeat(this.#parts.clock, period, this);
   }
 
   /**

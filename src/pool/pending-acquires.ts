@@ -94,38 +94,44 @@ export class PendingAcquire<T> {
 
 /** The acquires of one pool key waiting for a slot: highest priority first, FIFO within one. */
 export class PendingAcquires<T> {
-  #queue = new WaitQueue<PendingAcquire<T>>();
+  // Only while someone waits: an empty queue holds no state worth keeping, and a fleet's host
+  // pools are empty nearly all the time.
+  #queue: WaitQueue<PendingAcquire<T>> | undefined;
 
   get length(): number {
-    return this.#queue.length;
+    return this.#queue?.length ?? 0;
   }
 
   add(pending: PendingAcquire<T>): void {
-    this.#queue.add(pending);
+    (this.#queue ??= new WaitQueue()).add(pending);
   }
 
   /** Removes `pending`; false when it was not (or no longer) queued. */
   remove(pending: PendingAcquire<T>): boolean {
-    return this.#queue.remove(pending);
+    const removed = this.#queue?.remove(pending) ?? false;
+    this.#dropIfEmpty();
+    return removed;
   }
 
   shift(): PendingAcquire<T> | undefined {
-    return this.#queue.shift();
+    const next = this.#queue?.shift();
+    this.#dropIfEmpty();
+    return next;
   }
 
   /** The acquire `shift()` would return, left in the queue. */
   peek(): PendingAcquire<T> | undefined {
-    return this.#queue.peek();
+    return this.#queue?.peek();
   }
 
   /** The waiting acquires in serving order (a snapshot). */
   items(): ReadonlyArray<PendingAcquire<T>> {
-    return this.#queue.items();
+    return this.#items();
   }
 
   /** Records a connect error as the possible cause of every waiting acquire's timeout. */
   noteCause(error: Error): void {
-    for (const pending of this.#queue.items()) pending.lastCause = error;
+    for (const pending of this.#items()) pending.lastCause = error;
   }
 
   /**
@@ -133,17 +139,27 @@ export class PendingAcquires<T> {
    * attempt was made for yet, else the first waiting.
    */
   causeOfNextOpen(): TraceParent | undefined {
-    const items = this.#queue.items();
+    const items = this.#items();
     return (items.find((pending) => pending.connectAttempts.length === 0) ?? items[0])?.request.trace;
   }
 
   /** Records a connect attempt as made on behalf of every waiting acquire. */
   noteConnectAttempt(attemptId: number): void {
-    for (const pending of this.#queue.items()) if (pending.connectAttempts.length < MAX_LINKED_ATTEMPTS) pending.connectAttempts.push(attemptId);
+    for (const pending of this.#items()) if (pending.connectAttempts.length < MAX_LINKED_ATTEMPTS) pending.connectAttempts.push(attemptId);
   }
 
   /** Empties the queue, in serving order. */
   drain(): Array<PendingAcquire<T>> {
-    return this.#queue.drain();
+    const queue = this.#queue;
+    this.#queue = undefined;
+    return queue?.drain() ?? [];
+  }
+
+  #items(): readonly PendingAcquire<T>[] {
+    return this.#queue?.items() ?? [];
+  }
+
+  #dropIfEmpty(): void {
+    if (this.#queue?.length === 0) this.#queue = undefined;
   }
 }

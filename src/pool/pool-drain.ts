@@ -32,8 +32,9 @@ export class PoolDrain {
   readonly #hold: ProcessHold;
   readonly #waiting: DrainView;
   readonly #connections: BusyView;
-  readonly #running = new Set<AbortController>();
-  #watchers: Array<() => void> = [];
+  // Made when needed and dropped when empty: most host pools of a fleet sit idle.
+  #running: Set<AbortController> | undefined;
+  #watchers: Array<() => void> | undefined;
   #closing = false;
 
   constructor(clock: Clock, hold: ProcessHold, waiting: DrainView, connections: BusyView) {
@@ -50,7 +51,7 @@ export class PoolDrain {
     const forward = (): void => controller.abort(cancel!.reason);
     if (cancel?.aborted) forward();
     else cancel?.addEventListener('abort', forward, { once: true });
-    this.#running.add(controller);
+    (this.#running ??= new Set()).add(controller);
     let over = false;
     return {
       signal: controller.signal,
@@ -58,7 +59,8 @@ export class PoolDrain {
         if (over) return;
         over = true;
         cancel?.removeEventListener('abort', forward);
-        this.#running.delete(controller);
+        this.#running?.delete(controller);
+        if (this.#running?.size === 0) this.#running = undefined;
         giveHoldBack();
         this.changed();
       },
@@ -67,8 +69,10 @@ export class PoolDrain {
 
   /** Something that may end the drain happened (a slot freed, an acquire left, a connection closed). */
   changed(): void {
-    if (!this.#closing || this.#watchers.length === 0 || !this.#isDrained()) return;
-    for (const resolve of this.#watchers.splice(0)) resolve();
+    if (!this.#closing || !this.#watchers || !this.#isDrained()) return;
+    const watchers = this.#watchers;
+    this.#watchers = undefined;
+    for (const resolve of watchers) resolve();
   }
 
   /**
@@ -79,26 +83,27 @@ export class PoolDrain {
     this.#closing = true;
     if (await this.#drained(timeout)) return;
     stopWaiting();
-    for (const controller of [...this.#running]) controller.abort('shutdown');
+    for (const controller of [...(this.#running ?? [])]) controller.abort('shutdown');
     await this.#drained(FORCED_STOP_MS);
   }
 
   #isDrained(): boolean {
-    return this.#waiting.length === 0 && this.#running.size === 0 && !this.#connections.anyBusy();
+    return this.#waiting.length === 0 && this.#running === undefined && !this.#connections.anyBusy();
   }
 
   #drained(withinMs: number): Promise<boolean> {
     if (this.#isDrained()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = this.#clock.setTimeout(() => {
-        this.#watchers = this.#watchers.filter((watcher) => watcher !== onDrained);
+        this.#watchers = this.#watchers?.filter((watcher) => watcher !== onDrained);
+        if (this.#watchers?.length === 0) this.#watchers = undefined;
         resolve(false);
       }, withinMs);
       const onDrained = (): void => {
         timer.cancel();
         resolve(true);
       };
-      this.#watchers.push(onDrained);
+      (this.#watchers ??= []).push(onDrained);
     });
   }
 }

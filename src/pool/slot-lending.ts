@@ -14,6 +14,9 @@ import type { Slot } from './slot.js';
 
 const NO_ATTEMPTS: readonly number[] = Object.freeze([]);
 
+/** Slots given back, of every host pool: one set for the process, not one per pool key (a slot is lent once). */
+const releasedSlots = new WeakSet<Slot>();
+
 export interface SlotLendingOptions {
   readonly name: string;
   readonly acquireTimeout: number;
@@ -39,7 +42,6 @@ export interface SlotLendingOptions {
  */
 export class SlotLending {
   readonly #options: SlotLendingOptions;
-  readonly #released = new WeakSet<Slot>();
   #lastConnectError: Error | undefined;
 
   constructor(options: SlotLendingOptions) {
@@ -137,8 +139,8 @@ export class SlotLending {
 
   /** Takes a slot back from its holder. False when it was already given back (release is idempotent). */
   release(slot: Slot): boolean {
-    if (this.#released.has(slot)) return false;
-    this.#released.add(slot);
+    if (releasedSlots.has(slot)) return false;
+    releasedSlots.add(slot);
     const now = this.#options.clock.now();
     slot.entry.release(now);
     this.#options.events.emit({ type: 'released', connection: slot.connection, heldMs: now - slot.grantedAt });

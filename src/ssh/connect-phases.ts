@@ -20,7 +20,9 @@ const phases = new WeakMap<object, readonly ConnectPhaseMark[]>();
 
 /** Records the phases an open went through, on the connection it made or the error it ended with. */
 export function recordConnectPhases(target: object, marks: readonly ConnectPhaseMark[]): void {
-  phases.set(target, marks);
+  // An exact-size copy: the marks are collected with push, which reserves room for more, and
+  // every open connection keeps its record.
+  phases.set(target, marks.slice());
 }
 
 /** The phases an open went through, in protocol order. */

@@ -13,6 +13,8 @@ export type SpareOutcome = 'ready' | 'refused' | 'failed' | 'unsupported';
 export type SpareState = 'opening' | 'ready';
 
 const ignore = (): void => {};
+/** The default clock of every spare: one function, not one per spare. */
+const performanceNow = (): number => performance.now();
 
 /**
  * A spare open longer than this is not given a command: it is closed, and the command opens a
@@ -40,7 +42,7 @@ export class SpareSession {
   readonly #gone: (why: 'lost' | 'failed') => void;
 
   /** Sends the open. Throws when the client cannot write any more. */
-  constructor(client: Client, gone: (why: 'lost' | 'failed') => void, readonly now: () => number = () => performance.now()) {
+  constructor(client: Client, gone: (why: 'lost' | 'failed') => void, readonly now: () => number = performanceNow) {
     this.#gone = gone;
     let settle!: (outcome: SpareOutcome) => void;
     this.opened = new Promise((resolve) => (settle = resolve));

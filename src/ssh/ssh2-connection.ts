@@ -83,12 +83,14 @@ export class SSHConnection implements PoolConnection {
   #state: 'ready' | 'closing' | 'closed' = 'ready';
   #requestedReason: CloseReason | undefined;
   #lastError: Error | undefined;
-  #closeListeners = new Set<CloseListener>();
+  // Usually one (its host pool's): an exact-size array, replaced on change, not a set.
+  #closeListeners: readonly CloseListener[] = [];
   #forceCloseTimer: NodeJS.Timeout | undefined;
   #keepAliveTimer: NodeJS.Timeout | undefined;
   #unansweredKeepAlives = 0;
   /** Server-side listeners by `address:port` (UNIX sockets by `socketListenerKey`): where each forwarded channel goes. */
-  readonly #remoteListeners = new Map<string, (channel: Duplex) => void>();
+  // Made by the first remote binding: most connections never forward a port.
+  #remoteListeners: Map<string, (channel: Duplex) => void> | undefined;
   #spare: SpareSession | undefined;
 
   private constructor(client: Client, sock: Duplex, settings: ConnectionSettings, connectDurationMs: number, peer: Peer, authMethod: AuthMethod | undefined) {
@@ -103,16 +105,27 @@ export class SSHConnection implements PoolConnection {
       this.#lastError = error;
     });
     client.once('close', () => this.#onClientClose());
+    if (packetReuseFits(client)) reuseOutboundPackets(client, sock);
+    this.#startKeepAlive();
+  }
+
+  /**
+   * Routes the channels the server opens for remote listeners, from the first binding on: ssh2
+   * emits them only for a binding it was asked for, so before one there is nothing to route.
+   */
+  #listenersFor(): Map<string, (channel: Duplex) => void> {
+    if (this.#remoteListeners) return this.#remoteListeners;
+    const listeners = new Map<string, (channel: Duplex) => void>();
+    this.#remoteListeners = listeners;
     // A channel for no listener of ours (one closed meanwhile) is refused.
     const deliver = (key: string, accept: () => Duplex, reject: () => void): void => {
-      const onConnection = this.#remoteListeners.get(key);
+      const onConnection = listeners.get(key);
       if (onConnection) onConnection(accept());
       else reject();
     };
-    client.on('tcp connection', (details, accept, reject) => deliver(`${details.destIP}:${details.destPort}`, accept, reject));
-    client.on('unix connection', (details, accept, reject) => deliver(socketListenerKey(details.socketPath), accept, reject));
-    if (packetReuseFits(client)) reuseOutboundPackets(client, sock);
-    this.#startKeepAlive();
+    this.#client.on('tcp connection', (details, accept, reject) => deliver(`${details.destIP}:${details.destPort}`, accept, reject));
+    this.#client.on('unix connection', (details, accept, reject) => deliver(socketListenerKey(details.socketPath), accept, reject));
+    return listeners;
   }
 
   /**
@@ -134,10 +147,7 @@ export class SSHConnection implements PoolConnection {
       let peer = (): Peer => ({ address: undefined, port: undefined });
       if (tunnel) {
         sock = tunnel;
-        // The jump host sends EOF when the target's side of its TCP connection is gone, then
-        // waits for our close: without this the connection would look alive until keepalives
-        // ran out. An SSH peer never half-closes a live connection, so EOF is the end.
-        tunnel.once('end', () => tunnel.destroy());
+        destroyOnEnd(tunnel);
       } else {
         const tcp = netConnect({ host: settings.host, port: settings.port });
         // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
@@ -150,9 +160,20 @@ export class SSHConnection implements PoolConnection {
         peer = () => ({ address: tcp.remoteAddress, port: tcp.remotePort });
       }
 
+      // ssh2 keeps the host key check for the connection's life (it checks again at each
+      // re-key): it reaches this open's state only through `watcher`, emptied once settled, so
+      // that the state is not held as long as the connection.
+      const watcher: HostKeyWatcher = {
+        verified: (result) => {
+          verdict = result;
+          if (result.accepted) mark('host-key-verified');
+        },
+      };
       const fail = (error: ConnectError): void => {
         if (settled) return;
         settled = true;
+        watcher.verified = undefined;
+        auth.release();
         stopGuard();
         clearTimeout(timer);
         client.removeAllListeners('ready');
@@ -186,17 +207,24 @@ export class SSHConnection implements PoolConnection {
         mark('authenticated');
         const connection = new SSHConnection(client, sock, settings, performance.now() - startedAt, peer(), auth.lastMethod());
         recordConnectPhases(connection, phases);
+        // The connection has listeners of its own now: these would hold this open's state.
+        watcher.verified = undefined;
+        auth.release();
+        client.off('error', onConnectError);
+        client.off('close', onConnectClose);
         resolve(connection);
       });
-      client.on('error', (error: Error & { level?: string }) => {
+      const onConnectError = (error: Error & { level?: string }): void => {
         if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
-      });
-      client.once('handshake', () => mark('key-exchanged'));
-      client.once('close', () => {
+      };
+      const onConnectClose = (): void => {
         if (!settled) {
           fail(new ConnectError(`Connection to ${settings.poolName} closed during the SSH handshake`, settings, true));
         }
-      });
+      };
+      client.on('error', onConnectError);
+      client.once('handshake', () => mark('key-exchanged'));
+      client.once('close', onConnectClose);
 
       const { credentials } = settings;
       const config: ConnectConfig = {
@@ -207,11 +235,7 @@ export class SSHConnection implements PoolConnection {
         // alive; this class keeps its own, unref'd (see #startKeepAlive).
         keepaliveInterval: 0,
         algorithms: { serverHostKey: preferredHostKeyAlgorithms(settings.hostKey, settings.host, settings.port) },
-        hostVerifier: (key: Buffer) => {
-          verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
-          if (verdict.accepted) mark('host-key-verified');
-          return verdict.accepted;
-        },
+        hostVerifier: hostKeyCheck(settings, watcher),
       };
       const auth = planAuthentication(settings.username, credentials);
       Object.assign(config, auth.connectConfig);
@@ -503,11 +527,11 @@ export class SSHConnection implements PoolConnection {
             return;
           }
           const key = keyOf(port);
-          this.#remoteListeners.set(key, onConnection);
+          this.#listenersFor().set(key, onConnection);
           resolve({
             port,
             close: () => {
-              if (!this.#remoteListeners.delete(key) || this.#state !== 'ready') return;
+              if (!this.#remoteListeners?.delete(key) || this.#state !== 'ready') return;
               try {
                 unbind(port);
               } catch {
@@ -648,8 +672,12 @@ export class SSHConnection implements PoolConnection {
   }
 
   onClose(listener: CloseListener): () => void {
-    this.#closeListeners.add(listener);
-    return () => this.#closeListeners.delete(listener);
+    const listeners = this.#closeListeners;
+    // `concat`: an exact-size copy (a spread with an extra element reserves room for more).
+    if (!listeners.includes(listener)) this.#closeListeners = listeners.concat(listener);
+    return () => {
+      this.#closeListeners = this.#closeListeners.filter((candidate) => candidate !== listener);
+    };
   }
 
   /**
@@ -715,8 +743,9 @@ export class SSHConnection implements PoolConnection {
     this.#stopKeepAlive();
     this.#state = 'closed';
     const reason = this.#requestedReason ?? (this.#lastError ? 'error' : 'remote');
-    for (const listener of [...this.#closeListeners]) listener(reason, this.#lastError);
-    this.#closeListeners.clear();
+    const listeners = this.#closeListeners;
+    this.#closeListeners = [];
+    for (const listener of listeners) listener(reason, this.#lastError);
   }
 }
 
@@ -755,4 +784,28 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
 /** Remote listeners share one map: TCP ones by `host:port`, UNIX sockets by this key, which no `host:port` can equal. */
 function socketListenerKey(path: string): string {
   return `unix\0${path}`;
+}
+
+/** Who hears the verdicts of a connection's host key checks while it is being opened. */
+interface HostKeyWatcher {
+  verified: ((verdict: HostKeyVerdict) => void) | undefined;
+}
+
+/** The host key check ssh2 keeps: made here so that it holds `settings` and `watcher` only. */
+function hostKeyCheck(settings: ConnectionSettings, watcher: HostKeyWatcher): (key: Buffer) => boolean {
+  return (key) => {
+    const verdict = verifyHostKey(settings.hostKey, settings.host, settings.port, key);
+    watcher.verified?.(verdict);
+    return verdict.accepted;
+  };
+}
+
+/**
+ * The jump host sends EOF when the target's side of its TCP connection is gone, then waits for
+ * our close: without this the connection would look alive until keepalives ran out. An SSH peer
+ * never half-closes a live connection, so EOF is the end. (Outside `open`, whose state this
+ * listener would otherwise hold for the connection's life.)
+ */
+function destroyOnEnd(tunnel: Duplex): void {
+  tunnel.once('end', () => tunnel.destroy());
 }

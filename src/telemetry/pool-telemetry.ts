@@ -47,10 +47,11 @@ export interface ObservedPool {
   readonly spareChannels?: number;
 }
 
-/** A pool key whose fixed-label series exist from its creation on. */
-interface RegisteredPool {
-  readonly connectErrorTypes: readonly string[];
-}
+/**
+ * A pool key whose fixed-label series exist from its creation on: the connect error types its
+ * zero series cover. Held as given (callers pass shared constant lists), not copied per key.
+ */
+type RegisteredPool = readonly string[];
 
 export interface TelemetryOptions {
   readonly tracerProvider?: TracerProvider | undefined;
@@ -301,10 +302,9 @@ export class PoolTelemetry {
    * a new meter provider start these series again.
    */
   registerPool(poolName: string, connectErrorTypes: readonly string[] = names.CONNECT_ERROR_TYPES): void {
-    const pool: RegisteredPool = { connectErrorTypes: [...connectErrorTypes] };
-    this.#registered.set(poolName, pool);
+    this.#registered.set(poolName, connectErrorTypes);
     const instruments = this.#current();
-    if (instruments) startAtZero(instruments, this.#base(poolName), pool);
+    if (instruments) startAtZero(instruments, this.#base(poolName), connectErrorTypes);
   }
 
   /** Stops re-creating the zero series of a pool key that no longer exists. */
@@ -497,7 +497,7 @@ function channelCapacityOf(pool: ObservedPool): number | undefined {
  */
 const NO_OBSERVATION = Number.NaN;
 
-function startAtZero(instruments: Instruments, base: Attributes, pool: RegisteredPool): void {
+function startAtZero(instruments: Instruments, base: Attributes, connectErrorTypes: RegisteredPool): void {
   for (const outcome of names.ACQUIRE_OUTCOMES) {
     const attributes = { ...base, [names.ATTR_ACQUIRE_OUTCOME]: outcome };
     instruments.acquires.add(0, attributes);
@@ -513,7 +513,7 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
     instruments.healthCheckDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_HEALTH_CHECK_OUTCOME]: outcome });
   }
   instruments.createTime.record(NO_OBSERVATION, base);
-  for (const errorType of pool.connectErrorTypes) {
+  for (const errorType of connectErrorTypes) {
     instruments.createTime.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
   }
   instruments.useTime.record(NO_OBSERVATION, base);
@@ -523,7 +523,7 @@ function startAtZero(instruments: Instruments, base: Attributes, pool: Registere
   }
   // Every error a command can end with, so that the first failed commands of an outage shorter
   // than a scrape interval count in rate() and increase() (the error-budget alerts read them).
-  for (const errorType of [...pool.connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
+  for (const errorType of [...connectErrorTypes, ...names.COMMAND_ERROR_TYPES]) {
     instruments.commandDuration.record(NO_OBSERVATION, { ...base, [names.ATTR_ERROR_TYPE]: errorType });
   }
   for (const operation of names.SFTP_OPERATIONS) {

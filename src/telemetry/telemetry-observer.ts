@@ -1,9 +1,10 @@
-import { context as otelContext, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context as otelContext, isSpanContextValid, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanContext } from '@opentelemetry/api';
 import type { HostPoolEvent, HostPoolObserver, TraceParent } from '../pool/host-pool-events.js';
 import { jumpConnectionOf } from '../pool/jump-dialer.js';
 import type { PoolConnection } from '../ssh/connection.js';
 import type { ResolvedPoolConfig } from '../config/pool-config.js';
+import type { TelemetryConfig } from '../config/types.js';
 import type { ConnectionEventDetails } from '../pool/types.js';
 import { connectPhasesOf } from '../ssh/connect-phases.js';
 import {
@@ -44,24 +45,51 @@ export function connectSpanOf(connection: PoolConnection): SpanContext | undefin
  * for a pool key behind jump hosts, the endpoints its connections pass (`ssh.route`).
  */
 export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionEventDetails, config: ResolvedPoolConfig, route?: string): HostPoolObserver {
-  const name = details.poolName;
-  const connects = new Map<number, Span>();
-  const probes = new Map<number, Span>();
-  // Probe start times (epoch ms) for spans made only when a probe fails.
-  const probeStarts = new Map<number, number>();
-  const attempts = new Map<number, SpanContext>();
-  let reconnect: Span | undefined;
-  const rememberAttempt = (attemptId: number, context: SpanContext): void => {
+  const observer = new HostPoolTelemetry(telemetry, details, config.telemetry, route);
+  return (event) => observer.observe(event);
+}
+
+/**
+ * The state behind one host pool's observer. A fleet has one per host, so everything is on the
+ * prototype, and each map exists only while it holds something: most hosts never have a probe,
+ * a reconnect or a span context worth remembering.
+ */
+class HostPoolTelemetry {
+  readonly #telemetry: PoolTelemetry;
+  readonly #details: ConnectionEventDetails;
+  readonly #config: Required<TelemetryConfig>;
+  readonly #route: string | undefined;
+  /** `ssh.connect` spans of attempts in flight. */
+  #connects: Map<number, Span> | undefined;
+  #probes: Map<number, Span> | undefined;
+  /** Probe start times (epoch ms) for spans made only when a probe fails. */
+  #probeStarts: Map<number, number> | undefined;
+  #attempts: Map<number, SpanContext> | undefined;
+  #reconnect: Span | undefined;
+
+  constructor(telemetry: PoolTelemetry, details: ConnectionEventDetails, config: Required<TelemetryConfig>, route: string | undefined) {
+    this.#telemetry = telemetry;
+    this.#details = details;
+    this.#config = config;
+    this.#route = route;
+  }
+
+  #rememberAttempt(attemptId: number, context: SpanContext): void {
+    // A context without ids (no SDK yet) links nothing: not worth a map per host.
+    if (!isSpanContextValid(context)) return;
+    const attempts = (this.#attempts ??= new Map());
     attempts.set(attemptId, context);
     if (attempts.size > MAX_REMEMBERED_ATTEMPTS) attempts.delete(attempts.keys().next().value!);
-  };
+  }
+
   /**
    * Links `span`, and the command span the acquire ran under, to the connect attempts it waited
    * on. `connection`: the connect span of the connection it got, linked as the connection
    * already; the attempt that opened it is not linked a second time (each span once).
    */
-  const linkAttempts = (span: Span | undefined, parent: Context | undefined, attemptIds: readonly number[], connection?: SpanContext): void => {
-    if (attemptIds.length === 0) return;
+  #linkAttempts(span: Span | undefined, parent: Context | undefined, attemptIds: readonly number[], connection?: SpanContext): void {
+    const attempts = this.#attempts;
+    if (attemptIds.length === 0 || attempts === undefined) return;
     const exec = parent ? trace.getSpan(parent) : undefined;
     for (const attemptId of attemptIds) {
       const context = attempts.get(attemptId);
@@ -69,26 +97,22 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
       span?.addLink(attemptLink(context));
       exec?.addLink(attemptLink(context));
     }
-  };
-  const parentRecords = (parent: Context | undefined): boolean => {
-    const span = parent ? trace.getSpan(parent) : undefined;
-    return span === undefined || span.isRecording();
-  };
-  const addPhases = (span: Span, target: object): void => {
-    for (const { phase, at } of connectPhasesOf(target)) span.addEvent(EVENT_CONNECT_PHASES[phase], at);
-  };
-  const wantsAcquireSpan = (outcome: string): boolean => {
-    const wanted = config.telemetry.acquireSpans;
-    return wanted === 'all' || (wanted === 'non-reused' && outcome !== 'reused');
-  };
+  }
 
-  return (event: HostPoolEvent): void => {
+  #wantsAcquireSpan(outcome: string): boolean {
+    const wanted = this.#config.acquireSpans;
+    return wanted === 'all' || (wanted === 'non-reused' && outcome !== 'reused');
+  }
+
+  observe(event: HostPoolEvent): void {
+    const telemetry = this.#telemetry;
+    const name = this.#details.poolName;
     switch (event.type) {
       case 'acquired': {
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
         // Under a command span that records nothing (no SDK, or sampled out), its children
         // would record nothing either: skip building them, on the hot path of every command.
-        if (!wantsAcquireSpan(event.outcome) || !telemetry.tracing || !parentRecords(contextOf(event.parent))) break;
+        if (!this.#wantsAcquireSpan(event.outcome) || !telemetry.tracing || !parentRecords(contextOf(event.parent))) break;
         // Made once the outcome is known, back-dated to the start: that is what lets
         // `acquireSpans: 'non-reused'` keep only the interesting ones.
         const span = telemetry.startAcquire(contextOf(event.parent) ?? otelContext.active(), name, event.startedAtEpoch);
@@ -99,20 +123,20 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         });
         const link = connectSpans.get(event.connection);
         if (link) span.addLink(connectionLink(link));
-        linkAttempts(span, contextOf(event.parent), event.connectAttempts, link);
+        this.#linkAttempts(span, contextOf(event.parent), event.connectAttempts, link);
         span.end();
         break;
       }
       case 'acquire-failed': {
         telemetry.recordAcquire(name, event.outcome, event.waitMs);
-        if (!wantsAcquireSpan(event.outcome)) {
-          linkAttempts(undefined, contextOf(event.parent), event.connectAttempts);
+        if (!this.#wantsAcquireSpan(event.outcome)) {
+          this.#linkAttempts(undefined, contextOf(event.parent), event.connectAttempts);
           break;
         }
         const span = telemetry.startAcquire(contextOf(event.parent) ?? otelContext.active(), name, event.startedAtEpoch);
         span.setAttributes({ [ATTR_ACQUIRE_OUTCOME]: event.outcome, [ATTR_ACQUIRE_WAIT]: event.waitMs / 1000 });
         // A command that never ran because its connection failed points at every failed attempt.
-        linkAttempts(span, contextOf(event.parent), event.connectAttempts);
+        this.#linkAttempts(span, contextOf(event.parent), event.connectAttempts);
         PoolTelemetry.fail(span, event.errorType);
         break;
       }
@@ -128,16 +152,15 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         break;
       }
       case 'connect-started': {
-        const cause = config.telemetry.connectSpans === 'child' ? contextOf(event.cause) : undefined;
-        const span = telemetry.startConnect(name, details.host, details.port, cause);
-        if (route) span.setAttribute(ATTR_ROUTE, route);
-        connects.set(event.attemptId, span);
-        rememberAttempt(event.attemptId, span.spanContext());
+        const cause = this.#config.connectSpans === 'child' ? contextOf(event.cause) : undefined;
+        const span = telemetry.startConnect(name, this.#details.host, this.#details.port, cause);
+        if (this.#route) span.setAttribute(ATTR_ROUTE, this.#route);
+        (this.#connects ??= new Map()).set(event.attemptId, span);
+        this.#rememberAttempt(event.attemptId, span.spanContext());
         break;
       }
       case 'connected': {
-        const span = connects.get(event.attemptId);
-        connects.delete(event.attemptId);
+        const span = this.#takeConnect(event.attemptId);
         telemetry.recordCreateTime(name, event.durationMs);
         if (!span) break;
         if (event.connection.peerAddress) span.setAttribute(ATTR_NETWORK_PEER_ADDRESS, event.connection.peerAddress);
@@ -150,12 +173,13 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         if (carrierSpan) span.addLink(connectionLink(carrierSpan));
         addPhases(span, event.connection);
         span.end();
-        connectSpans.set(event.connection, span.spanContext());
+        // A context without ids (no SDK) links nothing: no entry for it.
+        const context = span.spanContext();
+        if (isSpanContextValid(context)) connectSpans.set(event.connection, context);
         break;
       }
       case 'connect-failed': {
-        const span = connects.get(event.attemptId);
-        connects.delete(event.attemptId);
+        const span = this.#takeConnect(event.attemptId);
         telemetry.recordCreateTime(name, event.durationMs, event.error.code);
         if (!span) break;
         addPhases(span, event.error);
@@ -169,18 +193,18 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         telemetry.recordRefusal(name);
         break;
       case 'reconnect-started':
-        reconnect?.end();
-        reconnect = telemetry.startReconnect(name, event.attempt);
+        this.#reconnect?.end();
+        this.#reconnect = telemetry.startReconnect(name, event.attempt);
         break;
       case 'reconnect-finished': {
         telemetry.recordReconnectAttempt(name, event.outcome);
-        const span = reconnect;
-        reconnect = undefined;
+        const span = this.#reconnect;
+        this.#reconnect = undefined;
         if (!span) break;
         span.setAttribute(ATTR_RECONNECT_OUTCOME, event.outcome);
         // Success links to the connection it opened; failure to the connect attempt that failed.
         const link = event.connection ? connectSpans.get(event.connection) : undefined;
-        const attempt = event.attemptId === undefined ? undefined : attempts.get(event.attemptId);
+        const attempt = event.attemptId === undefined ? undefined : this.#attempts?.get(event.attemptId);
         if (link) span.addLink(connectionLink(link));
         else if (attempt) span.addLink(attemptLink(attempt));
         if (event.error) PoolTelemetry.fail(span, event.error.code, event.error.message);
@@ -188,16 +212,14 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
         break;
       }
       case 'probe-started':
-        if (config.telemetry.healthCheckSpans === 'all') probes.set(event.probeId, telemetry.startHealthCheck(name, connectSpans.get(event.connection)));
-        else if (config.telemetry.healthCheckSpans === 'failures') probeStarts.set(event.probeId, Date.now());
+        if (this.#config.healthCheckSpans === 'all') (this.#probes ??= new Map()).set(event.probeId, telemetry.startHealthCheck(name, connectSpans.get(event.connection)));
+        else if (this.#config.healthCheckSpans === 'failures') (this.#probeStarts ??= new Map()).set(event.probeId, Date.now());
         break;
       case 'probe-finished': {
         const outcome = event.healthy ? 'healthy' : 'unhealthy';
         telemetry.recordHealthCheck(name, event.durationMs, outcome);
-        let span = probes.get(event.probeId);
-        probes.delete(event.probeId);
-        const startedAt = probeStarts.get(event.probeId);
-        probeStarts.delete(event.probeId);
+        let span = takeFrom(this.#probes, event.probeId);
+        const startedAt = takeFrom(this.#probeStarts, event.probeId);
         if (!span && startedAt !== undefined && !event.healthy && !event.lost) {
           span = telemetry.startHealthCheck(name, connectSpans.get(event.connection), startedAt);
         }
@@ -213,7 +235,7 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
       case 'tunnel-closed': {
         if (!telemetry.tracing) break;
         const span = telemetry.startTunnel({
-          poolName: name, host: details.host, port: details.port, kind: event.kind, channelType: event.channelType,
+          poolName: name, host: this.#details.host, port: this.#details.port, kind: event.kind, channelType: event.channelType,
           destination: event.destination, startTime: event.startedAtEpoch, receivedBytes: event.receivedBytes,
           transmittedBytes: event.transmittedBytes, link: event.connection ? connectSpans.get(event.connection) : undefined,
         });
@@ -226,7 +248,30 @@ export function telemetryObserver(telemetry: PoolTelemetry, details: ConnectionE
       default:
         break;
     }
-  };
+  }
+
+  /** The span of a connect attempt that just ended; the map goes once no attempt is in flight. */
+  #takeConnect(attemptId: number): Span | undefined {
+    const span = this.#connects?.get(attemptId);
+    if (this.#connects?.delete(attemptId) && this.#connects.size === 0) this.#connects = undefined;
+    return span;
+  }
+}
+
+/** Removes and returns `key`'s value. */
+function takeFrom<V>(map: Map<number, V> | undefined, key: number): V | undefined {
+  const value = map?.get(key);
+  map?.delete(key);
+  return value;
+}
+
+function parentRecords(parent: Context | undefined): boolean {
+  const span = parent ? trace.getSpan(parent) : undefined;
+  return span === undefined || span.isRecording();
+}
+
+function addPhases(span: Span, target: object): void {
+  for (const { phase, at } of connectPhasesOf(target)) span.addEvent(EVENT_CONNECT_PHASES[phase], at);
 }
 
 /** The pool carries a command's trace parent without looking inside; only this layer puts contexts there. */

@@ -60,6 +60,11 @@ export interface AuthPlan {
   describeAttempts(): string;
   /** The method of the last credential offered: once the connection is ready, the one that succeeded. */
   lastMethod(): AuthMethod | undefined;
+  /**
+   * The login is over (or failed): ssh2 keeps the handler for the connection's life, so it lets
+   * go of the plan (steps, keys, attempts and notes) instead of holding it that long.
+   */
+  release(): void;
 }
 
 type Step =
@@ -223,15 +228,36 @@ export function planAuthentication(username: string, credentials: AuthCredential
       });
   };
 
-  const connectConfig: AuthPlan['connectConfig'] = { authHandler };
+  const holder: HandlerHolder = { handler: authHandler };
+  const forwarder = forwardingAuthHandler(holder);
+  const release = (): void => {
+    holder.handler = undefined;
+  };
+  const connectConfig: AuthPlan['connectConfig'] = { authHandler: forwarder };
   if (credentials.forwardAgent && credentials.agent !== undefined) {
     return {
-      connectConfig: { authHandler, agent: credentials.agent, agentForward: true },
+      connectConfig: { authHandler: forwarder, agent: credentials.agent, agentForward: true },
       describeAttempts: () => describe(attempts, notes),
       lastMethod: () => lastMethod,
+      release,
     };
   }
-  return { connectConfig, describeAttempts: () => describe(attempts, notes), lastMethod: () => lastMethod };
+  return { connectConfig, describeAttempts: () => describe(attempts, notes), lastMethod: () => lastMethod, release };
+}
+
+interface HandlerHolder {
+  handler: AuthHandlerMiddleware | undefined;
+}
+
+/**
+ * The handler ssh2 keeps: made outside `planAuthentication` so that it holds only `holder`, not
+ * the plan's scope; once released, it offers nothing more.
+ */
+function forwardingAuthHandler(holder: HandlerHolder): AuthHandlerMiddleware {
+  return (authsLeft, partialSuccess, next) => {
+    if (holder.handler) holder.handler(authsLeft, partialSuccess, next);
+    else next(false as unknown as Parameters<typeof next>[0]);
+  };
 }
 
 function describe(attempts: readonly string[], notes: readonly string[]): string {

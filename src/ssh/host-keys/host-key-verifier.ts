@@ -47,14 +47,34 @@ export interface HostKeyVerdict {
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 
+/** The known_hosts files a target reads when it names none. */
+interface KnownHostsDefaults {
+  readonly knownHostsFile: string;
+  readonly extraKnownHostsFiles: readonly string[];
+  readonly globalKnownHostsFiles: readonly string[];
+}
+
+let lastDefaults: { readonly home: string; readonly system: readonly string[]; readonly files: KnownHostsDefaults } | undefined;
+
+/**
+ * UserKnownHostsFile's default: ~/.ssh/known_hosts, then ~/.ssh/known_hosts2 (read only); and
+ * the system files. Built once per home and system list, frozen, and shared by every target
+ * resolved with them, instead of new paths and lists for each of a fleet's hosts.
+ */
+function knownHostsDefaults(home: string, system: readonly string[]): KnownHostsDefaults {
+  if (lastDefaults?.home === home && lastDefaults.system === system) return lastDefaults.files;
+  const files: KnownHostsDefaults = Object.freeze({
+    knownHostsFile: join(home, '.ssh', 'known_hosts'),
+    extraKnownHostsFiles: Object.freeze([join(home, '.ssh', 'known_hosts2')]),
+    globalKnownHostsFiles: Object.freeze([...system]),
+  });
+  lastDefaults = { home, system, files };
+  return files;
+}
+
 export function resolveHostKeyVerification(setting: HostKeyPolicy | HostKeyVerification | undefined): ResolvedHostKeyVerification {
   const environment = openSSHEnvironment();
-  // UserKnownHostsFile's default: ~/.ssh/known_hosts, then ~/.ssh/known_hosts2 (read only).
-  const defaults = {
-    knownHostsFile: join(environment.home, '.ssh', 'known_hosts'),
-    extraKnownHostsFiles: [join(environment.home, '.ssh', 'known_hosts2')],
-    globalKnownHostsFiles: [...environment.globalKnownHostsFiles],
-  };
+  const defaults = knownHostsDefaults(environment.home, environment.globalKnownHostsFiles);
   if (setting === undefined) return { policy: 'strict', fingerprints: undefined, ...defaults };
   if (typeof setting === 'string') {
     checkPolicy(setting, 'hostKey');
