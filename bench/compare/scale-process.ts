@@ -71,8 +71,10 @@ function sshpoolClient(): Client {
   let executors: Array<ReturnType<typeof $.ssh>> = [];
   return {
     async open(hosts, perHost) {
-      // Defaults, except that the idle measurement needs room for its connections.
-      pool = new Pool(perHost > 1 ? { maxConnections: perHost } : {});
+      // Defaults, except that the idle measurement needs room for its connections, and that no
+      // connection may idle out before memory is read: 2,000 hosts took longer to connect than
+      // the default 60 s idleTimeout on a busy machine, and the first hosts were gone by then.
+      pool = new Pool({ idleTimeout: 0, ...(perHost > 1 ? { maxConnections: perHost } : {}) });
       executors = hosts.map((host) => $.ssh({ ...sshpoolTarget(host), pool }));
       if (perHost > 1) await pool.warmUp(sshpoolTarget(hosts[0]!), perHost);
     },
