@@ -9,9 +9,9 @@ import { InvalidArgumentError, SSHPoolError, TransferError, VerificationError } 
 import type { TransferOperation } from '../core/errors.js';
 import type { HostPool } from '../pool/host-pool.js';
 import { BufferRecycler } from '../core/buffer-recycler.js';
-import { MAX_REQUEST_BYTES, readPipelined, writePipelined } from '../ssh/sftp-copy.js';
+import { readPipelined, writePipelined } from '../ssh/sftp-copy.js';
 import type { CopyControl } from '../ssh/sftp-copy.js';
-import { SFTP_STATUS, SftpRequestError } from '../ssh/sftp-session.js';
+import { MAX_REQUEST_BYTES, SFTP_STATUS, SftpRequestError } from '../ssh/sftp-session.js';
 import type { SftpSession, SftpStats } from '../ssh/sftp-session.js';
 import type { PoolTelemetry } from '../telemetry/pool-telemetry.js';
 import { traceTransfer } from '../telemetry/trace-transfer.js';

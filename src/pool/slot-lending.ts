@@ -104,7 +104,10 @@ export class SlotLending {
 
   /** Waiting transfers that may pass the head by riding an open SFTP channel (see `#rideBesideWaiters`). */
   #serveRiders(): void {
-    const { clock, pending: queue } = this.#options;
+    const { clock, connections, pending: queue } = this.#options;
+    // Runs at every freed slot while work waits: with no SFTP channel to ride (most pool keys
+    // never transfer), the waiters are not looked through.
+    if (!connections.pickRide(2)) return;
     for (const pending of queue.items()) {
       if (!pending.request.ridesSftp) continue;
       const entry = this.#rideBesideWaiters(pending.request);
@@ -160,9 +163,7 @@ export class SlotLending {
     const outcome = first ? 'created' : 'reused';
     const idleMs = !first && idleSince !== undefined ? now - idleSince : undefined;
     this.#options.events.emit({ type: 'acquired', outcome, connection: entry.connection, waitMs, idleMs, parent, startedAtEpoch, connectAttempts });
-    return ridesSftp
-      ? { entry, connection: entry.connection, outcome, waitMs, grantedAt: now, ridesSftp }
-      : { entry, connection: entry.connection, outcome, waitMs, grantedAt: now };
+    return { entry, connection: entry.connection, outcome, waitMs, grantedAt: now, ridesSftp };
   }
 
   #failed(

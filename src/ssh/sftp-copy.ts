@@ -1,3 +1,4 @@
+import { MAX_REQUEST_BYTES } from './sftp-session.js';
 import type { SftpHandle, SftpSession } from './sftp-session.js';
 
 /** How a pipelined copy runs: requests in flight, when to stop, where acknowledged bytes go. */
@@ -9,13 +10,6 @@ export interface CopyControl {
   /** Bytes the server acknowledged (upload) or sent (download), as they arrive. */
   readonly onBytes: (bytes: number) => void;
 }
-
-/**
- * Bytes per read or write request. OpenSSH's sftp-server takes up to 255 KiB, but within
- * ssh2's 2 MiB channel window 64 KiB requests keep the server busier: on a 50 ms round trip,
- * 32 MiB uploads took 2.1-2.8 s with 64 KiB requests and 3.1-3.5 s with 255 KiB (BENCHMARKS.md).
- */
-export const MAX_REQUEST_BYTES = 64 * 1024;
 
 /**
  * Waits for one promise at a time, or for the signal, whichever comes first: a hung server must

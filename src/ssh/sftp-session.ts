@@ -2,9 +2,13 @@ import type { FileEntryWithStats, InputAttributes, OpenMode, SFTPWrapper, Stats 
 import { windowKeeper } from './channel-window.js';
 import { sendWriteRequest, writeRequestBytes, writeRequestsFit } from './sftp-write-request.js';
 
-/** Data bytes one reused write request holds (uploads send 64 KiB pieces); longer writes go through ssh2's `write`. */
-const REUSED_WRITE_DATA_BYTES = 64 * 1024;
-/** Handle bytes the reused write request has room for (OpenSSH's are 4). */
+/**
+ * Bytes per read or write request. OpenSSH's sftp-server takes up to 255 KiB, but within
+ * ssh2's 2 MiB channel window 64 KiB requests keep the server busier: on a 50 ms round trip,
+ * 32 MiB uploads took 2.1-2.8 s with 64 KiB requests and 3.1-3.5 s with 255 KiB (BENCHMARKS.md).
+ */
+export const MAX_REQUEST_BYTES = 64 * 1024;
+/** Handle bytes the reused write request has room for (OpenSSH's are 4); a longer write than `MAX_REQUEST_BYTES` goes through ssh2's `write`. */
 const REUSED_WRITE_HANDLE_BYTES = 256;
 
 /** SFTP status codes (draft-ietf-secsh-filexfer-02, the version OpenSSH speaks). */
@@ -141,7 +145,7 @@ export class SftpSession {
   write(handle: SftpHandle, data: Buffer, position: number): Promise<void> {
     return this.#call<void>((done) => {
       if (this.#reusesWrites) {
-        this.#writeScratch ??= Buffer.allocUnsafeSlow(writeRequestBytes(REUSED_WRITE_HANDLE_BYTES, REUSED_WRITE_DATA_BYTES));
+        this.#writeScratch ??= Buffer.allocUnsafeSlow(writeRequestBytes(REUSED_WRITE_HANDLE_BYTES, MAX_REQUEST_BYTES));
         if (sendWriteRequest(this.#sftp, this.#writeScratch, handle, data, position, done)) return;
       }
       this.#sftp.write(handle, data, 0, data.length, position, (error) => done(error));

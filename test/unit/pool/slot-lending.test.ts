@@ -264,7 +264,7 @@ describe('slot lending', () => {
       expect(pending.length).toBe(1);
       // The SFTP channel and the command: still two sessions on a connection allowed two.
       expect(entries[0]).toMatchObject({ openChannels: 2, sftpRiders: 2, freeSlots: 0 });
-      expect(command.ridesSftp).toBeUndefined();
+      expect(command.ridesSftp).toBe(false);
     });
 
     it('a transfer does not pass a waiter of higher priority', async () => {

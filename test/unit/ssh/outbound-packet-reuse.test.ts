@@ -58,6 +58,21 @@ class HeldSocket extends Writable {
   }
 }
 
+/** An AES-GCM connection with packet reuse over a `HeldSocket`; `buffers` lists the memory each written packet used. */
+function reusingConnection() {
+  const cipher = realCipher('aes128-gcm@openssh.com', () => {});
+  const { client, protocol } = fakeClient(cipher);
+  const socket = new HeldSocket();
+  reuseOutboundPackets(client, socket);
+  const buffers: ArrayBufferLike[] = [];
+  const write = cipher._onWrite;
+  cipher._onWrite = (packet) => {
+    buffers.push(packet.buffer);
+    write(packet);
+  };
+  return { protocol, socket, buffers };
+}
+
 describe('outbound packets on a reused buffer', () => {
   it('ssh2\'s native binding is loaded here, so the ciphers it covers are the ones connections use', () => {
     expect(crypto.bindingAvailable).toBe(true);
@@ -80,32 +95,14 @@ describe('outbound packets on a reused buffer', () => {
   }
 
   it('hands the same memory to the next large packet once the socket took the last one whole', () => {
-    const cipher = realCipher('aes128-gcm@openssh.com', () => {});
-    const { client, protocol } = fakeClient(cipher);
-    const socket = new HeldSocket();
-    reuseOutboundPackets(client, socket);
-    const buffers: ArrayBufferLike[] = [];
-    const write = cipher._onWrite;
-    cipher._onWrite = (packet) => {
-      buffers.push(packet.buffer);
-      write(packet);
-    };
+    const { protocol, buffers } = reusingConnection();
     protocol.channelData(0, Buffer.alloc(32 * 1024));
     protocol.channelData(0, Buffer.alloc(32 * 1024));
     expect(buffers[1]).toBe(buffers[0]);
   });
 
   it('never hands out memory a socket still holds: a packet left in its queue makes the next one fresh', () => {
-    const cipher = realCipher('aes128-gcm@openssh.com', () => {});
-    const { client, protocol } = fakeClient(cipher);
-    const socket = new HeldSocket();
-    reuseOutboundPackets(client, socket);
-    const buffers: ArrayBufferLike[] = [];
-    const write = cipher._onWrite;
-    cipher._onWrite = (packet) => {
-      buffers.push(packet.buffer);
-      write(packet);
-    };
+    const { protocol, socket, buffers } = reusingConnection();
     socket.held = 1;
     protocol.channelData(0, Buffer.alloc(32 * 1024));
     socket.held = 0;
