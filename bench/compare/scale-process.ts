@@ -50,6 +50,13 @@ export interface ScaleResult {
   };
 }
 
+/**
+ * Memory per idle connection is read this long after the connections' last use, for every client
+ * alike: sshpool gives an unused spare session back 1 to 2 s after it opened.
+ */
+const IDLE_AFTER_MS = 2_500;
+const idle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS));
+
 const gc = (globalThis as { gc?: () => void }).gc;
 function memory(): Memory {
   if (!gc) throw new Error('scale-process needs --expose-gc');
@@ -141,6 +148,7 @@ async function handle(request: ScaleRequest): Promise<ScaleResult> {
   const baseline = memory();
   if (request.type === 'idle') {
     await client.open([request.host], request.connections);
+    await idle();
     const loaded = memory();
     await client.close();
     return { baseline, loaded, connections: request.connections };
@@ -157,6 +165,7 @@ async function handle(request: ScaleRequest): Promise<ScaleResult> {
   });
   const connectMs = performance.now() - t0;
   const connectCpu = process.cpuUsage(cpu0);
+  await idle();
   const loaded = memory();
 
   const latencies: number[] = [];

@@ -107,7 +107,7 @@ export class HostPool implements BudgetMember {
       // A waiter may also get the slot of an SFTP channel no transfer uses.
       growth: { grow: () => this.#waitersQueued(), queueEmptied: () => this.#growth.queueEmptied() },
     });
-    this.#spares = new SpareChannels({ enabled: config.spareChannels, maxLifetime: config.maxLifetime, clock, events });
+    this.#spares = new SpareChannels({ enabled: config.spareChannels, maxLifetime: config.maxLifetime, clock, events, connections: this.#connections });
     this.channels = new ChannelSession(this);
     budget.join(this);
     // Bookkeeping, not telemetry: which connect attempts each waiting acquire waited on.
@@ -345,6 +345,7 @@ export class HostPool implements BudgetMember {
       this.#tunnels?.closeAll();
       this.#housekeeper.stop();
       this.#health?.stop();
+      this.#spares.stop();
       await Promise.resolve();
       await this.#drain.settle(timeout, () => this.failWaiters(
         new PoolClosedError(`The pool for ${this.name} closed before a channel became free (closeAll drain timeout ${timeout} ms)`),

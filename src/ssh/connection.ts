@@ -125,10 +125,16 @@ export interface PoolConnection {
    */
   readonly spare?: SpareState | undefined;
   /**
-   * Opens a spare session channel for the next command unless one is held. `lost` runs when the
-   * server closes an unclaimed spare while the connection stays usable. Never rejects.
+   * Opens a spare session channel for the next command unless one is held. A spare the server
+   * closes before a command claimed it is dropped, not replaced: the next command asks again.
+   * Never rejects.
    */
-  prepareSpare?(lost: () => void): Promise<SpareOutcome>;
+  prepareSpare?(): Promise<SpareOutcome>;
+  /**
+   * Closes the spare if it has waited so long that a command would not use it (`SPARE_MAX_IDLE_MS`),
+   * without asking for another; returns the spare still held (`opening`, `ready`, or none).
+   */
+  closeStaleSpare?(): SpareState | undefined;
   /**
    * Opens a `direct-tcpip` channel from the server to `host:port`, for a connection to a host
    * behind this one (a jump host). Absent on connections that cannot forward.

@@ -92,18 +92,31 @@ export class SpareSession {
       this.#claimant = take;
       return true;
     }
-    if (this.#state !== 'ready') return false;
-    const stale = this.now() - this.#readyAt >= SPARE_MAX_IDLE_MS;
-    this.#state = stale ? 'gone' : 'claimed';
+    if (this.#state !== 'ready' || this.closeIfStale()) return false;
+    this.#state = 'claimed';
+    take(this.#detach());
+    return true;
+  }
+
+  /**
+   * Closes the spare if it has been open `SPARE_MAX_IDLE_MS` or longer without a command: it
+   * would be closed instead of used anyway, so closing it now costs no command a round trip,
+   * and gives the server its session and the process the channel's memory back. Returns true
+   * when it closed it (the spare is gone then; its `gone` callback does not run).
+   */
+  closeIfStale(): boolean {
+    if (this.#state !== 'ready' || this.now() - this.#readyAt < SPARE_MAX_IDLE_MS) return false;
+    this.#state = 'gone';
+    this.#detach().close();
+    return true;
+  }
+
+  /** The open channel, no longer watched as the spare's: its close is now its new owner's. */
+  #detach(): ClientChannel {
     const channel = this.#channel!;
     this.#channel = undefined;
     channel.off('close', this.#onClose);
-    if (stale) {
-      channel.close();
-      return false;
-    }
-    take(channel);
-    return true;
+    return channel;
   }
 
   /**
@@ -130,9 +143,7 @@ export class SpareSession {
     }
     if (this.#state !== 'ready') return Promise.resolve();
     this.#state = 'gone';
-    const channel = this.#channel!;
-    this.#channel = undefined;
-    channel.off('close', this.#onClose);
+    const channel = this.#detach();
     return new Promise((resolve) => closeThen(channel, resolve));
   }
 

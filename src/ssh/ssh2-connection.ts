@@ -418,18 +418,22 @@ export class SSHConnection implements PoolConnection {
     return this.#spare?.state;
   }
 
+  /** Closes the spare if it waited too long to be used (`SpareSession.closeIfStale`); returns the spare still held. */
+  closeStaleSpare(): SpareState | undefined {
+    if (this.#spare?.closeIfStale()) this.#spare = undefined;
+    return this.#spare?.state;
+  }
+
   /**
    * Opens a spare session channel for the next command (see `SpareSession`), unless one is
-   * held already. `lost` runs when the server closes the spare before a command claimed it
-   * and this connection is still usable. The pool decides whether there is room for it.
+   * held already. The pool decides whether there is room for it.
    */
-  prepareSpare(lost: () => void): Promise<SpareOutcome> {
+  prepareSpare(): Promise<SpareOutcome> {
     if (this.#state !== 'ready' || this.#spare !== undefined) return Promise.resolve('failed');
     if (!preparedSessionsFit(this.#client)) return Promise.resolve('unsupported');
     try {
-      const spare: SpareSession = new SpareSession(this.#client, (why) => {
+      const spare: SpareSession = new SpareSession(this.#client, () => {
         if (this.#spare === spare) this.#spare = undefined;
-        if (why === 'lost' && this.#state === 'ready') lost();
       });
       this.#spare = spare;
       return spare.opened;

@@ -4,6 +4,7 @@ import type { Clock } from '../../src/core/clock.js';
 import { ConnectError } from '../../src/core/errors.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from '../../src/ssh/connection.js';
 import type { CloseListener, CloseReason, PoolConnection, RunningChannel } from '../../src/ssh/connection.js';
+import { SPARE_MAX_IDLE_MS } from '../../src/ssh/spare-session.js';
 import type { SpareOutcome, SpareState } from '../../src/ssh/spare-session.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec } from '../../src/command/channel-contract.js';
 import type { ProcessHold } from '../../src/core/process-hold.js';
@@ -78,7 +79,8 @@ interface FakeSpare {
   state: SpareState | 'gone';
   /** Settles with whether the open succeeded. */
   readonly answered: Promise<boolean>;
-  readonly lost: () => void;
+  /** When it opened, on the layer's clock. */
+  readyAt: number;
 }
 
 export class FakeConnection implements PoolConnection {
@@ -98,6 +100,8 @@ export class FakeConnection implements PoolConnection {
   #spare: FakeSpare | undefined;
   /** Spare sessions the server opened for this connection, and commands that ran on one. */
   sparesOpened = 0;
+  /** Spares closed because no command took them within `SPARE_MAX_IDLE_MS`. */
+  sparesClosedStale = 0;
   preparedRuns = 0;
 
   constructor(readonly layer: FakeConnectionLayer) {}
@@ -108,11 +112,11 @@ export class FakeConnection implements PoolConnection {
   }
 
   /** As the real connection: unsupported unless the layer offers spares; refusals count against `refuse`. */
-  prepareSpare(lost: () => void): Promise<SpareOutcome> {
+  prepareSpare(): Promise<SpareOutcome> {
     if (!this.layer.spares) return Promise.resolve('unsupported');
     if (!this.usable || this.#spare) return Promise.resolve('failed');
     let answer!: (opened: boolean) => void;
-    const spare: FakeSpare = { state: 'opening', answered: new Promise((resolve) => (answer = resolve)), lost };
+    const spare: FakeSpare = { state: 'opening', answered: new Promise((resolve) => (answer = resolve)), readyAt: 0 };
     this.#spare = spare;
     return Promise.resolve().then(() => {
       const refused = this.usable && this.refuse > 0;
@@ -124,6 +128,7 @@ export class FakeConnection implements PoolConnection {
         return refused ? 'refused' : 'failed';
       }
       this.sparesOpened++;
+      spare.readyAt = this.layer.now();
       if (spare.state === 'opening') spare.state = 'ready';
       answer(true);
       return 'ready';
@@ -136,7 +141,17 @@ export class FakeConnection implements PoolConnection {
     if (spare?.state !== 'ready') return;
     this.#spare = undefined;
     spare.state = 'gone';
-    if (this.usable) spare.lost();
+  }
+
+  /** As the real connection: closes a spare open `SPARE_MAX_IDLE_MS` or longer, on the layer's clock. */
+  closeStaleSpare(): SpareState | undefined {
+    const spare = this.#spare;
+    if (spare?.state === 'ready' && this.layer.now() - spare.readyAt >= SPARE_MAX_IDLE_MS) {
+      this.#spare = undefined;
+      spare.state = 'gone';
+      this.sparesClosedStale++;
+    }
+    return this.spare;
   }
 
   get usable(): boolean {
@@ -225,6 +240,11 @@ export class FakeConnectionLayer {
   connecting = 0;
   readonly connections: FakeConnection[] = [];
   readonly #clock: Clock;
+
+  /** The layer's clock, for spares' ages. */
+  now(): number {
+    return this.#clock.now();
+  }
 
   /** A timer on the layer's clock, for connections whose close takes a while. */
   setTimeout(callback: () => void, ms: number): void {

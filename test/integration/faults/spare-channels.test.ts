@@ -8,6 +8,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { describe, expect, it } from 'vitest';
 import { $ } from '../../../src/index.js';
 import type { SSHConnectionPool, SSHConnectionPoolOptions } from '../../../src/index.js';
+import { SPARE_MAX_IDLE_MS } from '../../../src/ssh/spare-session.js';
 import * as names from '../../../src/telemetry/constants.js';
 import { startSshd } from '../../support/sshd.js';
 import type { SshdServer } from '../../support/sshd.js';
@@ -27,12 +28,16 @@ function observedPool(options: SSHConnectionPoolOptions = {}) {
     prepared: (): unknown[] => exporter.getFinishedSpans().filter((span) => span.name === names.SPAN_EXEC).map((span) => span.attributes[names.ATTR_CHANNEL_PREPARED]),
     clear: (): void => exporter.reset(),
     /** The spare gauge's value now. */
-    spares: async (): Promise<number> => {
-      const { resourceMetrics } = await reader.collect();
-      const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === names.METRIC_CHANNEL_SPARE);
-      return ((metric?.dataPoints ?? []) as Array<DataPoint<number>>).reduce((sum, point) => sum + point.value, 0);
-    },
+    spares: (): Promise<number> => sumOf(reader, names.METRIC_CHANNEL_SPARE),
+    /** Channel opens the server refused so far (`ssh.client.channel.refusals`). */
+    refusals: (): Promise<number> => sumOf(reader, names.METRIC_CHANNEL_REFUSALS),
   };
+}
+
+async function sumOf(reader: TestMetricReader, name: string): Promise<number> {
+  const { resourceMetrics } = await reader.collect();
+  const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((m) => m.descriptor.name === name);
+  return ((metric?.dataPoints ?? []) as Array<DataPoint<number>>).reduce((sum, point) => sum + point.value, 0);
 }
 
 async function sequential(server: SshdServer, pool: SSHConnectionPool, count: number, from = 0): Promise<void> {
@@ -44,7 +49,7 @@ async function sequential(server: SshdServer, pool: SSHConnectionPool, count: nu
 }
 
 describe('spare session channels', () => {
-  it('runs every warm command on a spare session, for a non-root login, and keeps one spare per idle connection', async () => {
+  it('runs every warm command on a spare session, for a non-root login, and an idle connection holds one spare', async () => {
     const server = await startSshd();
     expect(server.username).not.toBe('root');
     const observed = observedPool();
@@ -53,6 +58,23 @@ describe('spare session channels', () => {
     expect(observed.prepared()).toEqual([false, true, true, true, true, true]);
     await until(async () => (await observed.spares()) === 1, 5_000, 'the idle connection holds one spare');
     expect(observed.pool.getStats()).toMatchObject({ totalConnections: 1, openChannels: 0 });
+  });
+
+  it('MaxSessions 1: an idle connection gives its spare back once it is too old to be used, so a terminal command later opens without a refusal', async () => {
+    const server = await startSshd({ config: { MaxSessions: 1 } });
+    expect(server.username).not.toBe('root');
+    const observed = observedPool();
+    const ssh = $.ssh(targetFor(server, observed.pool));
+    await sequential(server, observed.pool, 2);
+    await until(async () => (await observed.spares()) === 1, 5_000, 'the idle connection holds a spare');
+    await until(async () => (await observed.spares()) === 0, 3 * SPARE_MAX_IDLE_MS + 2_000, 'the stale spare closed');
+    // A terminal cannot use the spare: had the spare kept the only session, sshd would refuse it first.
+    const refusedBefore = await observed.refusals();
+    const inTerminal = await ssh`echo in-a-terminal`.pty({ cols: 80, rows: 24 }).timeout(15_000);
+    expect(inTerminal.stdout).toContain('in-a-terminal');
+    expect(await observed.refusals()).toBe(refusedBefore);
+    await sequential(server, observed.pool, 3, 40);
+    expect(observed.pool.getStats()).toMatchObject({ totalConnections: 1 });
   });
 
   it('poolConfig.spareChannels false: every command opens its own channel and no spare is held', async () => {

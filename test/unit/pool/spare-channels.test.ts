@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { resolvePoolConfig } from '../../../src/config/pool-config.js';
 import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
 import { HostPool } from '../../../src/pool/host-pool.js';
-import { QUICK_SPARE_LOSS_MS, SpareChannels } from '../../../src/pool/spare-channels.js';
+import { SpareChannels } from '../../../src/pool/spare-channels.js';
+import { SPARE_MAX_IDLE_MS } from '../../../src/ssh/spare-session.js';
 import type { PoolConfig } from '../../../src/config/types.js';
 import { FakeClock, settle } from '../../support/fake-clock.js';
 import { FakeConnectionLayer, FakeHold } from '../../support/fake-connections.js';
 import type { FakeConnection } from '../../support/fake-connections.js';
+import type { PoolEntry } from '../../../src/pool/pool-entry.js';
 import { entryOf, RecordedEvents, slotOf } from '../../support/pool-parts.js';
 
 function parts(options: { enabled?: boolean; maxLifetime?: number; channelLimit?: number } = {}) {
@@ -14,8 +16,10 @@ function parts(options: { enabled?: boolean; maxLifetime?: number; channelLimit?
   const layer = new FakeConnectionLayer(clock);
   layer.spares = true;
   const events = new RecordedEvents();
-  const spares = new SpareChannels({ enabled: options.enabled ?? true, maxLifetime: options.maxLifetime ?? 0, clock, events });
+  const entries: PoolEntry[] = [];
+  const spares = new SpareChannels({ enabled: options.enabled ?? true, maxLifetime: options.maxLifetime ?? 0, clock, events, connections: entries });
   const entry = entryOf(layer, clock, options.channelLimit ?? 2);
+  entries.push(entry);
   return { clock, layer, events, spares, entry, connection: entry.connection as FakeConnection };
 }
 
@@ -80,29 +84,57 @@ describe('SpareChannels', () => {
     expect(connection.spare, 'a spare on the idle connection').toBe('ready');
   });
 
-  it('replaces a spare the server closed after it had lived a while', async () => {
+  it('does not replace at once a spare the server closed (no stream of opens): the next use asks again', async () => {
     const { spares, entry, connection, clock } = parts();
     spares.replenish(entry);
     await settle();
-    await clock.advance(QUICK_SPARE_LOSS_MS);
+    await clock.advance(SPARE_MAX_IDLE_MS / 2);
     connection.closeSpare();
+    await clock.advance(SPARE_MAX_IDLE_MS * 3);
+    expect(connection.spare).toBeUndefined();
+    expect(connection.sparesOpened).toBe(1);
+    spares.replenish(entry);
     await settle();
     expect(connection.spare).toBe('ready');
-    expect(connection.sparesOpened).toBe(2);
   });
 
-  it('does not replace at once a spare the server closed straight away (no stream of opens)', async () => {
+  it('closes a spare no command took within SPARE_MAX_IDLE_MS, and opens no other in its place', async () => {
     const { spares, entry, connection, clock } = parts();
     spares.replenish(entry);
     await settle();
-    await clock.advance(QUICK_SPARE_LOSS_MS - 1);
-    connection.closeSpare();
-    await settle();
+    await clock.advance(SPARE_MAX_IDLE_MS * 2);
     expect(connection.spare).toBeUndefined();
-    // The connection's next use asks again.
+    expect(connection.sparesClosedStale).toBe(1);
+    expect(connection.sparesOpened).toBe(1);
+  });
+
+  it('keeps a spare younger than SPARE_MAX_IDLE_MS through a sweep', async () => {
+    const { spares, entry, connection, clock } = parts();
     spares.replenish(entry);
     await settle();
+    await clock.advance(SPARE_MAX_IDLE_MS / 2);
+    // The one just taken, replaced: the sweep at SPARE_MAX_IDLE_MS finds it half as old.
+    connection.closeSpare();
+    spares.replenish(entry);
+    await settle();
+    await clock.advance(SPARE_MAX_IDLE_MS / 2);
     expect(connection.spare).toBe('ready');
+    expect(connection.sparesClosedStale).toBe(0);
+  });
+
+  it('leaves the shared timer once no connection holds a spare, and joins it again with the next spare', async () => {
+    const { spares, entry, connection, clock } = parts();
+    spares.replenish(entry);
+    await settle();
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(SPARE_MAX_IDLE_MS * 3);
+    expect(connection.spare).toBeUndefined();
+    expect(clock.pendingTimers, 'nothing left to sweep: no timer').toBe(0);
+    spares.replenish(entry);
+    await settle();
+    expect(clock.pendingTimers).toBe(1);
+    spares.stop();
+    expect(clock.pendingTimers).toBe(0);
   });
 
   it('does nothing on a connection that has no spares (an ssh2 release the adapter does not fit)', async () => {
@@ -148,6 +180,20 @@ describe('spares in the host pool', () => {
     expect(layer.open[0]!.spare).toBe('ready');
     expect(pool.gauges().spareChannels).toBe(1);
     expect(hold.count).toBe(0);
+  });
+
+  it('an idle connection gives its spare back once it is too old to be used; the next command opens its own channel, and the one after runs on a new spare', async () => {
+    const { events, runOne, pool, layer, clock } = hostPool({ idleTimeout: 0 });
+    await runOne(0);
+    await settle();
+    expect(pool.gauges().spareChannels).toBe(1);
+    await clock.advance(SPARE_MAX_IDLE_MS * 2);
+    expect(pool.gauges().spareChannels).toBe(0);
+    expect(layer.open[0]!.sparesClosedStale).toBe(1);
+    expect(clock.pendingTimers, 'an idle pool keeps no timer').toBe(0);
+    await runOne(1);
+    await runOne(2);
+    expect(preparedFlags(events)).toEqual([false, false, true]);
   });
 
   it('gives a warmed-up connection its spare before its first command', async () => {

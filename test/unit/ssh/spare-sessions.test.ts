@@ -120,7 +120,7 @@ describe('the prepared-session adapter', () => {
 describe('spare sessions on a connection', () => {
   it('runs a command on the spare: prepared, same output, and the spare is gone until prepared again', async () => {
     const connection = await connect();
-    expect(await connection.prepareSpare(() => {})).toBe('ready');
+    expect(await connection.prepareSpare()).toBe('ready');
     expect(connection.spare).toBe('ready');
     expect(await run(connection, 'on-spare')).toEqual({ prepared: true, stdout: 'on-spare\n', exitCode: 0 });
     expect(connection.spare).toBeUndefined();
@@ -129,7 +129,7 @@ describe('spare sessions on a connection', () => {
 
   it('serves a command that claims the spare while it is still opening', async () => {
     const connection = await connect();
-    const opened = connection.prepareSpare(() => {});
+    const opened = connection.prepareSpare();
     expect(connection.spare).toBe('opening');
     const result = await run(connection, 'claimed-early');
     expect(result).toEqual({ prepared: true, stdout: 'claimed-early\n', exitCode: 0 });
@@ -161,25 +161,23 @@ describe('spare sessions on a connection', () => {
 
   it('holds one spare at a time', async () => {
     const connection = await connect();
-    const first = connection.prepareSpare(() => {});
-    expect(await connection.prepareSpare(() => {})).toBe('failed');
+    const first = connection.prepareSpare();
+    expect(await connection.prepareSpare()).toBe('failed');
     expect(await first).toBe('ready');
   });
 
-  it('reports a spare the server closed as lost, and the next command opens its own channel', async () => {
+  it('drops a spare the server closed, and the next command opens its own channel', async () => {
     const connection = await connect();
-    let lost = 0;
     const closedBefore = server.idleSessionsClosed;
-    expect(await connection.prepareSpare(() => void lost++)).toBe('ready');
-    await until(() => lost === 1, 5_000, 'the spare reported lost');
+    expect(await connection.prepareSpare()).toBe('ready');
+    await until(() => connection.spare === undefined, 5_000, 'the lost spare dropped');
     expect(server.idleSessionsClosed).toBeGreaterThan(closedBefore);
-    expect(connection.spare).toBeUndefined();
     expect(await run(connection, 'after-loss')).toEqual({ prepared: false, stdout: 'after-loss\n', exitCode: 0 });
   });
 
   it.each(['close', 'reject'] as const)('falls back to a new channel when the server answers the exec on a spare with %s', async (how) => {
     const connection = await connect();
-    expect(await connection.prepareSpare(() => {})).toBe('ready');
+    expect(await connection.prepareSpare()).toBe('ready');
     server.spoilExecs.push(how);
     // The command is not failed: it ran on a channel of its own.
     expect(await run(connection, 'fallback')).toEqual({ prepared: false, stdout: 'fallback\n', exitCode: 0 });
@@ -187,7 +185,7 @@ describe('spare sessions on a connection', () => {
 
   it('a cancel while the command waits for its spare settles the slot once the spare is closed', async () => {
     const connection = await connect();
-    void connection.prepareSpare(() => {});
+    void connection.prepareSpare();
     const cancel = new AbortController();
     const opening = connection.openChannel(echo('never'), cancel.signal);
     cancel.abort('aborted');
@@ -201,7 +199,7 @@ describe('spare sessions on a connection', () => {
     const connection = await connect();
     connection.destroy('shutdown');
     await until(() => connection.closed, 5_000, 'closed');
-    expect(await connection.prepareSpare(() => {})).toBe('failed');
+    expect(await connection.prepareSpare()).toBe('failed');
   });
 });
 
@@ -216,7 +214,7 @@ describe('a spare on a server whose sessions it fills (MaxSessions 1)', () => {
 
   it('a pty command, which cannot use the spare, gets the session: the spare is closed and the open tried again', async () => {
     const connection = await connect(single);
-    expect(await connection.prepareSpare(() => {})).toBe('ready');
+    expect(await connection.prepareSpare()).toBe('ready');
     const spec: ChannelSpec = { ...echo('in-a-terminal'), interaction: { pty: { cols: 80, rows: 24, term: 'xterm' } } };
     const running = await connection.openChannel(spec, new AbortController().signal);
     const outcome = await running.outcome;
@@ -228,9 +226,50 @@ describe('a spare on a server whose sessions it fills (MaxSessions 1)', () => {
     expect(single.sessionsRefused).toBe(1);
   });
 
+  it('closeIfStale gives a spare open SPARE_MAX_IDLE_MS back to the server, and keeps a younger one', async () => {
+    const client = new Client();
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve).once('error', reject);
+      client.connect({ host: single.host, port: single.port, username: single.username, password: single.password });
+    });
+    try {
+      let now = 0;
+      const gone: string[] = [];
+      const spare = new SpareSession(client, (why) => gone.push(why), () => now);
+      expect(await spare.opened).toBe('ready');
+      now += SPARE_MAX_IDLE_MS - 1;
+      expect(spare.closeIfStale()).toBe(false);
+      expect(spare.state).toBe('ready');
+      now += 1;
+      expect(spare.closeIfStale()).toBe(true);
+      expect(spare.state).toBeUndefined();
+      expect(gone, 'closed by the client, not lost').toEqual([]);
+      // The server's one session is free again: without the close it would refuse this one.
+      const refusedBefore = single.sessionsRefused;
+      const output = await new Promise<string>((resolve, reject) => {
+        client.exec('echo after-stale', (error, channel) => {
+          if (error) return reject(error);
+          let text = '';
+          channel.on('data', (chunk: Buffer) => (text += chunk.toString())).on('close', () => resolve(text));
+        });
+      });
+      expect(output).toBe('after-stale\n');
+      expect(single.sessionsRefused).toBe(refusedBefore);
+    } finally {
+      client.end();
+    }
+  });
+
+  it('a connection keeps a spare younger than SPARE_MAX_IDLE_MS when asked to close stale ones', async () => {
+    const connection = await connect(single);
+    expect(await connection.prepareSpare()).toBe('ready');
+    expect(connection.closeStaleSpare()).toBe('ready');
+    expect(await run(connection, 'on-the-kept-spare')).toEqual({ prepared: true, stdout: 'on-the-kept-spare\n', exitCode: 0 });
+  });
+
   it('a release while the spare is still opening closes it once it opens, and frees its session', async () => {
     const connection = await connect(single);
-    void connection.prepareSpare(() => {});
+    void connection.prepareSpare();
     expect(connection.spare).toBe('opening');
     const spec: ChannelSpec = { ...echo('after-opening'), interaction: { pty: { cols: 80, rows: 24, term: 'xterm' } } };
     const refusedBefore = single.sessionsRefused;
