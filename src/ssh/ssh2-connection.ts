@@ -22,6 +22,7 @@ import { runChannel } from './run-channel.js';
 import { SftpSession, SftpSubsystemUnavailable } from './sftp-session.js';
 import { execOnPreparedSession, openPreparedSession, preparedSessionsFit } from './prepared-session.js';
 import { packetReuseFits, reuseOutboundPackets } from './outbound-packet-reuse.js';
+import { releaseHandshakeLeftovers } from './handshake-leftovers.js';
 import { SpareSession } from './spare-session.js';
 import type { SpareOutcome, SpareState } from './spare-session.js';
 import { guardPreBanner } from './pre-banner-guard.js';
@@ -210,6 +211,7 @@ export class SSHConnection implements PoolConnection {
         // The connection has listeners of its own now: these would hold this open's state.
         watcher.verified = undefined;
         auth.release();
+        releaseHandshakeLeftovers(client);
         client.off('error', onConnectError);
         client.off('close', onConnectClose);
         resolve(connection);

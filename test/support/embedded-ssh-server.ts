@@ -73,6 +73,8 @@ export class EmbeddedSshServer {
 
   #server: InstanceType<typeof Server>;
   #sockets = new Set<Socket>();
+  /** Authenticated connections. */
+  #clients = new Set<Connection>();
   /** The commands' cwd and HOME: made by start(), removed by stop(). */
   #home: string | undefined;
   #options: EmbeddedServerOptions;
@@ -130,6 +132,11 @@ export class EmbeddedSshServer {
     return this.#sockets.size;
   }
 
+  /** Starts a key re-exchange on every authenticated connection, as servers do by time or volume (OpenSSH `RekeyLimit`). */
+  rekeyAll(): void {
+    for (const client of this.#clients) client.rekey();
+  }
+
   /** Cuts every client socket at once, as a crashed server would. */
   dropAllConnections(): void {
     for (const socket of this.#sockets) socket.destroy();
@@ -148,6 +155,8 @@ export class EmbeddedSshServer {
   #onClient(client: Connection, allowed: ReturnType<typeof utils.parseKey> & object): void {
     this.connectionsAccepted++;
     client.on('error', () => {});
+    client.once('ready', () => this.#clients.add(client));
+    client.once('close', () => this.#clients.delete(client));
     client.on('authentication', (ctx) => {
       const rounds = this.#options.keyboardInteractive;
       const decide = (): void => {
