@@ -1,4 +1,5 @@
 import type { ClientChannel } from 'ssh2';
+import type { CancelSignal } from '../core/cancel-source.js';
 import { windowKeeper } from './channel-window.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { ChannelEnding, ChannelOutcome, OutputSink, StdinSource } from '../command/channel-contract.js';
@@ -24,7 +25,7 @@ export interface ChannelRequest {
   readonly stderrSink?: OutputSink | undefined;
   readonly onIo?: IoListener | undefined;
   /** Fires (with a `CancelReason`) when the command must stop early. */
-  readonly cancel: AbortSignal;
+  readonly cancel: CancelSignal;
   /** Whether stdout starts with the process-group report (command/process-group-marker.ts). */
   readonly reportsProcessGroup: boolean;
   /** The pool-wide bound on output held by running commands; none: unbounded. */
