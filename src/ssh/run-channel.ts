@@ -259,14 +259,14 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   const topUpWindow = windowKeeper(channel, budget?.roomy);
   // A settled command takes no more output: its window is left to run dry while it is killed.
-  channel.on('data', (chunk: Buffer) => {
+  const onStdout = (chunk: Buffer): void => {
     bytesReceived += chunk.length;
     onIo?.('receive', chunk.length);
     if (markerPending) readMarker(chunk);
     else keepStdout(chunk);
     if (!settled) topUpWindow();
-  });
-  channel.stderr.on('data', (chunk: Buffer) => {
+  };
+  const onStderr = (chunk: Buffer): void => {
     bytesReceived += chunk.length;
     onIo?.('receive', chunk.length);
     if (settled) return;
@@ -281,11 +281,14 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
       }
     } else if (!stderr.append(chunk)) stopEarly('output-limit');
     else if (member) budget!.take(member, chunk.length);
-  });
-  channel.on('exit', (code: number | null, signalName?: string) => {
+  };
+  const onExit = (code: number | null, signalName?: string): void => {
     exitCode = typeof code === 'number' ? code : null;
     signal = typeof signalName === 'string' ? signalName : null;
-  });
+  };
+  channel.on('data', onStdout);
+  channel.stderr.on('data', onStderr);
+  channel.on('exit', onExit);
   // Writes racing a closing channel surface here; the close event tells the real story.
   channel.on('error', ignore);
   channel.stderr.on('error', ignore);
@@ -297,6 +300,12 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   });
   channel.once('close', () => {
     closed = true;
+    // Nothing follows a close. The channel may outlive its command in the young generation's
+    // view (ssh2's channel table keeps old references to it), and its listeners would keep
+    // this command's state alive with it, to be promoted and collected by a full GC.
+    channel.off('data', onStdout);
+    channel.stderr.off('data', onStderr);
+    channel.off('exit', onExit);
     markKillSent?.();
     stopWatchingConnection();
     finish(host.usable ? 'closed' : 'connection-lost');
