@@ -121,7 +121,8 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
   #quiet = false;
   #timeoutMs: number | undefined;
   #signal: AbortSignal | undefined;
-  #env: Record<string, string> = {};
+  /** Made by the first `env()`: most commands have none. */
+  #env: Record<string, string> | undefined;
   #cwd: string | undefined;
   #stdin: string | Buffer | StdinSource | undefined;
   #maxBuffer = DEFAULT_MAX_BUFFER;
@@ -196,7 +197,7 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
       if (typeof value !== 'string' && typeof value !== 'number') {
         throw new InvalidArgumentError(`env(): the value of ${name} must be a string or number, got ${describe(value)}`);
       }
-      this.#env[name] = String(value);
+      (this.#env ??= {})[name] = String(value);
     }
     return this;
   }
@@ -441,8 +442,9 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
 
   /** Shell lines that set up the environment and directory before the user's command. */
   #scriptText(): string {
+    if (this.#env === undefined && this.#cwd === undefined) return this.#built.text;
     const prelude: string[] = [];
-    for (const [name, value] of Object.entries(this.#env)) prelude.push(`export ${name}=${quote(value)}`);
+    for (const [name, value] of Object.entries(this.#env ?? {})) prelude.push(`export ${name}=${quote(value)}`);
     if (this.#cwd !== undefined) prelude.push(`cd -- ${quote(this.#cwd)} || exit 1`);
     return prelude.length === 0 ? this.#built.text : `${prelude.join('\n')}\n${this.#built.text}`;
   }
@@ -470,22 +472,9 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
     // stream failing, so both are cancellable too: their kill needs the process-group report
     // (without it, a stdin stream failing on its first chunk left `cat; exec sleep` running).
     const cancellable = this.#timeoutMs !== undefined || this.#signal !== undefined || streamed || isAsyncIterable(this.#stdin);
-    // Most commands have neither a timeout nor a signal: they get no controller at all.
+    // Most commands have neither a timeout nor a signal: they get no controller, and nothing to stop watching.
     const cancel = cancellable ? new AbortController() : undefined;
-    const giveUp = (reason: CancelReason): void => {
-      if (!cancel!.signal.aborted) cancel!.abort(reason);
-    };
-    const timer = this.#timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), this.#timeoutMs);
-    timer?.unref();
-    const onAbort = (): void => giveUp('aborted');
-    if (this.#signal?.aborted || this.#abandoned) giveUp('aborted');
-    else this.#signal?.addEventListener('abort', onAbort, { once: true });
-    if (cancel) this.#giveUp = giveUp;
-    const stopWatching = (): void => {
-      clearTimeout(timer);
-      this.#giveUp = undefined;
-      this.#signal?.removeEventListener('abort', onAbort);
-    };
+    const stopWatching = cancel ? this.#watchCancel(cancel) : undefined;
 
     const verbose = this.#log.verbose && !this.#quiet;
     if (verbose) this.#log.write('stderr', `$ ${this.#built.text}\n`);
@@ -508,32 +497,56 @@ export class SSHCommand implements PromiseLike<CommandResult>, AsyncIterable<str
         cancel?.signal,
       ),
     );
-    return running
+    const settled = running
       .then(
         (outcome) => {
-          stopWatching();
+          stopWatching?.();
           return this.#resultOf(outcome, startedAt, verbose);
         },
         (error: unknown) => {
-          stopWatching();
+          stopWatching?.();
           if (!(error instanceof AcquireCancelled)) throw error;
           // Given up while still waiting for a slot: nothing ran remotely.
           return this.#resultOf(emptyOutcome(error.reason), startedAt, verbose);
         },
-      )
+      );
+    // Without streams there are no pipes either (a pipe takes stdout): the result as it is.
+    if (!streamed) return settled;
+    return settled
       .then(
         (result) => {
-          if (streamed) this.#endStreams(undefined);
+          this.#endStreams(undefined);
           return this.#piped.length === 0 ? result : Promise.all(this.#piped).then(() => result);
         },
         (error: unknown) => {
-          if (streamed) this.#endStreams(error);
+          this.#endStreams(error);
           if (this.#piped.length === 0) throw error;
           return Promise.all(this.#piped).then(() => {
             throw error;
           });
         },
       );
+  }
+
+  /**
+   * Aborts `cancel` at the timeout, at the caller's signal, or when given up from here (an
+   * abandoned stream); returns what stops watching once the command is over.
+   */
+  #watchCancel(cancel: AbortController): () => void {
+    const giveUp = (reason: CancelReason): void => {
+      if (!cancel.signal.aborted) cancel.abort(reason);
+    };
+    const timer = this.#timeoutMs === undefined ? undefined : setTimeout(() => giveUp('timeout'), this.#timeoutMs);
+    timer?.unref();
+    const onAbort = (): void => giveUp('aborted');
+    if (this.#signal?.aborted || this.#abandoned) giveUp('aborted');
+    else this.#signal?.addEventListener('abort', onAbort, { once: true });
+    this.#giveUp = giveUp;
+    return () => {
+      clearTimeout(timer);
+      this.#giveUp = undefined;
+      this.#signal?.removeEventListener('abort', onAbort);
+    };
   }
 
   /** The command's result, or its typed error unless `nothrow()`. */

@@ -1,5 +1,6 @@
 import { CONNECTION_LOST, emptyOutcome } from '../command/channel-contract.js';
 import type { CancelReason, ChannelOutcome, ChannelSpec } from '../command/channel-contract.js';
+import type { CancelSignal } from '../core/cancel-source.js';
 import { sleep } from '../core/clock.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { ChannelRefusedError } from '../core/errors.js';
@@ -35,7 +36,7 @@ export interface SlotSource {
 
 /** A command's request with the cancel signal every running command has in the pool. */
 export interface SessionRequest extends AcquireRequest {
-  readonly cancel: AbortSignal;
+  readonly cancel: CancelSignal;
 }
 
 /** A channel open that did not start the command: the server refused it, or the connection went. */
@@ -94,7 +95,7 @@ export class ChannelSession {
   }
 
   /** Runs a command on a slot the caller keeps (a lease's): a refusal retries on that same slot. */
-  async runOnSlot(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace: TraceParent | undefined, done: () => void): Promise<ChannelOutcome> {
+  async runOnSlot(slot: Slot, spec: ChannelSpec, cancel: CancelSignal, trace: TraceParent | undefined, done: () => void): Promise<ChannelOutcome> {
     let handedOff = false;
     try {
       let lastFailure: Error | undefined;
@@ -120,7 +121,7 @@ export class ChannelSession {
    * Opens a channel on a held slot and starts the command. The caller releases the slot.
    * A failed open says whether the server refused the channel or the connection closed meanwhile.
    */
-  #open(slot: Slot, spec: ChannelSpec, cancel: AbortSignal, trace: TraceParent | undefined): Promise<OpenAttempt> {
+  #open(slot: Slot, spec: ChannelSpec, cancel: CancelSignal, trace: TraceParent | undefined): Promise<OpenAttempt> {
     const { entry } = slot;
     const { clock, events } = this.#source;
     entry.openingStarted();
@@ -152,7 +153,7 @@ export class ChannelSession {
   }
 
   /** What a failed channel open means for the command: a cancelled one still follows its late channel. */
-  #openFailed(entry: PoolEntry, cancel: AbortSignal, error: unknown): OpenAttempt {
+  #openFailed(entry: PoolEntry, cancel: CancelSignal, error: unknown): OpenAttempt {
     if (error instanceof ChannelOpenCancelled) {
       return {
         outcome: Promise.resolve(emptyOutcome(cancel.reason as CancelReason)),
@@ -175,7 +176,7 @@ export class ChannelSession {
    * a channel that does not close within `STUCK_CHANNEL_MS` of its kill retires its connection
    * (and gives its slot back).
    */
-  #follow(slot: Slot, running: RunningChannel, cancel: AbortSignal, done: () => void, ownsSlot: boolean): Promise<ChannelOutcome> {
+  #follow(slot: Slot, running: RunningChannel, cancel: CancelSignal, done: () => void, ownsSlot: boolean): Promise<ChannelOutcome> {
     const source = this.#source;
     let freed = false;
     let stuckTimer: TimerHandle | undefined;

@@ -1,4 +1,5 @@
 import type { ChannelSpec } from '../command/channel-contract.js';
+import { CancelSource } from '../core/cancel-source.js';
 import { PoolClosedError } from '../core/errors.js';
 import type { ConnectError } from '../core/errors.js';
 import { systemClock } from '../core/clock.js';
@@ -209,8 +210,8 @@ export class HostPool implements BudgetMember {
 
   /** Runs one command on a slot of its own (see `ChannelSession.run`); `closeAll()` can stop it. */
   execute(spec: ChannelSpec, request: AcquireRequest): Promise<ExecOutcome> {
-    const work = this.#drain.track(request.cancel);
-    return this.channels.run(spec, { priority: request.priority, cancel: work.signal, trace: request.trace }, work.done);
+    const work = this.#drain.track(request.cancel, new CancelSource());
+    return this.channels.run(spec, { priority: request.priority, cancel: work.stop, trace: request.trace }, work.done);
   }
 
   /**
@@ -218,8 +219,9 @@ export class HostPool implements BudgetMember {
    * command's (see `SftpChannels.run`); `closeAll()` can stop it through the request's signal.
    */
   transfer<T>(request: AcquireRequest, work: (session: SftpSession, slot: Slot, cancel: AbortSignal) => Promise<T>): Promise<SftpOutcome<T>> {
-    const tracked = this.#drain.track(request.cancel);
-    return this.#sftpChannels().run({ priority: request.priority, cancel: tracked.signal, trace: request.trace }, (session, slot) => work(session, slot, tracked.signal))
+    const tracked = this.#drain.track(request.cancel, new AbortController());
+    const { signal } = tracked.stop;
+    return this.#sftpChannels().run({ priority: request.priority, cancel: signal, trace: request.trace }, (session, slot) => work(session, slot, signal))
       .finally(() => tracked.done());
   }
 

@@ -1,4 +1,5 @@
 import type { TraceParent } from './host-pool-events.js';
+import type { CancelSignal } from '../core/cancel-source.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { AcquireTimeoutError } from '../core/errors.js';
 import type { ProcessHold } from '../core/process-hold.js';
@@ -12,7 +13,7 @@ export interface AcquireRequest {
   /** Higher first; equal priorities in arrival order. */
   readonly priority: number;
   /** Fires with a `CancelReason` when the caller gives up. */
-  readonly cancel?: AbortSignal | undefined;
+  readonly cancel?: CancelSignal | undefined;
   /** Parent of the `ssh.pool.acquire` span. */
   readonly trace?: TraceParent | undefined;
   /**

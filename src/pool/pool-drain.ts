@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../core/cancel-source.js';
 import type { Clock } from '../core/clock.js';
 import type { ProcessHold } from '../core/process-hold.js';
 
@@ -15,15 +16,20 @@ export interface BusyView {
   anyBusy(): boolean;
 }
 
-/** A command accepted by the pool: stopped through `signal` at a forced close; `done()` once it is over. */
-export interface TrackedWork {
-  readonly signal: AbortSignal;
+/** What stops tracked work: a `CancelSource` for a command, an `AbortController` for a transfer. */
+export interface Stoppable {
+  abort(reason: unknown): void;
+}
+
+/** Work accepted by the pool: stopped through `stop` at a forced close; `done()` once it is over. */
+export interface TrackedWork<S extends Stoppable> {
+  readonly stop: S;
   done(): void;
 }
 
 /**
  * The running work of one host pool and the wait for it to end at close (tarn.js's and
- * HikariCP's shutdown, for channels). Every accepted command is tracked with a controller of
+ * HikariCP's shutdown, for channels). Every accepted command is tracked with a stop of
  * the pool's own, so a close past its drain timeout can stop it, and holds the process until
  * it is over. Invariant: drained = no waiting acquire, no tracked command, no busy connection.
  */
@@ -33,7 +39,7 @@ export class PoolDrain {
   readonly #waiting: DrainView;
   readonly #connections: BusyView;
   // Made when needed and dropped when empty: most host pools of a fleet sit idle.
-  #running: Set<AbortController> | undefined;
+  #running: Set<Stoppable> | undefined;
   #watchers: Array<() => void> | undefined;
   #closing = false;
 
@@ -44,22 +50,22 @@ export class PoolDrain {
     this.#connections = connections;
   }
 
-  /** Tracks one command; `cancel` (the caller's) is forwarded to the tracked signal. */
-  track(cancel: AbortSignal | undefined): TrackedWork {
+  /** Tracks one piece of work, stopped through `stop`; `cancel` (the caller's) is forwarded to it. */
+  track<S extends Stoppable>(cancel: CancelSignal | undefined, stop: S): TrackedWork<S> {
     const giveHoldBack = this.#hold.take();
-    const controller = new AbortController();
-    const forward = (): void => controller.abort(cancel!.reason);
-    if (cancel?.aborted) forward();
-    else cancel?.addEventListener('abort', forward, { once: true });
-    (this.#running ??= new Set()).add(controller);
+    // Most commands have no cancel of their own: nothing to forward, no listener.
+    const forward = cancel && ((): void => stop.abort(cancel.reason));
+    if (cancel?.aborted) forward!();
+    else if (forward) cancel!.addEventListener('abort', forward, { once: true });
+    (this.#running ??= new Set()).add(stop);
     let over = false;
     return {
-      signal: controller.signal,
+      stop,
       done: () => {
         if (over) return;
         over = true;
-        cancel?.removeEventListener('abort', forward);
-        this.#running?.delete(controller);
+        if (forward) cancel!.removeEventListener('abort', forward);
+        this.#running?.delete(stop);
         if (this.#running?.size === 0) this.#running = undefined;
         giveHoldBack();
         this.changed();
@@ -83,7 +89,7 @@ export class PoolDrain {
     this.#closing = true;
     if (await this.#drained(timeout)) return;
     stopWaiting();
-    for (const controller of [...(this.#running ?? [])]) controller.abort('shutdown');
+    for (const stop of [...(this.#running ?? [])]) stop.abort('shutdown');
     await this.#drained(FORCED_STOP_MS);
   }
 

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../core/cancel-source.js';
 import { sleep } from '../core/clock.js';
 import { ChannelRefusedError } from '../core/errors.js';
 import { promiseOf } from '../core/promise-of.js';
@@ -225,7 +226,7 @@ export class SftpChannels {
  * `opening`, or a rejection as soon as the transfer is given up: an SFTP open the server does
  * not answer must not hold it. The open goes on and counts as the connection's SFTP channel.
  */
-function untilCancelled<T>(opening: Promise<T>, cancel: AbortSignal): Promise<T> {
+function untilCancelled<T>(opening: Promise<T>, cancel: CancelSignal): Promise<T> {
   if (cancel.aborted) {
     opening.catch(() => {});
     return Promise.reject(new AcquireCancelled(cancel.reason as CancelReason));

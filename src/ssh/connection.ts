@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ChannelOutcome, ChannelSpec } from '../command/channel-contract.js';
+import type { CancelSignal } from '../core/cancel-source.js';
 import type { SftpSession } from './sftp-session.js';
 import type { SpareOutcome, SpareState } from './spare-session.js';
 
@@ -118,7 +119,7 @@ export interface PoolConnection {
    * command's process group is killed and the channel closed; `freed` settles once it is.
    * Rejects with `ChannelOpenRefusal`, `ChannelOpenCancelled` or `ConnectionUnusable`.
    */
-  openChannel(spec: ChannelSpec, cancel: AbortSignal, options?: OpenChannelOptions): Promise<RunningChannel>;
+  openChannel(spec: ChannelSpec, cancel: CancelSignal, options?: OpenChannelOptions): Promise<RunningChannel>;
   /**
    * The spare session channel held for the next command (see ssh/spare-session.ts): `opening`,
    * `ready`, or none. `openChannel` claims it first. Absent on connections without spares.

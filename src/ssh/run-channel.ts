@@ -1,4 +1,5 @@
 import type { ClientChannel } from 'ssh2';
+import type { CancelSignal } from '../core/cancel-source.js';
 import { windowKeeper } from './channel-window.js';
 import { OutputBuffer } from './output-buffer.js';
 import type { ChannelEnding, ChannelOutcome, OutputSink, StdinSource } from '../command/channel-contract.js';
@@ -24,7 +25,7 @@ export interface ChannelRequest {
   readonly stderrSink?: OutputSink | undefined;
   readonly onIo?: IoListener | undefined;
   /** Fires (with a `CancelReason`) when the command must stop early. */
-  readonly cancel: AbortSignal;
+  readonly cancel: CancelSignal;
   /** Whether stdout starts with the process-group report (command/process-group-marker.ts). */
   readonly reportsProcessGroup: boolean;
   /** The pool-wide bound on output held by running commands; none: unbounded. */
@@ -258,14 +259,14 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
 
   const topUpWindow = windowKeeper(channel, budget?.roomy);
   // A settled command takes no more output: its window is left to run dry while it is killed.
-  channel.on('data', (chunk: Buffer) => {
+  const onStdout = (chunk: Buffer): void => {
     bytesReceived += chunk.length;
     onIo?.('receive', chunk.length);
     if (markerPending) readMarker(chunk);
     else keepStdout(chunk);
     if (!settled) topUpWindow();
-  });
-  channel.stderr.on('data', (chunk: Buffer) => {
+  };
+  const onStderr = (chunk: Buffer): void => {
     bytesReceived += chunk.length;
     onIo?.('receive', chunk.length);
     if (settled) return;
@@ -280,11 +281,14 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
       }
     } else if (!stderr.append(chunk)) stopEarly('output-limit');
     else if (member) budget!.take(member, chunk.length);
-  });
-  channel.on('exit', (code: number | null, signalName?: string) => {
+  };
+  const onExit = (code: number | null, signalName?: string): void => {
     exitCode = typeof code === 'number' ? code : null;
     signal = typeof signalName === 'string' ? signalName : null;
-  });
+  };
+  channel.on('data', onStdout);
+  channel.stderr.on('data', onStderr);
+  channel.on('exit', onExit);
   // Writes racing a closing channel surface here; the close event tells the real story.
   channel.on('error', ignore);
   channel.stderr.on('error', ignore);
@@ -296,6 +300,12 @@ export function runChannel(host: ChannelHost, channel: ClientChannel, request: C
   });
   channel.once('close', () => {
     closed = true;
+    // Nothing follows a close. The channel may outlive its command in the young generation's
+    // view (ssh2's channel table keeps old references to it), and its listeners would keep
+    // this command's state alive with it, to be promoted and collected by a full GC.
+    channel.off('data', onStdout);
+    channel.stderr.off('data', onStderr);
+    channel.off('exit', onExit);
     markKillSent?.();
     stopWatchingConnection();
     finish(host.usable ? 'closed' : 'connection-lost');

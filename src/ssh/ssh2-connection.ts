@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { CancelSignal } from '../core/cancel-source.js';
 import {
   AuthenticationError,
   ConnectError,
@@ -276,12 +277,12 @@ export class SSHConnection implements PoolConnection {
    * parsed in the same tick, and an `exit` event emitted before anyone listens is lost for good.
    * A command with a terminal cannot use the spare (its pty request goes before its exec).
    */
-  openChannel(spec: ChannelSpec, cancel: AbortSignal, options: OpenChannelOptions = {}): Promise<RunningChannel> {
+  openChannel(spec: ChannelSpec, cancel: CancelSignal, options: OpenChannelOptions = {}): Promise<RunningChannel> {
     const open = (): Promise<RunningChannel> => this.#openChannelOnce(spec, cancel, options);
     return spec.interaction?.pty ? this.#openBesideSpare(open, cancel) : open();
   }
 
-  #openChannelOnce(spec: ChannelSpec, cancel: AbortSignal, options: OpenChannelOptions): Promise<RunningChannel> {
+  #openChannelOnce(spec: ChannelSpec, cancel: CancelSignal, options: OpenChannelOptions): Promise<RunningChannel> {
     const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
@@ -567,7 +568,7 @@ export class SSHConnection implements PoolConnection {
    * tried once more. A cancel while the spare closes rejects at once, its slot settled once
    * the spare has gone.
    */
-  async #openBesideSpare<T>(open: () => Promise<T>, cancel?: AbortSignal): Promise<T> {
+  async #openBesideSpare<T>(open: () => Promise<T>, cancel?: CancelSignal): Promise<T> {
     try {
       return await open();
     } catch (error) {

@@ -1,6 +1,7 @@
 // PoolDrain: running work holds the process, and a close waits for it, then stops it.
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { CancelSource } from '../../../src/core/cancel-source.js';
 import { FORCED_STOP_MS, PoolDrain } from '../../../src/pool/pool-drain.js';
 import { FakeClock, settle } from '../../support/fake-clock.js';
 import { FakeHold } from '../../support/fake-connections.js';
@@ -24,8 +25,8 @@ function setup() {
 describe('pool drain', () => {
   it('holds the process while tracked work runs, and gives the hold back once at done()', () => {
     const { drain, hold } = setup();
-    const first = drain.track(undefined);
-    const second = drain.track(undefined);
+    const first = drain.track(undefined, new CancelSource());
+    const second = drain.track(undefined, new CancelSource());
     expect(hold.count).toBe(2);
     first.done();
     first.done();
@@ -34,16 +35,16 @@ describe('pool drain', () => {
     expect(hold.count).toBe(0);
   });
 
-  it('forwards the caller\'s cancel to the tracked signal with its reason, and stops listening at done()', () => {
+  it('forwards the caller\'s cancel to the tracked stop with its reason, and stops listening at done()', () => {
     const { drain } = setup();
     const caller = new AbortController();
-    const work = drain.track(caller.signal);
+    const work = drain.track(caller.signal, new CancelSource());
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(1);
     caller.abort('timeout');
-    expect(work.signal.aborted).toBe(true);
-    expect(work.signal.reason).toBe('timeout');
+    expect(work.stop.aborted).toBe(true);
+    expect(work.stop.reason).toBe('timeout');
     const later = new AbortController();
-    const other = drain.track(later.signal);
+    const other = drain.track(later.signal, new CancelSource());
     other.done();
     expect(getEventListeners(later.signal, 'abort')).toHaveLength(0);
   });
@@ -52,7 +53,7 @@ describe('pool drain', () => {
     const { drain } = setup();
     const caller = new AbortController();
     caller.abort('aborted');
-    expect(drain.track(caller.signal).signal.reason).toBe('aborted');
+    expect(drain.track(caller.signal, new CancelSource()).stop.reason).toBe('aborted');
   });
 
   it('settles at once when nothing runs, waits and no connection is busy', async () => {
@@ -65,14 +66,14 @@ describe('pool drain', () => {
 
   it('settles when the last tracked work is done, before the timeout, stopping nothing', async () => {
     const { drain, close, clock, stops } = setup();
-    const work = drain.track(undefined);
+    const work = drain.track(undefined, new CancelSource());
     const closing = close(1_000);
     await clock.advance(500);
     expect(closing.settled).toBe(false);
     work.done();
     await settle();
     expect(closing.settled).toBe(true);
-    expect(work.signal.aborted).toBe(false);
+    expect(work.stop.aborted).toBe(false);
     expect(stops()).toBe(0);
   });
 
@@ -94,14 +95,14 @@ describe('pool drain', () => {
 
   it('past the timeout, fails the waiters and stops tracked work with reason shutdown', async () => {
     const { drain, close, clock, stops } = setup();
-    const work = drain.track(undefined);
+    const work = drain.track(undefined, new CancelSource());
     const closing = close(1_000);
     await clock.advance(999);
     expect(stops()).toBe(0);
-    expect(work.signal.aborted).toBe(false);
+    expect(work.stop.aborted).toBe(false);
     await clock.advance(1);
     expect(stops()).toBe(1);
-    expect(work.signal.reason).toBe('shutdown');
+    expect(work.stop.reason).toBe('shutdown');
     expect(closing.settled).toBe(false);
     work.done();
     await settle();
@@ -110,7 +111,7 @@ describe('pool drain', () => {
 
   it(`gives stopped work ${FORCED_STOP_MS} ms to end, then settles anyway`, async () => {
     const { drain, close, clock, hold } = setup();
-    drain.track(undefined);
+    drain.track(undefined, new CancelSource());
     const closing = close(100);
     await clock.advance(100 + FORCED_STOP_MS - 1);
     expect(closing.settled).toBe(false);
@@ -122,10 +123,10 @@ describe('pool drain', () => {
 
   it('with timeout 0, stops running work without waiting', async () => {
     const { drain, close, clock, stops } = setup();
-    const work = drain.track(undefined);
+    const work = drain.track(undefined, new CancelSource());
     close(0);
     await clock.advance(0);
-    expect(work.signal.reason).toBe('shutdown');
+    expect(work.stop.reason).toBe('shutdown');
     expect(stops()).toBe(1);
   });
 });
