@@ -26,6 +26,8 @@ export class PoolEntry {
   #lentBefore = false;
   /** Channels in use above which a spare was refused (see `noteSpareRefusal`). */
   #spareLimit = Number.POSITIVE_INFINITY;
+  /** The most channels established beside which the server accepted a spare; -1 before any. */
+  #spareFitBeside = -1;
   #idleSince: number | undefined;
   #retiring = false;
   #idleWhenClosed: number | undefined;
@@ -191,7 +193,22 @@ export class PoolEntry {
    * `MaxSessions 0` refuses every session yet carries its forwarded channels, which take slots.
    */
   noteSpareRefusal(): void {
-    this.#spareLimit = Math.min(this.#spareLimit, Math.max(0, this.openChannels - this.#opening));
+    const established = this.establishedChannels;
+    // sshd lets a closed session go a moment after its close: a spare opened right after a
+    // command's channel closed can be refused for it. Beside no more channels than a spare was
+    // accepted beside before, a refusal is that moment, not a limit (learned as one, it stopped
+    // spares on a MaxSessions 1 server for good after a few dozen commands).
+    this.#spareLimit = Math.min(this.#spareLimit, Math.max(established, this.#spareFitBeside + 1));
+  }
+
+  /** The server accepted a spare asked for beside `beside` established channels. */
+  noteSpareOpened(beside: number): void {
+    this.#spareFitBeside = Math.max(this.#spareFitBeside, beside);
+  }
+
+  /** Channels in use whose open the server has confirmed. */
+  get establishedChannels(): number {
+    return Math.max(0, this.openChannels - this.#opening);
   }
 
   /** Whether a spare session fits beside the channels in use without passing the limits learned so far. */

@@ -46,7 +46,10 @@ export class SpareChannels {
     if (!enabled || connection.prepareSpare === undefined || !entry.roomForSpare) return;
     if (entry.expired(clock.now(), maxLifetime)) return;
     this.#leaveSweep ??= joinHeartbeat(clock, SPARE_MAX_IDLE_MS, this);
+    // Counted as the open leaves: a command may claim the spare before it is answered.
+    const beside = entry.establishedChannels;
     void connection.prepareSpare().then((outcome) => {
+      if (outcome === 'ready') entry.noteSpareOpened(beside);
       if (outcome !== 'refused') return;
       entry.noteSpareRefusal();
       events.emit({ type: 'channel-refused', connection });

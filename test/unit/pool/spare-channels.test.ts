@@ -84,6 +84,39 @@ describe('SpareChannels', () => {
     expect(connection.spare, 'a spare on the idle connection').toBe('ready');
   });
 
+  it('regression: a spare refused on an idle connection where one fitted before (sshd frees a closed session a moment late) stopped spares on it for good; it does not', async () => {
+    const { spares, entry, connection, events } = parts();
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBe('ready');
+    connection.closeSpare();
+    connection.refuse = 1;
+    spares.replenish(entry);
+    await settle();
+    expect(events.of('channel-refused')).toHaveLength(1);
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare).toBe('ready');
+  });
+
+  it('still learns a real limit after a spare fitted on the idle connection: refused beside a command, none beside one again', async () => {
+    const { spares, entry, connection, clock } = parts({ channelLimit: 5 });
+    spares.replenish(entry);
+    await settle();
+    connection.closeSpare();
+    slotOf(entry, clock);
+    connection.refuse = 1;
+    spares.replenish(entry);
+    await settle();
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare, 'no second try beside one channel').toBeUndefined();
+    entry.release(clock.now());
+    spares.replenish(entry);
+    await settle();
+    expect(connection.spare, 'a spare on the idle connection').toBe('ready');
+  });
+
   it('does not replace at once a spare the server closed (no stream of opens): the next use asks again', async () => {
     const { spares, entry, connection, clock } = parts();
     spares.replenish(entry);
