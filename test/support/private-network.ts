@@ -113,6 +113,8 @@ class Sshd implements NamespacedSshd {
   readonly hostKeyFingerprint: string;
   readonly knownHostsLine: string;
   #child: ChildProcess | undefined;
+  /** What the last `kill()` signalled: `start()` waits for it to exit. */
+  #dying: number[] = [];
 
   constructor(
     readonly namespace: string,
@@ -143,6 +145,28 @@ class Sshd implements NamespacedSshd {
       }
     }
     this.#child = undefined;
+    this.#dying = mine;
+  }
+
+  /**
+   * Resolves once every process the last kill signalled has exited (gone, or a zombie: its
+   * sockets are closed by then). A SIGKILL is delivered asynchronously: a start right after it
+   * found the old listener still holding the port ("Address already in use") on a loaded machine.
+   */
+  async #whenKilledExited(): Promise<void> {
+    const started = performance.now();
+    const running = (pid: number): boolean => {
+      try {
+        return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    while (this.#dying.some(running)) {
+      if (performance.now() - started > 10_000) throw new Error(`sshd on ${this.host}:${this.port}: killed processes still running after 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    this.#dying = [];
   }
 
   // Targets share a namespace: a session process belongs to this server when its process
@@ -165,7 +189,12 @@ class Sshd implements NamespacedSshd {
     return false;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
+    await this.#whenKilledExited();
+    return this.#spawn();
+  }
+
+  #spawn(): Promise<void> {
     // Sessions log in as this machine's root: an empty directory is mounted over /root in a
     // mount namespace of the server's own, so the machine's ~/.bashrc (which bash sources for
     // ssh sessions, and which may do anything) stays out of the tests. Each step execs the
