@@ -184,7 +184,7 @@ export class PoolEntry {
    * awaiting an answer count; an open spare session does.
    */
   noteRefusal(): void {
-    this.#lowerLimitTo(this.openChannels - this.#opening - 1 + this.#openSpares());
+    this.#lowerLimitTo(this.establishedChannels - 1 + this.#openSpares());
   }
 
   /**

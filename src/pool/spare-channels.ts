@@ -20,9 +20,9 @@ export interface SpareChannelsOptions {
  * sends only `exec` (ssh/spare-session.ts). A spare is asked for when a connection opens idle,
  * as soon as a command has asked for its channel (it may have taken the spare: the next one then
  * opens while the command runs, ready for a command sent right after), and when a slot or probe
- * frees; one the server closed is not replaced before the next of these. Spares count against the channel limit learned from
- * refusals; a refused spare fails nothing and stops spares beside as many channels as were
- * established then (`PoolEntry.noteSpareRefusal`). A spare no command took within
+ * frees; one the server closed is not replaced before the next of these. Spares count against
+ * the channel limit learned from refusals; a refused spare fails nothing and stops spares beside
+ * as many channels as were established then (`PoolEntry.noteSpareRefusal`). A spare no command took within
  * `SPARE_MAX_IDLE_MS` is closed by a sweep (`tick`). The connection, not this part, holds the
  * spare: there is no second account of it.
  */

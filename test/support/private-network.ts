@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { generateKeyPair } from './generate-key-pair.js';
+import { until } from './until.js';
 
 export interface NamespacedSshd {
   readonly host: string;
@@ -154,7 +155,6 @@ class Sshd implements NamespacedSshd {
    * found the old listener still holding the port ("Address already in use") on a loaded machine.
    */
   async #whenKilledExited(): Promise<void> {
-    const started = performance.now();
     const running = (pid: number): boolean => {
       try {
         return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
@@ -162,10 +162,7 @@ class Sshd implements NamespacedSshd {
         return false;
       }
     };
-    while (this.#dying.some(running)) {
-      if (performance.now() - started > 10_000) throw new Error(`sshd on ${this.host}:${this.port}: killed processes still running after 10 s`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until(() => !this.#dying.some(running), 10_000, `the killed processes of sshd on ${this.host}:${this.port} exited`);
     this.#dying = [];
   }
 

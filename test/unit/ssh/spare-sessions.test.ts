@@ -50,6 +50,16 @@ async function connect(to: EmbeddedSshServer = server): Promise<SSHConnection> {
   return connection;
 }
 
+/** A ready ssh2 client of its own, outside any SSHConnection. */
+async function plainClient(to: EmbeddedSshServer = server): Promise<Client> {
+  const client = new Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', resolve).once('error', reject);
+    client.connect({ host: to.host, port: to.port, username: to.username, password: to.password });
+  });
+  return client;
+}
+
 const echo = (text: string): ChannelSpec => ({ command: `echo ${text}`, stdin: undefined, maxBuffer: 1024 });
 
 async function run(connection: SSHConnection, text: string) {
@@ -61,15 +71,6 @@ async function run(connection: SSHConnection, text: string) {
 
 describe('the prepared-session adapter', () => {
   /** A plain ssh2 client, connected. */
-  async function plainClient(): Promise<Client> {
-    const client = new Client();
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve).once('error', reject);
-      client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
-    });
-    return client;
-  }
-
   it('is pinned: it fits a connected client of the installed ssh2 release, and no other release', async () => {
     const client = await plainClient();
     try {
@@ -137,11 +138,7 @@ describe('spare sessions on a connection', () => {
   });
 
   it('does not give a command a spare open longer than SPARE_MAX_IDLE_MS (a server ChannelTimeout could cut it off): it closes it', async () => {
-    const client = new Client();
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve).once('error', reject);
-      client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
-    });
+    const client = await plainClient();
     try {
       let now = 0;
       const gone: string[] = [];
@@ -227,11 +224,7 @@ describe('a spare on a server whose sessions it fills (MaxSessions 1)', () => {
   });
 
   it('closeIfStale gives a spare open SPARE_MAX_IDLE_MS back to the server, and keeps a younger one', async () => {
-    const client = new Client();
-    await new Promise<void>((resolve, reject) => {
-      client.once('ready', resolve).once('error', reject);
-      client.connect({ host: single.host, port: single.port, username: single.username, password: single.password });
-    });
+    const client = await plainClient(single);
     try {
       let now = 0;
       const gone: string[] = [];
