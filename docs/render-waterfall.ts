@@ -92,6 +92,7 @@ const PHASES: ReadonlyArray<{ readonly event: string; readonly label: string; re
   { event: EVENT_CONNECT_PHASES['tcp-connected'], short: 'tcp', label: 'TCP connected', color: '#0369a1' },
   { event: EVENT_CONNECT_PHASES['host-key-verified'], short: 'host key', label: 'host key verified (within the key exchange)', color: '#b45309' },
   { event: EVENT_CONNECT_PHASES['key-exchanged'], short: 'keys', label: 'keys exchanged', color: '#15803d' },
+  { event: EVENT_CONNECT_PHASES['login-turn'], short: 'turn', label: "waited for the pool key's first login", color: '#6d28d9' },
   { event: EVENT_CONNECT_PHASES.authenticated, short: 'auth', label: 'authenticated', color: '#be185d' },
 ];
 

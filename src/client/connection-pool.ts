@@ -16,6 +16,7 @@ import { publicEventsObserver } from './public-events.js';
 import { jumpDialer } from '../pool/jump-dialer.js';
 import { SSHConnection } from '../ssh/ssh2-connection.js';
 import type { ConnectionSettings } from '../ssh/ssh2-connection.js';
+import type { ConnectAttemptHooks } from '../ssh/connection.js';
 import { prepareHostKeyVerification } from '../ssh/host-keys/host-key-verifier.js';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_MAX_OUTPUT_MEMORY, OutputBudget } from '../ssh/output-budget.js';
@@ -346,7 +347,7 @@ export class SSHConnectionPool {
       port: target.port,
       username: target.username,
       config,
-      factory: via ? jumpDialer({ settings, via, open: openPrepared }) : () => openPrepared(settings),
+      factory: via ? jumpDialer({ settings, via, open: openPrepared }) : (hooks) => openPrepared(settings, undefined, hooks),
       budget: this.#budget,
     });
     // Behind jump hosts a connect can also fail at a bastion: that series starts at zero too.
@@ -411,7 +412,7 @@ function deepFreeze(config: ResolvedPoolConfig): ResolvedPoolConfig {
  * Opens a connection once the host's known_hosts lookups are done: a large hashed file is
  * searched with the event loop running, and the handshake's own check then finds the answer.
  */
-async function openPrepared(settings: ConnectionSettings, tunnel?: Duplex): Promise<SSHConnection> {
+async function openPrepared(settings: ConnectionSettings, tunnel?: Duplex, hooks?: ConnectAttemptHooks): Promise<SSHConnection> {
   await prepareHostKeyVerification(settings.hostKey, settings.host, settings.port);
-  return SSHConnection.open(settings, tunnel);
+  return SSHConnection.open(settings, tunnel, hooks);
 }

@@ -33,7 +33,7 @@ export const DEFAULT_POOL_CONFIG: ResolvedPoolConfig = Object.freeze({
   connectionTimeout: 10_000,
   acquireTimeout: 30_000,
   maxRetries: 2,
-  maxConcurrentConnects: 8,
+  maxConcurrentConnects: 10,
   spareChannels: true,
   healthCheck: Object.freeze({ enabled: false, interval: 30_000, timeout: 5_000, command: 'true' }),
   reconnect: Object.freeze({

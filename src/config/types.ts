@@ -167,11 +167,11 @@ export interface PoolConfig {
   /** Further attempts to open a connection for a waiting command, transient errors only. @default 2 */
   maxRetries?: number;
   /**
-   * Connections of one pool key being opened at once, at most: near OpenSSH's default
+   * Connections of one pool key being opened at once, at most: OpenSSH's default
    * `MaxStartups` (10), which resets handshakes beyond it. A server that drops handshakes (a
    * lower `MaxStartups`) halves the number for that pool key; completed handshakes raise it
    * again by one at a time, up to this.
-   * @default 8
+   * @default 10
    */
   maxConcurrentConnects?: number;
   /**

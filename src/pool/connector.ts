@@ -8,6 +8,7 @@ import type { HostPoolEventStream, OpenPurpose, TraceParent } from './host-pool-
 import type { ConnectionFactory, PoolConnection } from '../ssh/connection.js';
 import { connectPhasesOf } from '../ssh/connect-phases.js';
 import { ConnectGate } from './connect-gate.js';
+import { FirstLogin } from './first-login.js';
 import type { HandshakeEnd } from './connect-gate.js';
 import type { ReconnectConfig } from '../config/types.js';
 
@@ -42,6 +43,10 @@ export interface ConnectorOptions {
    * retries names this error as its cause, instead of none.
    */
   readonly attemptFailed?: (error: ConnectError) => void;
+  /** Whether the pool key has a usable connection: then no attempt waits for another's login. */
+  readonly proven: () => boolean;
+  /** The first attempt in flight to reach the server did (the growth policy may start more). */
+  readonly serverReached: () => void;
 }
 
 let nextAttemptId = 1;
@@ -49,17 +54,26 @@ let nextAttemptId = 1;
 /**
  * The one path that opens a connection (HikariCP's PoolEntryCreator): a permit from the
  * instance-wide budget, then attempts with backoff between them, each with a place at the
- * connect gate (at most `maxConcurrentConnects` handshakes, fewer after the server dropped some). Never rejects: a failure is a result, because the store that calls it
+ * connect gate (at most `maxConcurrentConnects` handshakes, fewer after the server dropped some)
+ * and, until the pool key has a connection, a login turn (`FirstLogin`). Never rejects: a
+ * failure is a result, because the store that calls it
  * (generic-pool) would retry a rejected create in a tight loop.
  * Invariant: a successful open keeps its budget permit, which the connection's close gives back.
  */
 export class Connector {
   readonly #options: ConnectorOptions;
   readonly #gate: ConnectGate;
+  readonly #firstLogin: FirstLogin;
 
   constructor(options: ConnectorOptions) {
     this.#options = options;
     this.#gate = new ConnectGate(options.maxConcurrentConnects);
+    this.#firstLogin = new FirstLogin({ proven: options.proven, serverReached: options.serverReached });
+  }
+
+  /** Whether an attempt in flight has reached the server (see `FirstLogin`). */
+  get serverAnswering(): boolean {
+    return this.#firstLogin.serverAnswering;
   }
 
   /** Handshakes this pool key may run at once now (learned from the server's drops). */
@@ -95,8 +109,10 @@ export class Connector {
           const attemptId = nextAttemptId++;
           events.emit({ type: 'connect-started', attemptId, purpose: request.purpose, cause: request.cause?.() });
           const startedAt = clock.now();
+          const hooks = this.#firstLogin.begin();
           try {
-            const connection = await factory();
+            const connection = await factory(hooks);
+            this.#firstLogin.end(hooks, 'connected');
             end = 'connected';
             if (closed.aborted) {
               connection.destroy('shutdown');
@@ -109,6 +125,7 @@ export class Connector {
             const connectError = error instanceof ConnectError
               ? error
               : new ConnectError(`Cannot connect to ${endpoint.poolName}: ${(error as Error).message}`, endpoint, true, { cause: error });
+            this.#firstLogin.end(hooks, connectError.transient ? 'transient' : 'refused');
             if (droppedHandshake(connectError)) end = 'dropped';
             events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
             this.#options.attemptFailed?.(connectError);

@@ -9,6 +9,8 @@ export interface GrowthParts {
   readonly connections: { usableCount(): number };
   /** Opens in flight and the cap (generic-pool's store). */
   readonly store: { readonly opening: number; readonly size: number; readonly max: number };
+  /** Whether an open in flight has reached the server (the connector's `FirstLogin`). */
+  readonly contact: { readonly serverAnswering: boolean };
   /** The pool's one open path. */
   readonly opener: Opener;
 }
@@ -21,9 +23,10 @@ export interface Opener {
 /**
  * Decides whether waiting acquires need more connections (tarn.js's one re-entry point for
  * creates): enough opens to cover the waiters at `maxChannelsPerConnection` each, within the
- * cap; until one connection of the pool key is open, one at a time, so that a burst with bad
- * credentials costs the server one failed login, not one per slot. Reports `pool-full` once per
- * saturation.
+ * cap. Until one connection of the pool key is open, one open alone until it reached the
+ * server, so that a server that is down costs one refused connect at a time, not one per slot
+ * (and the connector's `FirstLogin` keeps logins to one at a time until one succeeded).
+ * Reports `pool-full` once per saturation.
  */
 export class GrowthPolicy {
   readonly #config: { readonly maxChannelsPerConnection: number; readonly maxRetries: number };
@@ -39,14 +42,16 @@ export class GrowthPolicy {
 
   /** Opens what the waiters need. Call whenever waiters, connections or opens change. */
   grow(): void {
-    const { pending, connections, store, opener } = this.#parts;
+    const { pending, connections, store, opener, contact } = this.#parts;
     const waiting = pending.length;
     if (waiting === 0) return;
     const perConnection = this.#config.maxChannelsPerConnection;
     const uncovered = waiting - store.opening * perConnection;
     const room = store.max - store.size;
+    // Until the pool key has a connection, one open alone until the server answers it; then
+    // the rest, whose logins wait for the first one's answer (FirstLogin).
     const untested = connections.usableCount() === 0;
-    const allowed = untested ? (store.opening === 0 ? Math.min(1, room) : 0) : room;
+    const allowed = !untested || contact.serverAnswering ? room : store.opening === 0 ? Math.min(1, room) : 0;
     const wanted = Math.ceil(uncovered / perConnection);
     for (let i = 0; i < Math.min(wanted, allowed); i++) void opener.open('demand', this.#config.maxRetries + 1);
     if (uncovered > room * perConnection && !this.#saturated) {

@@ -92,10 +92,12 @@ export class HostPool implements BudgetMember {
       endpoint: this.details, factory: options.factory, budget, budgetMember: this, clock, events,
       maxConcurrentConnects: config.maxConcurrentConnects, backoff: config.reconnect, closed,
       attemptFailed: (error) => this.#lending.connectFailed(error),
+      proven: () => this.#connections.usableCount() > 0,
+      serverReached: () => this.#growth.grow(),
     });
     this.#store = new ConnectionStore(connector, config.maxConnections);
     // One object for both parts that read these: a fleet has a host pool per host.
-    const parts = { connections: this.#connections, store: this.#store, pending: this.#pending, opener: this, config, clock, events, closed };
+    const parts = { connections: this.#connections, store: this.#store, contact: connector, pending: this.#pending, opener: this, config, clock, events, closed };
     this.#growth = new GrowthPolicy(config, parts, events);
     this.#housekeeper = new Housekeeper(parts);
     this.#health = config.healthCheck.enabled

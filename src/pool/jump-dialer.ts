@@ -4,12 +4,12 @@ import type { EndpointInfo } from '../core/errors.js';
 import type { HostPool } from './host-pool.js';
 import type { Slot } from './slot.js';
 import { ChannelOpenRefusal } from '../ssh/connection.js';
-import type { ConnectionFactory, PoolConnection } from '../ssh/connection.js';
+import type { ConnectAttemptHooks, ConnectionFactory, PoolConnection } from '../ssh/connection.js';
 import { SSHConnection } from '../ssh/ssh2-connection.js';
 import type { ConnectionSettings } from '../ssh/ssh2-connection.js';
 
 /** Opens an SSH connection over a stream that already reaches the server. */
-export type TunnelledOpen = (settings: ConnectionSettings, tunnel: Duplex) => Promise<PoolConnection>;
+export type TunnelledOpen = (settings: ConnectionSettings, tunnel: Duplex, hooks?: ConnectAttemptHooks) => Promise<PoolConnection>;
 
 export interface JumpDialerOptions {
   /** The target's connection settings: its own credentials, host-key policy and timeouts. */
@@ -44,8 +44,8 @@ export function jumpConnectionOf(connection: PoolConnection): PoolConnection | u
  */
 export function jumpDialer(options: JumpDialerOptions): ConnectionFactory {
   const { settings, via } = options;
-  const open = options.open ?? ((target, tunnel) => SSHConnection.open(target, tunnel));
-  return async () => {
+  const open = options.open ?? ((target, tunnel, hooks) => SSHConnection.open(target, tunnel, hooks));
+  return async (hooks) => {
     let slot: Slot;
     try {
       slot = await via.acquire({ priority: 0 });
@@ -62,7 +62,7 @@ export function jumpDialer(options: JumpDialerOptions): ConnectionFactory {
     }
     let connection: PoolConnection;
     try {
-      connection = await open(settings, tunnel);
+      connection = await open(settings, tunnel, hooks);
     } catch (error) {
       tunnel.destroy();
       via.releaseSlot(slot);

@@ -3,9 +3,10 @@
  * protocol reaches them (RFC 4253, 4252): the TCP handshake done; the server's host key checked,
  * when its key exchange reply arrives (so the time before this mark is the identification and
  * key exchange messages, not the check, which is a lookup); the new keys in use, which ends the
- * key exchange; user authentication done.
+ * key exchange; only for an attempt that waited for another's login before offering
+ * credentials, the end of that wait; user authentication done.
  */
-export const CONNECT_PHASES = ['tcp-connected', 'host-key-verified', 'key-exchanged', 'authenticated'] as const;
+export const CONNECT_PHASES = ['tcp-connected', 'host-key-verified', 'key-exchanged', 'login-turn', 'authenticated'] as const;
 export type ConnectPhase = (typeof CONNECT_PHASES)[number];
 
 export interface ConnectPhaseMark {

@@ -172,5 +172,23 @@ export interface PoolConnection {
   destroy(reason: CloseReason): void;
 }
 
+/**
+ * What the pool is told of, and asked, as one connect attempt goes: how a burst of attempts
+ * to one pool key shares out what it costs the server (docs/architecture.md describes it).
+ * A factory that does not call them behaves as one that never reaches the server
+ * early: correct, only slower in a cold burst.
+ */
+export interface ConnectAttemptHooks {
+  /** The server answered: TCP connected, or the jump host's channel to it opened. Called at most once. */
+  reached(): void;
+  /**
+   * Asked once, when the server is ready for credentials and before any is offered: true when
+   * this attempt may log in, false when it must end without offering any (another attempt's
+   * login with the same credentials was just refused); a promise of either when it must wait
+   * for another attempt's login to be answered first.
+   */
+  loginTurn(): boolean | Promise<boolean>;
+}
+
 /** Opens one connection (one attempt). Rejects with a classified `ConnectError`. */
-export type ConnectionFactory = () => Promise<PoolConnection>;
+export type ConnectionFactory = (hooks?: ConnectAttemptHooks) => Promise<PoolConnection>;

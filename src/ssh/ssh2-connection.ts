@@ -2,7 +2,7 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { AuthHandlerMiddleware, ClientChannel, ConnectConfig } from 'ssh2';
 import type { CancelSignal } from '../core/cancel-source.js';
 import {
   AuthenticationError,
@@ -16,7 +16,7 @@ import type { HostKeyVerdict, ResolvedHostKeyVerification } from './host-keys/ho
 import { recordConnectPhases } from './connect-phases.js';
 import type { ConnectPhase, ConnectPhaseMark } from './connect-phases.js';
 import { ChannelOpenCancelled, ChannelOpenRefusal, ConnectionUnusable } from './connection.js';
-import type { CloseListener, OpenChannelOptions, PoolConnection, RemoteListener, RunningChannel } from './connection.js';
+import type { CloseListener, ConnectAttemptHooks, OpenChannelOptions, PoolConnection, RemoteListener, RunningChannel } from './connection.js';
 import type { ChannelSpec } from '../command/channel-contract.js';
 import { inPosixShell } from '../command/posix-shell.js';
 import { runChannel } from './run-channel.js';
@@ -30,6 +30,7 @@ import { guardPreBanner } from './pre-banner-guard.js';
 import type { OutputBudget } from './output-budget.js';
 import type { CloseReason } from './connection.js';
 import { planAuthentication } from './auth/auth-methods.js';
+import { afterLoginTurn } from './auth/login-turn.js';
 import type { AuthCredentials, AuthMethod } from './auth/auth-methods.js';
 
 /** Credentials of one pool key. Held only here and in the ssh2 config; never logged. */
@@ -134,9 +135,10 @@ export class SSHConnection implements PoolConnection {
    * Opens, verifies and authenticates a connection within `connectionTimeout`. Rejects with
    * a classified `ConnectError` subclass; never leaves a socket behind on failure. `tunnel`:
    * a stream already connected to the server (a jump host's `direct-tcpip` channel) to speak
-   * SSH over instead of a new TCP connection; it is destroyed with the connection.
+   * SSH over instead of a new TCP connection; it is destroyed with the connection. `hooks`: the
+   * pool's say in the attempt (told when the server answers; asked before credentials go out).
    */
-  static open(settings: ConnectionSettings, tunnel?: Duplex): Promise<SSHConnection> {
+  static open(settings: ConnectionSettings, tunnel?: Duplex, hooks?: ConnectAttemptHooks): Promise<SSHConnection> {
     return new Promise((resolve, reject) => {
       const startedAt = performance.now();
       const client = new Client();
@@ -150,6 +152,7 @@ export class SSHConnection implements PoolConnection {
       if (tunnel) {
         sock = tunnel;
         destroyOnEnd(tunnel);
+        hooks?.reached();
       } else {
         const tcp = netConnect({ host: settings.host, port: settings.port });
         // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
@@ -157,7 +160,10 @@ export class SSHConnection implements PoolConnection {
         // A connect on behalf of a command is kept alive by that command's hold; a background
         // one (warm-up, reconnect) must not keep a finished script running.
         tcp.unref();
-        tcp.once('connect', () => mark('tcp-connected'));
+        tcp.once('connect', () => {
+          mark('tcp-connected');
+          hooks?.reached();
+        });
         sock = tcp;
         peer = () => ({ address: tcp.remoteAddress, port: tcp.remotePort });
       }
@@ -242,6 +248,15 @@ export class SSHConnection implements PoolConnection {
       };
       const auth = planAuthentication(settings.username, credentials);
       Object.assign(config, auth.connectConfig);
+      if (hooks) {
+        config.authHandler = afterLoginTurn(auth.connectConfig.authHandler as AuthHandlerMiddleware, () => hooks.loginTurn(), {
+          waited: () => mark('login-turn'),
+          refused: () => fail(new AuthenticationError(
+            `Not logging in to ${settings.poolName}: a login there with the same credentials was refused just before`,
+            settings,
+          )),
+        });
+      }
       try {
         client.connect(config);
       } catch (error) {

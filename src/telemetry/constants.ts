@@ -68,6 +68,7 @@ export const EVENT_CONNECT_PHASES = {
   'tcp-connected': 'ssh.connect.tcp_connected',
   'host-key-verified': 'ssh.connect.host_key_verified',
   'key-exchanged': 'ssh.connect.key_exchanged',
+  'login-turn': 'ssh.connect.login_turn',
   authenticated: 'ssh.connect.authenticated',
 } as const;
 

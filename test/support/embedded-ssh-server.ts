@@ -82,6 +82,12 @@ export class EmbeddedSshServer {
   sessionsRefused = 0;
   /** Sessions closed by `closeIdleSessionsAfterMs`. */
   idleSessionsClosed = 0;
+  /** Key exchanges finished (a connection's first, and any re-key). */
+  keyExchanges = 0;
+  /** Every authentication request but `none`, in arrival order: the credentials clients offered. */
+  readonly authRequests: Array<{ readonly connection: number; readonly method: string; readonly at: number; readonly keyExchangesThen: number }> = [];
+  /** Every accepted socket, in order: `connection` numbers index it. */
+  readonly #acceptedSockets: Socket[] = [];
   /** How the next exec requests are answered instead of being run, first first. */
   readonly spoilExecs: SpoiledExec[] = [];
 
@@ -105,6 +111,7 @@ export class EmbeddedSshServer {
       // Nagle plus the client's delayed ACK would add ~40 ms to every command.
       socket.setNoDelay(true);
       this.#sockets.add(socket);
+      this.#acceptedSockets.push(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
   }
@@ -152,12 +159,19 @@ export class EmbeddedSshServer {
     }
   }
 
+  /** Cuts one connection (numbered from 0 in accept order, as in `authRequests`), as a server process that died would. */
+  dropConnection(connection: number): void {
+    this.#acceptedSockets[connection]?.destroy();
+  }
+
   #onClient(client: Connection, allowed: ReturnType<typeof utils.parseKey> & object): void {
-    this.connectionsAccepted++;
+    const connection = this.connectionsAccepted++;
     client.on('error', () => {});
     client.once('ready', () => this.#clients.add(client));
     client.once('close', () => this.#clients.delete(client));
+    client.on('handshake', () => void this.keyExchanges++);
     client.on('authentication', (ctx) => {
+      if (ctx.method !== 'none') this.authRequests.push({ connection, method: ctx.method, at: performance.now(), keyExchangesThen: this.keyExchanges });
       const rounds = this.#options.keyboardInteractive;
       const decide = (): void => {
         if (ctx.username !== this.username) return ctx.reject();

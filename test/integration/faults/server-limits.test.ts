@@ -77,13 +77,13 @@ describe("MaxStartups '2:30:10'", () => {
     }
     const drops = ((await server.logs()).match(/drop connection #\d+ .* past MaxStartups/g) ?? []).length;
     console.info(
-      `MaxStartups 2:30:10, maxConcurrentConnects ${maxConcurrentConnects ?? 'default (8, adaptive)'}: 30/30 ok in ${Math.round(durationMs)} ms, ` +
+      `MaxStartups 2:30:10, maxConcurrentConnects ${maxConcurrentConnects ?? 'default (10, adaptive)'}: 30/30 ok in ${Math.round(durationMs)} ms, ` +
         `${failedOpens.length} failed opens, ${drops} handshakes dropped by sshd`,
     );
     return { failedOpens: failedOpens.length, drops };
   }
 
-  it('completes 30 concurrent first calls with the default maxConcurrentConnects (8, halved on drops): dropped handshakes are retried', async () => {
+  it('completes 30 concurrent first calls with the default maxConcurrentConnects (10, halved on drops): dropped handshakes are retried', async () => {
     await firstCalls(undefined);
   });
 

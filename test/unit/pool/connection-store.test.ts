@@ -26,6 +26,7 @@ function setup(max = 2) {
   const connector = new Connector({
     endpoint, factory, budget: new ConnectionBudget(0), budgetMember: { closeOneIdleConnection: () => false }, clock,
     events: new RecordedEvents(), maxConcurrentConnects: max, closed: new AbortController().signal,
+    proven: () => false, serverReached: () => {},
     backoff: { enabled: true, maxRetries: 1, initialDelay: 10, maxDelay: 10, backoff: 'fixed', jitter: false },
   });
   const store = new ConnectionStore(connector, max);

@@ -40,6 +40,7 @@ function setup(options: { maxConcurrentConnects?: number; budget?: ConnectionBud
   const connector = new Connector({
     endpoint, factory, budget, budgetMember: member, clock, events,
     maxConcurrentConnects: options.maxConcurrentConnects ?? 2, backoff: BACKOFF, closed: closer.signal,
+    proven: () => false, serverReached: () => {},
   });
   const open = (request: Partial<OpenRequest> = {}) => {
     const outcome: { result?: OpenResult; rejected?: unknown } = {};
@@ -276,6 +277,7 @@ describe('connector', () => {
       },
       budget, budgetMember: { closeOneIdleConnection: () => false }, clock, events,
       maxConcurrentConnects: 1, backoff: BACKOFF, closed: new AbortController().signal,
+      proven: () => false, serverReached: () => {},
     });
     const result = throwing.open({ purpose: 'reconnect', attempts: 2, stillWanted: () => true });
     await clock.advance(100);

@@ -11,16 +11,18 @@ interface State {
   opening: number;
   size: number;
   max: number;
+  answering: boolean;
 }
 
 function setup(initial: Partial<State>, config = { maxChannelsPerConnection: 2, maxRetries: 2 }) {
-  const state: State = { waiting: 0, usable: 0, opening: 0, size: 0, max: 4, ...initial };
+  const state: State = { waiting: 0, usable: 0, opening: 0, size: 0, max: 4, answering: false, ...initial };
   const opens: Array<{ purpose: OpenPurpose; attempts: number }> = [];
   const events = new RecordedEvents();
   const parts = {
     pending: { get length() { return state.waiting; } },
     connections: { usableCount: () => state.usable },
     store: { get opening() { return state.opening; }, get size() { return state.size; }, get max() { return state.max; } },
+    contact: { get serverAnswering() { return state.answering; } },
     opener: {
       // As the store does: an open counts against the cap and as opening from its start.
       open(purpose: OpenPurpose, attempts: number): Promise<OpenResult> {
@@ -42,7 +44,7 @@ describe('growth policy', () => {
     expect(opens).toEqual([]);
   });
 
-  it('opens one connection at a time until one of the pool key is usable, however many wait', () => {
+  it('opens one connection at a time until one of the pool key is usable or has reached the server, however many wait', () => {
     const { growth, opens, state } = setup({ waiting: 7, usable: 0 });
     growth.grow();
     expect(opens).toHaveLength(1);
@@ -53,6 +55,16 @@ describe('growth policy', () => {
     state.size = 0;
     growth.grow();
     expect(opens).toHaveLength(2);
+  });
+
+  it('once an open has reached the server, opens the rest the waiters need beside it (their logins wait for its own)', () => {
+    const { growth, opens, state } = setup({ waiting: 7, usable: 0, max: 10 });
+    growth.grow();
+    expect(opens).toHaveLength(1);
+    state.answering = true;
+    growth.grow();
+    // 7 waiters at 2 channels each: 4 connections, the first one included.
+    expect(opens).toHaveLength(4);
   });
 
   it('once a connection is usable, opens enough to cover the waiters at maxChannelsPerConnection each', () => {
