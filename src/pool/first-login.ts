@@ -13,13 +13,16 @@ export interface FirstLoginOptions {
 /** One connect attempt's hooks, with what the gate knows of it. */
 class Attempt implements ConnectAttemptHooks {
   readonly #gate: FirstLogin;
+  /** The gate's generation when the attempt began: a login answered since speaks for it. */
+  readonly generation: number;
   isReached = false;
   ended = false;
   /** Set while the attempt waits for its login turn. */
   grant: ((allowed: boolean) => void) | undefined;
 
-  constructor(gate: FirstLogin) {
+  constructor(gate: FirstLogin, generation: number) {
     this.#gate = gate;
+    this.generation = generation;
   }
 
   reached(): void {
@@ -40,15 +43,22 @@ class Attempt implements ConnectAttemptHooks {
  * - the others run TCP and key exchange beside the first, but offer credentials only after one
  *   login was answered: wrong credentials cost the server one failed login, not one per
  *   connection;
- * - a refused login ends the waiting attempts without offering anything; a login that failed
- *   otherwise (connection lost, timeout) hands the turn to the next waiting attempt.
- * Invariant: while the pool key has no usable connection, at most one attempt logs in.
+ * - a refused login ends the waiting attempts without offering anything, and those begun
+ *   before it that ask later (their key exchange was slower); a login that failed otherwise
+ *   (connection lost, timeout) hands the turn to the next waiting attempt. A successful login
+ *   likewise lets every attempt begun before it log in at once.
+ * Invariant: while the pool key has no usable connection, at most one attempt logs in whose
+ * credentials no answered login speaks for.
  */
 export class FirstLogin {
   readonly #options: FirstLoginOptions;
   #reachedInFlight = 0;
   #loggingIn: Attempt | undefined;
   #waiting: Attempt[] | undefined;
+  /** Attempts begin in the current generation; an answered login starts a new one. */
+  #generation = 0;
+  /** The last answered login (it speaks for every attempt of an earlier generation): accepted or refused. */
+  #lastAnswer = true;
 
   constructor(options: FirstLoginOptions) {
     this.#options = options;
@@ -66,7 +76,7 @@ export class FirstLogin {
 
   /** The hooks of a new attempt; `end` must be called with them once it settles. */
   begin(): ConnectAttemptHooks {
-    return new Attempt(this);
+    return new Attempt(this, this.#generation);
   }
 
   /** The attempt settled: its login turn (if it held it) passes on as `how` decides. */
@@ -82,8 +92,14 @@ export class FirstLogin {
     }
     if (this.#loggingIn !== attempt) return;
     this.#loggingIn = undefined;
-    if (how === 'transient') this.#handOn();
-    else this.#answerAll(how === 'connected');
+    if (how === 'transient') {
+      this.#handOn();
+      return;
+    }
+    // The answer speaks for every attempt begun so far, those still in their key exchange too.
+    this.#generation++;
+    this.#lastAnswer = how === 'connected';
+    this.#answerAll(this.#lastAnswer);
   }
 
   /** @internal Attempt.reached */
@@ -97,6 +113,7 @@ export class FirstLogin {
   turnOf(attempt: Attempt): boolean | Promise<boolean> {
     if (attempt.ended) return false;
     if (this.#options.proven()) return true;
+    if (attempt.generation < this.#generation) return this.#lastAnswer;
     if (this.#loggingIn === undefined) {
       this.#loggingIn = attempt;
       return true;

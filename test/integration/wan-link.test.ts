@@ -3,6 +3,8 @@
 // channels, streamed output, file transfers, local and remote forwarding, and a server that
 // dies mid-way. Correctness only: how fast each is over such a link is in the benchmarks.
 import { createHash, randomBytes } from 'node:crypto';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { AddressInfo, Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DelayProxy } from '../../bench/compare/delay-proxy.js';
@@ -43,6 +45,32 @@ function wanTarget(extra: Partial<SSHTarget> = {}): SSHTarget {
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 describe('over a 50 ms round trip', () => {
+  it('a cold burst runs the other connections\' key exchanges during the first login, and their logins after it (MaxSessions 2, non-root)', async () => {
+    const exporter = new InMemorySpanExporter();
+    const pool = new SSHConnectionPool({ connectionTimeout: 10_000, tracerProvider: new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }) });
+    pools.push(pool);
+    const ssh = $.ssh(sshdTarget({ ...sshd, host: '127.0.0.1', port: proxy.port }, pool, { poolConfig: { maxChannelsPerConnection: 2 } }));
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => ssh`echo ${`c${i}`} $(id -un)`));
+    results.forEach((result, i) => expect(result.stdout).toBe(`c${i} tester\n`));
+
+    const eventAt = (span: ReadableSpan, name: string): number | undefined => {
+      const event = span.events.find((one) => one.name === name);
+      return event ? event.time[0] * 1e3 + event.time[1] / 1e6 : undefined;
+    };
+    const connects = exporter.getFinishedSpans().filter((span) => span.name === 'ssh.connect');
+    const waited = connects.filter((span) => eventAt(span, 'ssh.connect.login_turn') !== undefined);
+    const first = connects.filter((span) => !waited.includes(span)).sort((a, b) => eventAt(a, 'ssh.connect.authenticated')! - eventAt(b, 'ssh.connect.authenticated')!)[0]!;
+    // One round trip of a login (2 here: a key query, then the signed request) is long enough
+    // for the others' key exchanges, started as the first reached the server, to end within it.
+    expect(waited.length).toBeGreaterThan(0);
+    const firstLoggedIn = eventAt(first, 'ssh.connect.authenticated')!;
+    for (const span of waited) {
+      expect(eventAt(span, 'ssh.connect.key_exchanged')!).toBeLessThanOrEqual(firstLoggedIn);
+      expect(eventAt(span, 'ssh.connect.login_turn')!).toBeGreaterThanOrEqual(firstLoggedIn);
+    }
+    console.info(`cold burst over 50 ms: ${connects.length} connections, ${waited.length} waited for the first login with their key exchange done`);
+  }, 60_000);
+
   it('20 commands at once on a MaxSessions=2 server all succeed with their own output, as a non-root login', async () => {
     const ssh = $.ssh(wanTarget());
     const results = await Promise.all(Array.from({ length: 20 }, (_, index) => ssh`echo ${index} $(id -un)`));

@@ -2,8 +2,6 @@
 // at a time, halves that number when the server drops handshakes (MaxStartups) and retries the
 // dropped ones, so that every call succeeds against sshd's default MaxStartups and against
 // `MaxStartups 3`.
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { $, SSHPoolError } from '../../../src/index.js';
 import { startSshd } from '../../support/sshd.js';
@@ -38,33 +36,7 @@ describe('cold bursts: 100 first calls at once', () => {
   });
 });
 
-const eventAt = (span: ReadableSpan, name: string): number | undefined => {
-  const event = span.events.find((one) => one.name === name);
-  return event ? event.time[0] * 1e3 + event.time[1] / 1e6 : undefined;
-};
-
-describe('cold bursts: handshakes side by side, one login first', () => {
-  it('runs the other connections\' handshakes during the first login, as a non-root user under MaxSessions 2', async () => {
-    const server = await startSshd({ config: { MaxSessions: 2 } });
-    const exporter = new InMemorySpanExporter();
-    const pool = newPool({ tracerProvider: new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }) });
-    const ssh = $.ssh(targetFor(server, pool, { poolConfig: { maxChannelsPerConnection: 2 } }));
-    const results = await withTimeout(Promise.all(Array.from({ length: 12 }, (_, i) => ssh`id -un; echo ${`c${i}`}`)), 60_000, '12 first calls');
-    results.forEach((result, i) => expect(result.stdout).toBe(`tester\nc${i}\n`));
-
-    const connects = exporter.getFinishedSpans().filter((span) => span.name === 'ssh.connect' && span.status.code !== 2);
-    const first = connects.find((span) => eventAt(span, 'ssh.connect.login_turn') === undefined)!;
-    const waited = connects.filter((span) => eventAt(span, 'ssh.connect.login_turn') !== undefined);
-    expect(waited.length).toBeGreaterThan(0);
-    const firstLoggedIn = eventAt(first, 'ssh.connect.authenticated')!;
-    for (const span of waited) {
-      // Its key exchange ended before the first login did; its own login waited for it.
-      expect(eventAt(span, 'ssh.connect.key_exchanged')!).toBeLessThanOrEqual(firstLoggedIn);
-      expect(eventAt(span, 'ssh.connect.login_turn')!).toBeGreaterThanOrEqual(firstLoggedIn);
-    }
-    console.info(`cold burst, MaxSessions 2: ${connects.length} connections, ${waited.length} waited for the first login with their key exchange done`);
-  });
-
+describe('cold bursts: the server killed', () => {
   it('settles every call with a result or a typed error when the server is killed in the middle of the burst', async () => {
     const server = await startSshd({ config: {} });
     const pool = newPool();

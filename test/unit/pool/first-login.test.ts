@@ -79,6 +79,23 @@ describe('first login', () => {
     expect(later.value).toBe(true);
   });
 
+  it('refuses an attempt begun before the refusal that asks for its turn only afterwards (its key exchange was slower)', () => {
+    const { gate } = setup();
+    const [first, slow] = [gate.begin(), gate.begin()];
+    first.loginTurn();
+    gate.end(first, 'refused');
+    expect(slow.loginTurn()).toBe(false);
+  });
+
+  it('lets an attempt begun before a successful login log in at once when it asks afterwards', () => {
+    const { gate } = setup();
+    const [first, slow, other] = [gate.begin(), gate.begin(), gate.begin()];
+    first.loginTurn();
+    gate.end(first, 'connected');
+    expect(slow.loginTurn()).toBe(true);
+    expect(other.loginTurn()).toBe(true);
+  });
+
   it('after a refusal, a new attempt is the first again', () => {
     const { gate } = setup();
     const first = gate.begin();
