@@ -71,7 +71,7 @@ export class Connector {
     this.#firstLogin = new FirstLogin({ proven: options.proven, serverReached: options.serverReached });
   }
 
-  /** Whether an attempt in flight has reached the server (see `FirstLogin`). */
+  /** Whether an attempt in flight has heard the server's SSH banner (see `FirstLogin`). */
   get serverAnswering(): boolean {
     return this.#firstLogin.serverAnswering;
   }

@@ -38,8 +38,8 @@ class Attempt implements ConnectAttemptHooks {
  * What a burst of connect attempts costs a server while the pool key has no connection yet
  * (docs/architecture.md, where opening a connection is described):
  * - the growth policy starts one attempt alone, and the others only once an attempt in flight
- *   has reached the server: a server that is down costs one refused connect, not one per
- *   connection wanted;
+ *   has heard the server's SSH banner: a server that is down, frozen or not speaking SSH costs
+ *   one attempt at a time, not one per connection wanted;
  * - the others run TCP and key exchange beside the first, but offer credentials only after one
  *   login was answered: wrong credentials cost the server one failed login, not one per
  *   connection;

@@ -9,7 +9,7 @@ export interface GrowthParts {
   readonly connections: { usableCount(): number };
   /** Opens in flight and the cap (generic-pool's store). */
   readonly store: { readonly opening: number; readonly size: number; readonly max: number };
-  /** Whether an open in flight has reached the server (the connector's `FirstLogin`). */
+  /** Whether an open in flight has heard the server's SSH banner (the connector's `FirstLogin`). */
   readonly contact: { readonly serverAnswering: boolean };
   /** The pool's one open path. */
   readonly opener: Opener;
@@ -23,8 +23,8 @@ export interface Opener {
 /**
  * Decides whether waiting acquires need more connections (tarn.js's one re-entry point for
  * creates): enough opens to cover the waiters at `maxChannelsPerConnection` each, within the
- * cap. Until one connection of the pool key is open, one open alone until it reached the
- * server, so that a server that is down costs one refused connect at a time, not one per slot
+ * cap. Until one connection of the pool key is open, one open alone until it heard the server's
+ * SSH banner, so that a server that is down or frozen costs one attempt at a time, not one per slot
  * (and the connector's `FirstLogin` keeps logins to one at a time until one succeeded).
  * Reports `pool-full` once per saturation.
  */
@@ -48,7 +48,7 @@ export class GrowthPolicy {
     const perConnection = this.#config.maxChannelsPerConnection;
     const uncovered = waiting - store.opening * perConnection;
     const room = store.max - store.size;
-    // Until the pool key has a connection, one open alone until the server answers it; then
+    // Until the pool key has a connection, one open alone until the server's banner came; then
     // the rest, whose logins wait for the first one's answer (FirstLogin).
     const untested = connections.usableCount() === 0;
     const allowed = !untested || contact.serverAnswering ? room : store.opening === 0 ? Math.min(1, room) : 0;

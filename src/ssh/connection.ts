@@ -179,7 +179,10 @@ export interface PoolConnection {
  * early: correct, only slower in a cold burst.
  */
 export interface ConnectAttemptHooks {
-  /** The server answered: TCP connected, or the jump host's channel to it opened. Called at most once. */
+  /**
+   * The server answered as an SSH server: its banner arrived (a TCP connection alone proves
+   * little: a frozen server's kernel still accepts one). Called at most once.
+   */
   reached(): void;
   /**
    * Asked once, when the server is ready for credentials and before any is offered: true when

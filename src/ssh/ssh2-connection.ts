@@ -152,7 +152,6 @@ export class SSHConnection implements PoolConnection {
       if (tunnel) {
         sock = tunnel;
         destroyOnEnd(tunnel);
-        hooks?.reached();
       } else {
         const tcp = netConnect({ host: settings.host, port: settings.port });
         // Without TCP_NODELAY every small SSH packet waits for the peer's delayed ACK (~40 ms).
@@ -160,10 +159,7 @@ export class SSHConnection implements PoolConnection {
         // A connect on behalf of a command is kept alive by that command's hold; a background
         // one (warm-up, reconnect) must not keep a finished script running.
         tcp.unref();
-        tcp.once('connect', () => {
-          mark('tcp-connected');
-          hooks?.reached();
-        });
+        tcp.once('connect', () => mark('tcp-connected'));
         sock = tcp;
         peer = () => ({ address: tcp.remoteAddress, port: tcp.remotePort });
       }
@@ -201,9 +197,10 @@ export class SSHConnection implements PoolConnection {
       }, settings.connectionTimeout);
       timer.unref();
       // Attached before ssh2's own reader, in the same tick, so both see every byte.
+      // The banner is the server answering as an SSH server: a pool may start more attempts then.
       const stopGuard = guardPreBanner(sock, (why) => {
         fail(new ConnectError(`Cannot connect to ${settings.poolName}: ${why}`, settings, false));
-      });
+      }, hooks ? () => hooks.reached() : undefined);
 
       client.once('ready', () => {
         if (settled) {

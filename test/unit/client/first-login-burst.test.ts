@@ -1,8 +1,10 @@
 // A cold burst against a pool key with no connection yet: its connections run TCP and key
 // exchange side by side, but only one offers credentials until a login was answered.
+import { createServer } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
-import { $, AuthenticationError, SSHConnectionPool } from '../../../src/index.js';
+import { $, AuthenticationError, ConnectTimeoutError, SSHConnectionPool } from '../../../src/index.js';
 import type { PoolConfig, SSHTarget } from '../../../src/index.js';
 import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 import type { EmbeddedServerOptions } from '../../support/embedded-ssh-server.js';
@@ -103,5 +105,23 @@ describe('first login of a cold burst', () => {
     // exchange done (not from the lost open's retry, which starts after a backoff).
     expect(offers[1]!.at).toBeGreaterThan(droppedAt);
     expect(offers[1]!.connection).toBeLessThan(acceptedBeforeDrop);
+  });
+
+  it('opens one connection at a time to a server that accepts TCP but never speaks SSH (frozen), however many commands wait', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const pool = new SSHConnectionPool();
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }, () => pool.closeAll());
+    const ssh = $.ssh({
+      host: '127.0.0.1', port: (silent.address() as AddressInfo).port, username: 'tester', password: 'unused', hostKey: 'off', pool,
+      poolConfig: { maxChannelsPerConnection: 2, connectionTimeout: 300, maxRetries: 0 },
+    });
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => ssh`true`.then(() => undefined, (error: unknown) => error)));
+    for (const outcome of outcomes) expect(outcome).toBeInstanceOf(ConnectTimeoutError);
+    expect(sockets).toHaveLength(1);
   });
 });
