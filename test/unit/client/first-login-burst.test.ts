@@ -1,6 +1,9 @@
 // A cold burst against a pool key with no connection yet: its connections run TCP and key
 // exchange side by side, but only one offers credentials until a login was answered.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,5 +126,19 @@ describe('first login of a cold burst', () => {
     const outcomes = await Promise.all(Array.from({ length: 6 }, () => ssh`true`.then(() => undefined, (error: unknown) => error)));
     for (const outcome of outcomes) expect(outcome).toBeInstanceOf(ConnectTimeoutError);
     expect(sockets).toHaveLength(1);
+  });
+
+  it('records a new host key once under accept-new, though the burst\'s key exchanges ran side by side', async () => {
+    const { server, target } = await setup({ authDelayMs: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'sshpool-first-login-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const knownHostsFile = join(dir, 'known_hosts');
+    const ssh = $.ssh({ ...target, hostKey: { policy: 'accept-new', knownHostsFile, extraKnownHostsFiles: [], globalKnownHostsFiles: [] } });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => ssh`echo ${i}`));
+    expect(results.map((result) => result.stdout)).toEqual(['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
+    expect(server.connectionsAccepted).toBe(3);
+    const lines = readFileSync(knownHostsFile, 'utf8').split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`[127.0.0.1]:${server.port} ssh-ed25519 `);
   });
 });
