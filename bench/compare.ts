@@ -8,7 +8,7 @@
 //   npm run bench:smoke                        tiny sizes, no timing assertions (CI)
 //
 // Selections for --only: workload names (sequential, c10, c100, fleet, large-output,
-// cold-burst, wan-<name>), groups (lan, wan), and cpu, instructions, memory, scale, tunnels, overhead.
+// cold-burst, cold-burst-maxstartups-3, wan-<name>), groups (lan, wan), and cpu, instructions, memory, scale, tunnels, overhead.
 // --contenders: sshpool, sshpool-no-spares, ssh2-per-command, ceiling, ceiling-cold (cold workloads only),
 // xec, node-ssh, openssh-mux.
 // --json FILE writes every measurement for later comparison.
@@ -133,11 +133,18 @@ class Bench {
     return contenders.filter((id) => id === 'sshpool' || id === 'ceiling' || id === 'ceiling-cold');
   }
 
-  async #hostsFor(count: number, wan: boolean): Promise<BenchHost[]> {
-    const hosts = this.#fleet.hosts.slice(0, count);
+  /** The fleet indexes a workload runs on: its own server when it names an sshd config. */
+  async #indexesFor(def: WorkloadDef): Promise<number[]> {
+    if (def.sshdConfig) return [await this.#fleet.dedicated(def.sshdConfig)];
+    return Array.from({ length: def.hosts }, (_, i) => i);
+  }
+
+  async #hostsFor(indexes: readonly number[], wan: boolean): Promise<BenchHost[]> {
+    const hosts = indexes.map((i) => this.#fleet.hosts[i]!);
     if (!wan) return hosts;
     return Promise.all(
-      hosts.map(async (host, i) => {
+      hosts.map(async (host, n) => {
+        const i = indexes[n]!;
         let proxy = this.#proxies.get(i);
         if (!proxy) {
           proxy = await DelayProxy.start(host, WAN_DELAY_MS);
@@ -150,8 +157,9 @@ class Bench {
 
   async measure(contender: ContenderId, def: WorkloadDef): Promise<Outcome> {
     const smoke = this.#options.smoke;
+    const indexes = await this.#indexesFor(def);
     const workload: WorkloadRun = {
-      hosts: await this.#hostsFor(def.hosts, def.wan),
+      hosts: await this.#hostsFor(indexes, def.wan),
       commandsPerHost: def.commandsPerHost,
       perHostConcurrency: def.perHostConcurrency,
       warmUpPerHost: def.warmUpPerHost,
@@ -159,7 +167,6 @@ class Bench {
       commandTimeoutMs: smoke ? 30_000 : 60_000,
       deadlineMs: smoke ? 45_000 : 60_000,
     };
-    const indexes = Array.from({ length: def.hosts }, (_, i) => i);
     const counter = { settledCount: () => this.#fleet.settledCount(indexes) };
     return runContender(contender, workload, counter, workload.deadlineMs + workload.commandTimeoutMs + 60_000);
   }

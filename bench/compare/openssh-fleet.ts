@@ -14,19 +14,28 @@ export interface ConnectionCount {
 }
 
 export class OpenSshFleet {
-  readonly hosts: readonly BenchHost[];
-  readonly #servers: readonly SshdServer[];
+  /** The fleet's servers first, then any server of a configuration of its own (`dedicated`). */
+  readonly hosts: BenchHost[];
+  readonly #servers: SshdServer[];
+  /** Index in `hosts` of each dedicated server, by its configuration. */
+  readonly #dedicated = new Map<string, number>();
 
-  private constructor(servers: readonly SshdServer[]) {
+  private constructor(servers: SshdServer[]) {
     this.#servers = servers;
-    this.hosts = servers.map((server) => ({
-      host: server.host,
-      port: server.port,
-      username: server.username,
-      privateKey: server.privateKey,
-      hostKeyFingerprint: server.hostKeyFingerprint,
-      hostPublicKey: server.knownHostsLine.split(' ').slice(1).join(' '),
-    }));
+    this.hosts = servers.map(benchHostOf);
+  }
+
+  /** The index in `hosts` of a server running with `config` (started on first use, kept until `stop`). */
+  async dedicated(config: Readonly<Record<string, string | number>>): Promise<number> {
+    const key = JSON.stringify(Object.entries(config).sort());
+    const known = this.#dedicated.get(key);
+    if (known !== undefined) return known;
+    const { startSshd } = await import('../../test/support/sshd.js');
+    const server = await startSshd({ config: { ...config } });
+    this.#servers.push(server);
+    this.hosts.push(benchHostOf(server));
+    this.#dedicated.set(key, this.hosts.length - 1);
+    return this.hosts.length - 1;
   }
 
   /** Starts `size` servers, a few at a time (the machine is small and shared). */
@@ -85,4 +94,15 @@ export class OpenSshFleet {
   async stop(): Promise<void> {
     await Promise.allSettled(this.#servers.map((server) => server.remove()));
   }
+}
+
+function benchHostOf(server: SshdServer): BenchHost {
+  return {
+    host: server.host,
+    port: server.port,
+    username: server.username,
+    privateKey: server.privateKey,
+    hostKeyFingerprint: server.hostKeyFingerprint,
+    hostPublicKey: server.knownHostsLine.split(' ').slice(1).join(' '),
+  };
 }

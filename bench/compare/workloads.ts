@@ -17,6 +17,8 @@ export interface WorkloadDef {
   readonly outputBytes: number;
   /** Through the delay proxy (`WAN_DELAY_MS` each way). */
   readonly wan: boolean;
+  /** sshd_config settings of a server of its own (instead of the fleet's first `hosts`). */
+  readonly sshdConfig?: Readonly<Record<string, string | number>>;
 }
 
 export interface Sizes {
@@ -52,8 +54,8 @@ export const FULL_SIZES: Sizes = {
   largeCommands: 3,
   burst: 100,
   wanDivisor: 4,
-  lanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst'],
-  wanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst'],
+  lanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst', 'cold-burst-maxstartups-3'],
+  wanWorkloads: ['sequential', 'c10', 'c100', 'fleet', 'large-output', 'cold-burst', 'cold-burst-maxstartups-3'],
   allContendersOn: 'all',
 };
 
@@ -117,13 +119,24 @@ export function workloadsFor(sizes: Sizes): WorkloadDef[] {
       outputBytes: 0,
       wan: false,
     },
+    {
+      name: 'cold-burst-maxstartups-3',
+      title: `Cold burst: ${sizes.burst} first calls at once, MaxStartups 3`,
+      hosts: 1,
+      commandsPerHost: sizes.burst,
+      perHostConcurrency: sizes.burst,
+      warmUpPerHost: 0,
+      outputBytes: 0,
+      wan: false,
+      sshdConfig: { MaxStartups: 3 },
+    },
   ];
   const lan = all.filter((w) => sizes.lanWorkloads.includes(w.name));
   const wan = all
     .filter((w) => sizes.wanWorkloads.includes(w.name))
     .map((w): WorkloadDef => {
       // A burst or a fleet is defined by its count; the steady workloads are shortened.
-      const keep = w.name === 'cold-burst' || w.name === 'fleet' || w.name === 'large-output';
+      const keep = w.name.startsWith('cold-burst') || w.name === 'fleet' || w.name === 'large-output';
       const commandsPerHost = keep ? w.commandsPerHost : Math.max(w.perHostConcurrency, Math.round(w.commandsPerHost / sizes.wanDivisor));
       return { ...w, name: `wan-${w.name}`, title: `WAN (+${WAN_DELAY_MS} ms each way) ${w.title.charAt(0).toLowerCase()}${w.title.slice(1)}`, commandsPerHost, wan: true };
     });

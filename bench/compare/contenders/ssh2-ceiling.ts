@@ -67,7 +67,8 @@ export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: Worklo
   const perHost = Math.max(1, Math.min(MAX_CONNECTIONS, Math.ceil(hints.perHostConcurrency / CEILING_CHANNELS)));
   const slots: CeilingSlot[][] = hosts.map(() => []);
   // Before the clock starts, a few at a time per host (sshd's MaxStartups resets handshakes
-  // beyond 10 at once), again if the server reset one anyway.
+  // beyond 10 at once), again after a short pause if the server reset one anyway (a server
+  // with a lower MaxStartups resets some of every five).
   await Promise.all(
     hosts.map(async (host, index) => {
       let opened = 0;
@@ -82,7 +83,8 @@ export async function openSsh2Ceiling(hosts: readonly BenchHost[], hints: Worklo
                 slots[index]!.push({ client, inFlight: 0 });
                 break;
               } catch (error) {
-                if (attempt >= 5) throw error;
+                if (attempt >= 20) throw error;
+                await new Promise((resolve) => setTimeout(resolve, 10 * attempt));
               }
             }
           }
