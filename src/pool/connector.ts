@@ -25,7 +25,13 @@ export interface OpenRequest {
 
 export type OpenResult =
   | { readonly ok: true; readonly connection: PoolConnection; readonly attemptId: number }
-  | { readonly ok: false; readonly error: ConnectError; readonly attemptId: number | undefined };
+  | {
+    readonly ok: false;
+    readonly error: ConnectError;
+    readonly attemptId: number | undefined;
+    /** Nothing was attempted: by the time the open had its place, nobody wanted it any more. */
+    readonly unneeded?: true;
+  };
 
 export interface ConnectorOptions {
   readonly endpoint: EndpointInfo;
@@ -69,6 +75,8 @@ export class Connector {
     this.#options = options;
     this.#gate = new ConnectGate(options.maxConcurrentConnects);
     this.#firstLogin = new FirstLogin({ proven: options.proven, serverReached: options.serverReached });
+    // Attempts waiting for a login turn end at once when the pool closes.
+    options.closed.addEventListener('abort', () => this.#firstLogin.close(), { once: true });
   }
 
   /** Whether an attempt in flight has heard the server's SSH banner (see `FirstLogin`). */
@@ -87,8 +95,16 @@ export class Connector {
     return { ok: false, error: new ConnectError(`The pool for ${endpoint.poolName} closed while connecting`, endpoint, false), attemptId: undefined };
   }
 
+  #unneededResult(): OpenResult {
+    const { endpoint } = this.#options;
+    const error = new ConnectError(`Opening a connection to ${endpoint.poolName} was given up: nothing waits for it any more`, endpoint, true);
+    return { ok: false, error, attemptId: undefined, unneeded: true };
+  }
+
   async open(request: OpenRequest): Promise<OpenResult> {
     const { budget, budgetMember, clock, events, factory, closed, endpoint } = this.#options;
+    // A login answered after this open started speaks for all its attempts (see FirstLogin).
+    const since = this.#firstLogin.generation;
     if (!(await budget.acquire(budgetMember))) return this.closedResult();
     let keepsPermit = false;
     try {
@@ -106,10 +122,16 @@ export class Connector {
         let end: HandshakeEnd = 'failed';
         try {
           if (closed.aborted) break;
+          // The wait for a place can be long (other handshakes, a halved limit): the commands it
+          // was for may have failed meanwhile, or a login with these credentials been refused.
+          if (!request.stillWanted() || this.#firstLogin.refusedSince(since)) {
+            if (last) break;
+            return this.#unneededResult();
+          }
           const attemptId = nextAttemptId++;
           events.emit({ type: 'connect-started', attemptId, purpose: request.purpose, cause: request.cause?.() });
           const startedAt = clock.now();
-          const hooks = this.#firstLogin.begin();
+          const hooks = this.#firstLogin.begin(since);
           try {
             const connection = await factory(hooks);
             this.#firstLogin.end(hooks, 'connected');

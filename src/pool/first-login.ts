@@ -1,4 +1,4 @@
-import type { ConnectAttemptHooks } from '../ssh/connection.js';
+import type { ConnectAttemptHooks, LoginTurnAnswer } from '../ssh/connection.js';
 
 /** How a connect attempt ended, as far as logins go. */
 export type AttemptEnd = 'connected' | 'transient' | 'refused';
@@ -18,7 +18,7 @@ class Attempt implements ConnectAttemptHooks {
   isReached = false;
   ended = false;
   /** Set while the attempt waits for its login turn. */
-  grant: ((allowed: boolean) => void) | undefined;
+  grant: ((answer: LoginTurnAnswer) => void) | undefined;
 
   constructor(gate: FirstLogin, generation: number) {
     this.#gate = gate;
@@ -29,7 +29,7 @@ class Attempt implements ConnectAttemptHooks {
     this.#gate.noteReached(this);
   }
 
-  loginTurn(): boolean | Promise<boolean> {
+  loginTurn(): LoginTurnAnswer | Promise<LoginTurnAnswer> {
     return this.#gate.turnOf(this);
   }
 }
@@ -59,6 +59,7 @@ export class FirstLogin {
   #generation = 0;
   /** The last answered login (it speaks for every attempt of an earlier generation): accepted or refused. */
   #lastAnswer = true;
+  #closed = false;
 
   constructor(options: FirstLoginOptions) {
     this.#options = options;
@@ -74,9 +75,28 @@ export class FirstLogin {
     return this.#waiting?.length ?? 0;
   }
 
-  /** The hooks of a new attempt; `end` must be called with them once it settles. */
-  begin(): ConnectAttemptHooks {
-    return new Attempt(this, this.#generation);
+  /** Counts answered logins: an open notes it as it starts, and gives it to `begin`. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * The hooks of a new attempt; `end` must be called with them once it settles. `since`: the
+   * generation when the attempt's open started (a login answered since speaks for it).
+   */
+  begin(since = this.#generation): ConnectAttemptHooks {
+    return new Attempt(this, since);
+  }
+
+  /** Whether an attempt of an open started at generation `since` would be refused its login turn. */
+  refusedSince(since: number): boolean {
+    return since < this.#generation && !this.#lastAnswer && !this.#options.proven();
+  }
+
+  /** The pool closed: attempts waiting for a turn end without logging in, and so do later ones. */
+  close(): void {
+    this.#closed = true;
+    this.#answerAll('closed');
   }
 
   /** The attempt settled: its login turn (if it held it) passes on as `how` decides. */
@@ -99,7 +119,7 @@ export class FirstLogin {
     // The answer speaks for every attempt begun so far, those still in their key exchange too.
     this.#generation++;
     this.#lastAnswer = how === 'connected';
-    this.#answerAll(this.#lastAnswer);
+    this.#answerAll(this.#lastAnswer ? 'granted' : 'refused');
   }
 
   /** @internal Attempt.reached */
@@ -110,13 +130,14 @@ export class FirstLogin {
   }
 
   /** @internal Attempt.loginTurn */
-  turnOf(attempt: Attempt): boolean | Promise<boolean> {
-    if (attempt.ended) return false;
-    if (this.#options.proven()) return true;
-    if (attempt.generation < this.#generation) return this.#lastAnswer;
+  turnOf(attempt: Attempt): LoginTurnAnswer | Promise<LoginTurnAnswer> {
+    if (this.#closed) return 'closed';
+    if (attempt.ended) return 'refused';
+    if (this.#options.proven()) return 'granted';
+    if (attempt.generation < this.#generation) return this.#lastAnswer ? 'granted' : 'refused';
     if (this.#loggingIn === undefined) {
       this.#loggingIn = attempt;
-      return true;
+      return 'granted';
     }
     return new Promise((resolve) => {
       attempt.grant = resolve;
@@ -130,16 +151,16 @@ export class FirstLogin {
     this.#loggingIn = next;
     const grant = next.grant!;
     next.grant = undefined;
-    grant(true);
+    grant('granted');
   }
 
-  #answerAll(allowed: boolean): void {
+  #answerAll(answer: LoginTurnAnswer): void {
     const waiting = this.#waiting ?? [];
     this.#waiting = undefined;
     for (const attempt of waiting) {
       const grant = attempt.grant!;
       attempt.grant = undefined;
-      grant(allowed);
+      grant(answer);
     }
   }
 }

@@ -53,7 +53,13 @@ export class GrowthPolicy {
     const untested = connections.usableCount() === 0;
     const allowed = !untested || contact.serverAnswering ? room : store.opening === 0 ? Math.min(1, room) : 0;
     const wanted = Math.ceil(uncovered / perConnection);
-    for (let i = 0; i < Math.min(wanted, allowed); i++) void opener.open('demand', this.#config.maxRetries + 1);
+    for (let i = 0; i < Math.min(wanted, allowed); i++) {
+      // Beside a first open that is not through yet, one attempt each: a server that fails
+      // after its key exchange must not get every open's retries at once. The first open
+      // retries; once a connection is usable, growth opens what is still missing.
+      const besideFirst = untested && (store.opening > 0 || i > 0);
+      void opener.open('demand', besideFirst ? 1 : this.#config.maxRetries + 1);
+    }
     if (uncovered > room * perConnection && !this.#saturated) {
       this.#saturated = true;
       this.#events.emit({ type: 'pool-full' });

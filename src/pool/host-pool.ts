@@ -252,6 +252,8 @@ export class HostPool implements BudgetMember {
       this.#opens?.delete(opened);
       if (this.#opens?.size === 0) this.#opens = undefined;
       if (result.ok) this.#adopt(result.connection);
+      // Given up before any attempt: waiters that came meanwhile need opens of their own.
+      else if (result.unneeded) this.#growth.grow();
       else this.#openFailed(result.error, purpose);
       this.#drain.changed();
     });
@@ -281,9 +283,11 @@ export class HostPool implements BudgetMember {
   #openFailed(error: ConnectError, purpose: OpenPurpose): void {
     this.#lending.connectFailed(error);
     // The open already retried (with backoff): its failure is the answer for now. Waiters fail
-    // unless an open connection of this key will free a slot for them; waiting on other opens
-    // would chain opens forever while the server is down.
-    if (purpose === 'demand' && (!error.transient || this.#connections.usableCount() === 0)) this.failWaiters(error);
+    // unless an open connection of this key will free a slot for them, or an open still under
+    // way may (opens started beside a first one try once); failures start no new opens, so
+    // this never chains opens while the server is down.
+    const hope = this.#connections.usableCount() > 0 || this.#store.opening > 0;
+    if (purpose === 'demand' && (!error.transient || !hope)) this.failWaiters(error);
   }
 
   #entryClosed(entry: PoolEntry, reason: CloseReason, error: Error | undefined): void {

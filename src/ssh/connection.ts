@@ -180,18 +180,24 @@ export interface PoolConnection {
  */
 export interface ConnectAttemptHooks {
   /**
-   * The server answered as an SSH server: its banner arrived (a TCP connection alone proves
-   * little: a frozen server's kernel still accepts one). Called at most once.
+   * The server finished a key exchange with this attempt, its host key accepted: it is up, speaks
+   * SSH and is the server the policy trusts (a TCP connection alone proves little: a frozen
+   * server's kernel still accepts one). Called at most once.
    */
   reached(): void;
   /**
-   * Asked once, when the server is ready for credentials and before any is offered: true when
-   * this attempt may log in, false when it must end without offering any (another attempt's
-   * login with the same credentials was just refused); a promise of either when it must wait
-   * for another attempt's login to be answered first.
+   * Asked once, when the server is ready for credentials and before any is offered; a promise
+   * when the attempt must wait for another attempt's login to be answered first.
    */
-  loginTurn(): boolean | Promise<boolean>;
+  loginTurn(): LoginTurnAnswer | Promise<LoginTurnAnswer>;
 }
+
+/**
+ * Whether a connect attempt may offer its credentials: `granted`; `refused`, another attempt's
+ * login with the same credentials was just refused; `closed`, the pool closed meanwhile. The
+ * last two end the attempt without offering anything.
+ */
+export type LoginTurnAnswer = 'granted' | 'refused' | 'closed';
 
 /** Opens one connection (one attempt). Rejects with a classified `ConnectError`. */
 export type ConnectionFactory = (hooks?: ConnectAttemptHooks) => Promise<PoolConnection>;

@@ -18,10 +18,10 @@ const BANNER_PREFIX = [S, S, H, DASH];
  * Watches what a server sends before its SSH banner and calls `fail` once it goes past what
  * `ssh` accepts: no banner within the first 1,024 lines, or a line over 8 KiB. ssh2 caps neither across reads
  * (it counts only within the first and the latest chunk), so a server trickling lines held a
- * connect open until its timeout. Stops watching at the banner's first four bytes, and calls
- * `bannerSeen` then; returns a function that stops it sooner.
+ * connect open until its timeout. Stops watching at the banner's first four bytes; returns a
+ * function that stops it sooner.
  */
-export function guardPreBanner(socket: Duplex, fail: (why: string) => void, bannerSeen?: () => void): () => void {
+export function guardPreBanner(socket: Duplex, fail: (why: string) => void): () => void {
   let lines = 0;
   let lineBytes = 0;
   // How many bytes of the current line matched `SSH-` so far; -1 once it cannot be the banner.
@@ -46,7 +46,6 @@ export function guardPreBanner(socket: Duplex, fail: (why: string) => void, bann
         matched = byte === BANNER_PREFIX[matched] ? matched + 1 : -1;
         if (matched === BANNER_PREFIX.length) {
           stop();
-          bannerSeen?.();
           return;
         }
       }

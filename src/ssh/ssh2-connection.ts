@@ -197,10 +197,9 @@ export class SSHConnection implements PoolConnection {
       }, settings.connectionTimeout);
       timer.unref();
       // Attached before ssh2's own reader, in the same tick, so both see every byte.
-      // The banner is the server answering as an SSH server: a pool may start more attempts then.
       const stopGuard = guardPreBanner(sock, (why) => {
         fail(new ConnectError(`Cannot connect to ${settings.poolName}: ${why}`, settings, false));
-      }, hooks ? () => hooks.reached() : undefined);
+      });
 
       client.once('ready', () => {
         if (settled) {
@@ -221,15 +220,22 @@ export class SSHConnection implements PoolConnection {
         resolve(connection);
       });
       const onConnectError = (error: Error & { level?: string }): void => {
-        if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts()));
+        if (!settled) fail(classifyConnectError(error, settings, verdict, auth.describeAttempts(), auth.credentialsOffered()));
       };
       const onConnectClose = (): void => {
-        if (!settled) {
-          fail(new ConnectError(`Connection to ${settings.poolName} closed during the SSH handshake`, settings, true));
-        }
+        if (settled) return;
+        // Closed by the server after it refused a credential: over the credentials, not by chance.
+        fail(auth.credentialsRefused()
+          ? loginEnded(settings, auth.describeAttempts(), 'closed the connection after refusing one')
+          : new ConnectError(`Connection to ${settings.poolName} closed during the SSH handshake`, settings, true));
       };
       client.on('error', onConnectError);
-      client.once('handshake', () => mark('key-exchanged'));
+      client.once('handshake', () => {
+        mark('key-exchanged');
+        // A server that finished a key exchange, its host key accepted, is one a pool may open
+        // more connections to beside this one.
+        hooks?.reached();
+      });
       client.once('close', onConnectClose);
 
       const { credentials } = settings;
@@ -248,10 +254,9 @@ export class SSHConnection implements PoolConnection {
       if (hooks) {
         config.authHandler = afterLoginTurn(auth.connectConfig.authHandler as AuthHandlerMiddleware, () => hooks.loginTurn(), {
           waited: () => mark('login-turn'),
-          refused: () => fail(new AuthenticationError(
-            `Not logging in to ${settings.poolName}: a login there with the same credentials was refused just before`,
-            settings,
-          )),
+          denied: (why) => fail(why === 'closed'
+            ? new ConnectError(`The pool for ${settings.poolName} closed while connecting`, settings, false)
+            : new AuthenticationError(`Not logging in to ${settings.poolName}: a login there with the same credentials was refused just before`, settings)),
         });
       }
       try {
@@ -777,7 +782,13 @@ interface KeepAliveInternals {
   _protocol?: { ping?: () => void };
 }
 
-function classifyConnectError(error: Error & { level?: string; code?: string }, endpoint: ConnectionSettings, verdict: HostKeyVerdict | undefined, attempts: string): ConnectError {
+function classifyConnectError(
+  error: Error & { level?: string; code?: string | number },
+  endpoint: ConnectionSettings,
+  verdict: HostKeyVerdict | undefined,
+  attempts: string,
+  credentialsOffered: boolean,
+): ConnectError {
   if (verdict && !verdict.accepted) {
     return new HostKeyError(describeRejection(endpoint.host, endpoint.port, verdict, endpoint.hostKey), endpoint, {
       fingerprint: verdict.fingerprint,
@@ -795,9 +806,22 @@ function classifyConnectError(error: Error & { level?: string; code?: string }, 
   if (error.level === 'client-timeout') {
     return new ConnectTimeoutError(`Connecting to ${endpoint.poolName} timed out: ${error.message}`, endpoint, endpoint.connectionTimeout, { cause: error });
   }
+  // A disconnect message (ssh2 gives its reason code as a number) once credentials were
+  // offered: OpenSSH's answer past MaxAuthTries ("Too many authentication failures"), sent
+  // instead of the last refusal. Trying again would only offer the same credentials once more.
+  if (credentialsOffered && typeof error.code === 'number') return loginEnded(endpoint, attempts, `ended the login (${error.message})`, error);
   // DNS names that do not exist will not start existing on the next attempt.
   const permanent = error.code === 'ENOTFOUND' || error.level === 'client-dns';
   return new ConnectError(`Cannot connect to ${endpoint.poolName}: ${error.message}`, endpoint, !permanent, { cause: error });
+}
+
+/** The server ended a login over the credentials offered: an authentication failure, never retried. */
+function loginEnded(endpoint: ConnectionSettings, attempts: string, how: string, cause?: Error): AuthenticationError {
+  return new AuthenticationError(
+    `Authentication failed for ${endpoint.poolName}: the server ${how} when offered credentials (${attempts})`,
+    endpoint,
+    cause ? { cause } : undefined,
+  );
 }
 
 /** Remote listeners share one map: TCP ones by `host:port`, UNIX sockets by this key, which no `host:port` can equal. */

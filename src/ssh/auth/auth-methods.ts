@@ -60,6 +60,10 @@ export interface AuthPlan {
   describeAttempts(): string;
   /** The method of the last credential offered: once the connection is ready, the one that succeeded. */
   lastMethod(): AuthMethod | undefined;
+  /** Whether a credential was offered: a server that disconnects after that ends the login (OpenSSH past `MaxAuthTries`). */
+  credentialsOffered(): boolean;
+  /** Whether the server refused an offered credential (not a partial success). */
+  credentialsRefused(): boolean;
   /**
    * The login is over (or failed): ssh2 keeps the handler for the connection's life, so it lets
    * go of the plan (steps, keys, attempts and notes) instead of holding it that long.
@@ -103,6 +107,7 @@ class OneKeyAgent extends BaseAgent<ParsedKey> {
 export function planAuthentication(username: string, credentials: AuthCredentials): AuthPlan {
   const attempts: string[] = [];
   let lastMethod: AuthMethod | undefined;
+  let refused = false;
   const notes: string[] = [...(credentials.skipped ?? [])];
   let steps: Step[] | undefined;
 
@@ -196,7 +201,9 @@ export function planAuthentication(username: string, credentials: AuthCredential
     );
   };
 
-  const authHandler: AuthHandlerMiddleware = (authsLeft, _partialSuccess, next) => {
+  const authHandler: AuthHandlerMiddleware = (authsLeft, partialSuccess, next) => {
+    // Called again after each answer: without a partial success, the last offer was refused.
+    if (attempts.length > 0 && !partialSuccess) refused = true;
     const proceed = (): void => {
       // authsLeft is null before the first answer; afterwards, only what the server still allows.
       const allowed = authsLeft ?? undefined;
@@ -239,10 +246,13 @@ export function planAuthentication(username: string, credentials: AuthCredential
       connectConfig: { authHandler: forwarder, agent: credentials.agent, agentForward: true },
       describeAttempts: () => describe(attempts, notes),
       lastMethod: () => lastMethod,
+      credentialsOffered: () => attempts.length > 0,
+      credentialsRefused: () => refused,
       release,
     };
   }
-  return { connectConfig, describeAttempts: () => describe(attempts, notes), lastMethod: () => lastMethod, release };
+  return { connectConfig, describeAttempts: () => describe(attempts, notes), lastMethod: () => lastMethod,
+    credentialsOffered: () => attempts.length > 0, credentialsRefused: () => refused, release };
 }
 
 interface HandlerHolder {

@@ -1,14 +1,15 @@
 import type { AuthHandlerMiddleware } from 'ssh2';
+import type { LoginTurnAnswer } from '../connection.js';
 
-/** Asked once before credentials go out: true/false at once, or a promise when the attempt must wait. */
-export type LoginTurn = () => boolean | Promise<boolean>;
+/** Asked once before credentials go out: the answer at once, or a promise when the attempt must wait. */
+export type LoginTurn = () => LoginTurnAnswer | Promise<LoginTurnAnswer>;
 
 /** What an attempt does when its login turn comes after a wait, or is denied. */
 export interface LoginTurnOutcomes {
   /** The turn came after a wait; credentials go out next. */
   waited(): void;
-  /** The turn was denied, or could not be had: the caller ends the attempt. */
-  refused(): void;
+  /** The turn was denied (`refused`, `closed`), or could not be had (`refused`): the caller ends the attempt. */
+  denied(why: Exclude<LoginTurnAnswer, 'granted'>): void;
 }
 
 /**
@@ -27,17 +28,17 @@ export function afterLoginTurn(handler: AuthHandlerMiddleware, turn: LoginTurn, 
       return;
     }
     waiting = undefined;
-    const allowed = first.turn();
-    if (allowed === true) handler(authsLeft, partialSuccess, next);
-    else if (allowed === false) first.outcomes.refused();
+    const answer = first.turn();
+    if (answer === 'granted') handler(authsLeft, partialSuccess, next);
+    else if (typeof answer === 'string') first.outcomes.denied(answer);
     else {
-      allowed.then(
-        (granted) => {
-          if (!granted) return first.outcomes.refused();
+      answer.then(
+        (later) => {
+          if (later !== 'granted') return first.outcomes.denied(later);
           first.outcomes.waited();
           handler(authsLeft, partialSuccess, next);
         },
-        () => first.outcomes.refused(),
+        () => first.outcomes.denied('refused'),
       );
     }
   };

@@ -42,7 +42,8 @@ describe('cold bursts: the server killed', () => {
     const pool = newPool();
     const recorder = recordEvents(pool);
     const ssh = $.ssh(targetFor(server, pool, { poolConfig: { maxRetries: 0 } }));
-    const burst = settleAll(Array.from({ length: 40 }, (_, i) => ssh`sleep 0.3; echo ${`c${i}`}`.then((r) => ({ i, r }))));
+    // Commands long enough that the kill lands before any could end, however slow docker is.
+    const burst = settleAll(Array.from({ length: 40 }, (_, i) => ssh`sleep 5; echo ${`c${i}`}`.then((r) => ({ i, r }))));
     // The kill lands while the burst's handshakes and logins are under way (docker's own latency).
     await server.kill();
     const settled = await withTimeout(burst, 30_000, '40 calls after the kill');

@@ -111,6 +111,22 @@ describe('credentials the server rejects', () => {
     console.info(`12 commands with a wrong password: ${failedOpens} connection attempts, ${failedLogins} failed login at the server`);
   });
 
+  it('costs one failed login when the server ends the login after a refusal (MaxAuthTries 1), never retried', async () => {
+    const strict = await startSshd({ config: { ...VERBOSE, MaxAuthTries: 1 } });
+    const pool = newPool();
+    const recorder = recordEvents(pool);
+    const target = targetFor(strict, pool, { privateKey: undefined, password: 'not-the-password' });
+    const outcomes = await Promise.all(Array.from({ length: 12 }, () => failureOf($.ssh(target)`true`)));
+    for (const outcome of outcomes) expect(outcome).toBeInstanceOf(AuthenticationError);
+    await until(() => pool.getStats().totalConnections === 0, 5_000, 'no connection left');
+    const logs = await strict.logs();
+    // sshd ends the connection at its first failure ("Too many authentication failures"): a
+    // transient error, were it not for the refusal before it, and the next waiting attempt
+    // would log in and fail again.
+    expect((logs.match(/Failed password for tester/g) ?? []).length, 'failed logins sshd logged').toBe(1);
+    console.info(`MaxAuthTries 1, 12 commands with a wrong password: ${recorder.count('connection:failed')} failed opens, 1 failed login`);
+  });
+
   it('fails a key the server has not authorised with AuthenticationError, without the key text anywhere', async () => {
     const stranger = generateKeyPair('not-authorised');
     const pool = newPool();

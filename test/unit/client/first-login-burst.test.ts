@@ -141,4 +141,16 @@ describe('first login of a cold burst', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`[127.0.0.1]:${server.port} ssh-ed25519 `);
   });
+
+  it('gives up opens still waiting for a place at the connect gate once the first login was refused: one password offer in all', async () => {
+    const { server, pool, target } = await setup({}, { maxConcurrentConnects: 1 });
+    const ssh = $.ssh({ ...target, privateKey: undefined, password: 'not-the-password' });
+    const outcomes = await Promise.all(Array.from({ length: 6 }, () => ssh`true`.then(() => undefined, (error: unknown) => error)));
+    for (const outcome of outcomes) expect(outcome).toBeInstanceOf(AuthenticationError);
+    // closeAll() waits for the opens under way: the ones queued behind the first at the gate
+    // would otherwise each have logged in, in turn.
+    await pool.closeAll();
+    expect(server.authRequests.filter((request) => request.method === 'password')).toHaveLength(1);
+    expect(server.connectionsAccepted).toBe(1);
+  });
 });

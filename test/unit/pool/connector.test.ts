@@ -6,7 +6,7 @@ import { recordConnectPhases } from '../../../src/ssh/connect-phases.js';
 import { ConnectionBudget } from '../../../src/pool/connection-budget.js';
 import { Connector } from '../../../src/pool/connector.js';
 import type { OpenRequest, OpenResult } from '../../../src/pool/connector.js';
-import type { PoolConnection } from '../../../src/ssh/connection.js';
+import type { ConnectAttemptHooks, PoolConnection } from '../../../src/ssh/connection.js';
 import { FakeClock, settle } from '../../support/fake-clock.js';
 import { FakeConnection, FakeConnectionLayer } from '../../support/fake-connections.js';
 import { deferred, RecordedEvents } from '../../support/pool-parts.js';
@@ -31,9 +31,9 @@ function setup(options: { maxConcurrentConnects?: number; budget?: ConnectionBud
   budget.join(member);
   const closer = new AbortController();
   // Each factory call waits for the test to answer it.
-  const calls: Array<Deferred<PoolConnection> & { at: number }> = [];
-  const factory = (): Promise<PoolConnection> => {
-    const call = { ...deferred<PoolConnection>(), at: clock.now() };
+  const calls: Array<Deferred<PoolConnection> & { at: number; hooks: ConnectAttemptHooks | undefined }> = [];
+  const factory = (hooks?: ConnectAttemptHooks): Promise<PoolConnection> => {
+    const call = { ...deferred<PoolConnection>(), at: clock.now(), hooks };
     calls.push(call);
     return call.promise;
   };
@@ -110,6 +110,41 @@ describe('connector', () => {
     expect(events.all).toEqual([]);
     expect(outcome.result).toMatchObject({ ok: false, attemptId: undefined });
     expect(outcome.result?.ok === false && outcome.result.error.message).toBe('The pool for u@fake:22 closed while connecting');
+  });
+
+  it('gives up an open that gets its place at the connect gate only after nobody wants it: no attempt, no event', async () => {
+    const { open, calls, events, budget } = setup({ maxConcurrentConnects: 1 });
+    let wanted = true;
+    open();
+    const queued = open({ stillWanted: () => wanted });
+    await settle();
+    expect(calls).toHaveLength(1);
+    // The commands the queued open was for failed meanwhile (say, with the first open's refused login).
+    wanted = false;
+    calls[0]!.reject(new ConnectError('Authentication failed', endpoint, false));
+    await settle();
+    expect(calls).toHaveLength(1);
+    expect(queued.result).toMatchObject({ ok: false, unneeded: true, attemptId: undefined });
+    expect(events.types()).toEqual(['connect-started', 'connect-failed']);
+    expect(budget.used).toBe(0);
+  });
+
+  it('passes each attempt hooks of its own, and tells the first login gate how each ended', async () => {
+    const { open, calls, connection } = setup({ maxConcurrentConnects: 3 });
+    const hooks: Array<ConnectAttemptHooks | undefined> = [];
+    open();
+    open();
+    await settle();
+    expect(calls).toHaveLength(2);
+    for (const call of calls) hooks.push(call.hooks);
+    expect(hooks[0]).toBeDefined();
+    expect(hooks[0]).not.toBe(hooks[1]);
+    // The first to ask logs in; the second waits for its answer.
+    expect(hooks[0]!.loginTurn()).toBe('granted');
+    const second = hooks[1]!.loginTurn();
+    expect(second).toBeInstanceOf(Promise);
+    calls[0]!.resolve(connection());
+    await expect(second).resolves.toBe('granted');
   });
 
   it('connects at most maxConcurrentConnects at once; the next starts when one ends', async () => {

@@ -2,6 +2,7 @@
 // log in one at a time, and a refused login ends the others without offering anything.
 import { describe, expect, it } from 'vitest';
 import { FirstLogin } from '../../../src/pool/first-login.js';
+import type { LoginTurnAnswer } from '../../../src/ssh/connection.js';
 
 function setup() {
   const state = { proven: false, reachedCalls: 0 };
@@ -10,9 +11,9 @@ function setup() {
 }
 
 /** What a pending turn resolved to, once it did. */
-function track(turn: boolean | Promise<boolean>): { value?: boolean } {
-  const seen: { value?: boolean } = {};
-  if (typeof turn === 'boolean') seen.value = turn;
+function track(turn: LoginTurnAnswer | Promise<LoginTurnAnswer>): { value?: LoginTurnAnswer } {
+  const seen: { value?: LoginTurnAnswer } = {};
+  if (typeof turn === 'string') seen.value = turn;
   else void turn.then((value) => (seen.value = value));
   return seen;
 }
@@ -23,14 +24,14 @@ describe('first login', () => {
   it('lets the first attempt log in at once and holds the next ones until its login is answered', async () => {
     const { gate } = setup();
     const [first, second, third] = [gate.begin(), gate.begin(), gate.begin()];
-    expect(first.loginTurn()).toBe(true);
+    expect(first.loginTurn()).toBe('granted');
     const waiting = [track(second.loginTurn()), track(third.loginTurn())];
     await settle();
     expect(waiting.map((turn) => turn.value)).toEqual([undefined, undefined]);
     expect(gate.waitingCount).toBe(2);
     gate.end(first, 'connected');
     await settle();
-    expect(waiting.map((turn) => turn.value)).toEqual([true, true]);
+    expect(waiting.map((turn) => turn.value)).toEqual(['granted', 'granted']);
     expect(gate.waitingCount).toBe(0);
   });
 
@@ -41,7 +42,7 @@ describe('first login', () => {
     const waiting = [track(second.loginTurn()), track(third.loginTurn())];
     gate.end(first, 'refused');
     await settle();
-    expect(waiting.map((turn) => turn.value)).toEqual([false, false]);
+    expect(waiting.map((turn) => turn.value)).toEqual(['refused', 'refused']);
   });
 
   it('hands the turn to the next waiting attempt, and to it alone, when the login failed for another reason', async () => {
@@ -51,10 +52,10 @@ describe('first login', () => {
     const waiting = [track(second.loginTurn()), track(third.loginTurn())];
     gate.end(first, 'transient');
     await settle();
-    expect(waiting.map((turn) => turn.value)).toEqual([true, undefined]);
+    expect(waiting.map((turn) => turn.value)).toEqual(['granted', undefined]);
     gate.end(second, 'connected');
     await settle();
-    expect(waiting.map((turn) => turn.value)).toEqual([true, true]);
+    expect(waiting.map((turn) => turn.value)).toEqual(['granted', 'granted']);
   });
 
   it('never waits once the pool key has a usable connection', () => {
@@ -62,7 +63,7 @@ describe('first login', () => {
     const [first, second] = [gate.begin(), gate.begin()];
     first.loginTurn();
     state.proven = true;
-    expect(second.loginTurn()).toBe(true);
+    expect(second.loginTurn()).toBe('granted');
   });
 
   it('forgets an attempt that ended while waiting: the turn goes to one still there', async () => {
@@ -76,7 +77,7 @@ describe('first login', () => {
     gate.end(first, 'transient');
     await settle();
     expect(timedOut.value).toBeUndefined();
-    expect(later.value).toBe(true);
+    expect(later.value).toBe('granted');
   });
 
   it('refuses an attempt begun before the refusal that asks for its turn only afterwards (its key exchange was slower)', () => {
@@ -84,7 +85,7 @@ describe('first login', () => {
     const [first, slow] = [gate.begin(), gate.begin()];
     first.loginTurn();
     gate.end(first, 'refused');
-    expect(slow.loginTurn()).toBe(false);
+    expect(slow.loginTurn()).toBe('refused');
   });
 
   it('lets an attempt begun before a successful login log in at once when it asks afterwards', () => {
@@ -92,8 +93,8 @@ describe('first login', () => {
     const [first, slow, other] = [gate.begin(), gate.begin(), gate.begin()];
     first.loginTurn();
     gate.end(first, 'connected');
-    expect(slow.loginTurn()).toBe(true);
-    expect(other.loginTurn()).toBe(true);
+    expect(slow.loginTurn()).toBe('granted');
+    expect(other.loginTurn()).toBe('granted');
   });
 
   it('after a refusal, a new attempt is the first again', () => {
@@ -101,7 +102,7 @@ describe('first login', () => {
     const first = gate.begin();
     first.loginTurn();
     gate.end(first, 'refused');
-    expect(gate.begin().loginTurn()).toBe(true);
+    expect(gate.begin().loginTurn()).toBe('granted');
   });
 
   it('tells of the server answering once per stretch with no attempt in flight that reached it', () => {
@@ -127,6 +128,28 @@ describe('first login', () => {
     gate.end(attempt, 'transient');
     attempt.reached();
     expect(state.reachedCalls).toBe(0);
-    expect(attempt.loginTurn()).toBe(false);
+    expect(attempt.loginTurn()).toBe('refused');
+  });
+
+  it('ends the waiting attempts, and later ones, with closed when the pool closes', async () => {
+    const { gate } = setup();
+    const [first, second] = [gate.begin(), gate.begin()];
+    first.loginTurn();
+    const waiting = track(second.loginTurn());
+    gate.close();
+    await settle();
+    expect(waiting.value).toBe('closed');
+    expect(gate.begin().loginTurn()).toBe('closed');
+  });
+
+  it('refuses an attempt of an open that started before the refusal, though the attempt itself began after it', () => {
+    const { gate } = setup();
+    const since = gate.generation;
+    const first = gate.begin();
+    first.loginTurn();
+    gate.end(first, 'refused');
+    // The open waited at the connect gate meanwhile, and begins its attempt only now.
+    expect(gate.begin(since).loginTurn()).toBe('refused');
+    expect(gate.begin().loginTurn()).toBe('granted');
   });
 });

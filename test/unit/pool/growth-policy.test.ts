@@ -65,6 +65,8 @@ describe('growth policy', () => {
     growth.grow();
     // 7 waiters at 2 channels each: 4 connections, the first one included.
     expect(opens).toHaveLength(4);
+    // The first open retries; those beside it try once (the server may fail after its key exchange).
+    expect(opens.map((open) => open.attempts)).toEqual([3, 1, 1, 1]);
   });
 
   it('once a connection is usable, opens enough to cover the waiters at maxChannelsPerConnection each', () => {
