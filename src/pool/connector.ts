@@ -17,6 +17,12 @@ export interface OpenRequest {
   readonly purpose: OpenPurpose;
   /** Attempts in all (1 = no retry). Transient failures only are retried. */
   readonly attempts: number;
+  /**
+   * Retry only handshakes the server dropped before their key exchange ended (beyond its
+   * `MaxStartups`): for opens started beside a pool key's first one, which a server failing
+   * later in the handshake must not multiply. @default false
+   */
+  readonly retryDropsOnly?: boolean;
   /** Asked before each retry: with nobody left waiting, a retry is pointless. */
   readonly stillWanted: () => boolean;
   /** Asked as each attempt starts: the trace of the acquire it is made for, if any. */
@@ -79,7 +85,7 @@ export class Connector {
     options.closed.addEventListener('abort', () => this.#firstLogin.close(), { once: true });
   }
 
-  /** Whether an attempt in flight has heard the server's SSH banner (see `FirstLogin`). */
+  /** Whether an attempt in flight has finished a key exchange with the server (see `FirstLogin`). */
   get serverAnswering(): boolean {
     return this.#firstLogin.serverAnswering;
   }
@@ -152,7 +158,7 @@ export class Connector {
             events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
             this.#options.attemptFailed?.(connectError);
             last = { ok: false, error: connectError, attemptId };
-            if (!connectError.transient) break;
+            if (!connectError.transient || (request.retryDropsOnly && end !== 'dropped')) break;
           }
         } finally {
           this.#gate.leave(place, end);

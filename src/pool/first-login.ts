@@ -38,8 +38,8 @@ class Attempt implements ConnectAttemptHooks {
  * What a burst of connect attempts costs a server while the pool key has no connection yet
  * (docs/architecture.md, where opening a connection is described):
  * - the growth policy starts one attempt alone, and the others only once an attempt in flight
- *   has heard the server's SSH banner: a server that is down, frozen or not speaking SSH costs
- *   one attempt at a time, not one per connection wanted;
+ *   finished a key exchange with the server, its host key accepted: a server that is down,
+ *   frozen, not speaking SSH or presenting a rejected key costs one attempt at a time;
  * - the others run TCP and key exchange beside the first, but offer credentials only after one
  *   login was answered: wrong credentials cost the server one failed login, not one per
  *   connection;
@@ -65,7 +65,7 @@ export class FirstLogin {
     this.#options = options;
   }
 
-  /** Whether an attempt in flight has reached the server. */
+  /** Whether an attempt in flight has finished a key exchange with the server. */
   get serverAnswering(): boolean {
     return this.#reachedInFlight > 0;
   }

@@ -9,7 +9,7 @@ export interface GrowthParts {
   readonly connections: { usableCount(): number };
   /** Opens in flight and the cap (generic-pool's store). */
   readonly store: { readonly opening: number; readonly size: number; readonly max: number };
-  /** Whether an open in flight has heard the server's SSH banner (the connector's `FirstLogin`). */
+  /** Whether an open in flight has finished a key exchange with the server (the connector's `FirstLogin`). */
   readonly contact: { readonly serverAnswering: boolean };
   /** The pool's one open path. */
   readonly opener: Opener;
@@ -17,15 +17,15 @@ export interface GrowthParts {
 
 /** How the pool's parts open a connection: through the host pool's one path (connector behind the store). */
 export interface Opener {
-  open(purpose: OpenPurpose, attempts: number): Promise<OpenResult>;
+  open(purpose: OpenPurpose, attempts: number, retryDropsOnly?: boolean): Promise<OpenResult>;
 }
 
 /**
  * Decides whether waiting acquires need more connections (tarn.js's one re-entry point for
  * creates): enough opens to cover the waiters at `maxChannelsPerConnection` each, within the
- * cap. Until one connection of the pool key is open, one open alone until it heard the server's
- * SSH banner, so that a server that is down or frozen costs one attempt at a time, not one per slot
- * (and the connector's `FirstLogin` keeps logins to one at a time until one succeeded).
+ * cap. Until one connection of the pool key is open, one open alone until an attempt finished a
+ * key exchange, so that a server that is down, frozen or refusing costs one attempt at a time, not
+ * one per slot (and the connector's `FirstLogin` keeps logins to one at a time until one succeeded).
  * Reports `pool-full` once per saturation.
  */
 export class GrowthPolicy {
@@ -54,11 +54,11 @@ export class GrowthPolicy {
     const allowed = !untested || contact.serverAnswering ? room : store.opening === 0 ? Math.min(1, room) : 0;
     const wanted = Math.ceil(uncovered / perConnection);
     for (let i = 0; i < Math.min(wanted, allowed); i++) {
-      // Beside a first open that is not through yet, one attempt each: a server that fails
-      // after its key exchange must not get every open's retries at once. The first open
-      // retries; once a connection is usable, growth opens what is still missing.
+      // Beside a first open that is not through yet, only dropped handshakes are retried (a
+      // burst beyond the server's MaxStartups): a server that fails later in the handshake must
+      // not get every open's retries at once. The first open retries any transient failure.
       const besideFirst = untested && (store.opening > 0 || i > 0);
-      void opener.open('demand', besideFirst ? 1 : this.#config.maxRetries + 1);
+      void opener.open('demand', this.#config.maxRetries + 1, besideFirst);
     }
     if (uncovered > room * perConnection && !this.#saturated) {
       this.#saturated = true;

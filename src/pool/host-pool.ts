@@ -240,10 +240,11 @@ export class HostPool implements BudgetMember {
   // ---- connections ----
 
   /** The one place connections are opened for this pool key, whatever the purpose. */
-  open(purpose: OpenPurpose, attempts: number): Promise<OpenResult> {
+  open(purpose: OpenPurpose, attempts: number, retryDropsOnly = false): Promise<OpenResult> {
     const opened = this.#store.open({
       purpose,
       attempts,
+      retryDropsOnly,
       stillWanted: () => !this.#closeController.signal.aborted && (purpose !== 'demand' || this.#pending.length > 0),
       cause: purpose === 'demand' ? () => this.#pending.causeOfNextOpen() : undefined,
     });

@@ -129,6 +129,28 @@ describe('connector', () => {
     expect(budget.used).toBe(0);
   });
 
+  it('retries only dropped handshakes for an open that asks so (beside a pool key\'s first open)', async () => {
+    const { open, calls, clock } = setup();
+    const outcome = open({ attempts: 3, retryDropsOnly: true });
+    await settle();
+    const dropped = new ConnectError('Connection closed during the SSH handshake', endpoint, true);
+    recordConnectPhases(dropped, [{ phase: 'tcp-connected', at: 0 }]);
+    calls[0]!.reject(dropped);
+    await settle();
+    await clock.advance(1_000);
+    await settle();
+    expect(calls).toHaveLength(2);
+    // Lost after the key exchange: not retried.
+    const lost = new ConnectError('Connection closed during the SSH handshake', endpoint, true);
+    recordConnectPhases(lost, [{ phase: 'tcp-connected', at: 0 }, { phase: 'key-exchanged', at: 1 }]);
+    calls[1]!.reject(lost);
+    await settle();
+    await clock.advance(1_000);
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(outcome.result).toMatchObject({ ok: false, error: lost });
+  });
+
   it('passes each attempt hooks of its own, and tells the first login gate how each ended', async () => {
     const { open, calls, connection } = setup({ maxConcurrentConnects: 3 });
     const hooks: Array<ConnectAttemptHooks | undefined> = [];

@@ -16,7 +16,7 @@ interface State {
 
 function setup(initial: Partial<State>, config = { maxChannelsPerConnection: 2, maxRetries: 2 }) {
   const state: State = { waiting: 0, usable: 0, opening: 0, size: 0, max: 4, answering: false, ...initial };
-  const opens: Array<{ purpose: OpenPurpose; attempts: number }> = [];
+  const opens: Array<{ purpose: OpenPurpose; attempts: number; retryDropsOnly?: boolean | undefined }> = [];
   const events = new RecordedEvents();
   const parts = {
     pending: { get length() { return state.waiting; } },
@@ -25,8 +25,8 @@ function setup(initial: Partial<State>, config = { maxChannelsPerConnection: 2, 
     contact: { get serverAnswering() { return state.answering; } },
     opener: {
       // As the store does: an open counts against the cap and as opening from its start.
-      open(purpose: OpenPurpose, attempts: number): Promise<OpenResult> {
-        opens.push({ purpose, attempts });
+      open(purpose: OpenPurpose, attempts: number, retryDropsOnly?: boolean): Promise<OpenResult> {
+        opens.push(retryDropsOnly === undefined ? { purpose, attempts } : { purpose, attempts, retryDropsOnly });
         state.opening++;
         state.size++;
         return new Promise<OpenResult>(() => {});
@@ -65,8 +65,9 @@ describe('growth policy', () => {
     growth.grow();
     // 7 waiters at 2 channels each: 4 connections, the first one included.
     expect(opens).toHaveLength(4);
-    // The first open retries; those beside it try once (the server may fail after its key exchange).
-    expect(opens.map((open) => open.attempts)).toEqual([3, 1, 1, 1]);
+    // The first open retries any transient failure; those beside it only dropped handshakes
+    // (the server may fail after its key exchange: every open's retries must not hit it).
+    expect(opens.map((open) => open.retryDropsOnly)).toEqual([false, true, true, true]);
   });
 
   it('once a connection is usable, opens enough to cover the waiters at maxChannelsPerConnection each', () => {
@@ -95,7 +96,7 @@ describe('growth policy', () => {
   it('opens on demand with maxRetries + 1 attempts', () => {
     const { growth, opens } = setup({ waiting: 1, usable: 0 }, { maxChannelsPerConnection: 3, maxRetries: 4 });
     growth.grow();
-    expect(opens).toEqual([{ purpose: 'demand', attempts: 5 }]);
+    expect(opens).toEqual([{ purpose: 'demand', attempts: 5, retryDropsOnly: false }]);
   });
 
   it('reports pool-full once per saturation: when the waiters outnumber what the cap can still carry', () => {
