@@ -75,19 +75,24 @@ let nextAttemptId = 1;
 export class Connector {
   readonly #options: ConnectorOptions;
   readonly #gate: ConnectGate;
-  readonly #firstLogin: FirstLogin;
+  // Made by the first open under way and dropped with the last: most pool keys of a fleet sit
+  // idle with their connections open, and need none.
+  #firstLogin: FirstLogin | undefined;
+  #opensUnderWay = 0;
 
   constructor(options: ConnectorOptions) {
     this.#options = options;
     this.#gate = new ConnectGate(options.maxConcurrentConnects);
-    this.#firstLogin = new FirstLogin({ proven: options.proven, serverReached: options.serverReached });
-    // Attempts waiting for a login turn end at once when the pool closes.
-    options.closed.addEventListener('abort', () => this.#firstLogin.close(), { once: true });
   }
 
   /** Whether an attempt in flight has finished a key exchange with the server (see `FirstLogin`). */
   get serverAnswering(): boolean {
-    return this.#firstLogin.serverAnswering;
+    return this.#firstLogin?.serverAnswering ?? false;
+  }
+
+  /** The pool closed (after its `closed` signal fired): attempts waiting for a login turn end now. */
+  close(): void {
+    this.#firstLogin?.close();
   }
 
   /** Handshakes this pool key may run at once now (learned from the server's drops). */
@@ -108,9 +113,19 @@ export class Connector {
   }
 
   async open(request: OpenRequest): Promise<OpenResult> {
+    this.#opensUnderWay++;
+    const firstLogin = (this.#firstLogin ??= new FirstLogin({ proven: this.#options.proven, serverReached: this.#options.serverReached }));
+    try {
+      return await this.#openWith(request, firstLogin);
+    } finally {
+      if (--this.#opensUnderWay === 0) this.#firstLogin = undefined;
+    }
+  }
+
+  async #openWith(request: OpenRequest, firstLogin: FirstLogin): Promise<OpenResult> {
     const { budget, budgetMember, clock, events, factory, closed, endpoint } = this.#options;
     // A login answered after this open started speaks for all its attempts (see FirstLogin).
-    const since = this.#firstLogin.generation;
+    const since = firstLogin.generation;
     if (!(await budget.acquire(budgetMember))) return this.closedResult();
     let keepsPermit = false;
     try {
@@ -130,17 +145,17 @@ export class Connector {
           if (closed.aborted) break;
           // The wait for a place can be long (other handshakes, a halved limit): the commands it
           // was for may have failed meanwhile, or a login with these credentials been refused.
-          if (!request.stillWanted() || this.#firstLogin.refusedSince(since)) {
+          if (!request.stillWanted() || firstLogin.refusedSince(since)) {
             if (last) break;
             return this.#unneededResult();
           }
           const attemptId = nextAttemptId++;
           events.emit({ type: 'connect-started', attemptId, purpose: request.purpose, cause: request.cause?.() });
           const startedAt = clock.now();
-          const hooks = this.#firstLogin.begin(since);
+          const hooks = firstLogin.begin(since);
           try {
             const connection = await factory(hooks);
-            this.#firstLogin.end(hooks, 'connected');
+            firstLogin.end(hooks, 'connected');
             end = 'connected';
             if (closed.aborted) {
               connection.destroy('shutdown');
@@ -153,7 +168,7 @@ export class Connector {
             const connectError = error instanceof ConnectError
               ? error
               : new ConnectError(`Cannot connect to ${endpoint.poolName}: ${(error as Error).message}`, endpoint, true, { cause: error });
-            this.#firstLogin.end(hooks, connectError.transient ? 'transient' : 'refused');
+            firstLogin.end(hooks, connectError.transient ? 'transient' : 'refused');
             if (droppedHandshake(connectError)) end = 'dropped';
             events.emit({ type: 'connect-failed', attemptId, error: connectError, durationMs: clock.now() - startedAt });
             this.#options.attemptFailed?.(connectError);

@@ -65,6 +65,7 @@ export class HostPool implements BudgetMember {
   readonly #budget: ConnectionBudget;
   readonly #connections = new OpenConnections();
   readonly #pending = new PendingAcquires<Slot>();
+  readonly #connector: Connector;
   readonly #store: ConnectionStore;
   readonly #growth: GrowthPolicy;
   readonly #housekeeper: Housekeeper;
@@ -88,13 +89,13 @@ export class HostPool implements BudgetMember {
     this.#budget = budget;
     const { clock, events } = this;
     const closed = this.#closeController.signal;
-    const connector = new Connector({
+    const connector = (this.#connector = new Connector({
       endpoint: this.details, factory: options.factory, budget, budgetMember: this, clock, events,
       maxConcurrentConnects: config.maxConcurrentConnects, backoff: config.reconnect, closed,
       attemptFailed: (error) => this.#lending.connectFailed(error),
       proven: () => this.#connections.usableCount() > 0,
       serverReached: () => this.#growth.grow(),
-    });
+    }));
     this.#store = new ConnectionStore(connector, config.maxConnections);
     // One object for both parts that read these: a fleet has a host pool per host.
     const parts = { connections: this.#connections, store: this.#store, contact: connector, pending: this.#pending, opener: this, config, clock, events, closed };
@@ -350,6 +351,7 @@ export class HostPool implements BudgetMember {
     const giveHoldBack = this.#hold.take();
     try {
       this.#closeController.abort();
+      this.#connector.close();
       // Tunnelled connections last as long as their clients wish: a close does not wait for them.
       this.#tunnels?.closeAll();
       this.#housekeeper.stop();

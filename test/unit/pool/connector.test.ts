@@ -151,6 +151,18 @@ describe('connector', () => {
     expect(outcome.result).toMatchObject({ ok: false, error: lost });
   });
 
+  it('ends the attempts waiting for a login turn when the pool closes', async () => {
+    const { open, calls, connector, closer } = setup({ maxConcurrentConnects: 2 });
+    open();
+    open();
+    await settle();
+    expect(calls[0]!.hooks!.loginTurn()).toBe('granted');
+    const waiting = calls[1]!.hooks!.loginTurn();
+    closer.abort();
+    connector.close();
+    await expect(waiting).resolves.toBe('closed');
+  });
+
   it('passes each attempt hooks of its own, and tells the first login gate how each ended', async () => {
     const { open, calls, connection } = setup({ maxConcurrentConnects: 3 });
     const hooks: Array<ConnectAttemptHooks | undefined> = [];
