@@ -160,7 +160,10 @@ export interface PoolConfig {
   keepAliveInterval?: number;
   /** Unanswered keepalives before the peer is declared dead. @default 3 */
   keepAliveCountMax?: number;
-  /** ms for TCP connect + handshake + authentication. @default 10000 */
+  /**
+   * ms for TCP connect + handshake + authentication. An open waiting for its pool key's first
+   * login to be answered (a cold burst) does not count that wait. @default 10000
+   */
   connectionTimeout?: number;
   /** ms a command may wait for a channel slot before `AcquireTimeoutError`. @default 30000 */
   acquireTimeout?: number;

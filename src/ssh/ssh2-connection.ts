@@ -188,14 +188,18 @@ export class SSHConnection implements PoolConnection {
         recordConnectPhases(error, phases);
         reject(error);
       };
-      const timer = setTimeout(() => {
+      const timedOut = (): void => {
         fail(new ConnectTimeoutError(
           `Connecting to ${settings.poolName} timed out after ${settings.connectionTimeout} ms`,
           settings,
           settings.connectionTimeout,
         ));
-      }, settings.connectionTimeout);
+      };
+      let timer = setTimeout(timedOut, settings.connectionTimeout);
       timer.unref();
+      // The time an attempt waits for another's login is not its own: its clock stops meanwhile.
+      let deadline = startedAt + settings.connectionTimeout;
+      let remaining = 0;
       // Attached before ssh2's own reader, in the same tick, so both see every byte.
       const stopGuard = guardPreBanner(sock, (why) => {
         fail(new ConnectError(`Cannot connect to ${settings.poolName}: ${why}`, settings, false));
@@ -253,7 +257,16 @@ export class SSHConnection implements PoolConnection {
       Object.assign(config, auth.connectConfig);
       if (hooks) {
         config.authHandler = afterLoginTurn(auth.connectConfig.authHandler as AuthHandlerMiddleware, () => hooks.loginTurn(), {
-          waited: () => mark('login-turn'),
+          waiting: () => {
+            remaining = deadline - performance.now();
+            clearTimeout(timer);
+          },
+          waited: () => {
+            mark('login-turn');
+            deadline = performance.now() + remaining;
+            timer = setTimeout(timedOut, Math.max(0, remaining));
+            timer.unref();
+          },
           denied: (why) => fail(why === 'closed'
             ? new ConnectError(`The pool for ${settings.poolName} closed while connecting`, settings, false)
             : new AuthenticationError(`Not logging in to ${settings.poolName}: a login there with the same credentials was refused just before`, settings)),

@@ -6,6 +6,8 @@ export type LoginTurn = () => LoginTurnAnswer | Promise<LoginTurnAnswer>;
 
 /** What an attempt does when its login turn comes after a wait, or is denied. */
 export interface LoginTurnOutcomes {
+  /** The attempt must wait for its turn (another attempt's login is under way). */
+  waiting(): void;
   /** The turn came after a wait; credentials go out next. */
   waited(): void;
   /** The turn was denied (`refused`, `closed`), or could not be had (`refused`): the caller ends the attempt. */
@@ -32,6 +34,7 @@ export function afterLoginTurn(handler: AuthHandlerMiddleware, turn: LoginTurn, 
     if (answer === 'granted') handler(authsLeft, partialSuccess, next);
     else if (typeof answer === 'string') first.outcomes.denied(answer);
     else {
+      first.outcomes.waiting();
       answer.then(
         (later) => {
           if (later !== 'granted') return first.outcomes.denied(later);

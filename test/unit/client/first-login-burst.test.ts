@@ -153,4 +153,17 @@ describe('first login of a cold burst', () => {
     expect(server.authRequests.filter((request) => request.method === 'password')).toHaveLength(1);
     expect(server.connectionsAccepted).toBe(1);
   });
+
+  it('does not count the wait for the first login against the waiting connections\' connectionTimeout', async () => {
+    // Each login takes two answers of 300 ms (a key query, then the signed request): the first
+    // one is done at about 600 ms, the others' own logins take 600 ms after that. With the wait
+    // counted, they would time out at 900 ms.
+    const { server, target, failedOpens } = await setup({ authDelayMs: 300 }, { connectionTimeout: 900 });
+    const ssh = $.ssh(target);
+    // Long enough that the waiting connections are still opening, and still needed, at 900 ms.
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => ssh`sleep 1; echo ${i}`));
+    expect(results.map((result) => result.stdout)).toEqual(['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
+    expect(server.connectionsAccepted).toBe(3);
+    expect(failedOpens).toEqual([]);
+  });
 });
