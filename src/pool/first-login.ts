@@ -17,6 +17,8 @@ class Attempt implements ConnectAttemptHooks {
   readonly generation: number;
   isReached = false;
   ended = false;
+  /** Given its login turn: it offered (or is offering) credentials. */
+  offered = false;
   /** Set while the attempt waits for its login turn. */
   grant: ((answer: LoginTurnAnswer) => void) | undefined;
 
@@ -46,7 +48,8 @@ class Attempt implements ConnectAttemptHooks {
  * - a refused login ends the waiting attempts without offering anything, and those begun
  *   before it that ask later (their key exchange was slower); a login that failed otherwise
  *   (connection lost, timeout) hands the turn to the next waiting attempt. A successful login
- *   likewise lets every attempt begun before it log in at once.
+ *   likewise lets every attempt begun before it log in at once. Any attempt's login counts,
+ *   not only that of the attempt whose turn it is.
  * Invariant: while the pool key has no usable connection, at most one attempt logs in whose
  * credentials no answered login speaks for.
  */
@@ -110,16 +113,19 @@ export class FirstLogin {
       attempt.grant = undefined;
       this.#waiting!.splice(this.#waiting!.indexOf(attempt), 1);
     }
-    if (this.#loggingIn !== attempt) return;
-    this.#loggingIn = undefined;
-    if (how === 'transient') {
+    const wasLoggingIn = this.#loggingIn === attempt;
+    if (wasLoggingIn) this.#loggingIn = undefined;
+    // A login the server answered, whichever attempt made it (one let in because a connection
+    // was usable, or an earlier login spoke for it, counts too): it speaks for every attempt
+    // begun so far, those still in their key exchange included. A refusal counts only from an
+    // attempt that offered credentials: another's could be a host key it did not accept.
+    if (how === 'connected' || (how === 'refused' && attempt.offered)) {
+      this.#generation++;
+      this.#lastAnswer = how === 'connected';
+      this.#answerAll(this.#lastAnswer ? 'granted' : 'refused');
+    } else if (wasLoggingIn) {
       this.#handOn();
-      return;
     }
-    // The answer speaks for every attempt begun so far, those still in their key exchange too.
-    this.#generation++;
-    this.#lastAnswer = how === 'connected';
-    this.#answerAll(this.#lastAnswer ? 'granted' : 'refused');
   }
 
   /** @internal Attempt.reached */
@@ -133,16 +139,21 @@ export class FirstLogin {
   turnOf(attempt: Attempt): LoginTurnAnswer | Promise<LoginTurnAnswer> {
     if (this.#closed) return 'closed';
     if (attempt.ended) return 'refused';
-    if (this.#options.proven()) return 'granted';
-    if (attempt.generation < this.#generation) return this.#lastAnswer ? 'granted' : 'refused';
+    if (this.#options.proven()) return this.#answer(attempt, 'granted');
+    if (attempt.generation < this.#generation) return this.#answer(attempt, this.#lastAnswer ? 'granted' : 'refused');
     if (this.#loggingIn === undefined) {
       this.#loggingIn = attempt;
-      return 'granted';
+      return this.#answer(attempt, 'granted');
     }
     return new Promise((resolve) => {
       attempt.grant = resolve;
       (this.#waiting ??= []).push(attempt);
     });
+  }
+
+  #answer(attempt: Attempt, answer: LoginTurnAnswer): LoginTurnAnswer {
+    if (answer === 'granted') attempt.offered = true;
+    return answer;
   }
 
   #handOn(): void {
@@ -151,7 +162,7 @@ export class FirstLogin {
     this.#loggingIn = next;
     const grant = next.grant!;
     next.grant = undefined;
-    grant('granted');
+    grant(this.#answer(next, 'granted'));
   }
 
   #answerAll(answer: LoginTurnAnswer): void {
@@ -160,7 +171,7 @@ export class FirstLogin {
     for (const attempt of waiting) {
       const grant = attempt.grant!;
       attempt.grant = undefined;
-      grant(answer);
+      grant(this.#answer(attempt, answer));
     }
   }
 }

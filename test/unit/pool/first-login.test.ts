@@ -152,4 +152,38 @@ describe('first login', () => {
     expect(gate.begin(since).loginTurn()).toBe('refused');
     expect(gate.begin().loginTurn()).toBe('granted');
   });
+
+  it('lets the waiting attempts in when any attempt logs in, not only the one whose turn it is', async () => {
+    const { gate, state } = setup();
+    const [covered, first, waiting] = [gate.begin(), gate.begin(), gate.begin()];
+    state.proven = true;
+    expect(covered.loginTurn()).toBe('granted');
+    state.proven = false;
+    expect(first.loginTurn()).toBe('granted');
+    const turn = track(waiting.loginTurn());
+    // The attempt let in while a connection was usable logged in: the credentials are proven.
+    gate.end(covered, 'connected');
+    await settle();
+    expect(turn.value).toBe('granted');
+  });
+
+  it('refuses attempts begun before a refusal of any attempt that offered credentials', () => {
+    const { gate, state } = setup();
+    const [offered, later] = [gate.begin(), gate.begin()];
+    state.proven = true;
+    expect(offered.loginTurn()).toBe('granted');
+    gate.end(offered, 'refused');
+    state.proven = false;
+    expect(later.loginTurn()).toBe('refused');
+  });
+
+  it('does not count a failure of an attempt that never offered credentials as a refused login', () => {
+    const { gate } = setup();
+    const [first, rejectedHostKey, other] = [gate.begin(), gate.begin(), gate.begin()];
+    expect(first.loginTurn()).toBe('granted');
+    // Say, a host key the policy did not accept: a permanent failure before any login.
+    gate.end(rejectedHostKey, 'refused');
+    gate.end(first, 'transient');
+    expect(other.loginTurn()).toBe('granted');
+  });
 });
