@@ -4,7 +4,7 @@
 // step what the gate promises: while no login speaks for the credentials, at most one attempt
 // offers them; no attempt that a refused login covers offers them again; nobody waits without
 // an attempt logging in to wait on; a closed gate lets nobody in.
-//   SSHPOOL_MODEL_RUNS=5000 npx vitest run test/unit/pool/first-login-model.test.ts
+//   SSHPOOL_MODEL_RUNS=20000 npx vitest run test/unit/pool/first-login-model.test.ts   (long mode: npm run test:model)
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FirstLogin } from '../../../src/pool/first-login.js';
