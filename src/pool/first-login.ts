@@ -93,7 +93,17 @@ export class FirstLogin {
 
   /** Whether an attempt of an open started at generation `since` would be refused its login turn. */
   refusedSince(since: number): boolean {
-    return since < this.#generation && !this.#lastAnswer && !this.#options.proven();
+    return this.#answeredFor(since) === 'refused';
+  }
+
+  /**
+   * What already speaks for an attempt begun at generation `since`: a usable connection, or a
+   * login answered since it began; undefined when nothing does yet.
+   */
+  #answeredFor(since: number): 'granted' | 'refused' | undefined {
+    if (this.#options.proven()) return 'granted';
+    if (since < this.#generation) return this.#lastAnswer ? 'granted' : 'refused';
+    return undefined;
   }
 
   /** The pool closed: attempts waiting for a turn end without logging in, and so do later ones. */
@@ -139,8 +149,8 @@ export class FirstLogin {
   turnOf(attempt: Attempt): LoginTurnAnswer | Promise<LoginTurnAnswer> {
     if (this.#closed) return 'closed';
     if (attempt.ended) return 'refused';
-    if (this.#options.proven()) return this.#answer(attempt, 'granted');
-    if (attempt.generation < this.#generation) return this.#answer(attempt, this.#lastAnswer ? 'granted' : 'refused');
+    const answered = this.#answeredFor(attempt.generation);
+    if (answered) return this.#answer(attempt, answered);
     if (this.#loggingIn === undefined) {
       this.#loggingIn = attempt;
       return this.#answer(attempt, 'granted');

@@ -48,8 +48,8 @@ export class GrowthPolicy {
     const perConnection = this.#config.maxChannelsPerConnection;
     const uncovered = waiting - store.opening * perConnection;
     const room = store.max - store.size;
-    // Until the pool key has a connection, one open alone until the server's banner came; then
-    // the rest, whose logins wait for the first one's answer (FirstLogin).
+    // Until the pool key has a connection, one open alone until an attempt finished its key
+    // exchange; then the rest, whose logins wait for the first one's answer (FirstLogin).
     const untested = connections.usableCount() === 0;
     const allowed = !untested || contact.serverAnswering ? room : store.opening === 0 ? Math.min(1, room) : 0;
     const wanted = Math.ceil(uncovered / perConnection);

@@ -286,8 +286,8 @@ export class HostPool implements BudgetMember {
     this.#lending.connectFailed(error);
     // The open already retried (with backoff): its failure is the answer for now. Waiters fail
     // unless an open connection of this key will free a slot for them, or an open still under
-    // way may (opens started beside a first one try once); failures start no new opens, so
-    // this never chains opens while the server is down.
+    // way may (opens started beside a first one retry only dropped handshakes); failures start
+    // no new opens, so this never chains opens while the server is down.
     const hope = this.#connections.usableCount() > 0 || this.#store.opening > 0;
     if (purpose === 'demand' && (!error.transient || !hope)) this.failWaiters(error);
   }

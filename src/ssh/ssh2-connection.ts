@@ -198,7 +198,7 @@ export class SSHConnection implements PoolConnection {
       let timer = setTimeout(timedOut, settings.connectionTimeout);
       timer.unref();
       // The time an attempt waits for another's login is not its own: its clock stops meanwhile.
-      let deadline = startedAt + settings.connectionTimeout;
+      const deadline = startedAt + settings.connectionTimeout;
       let remaining = 0;
       // Attached before ssh2's own reader, in the same tick, so both see every byte.
       const stopGuard = guardPreBanner(sock, (why) => {
@@ -263,7 +263,6 @@ export class SSHConnection implements PoolConnection {
           },
           waited: () => {
             mark('login-turn');
-            deadline = performance.now() + remaining;
             timer = setTimeout(timedOut, Math.max(0, remaining));
             timer.unref();
           },

@@ -240,19 +240,17 @@ export function planAuthentication(username: string, credentials: AuthCredential
   const release = (): void => {
     holder.handler = undefined;
   };
-  const connectConfig: AuthPlan['connectConfig'] = { authHandler: forwarder };
-  if (credentials.forwardAgent && credentials.agent !== undefined) {
-    return {
-      connectConfig: { authHandler: forwarder, agent: credentials.agent, agentForward: true },
-      describeAttempts: () => describe(attempts, notes),
-      lastMethod: () => lastMethod,
-      credentialsOffered: () => attempts.length > 0,
-      credentialsRefused: () => refused,
-      release,
-    };
-  }
-  return { connectConfig, describeAttempts: () => describe(attempts, notes), lastMethod: () => lastMethod,
-    credentialsOffered: () => attempts.length > 0, credentialsRefused: () => refused, release };
+  const connectConfig: AuthPlan['connectConfig'] = credentials.forwardAgent && credentials.agent !== undefined
+    ? { authHandler: forwarder, agent: credentials.agent, agentForward: true }
+    : { authHandler: forwarder };
+  return {
+    connectConfig,
+    describeAttempts: () => describe(attempts, notes),
+    lastMethod: () => lastMethod,
+    credentialsOffered: () => attempts.length > 0,
+    credentialsRefused: () => refused,
+    release,
+  };
 }
 
 interface HandlerHolder {

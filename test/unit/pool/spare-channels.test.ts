@@ -23,6 +23,22 @@ function parts(options: { enabled?: boolean; maxLifetime?: number; channelLimit?
   return { clock, layer, events, spares, entry, connection: entry.connection as FakeConnection };
 }
 
+/** After a spare was refused beside one command: no second try beside it; once the command is over, a spare opens. */
+async function expectSpareOnlyOnceIdle(
+  spares: SpareChannels,
+  entry: PoolEntry,
+  connection: FakeConnection,
+  clock: FakeClock,
+): Promise<void> {
+  spares.replenish(entry);
+  await settle();
+  expect(connection.spare, 'no second try beside one channel').toBeUndefined();
+  entry.release(clock.now());
+  spares.replenish(entry);
+  await settle();
+  expect(connection.spare, 'a spare on the idle connection').toBe('ready');
+}
+
 describe('SpareChannels', () => {
   it('prepares one spare on a connection with room, and none while it holds one', async () => {
     const { spares, entry, connection } = parts();
@@ -75,13 +91,7 @@ describe('SpareChannels', () => {
     expect(events.of('channel-refused')).toHaveLength(1);
     // A jump host with MaxSessions 0 refuses sessions but carries forwarded channels: their limit must not drop.
     expect(entry.channelLimit).toBe(5);
-    spares.replenish(entry);
-    await settle();
-    expect(connection.spare, 'no second try beside one channel').toBeUndefined();
-    entry.release(clock.now());
-    spares.replenish(entry);
-    await settle();
-    expect(connection.spare, 'a spare on the idle connection').toBe('ready');
+    await expectSpareOnlyOnceIdle(spares, entry, connection, clock);
   });
 
   it('regression: a spare refused on an idle connection where one fitted before (sshd frees a closed session a moment late) stopped spares on it for good; it does not', async () => {
@@ -108,13 +118,7 @@ describe('SpareChannels', () => {
     connection.refuse = 1;
     spares.replenish(entry);
     await settle();
-    spares.replenish(entry);
-    await settle();
-    expect(connection.spare, 'no second try beside one channel').toBeUndefined();
-    entry.release(clock.now());
-    spares.replenish(entry);
-    await settle();
-    expect(connection.spare, 'a spare on the idle connection').toBe('ready');
+    await expectSpareOnlyOnceIdle(spares, entry, connection, clock);
   });
 
   it('does not replace at once a spare the server closed (no stream of opens): the next use asks again', async () => {
