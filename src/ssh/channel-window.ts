@@ -1,4 +1,4 @@
-import type { ClientChannel } from 'ssh2';
+import type { CommandChannel } from './command-channel.js';
 
 /**
  * The receive window sshpool keeps open on a command's channel. ssh2 grants 2 MiB and tops it
@@ -35,9 +35,9 @@ interface ChannelInternals {
  * output still waiting in ssh2's buffers (a stream whose consumer is slow).
  */
 export function windowKeeper(
-  channel: ClientChannel | WindowedChannel,
+  channel: CommandChannel | WindowedChannel,
   widen: () => boolean = () => true,
-  unread: () => number = () => (channel as ClientChannel).readableLength + (channel as ClientChannel).stderr.readableLength,
+  unread: () => number = () => (channel as CommandChannel).readableLength + (channel as CommandChannel).stderr.readableLength,
 ): () => void {
   const internals = channel as unknown as ChannelInternals;
   const { incoming, outgoing } = internals;

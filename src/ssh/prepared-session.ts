@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
-import type { Client, ClientChannel } from 'ssh2';
+import type { Client } from 'ssh2';
+import type { CommandChannel } from './command-channel.js';
+import { DIRECT_OPEN, DIRECT_SESSION_PACKET_SIZE, DIRECT_SESSION_WINDOW, directSessionsInstalled } from './direct-session.js';
 
 /**
  * The ssh2 releases whose internals this adapter was read against and is tested with
@@ -32,8 +34,8 @@ export interface RequestProtocol {
 }
 
 /** ssh2's own window and packet size for the channels it opens (lib/Channel.js): a prepared one behaves the same. */
-const MAX_WINDOW = 2 * 1024 * 1024;
-const PACKET_SIZE = 32 * 1024;
+const MAX_WINDOW = DIRECT_SESSION_WINDOW;
+const PACKET_SIZE = DIRECT_SESSION_PACKET_SIZE;
 
 let installedVersion: string | null | undefined;
 
@@ -67,14 +69,16 @@ export function preparedSessionsFit(client: Client, version: string | null = ins
  * the open channel, or with ssh2's open error (a refusal carries `reason`). Throws when the
  * client cannot write any more, as `client.exec` does.
  */
-export function openPreparedSession(client: Client, done: (error: Error | undefined, channel?: ClientChannel) => void): void {
+export function openPreparedSession(client: Client, done: (error: Error | undefined, channel?: CommandChannel) => void): void {
   const internals = client as unknown as Required<ClientInternals>;
   // ssh2's own opens refuse a socket that is gone (its `isWritable`): a channel added after the
   // connection's cleanup would never be answered, and its command would wait forever.
   const sock = internals._sock;
   if (!sock?.writable || sock._readableState?.ended !== false) throw new Error('Not connected');
-  // ssh2 tells a pending open from an open channel by the wrapper being a function with a `type`.
-  const wrapper = Object.assign((error: Error | undefined, channel?: ClientChannel) => done(error, channel), { type: 'session' });
+  // ssh2 tells a pending open from an open channel by the wrapper being a function with a
+  // `type`; the mark makes its channel a DirectSession where this client allows it.
+  const wrapper = Object.assign((error: Error | undefined, channel?: CommandChannel) => done(error, channel), { type: 'session' });
+  if (directSessionsInstalled(client)) Object.assign(wrapper, { [DIRECT_OPEN]: true });
   const localId = internals._chanMgr.add!(wrapper);
   if (localId === -1) {
     done(new Error('No free channels available'));
@@ -91,7 +95,7 @@ export function openPreparedSession(client: Client, done: (error: Error | undefi
  * own `reqPty` then `reqExec` rely on.
  */
 export function requestOnPreparedSession(
-  channel: ClientChannel,
+  channel: CommandChannel,
   send: (protocol: RequestProtocol, channelId: number) => void,
   done: (error: Error | undefined) => void,
 ): void {
@@ -122,7 +126,7 @@ export function requestOnPreparedSession(
  * how it marks the channel (`subtype`, half-open allowed) so that the rest of ssh2 treats it
  * exactly like a channel `client.exec` returned.
  */
-export function execOnPreparedSession(channel: ClientChannel, command: string, done: (error: Error | undefined) => void): void {
+export function execOnPreparedSession(channel: CommandChannel, command: string, done: (error: Error | undefined) => void): void {
   // Agent forwarding (`agentForward`), asked on the connection's first session as ssh2's exec
   // does (lib/client.js `reqAgentFwd`): sshd keeps one agent socket for the whole connection,
   // so later sessions have it without asking.
@@ -145,7 +149,7 @@ export function execOnPreparedSession(channel: ClientChannel, command: string, d
   sendExec(channel, command, done);
 }
 
-function sendExec(channel: ClientChannel, command: string, done: (error: Error | undefined) => void): void {
+function sendExec(channel: CommandChannel, command: string, done: (error: Error | undefined) => void): void {
   requestOnPreparedSession(channel, (protocol, id) => {
     if (typeof protocol.exec !== 'function') throw new Error('ssh2 protocol cannot send exec');
     protocol.exec(id, command, true);

@@ -1,4 +1,4 @@
-import type { ClientChannel } from 'ssh2';
+import type { CommandChannel } from './command-channel.js';
 import type { CancelSignal } from '../core/cancel-source.js';
 import { windowKeeper } from './channel-window.js';
 import { OutputBuffer } from './output-buffer.js';
@@ -57,7 +57,7 @@ export interface ChannelHost {
  * cancelled. Streamed output goes to its sink as it arrives; while a sink is full the channel
  * is paused, so its window is not topped up and the server's writer waits.
  */
-export function runChannel(host: ChannelHost, channel: ClientChannel, request: ChannelRequest): RunningChannel {
+export function runChannel(host: ChannelHost, channel: CommandChannel, request: ChannelRequest): RunningChannel {
   const { stdoutSink, stderrSink, onIo } = request;
   const stdout = new OutputBuffer(stdoutSink ? 0 : request.maxBuffer);
   const stderr = new OutputBuffer(stderrSink ? 0 : request.maxBuffer);
@@ -330,7 +330,7 @@ interface ChannelInternals {
  * has been closed (which every command does at start), so the request goes through the
  * protocol object, guarded for shape.
  */
-function sendSignal(channel: ClientChannel, name: string): void {
+function sendSignal(channel: CommandChannel, name: string): void {
   const internals = channel as unknown as ChannelInternals;
   const id = internals.outgoing?.id;
   const signal = internals._client?._protocol?.signal;

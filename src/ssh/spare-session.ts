@@ -1,4 +1,5 @@
-import type { Client, ClientChannel } from 'ssh2';
+import type { Client } from 'ssh2';
+import type { CommandChannel } from './command-channel.js';
 import { openPreparedSession } from './prepared-session.js';
 
 /**
@@ -36,9 +37,9 @@ export const SPARE_MAX_IDLE_MS = 1_000;
 export class SpareSession {
   readonly opened: Promise<SpareOutcome>;
   #state: SpareState | 'claimed' | 'gone' = 'opening';
-  #channel: ClientChannel | undefined;
+  #channel: CommandChannel | undefined;
   #readyAt = 0;
-  #claimant: ((channel: ClientChannel | undefined) => void) | undefined;
+  #claimant: ((channel: CommandChannel | undefined) => void) | undefined;
   readonly #gone: (why: 'lost' | 'failed') => void;
 
   /** Sends the open. Throws when the client cannot write any more. */
@@ -86,7 +87,7 @@ export class SpareSession {
    * Returns false (and `take` never runs) when it was claimed before, is gone, or has been open
    * longer than `SPARE_MAX_IDLE_MS` (it is closed then).
    */
-  claim(take: (channel: ClientChannel | undefined) => void): boolean {
+  claim(take: (channel: CommandChannel | undefined) => void): boolean {
     if (this.#state === 'opening') {
       this.#state = 'claimed';
       this.#claimant = take;
@@ -112,7 +113,7 @@ export class SpareSession {
   }
 
   /** The open channel, no longer watched as the spare's: its close is now its new owner's. */
-  #detach(): ClientChannel {
+  #detach(): CommandChannel {
     const channel = this.#channel!;
     this.#channel = undefined;
     channel.off('close', this.#onClose);
@@ -126,7 +127,7 @@ export class SpareSession {
    * Resolves at once when it was claimed before or is gone.
    */
   release(): Promise<void> {
-    const closeThen = (channel: ClientChannel | undefined, resolve: () => void): void => {
+    const closeThen = (channel: CommandChannel | undefined, resolve: () => void): void => {
       if (!channel) {
         resolve();
         return;

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'ssh2';
 import type { AuthHandlerMiddleware, ClientChannel, ConnectConfig } from 'ssh2';
+import type { CommandChannel } from './command-channel.js';
 import type { CancelSignal } from '../core/cancel-source.js';
 import {
   AuthenticationError,
@@ -315,7 +316,7 @@ export class SSHConnection implements PoolConnection {
     const reportsProcessGroup = options.trackProcessGroup ?? spec.cancellable ?? true;
     // Under /bin/sh whatever the login shell: the quoting, and the report's `$$`, are POSIX.
     const command = inPosixShell(spec.command, reportsProcessGroup);
-    const attach = (channel: ClientChannel, prepared: boolean): RunningChannel => {
+    const attach = (channel: CommandChannel, prepared: boolean): RunningChannel => {
       const running = runChannel(this, channel, {
         stdin: spec.stdin,
         maxBuffer: spec.maxBuffer,
@@ -349,7 +350,7 @@ export class SSHConnection implements PoolConnection {
         const killSent = new Promise<void>((done) => (markKillSent = done));
         reject(new ChannelOpenCancelled(settled, killSent, () => late?.killConfirmed?.() ?? false));
       };
-      const started = (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean): void => {
+      const started = (error: Error | undefined, channel: CommandChannel | undefined, prepared: boolean): void => {
         cancel.removeEventListener('abort', onCancel);
         if (markSettled) {
           // Given up while opening. A channel that opened late is attached anyway: its cancel
@@ -420,10 +421,10 @@ export class SSHConnection implements PoolConnection {
    * server closed it; a session that will not take the command is closed and `refused` decides.
    */
   #execOnPrepared(
-    channel: ClientChannel,
+    channel: CommandChannel,
     command: string,
     prepared: boolean,
-    started: (error: Error | undefined, channel: ClientChannel | undefined, prepared: boolean) => void,
+    started: (error: Error | undefined, channel: CommandChannel | undefined, prepared: boolean) => void,
     cancelled: () => boolean,
     refused: (error: Error) => void,
   ): void {

@@ -1,4 +1,4 @@
-import type { ClientChannel } from 'ssh2';
+import type { CommandChannel } from './command-channel.js';
 import type { StdinSource } from '../command/channel-contract.js';
 
 /** What the pump reports to the channel it feeds. */
@@ -17,11 +17,11 @@ export interface StdinPumpHooks {
  * so a fast source waits for a slow command instead of filling memory. A command that ends
  * first stops the reading, and the source is closed (its iterator's `return`).
  */
-export function pumpStdin(channel: ClientChannel, source: StdinSource, hooks: StdinPumpHooks): void {
+export function pumpStdin(channel: CommandChannel, source: StdinSource, hooks: StdinPumpHooks): void {
   void pump(channel, source, hooks);
 }
 
-async function pump(channel: ClientChannel, source: StdinSource, hooks: StdinPumpHooks): Promise<void> {
+async function pump(channel: CommandChannel, source: StdinSource, hooks: StdinPumpHooks): Promise<void> {
   try {
     for await (const chunk of source) {
       if (hooks.over()) return;
@@ -44,7 +44,7 @@ function toBytes(chunk: unknown): Uint8Array {
 }
 
 /** Settles when the channel takes more, or will never take any (closed). */
-function drained(channel: ClientChannel): Promise<void> {
+function drained(channel: CommandChannel): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       channel.off('drain', done);

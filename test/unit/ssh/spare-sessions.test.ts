@@ -101,7 +101,7 @@ describe('the prepared-session adapter', () => {
   it('lets another request (a pty) precede the exec on a prepared session', async () => {
     const client = await plainClient();
     try {
-      const channel = await new Promise<import('ssh2').ClientChannel>((resolve, reject) => {
+      const channel = await new Promise<import('../../../src/ssh/command-channel.js').CommandChannel>((resolve, reject) => {
         openPreparedSession(client, (error, opened) => (error ? reject(error) : resolve(opened!)));
       });
       await new Promise<void>((resolve, reject) => {
@@ -110,7 +110,7 @@ describe('the prepared-session adapter', () => {
       const output: Buffer[] = [];
       channel.on('data', (chunk: Buffer) => output.push(chunk));
       await new Promise<void>((resolve, reject) => execOnPreparedSession(channel, 'echo after-pty', (error) => (error ? reject(error) : resolve())));
-      await new Promise((resolve) => channel.once('close', resolve));
+      await new Promise((resolve) => channel.once('close', () => resolve(undefined)));
       expect(Buffer.concat(output).toString()).toBe('after-pty\n');
     } finally {
       client.end();
