@@ -16,6 +16,6 @@ const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 for (let i = 0; i < n; i++) await contender.run(0, `echo ${i}`);
 const cpu = process.cpuUsage(cpu0);
-console.log(`${id}: ${((performance.now() - t0) / n).toFixed(2)} ms/cmd, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU/cmd`);
+console.log(`${id}: ${((performance.now() - t0) / n).toFixed(2)} ms/cmd, ${((cpu.user + cpu.system) / n).toFixed(0)} µs CPU/cmd (user ${(cpu.user / n).toFixed(0)}, system ${(cpu.system / n).toFixed(0)})`);
 await contender.close();
 server.disconnect();

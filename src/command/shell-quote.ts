@@ -1,22 +1,28 @@
 import { InvalidArgumentError } from '../core/errors.js';
 import { describe } from '../core/validation.js';
 
-const RAW = Symbol('sshpool.raw');
+/**
+ * Text inserted into a command as is, without quoting. Made by `$.raw()`. Its text is private:
+ * nothing can change it after `$.raw()` checked it.
+ */
+export class RawShellText {
+  readonly #text: string;
 
-/** Text inserted into a command as is, without quoting. Made by `$.raw()`. */
-export interface RawShellText {
-  readonly [RAW]: string;
+  /** @internal Use `$.raw()`, which checks the text first. */
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  toString(): string {
+    return this.#text;
+  }
 }
 
 /** Marks text to be inserted unquoted. Only for trusted text: it can do anything a shell can. */
 export function raw(text: string): RawShellText {
   if (typeof text !== 'string') throw new InvalidArgumentError(`$.raw() takes a string, got ${describe(text)}`);
   checkEncodable(text, 'the text given to $.raw()');
-  return Object.freeze({ [RAW]: text, toString: () => text });
-}
-
-function isRaw(value: unknown): value is RawShellText {
-  return typeof value === 'object' && value !== null && RAW in value;
+  return new RawShellText(text);
 }
 
 /** ES2024's String.prototype.isWellFormed (Node 20+), beyond the ES2023 library the project compiles against. */
@@ -73,7 +79,7 @@ export type ResultCheck = (value: unknown) => value is OutputLike;
 
 /** Renders one interpolated value as shell words. */
 function render(value: unknown, isResult: ResultCheck): string {
-  if (isRaw(value)) return value[RAW];
+  if (value instanceof RawShellText) return value.toString();
   if (typeof value === 'string') return quote(value);
   if (typeof value === 'number' || typeof value === 'bigint') {
     if (typeof value === 'number' && !Number.isFinite(value)) {

@@ -37,6 +37,13 @@ export interface RequestProtocol {
 const MAX_WINDOW = DIRECT_SESSION_WINDOW;
 const PACKET_SIZE = DIRECT_SESSION_PACKET_SIZE;
 
+/** A pending open as ssh2's channel table holds it. */
+interface PendingOpen {
+  (error: Error | undefined, channel?: CommandChannel): void;
+  type?: string;
+  [DIRECT_OPEN]?: true;
+}
+
 let installedVersion: string | null | undefined;
 
 /** The installed ssh2's version, read once; null when it cannot be read. */
@@ -77,8 +84,9 @@ export function openPreparedSession(client: Client, done: (error: Error | undefi
   if (!sock?.writable || sock._readableState?.ended !== false) throw new Error('Not connected');
   // ssh2 tells a pending open from an open channel by the wrapper being a function with a
   // `type`; the mark makes its channel a DirectSession where this client allows it.
-  const wrapper = Object.assign((error: Error | undefined, channel?: CommandChannel) => done(error, channel), { type: 'session' });
-  if (directSessionsInstalled(client)) Object.assign(wrapper, { [DIRECT_OPEN]: true });
+  const wrapper: PendingOpen = (error, channel) => done(error, channel);
+  wrapper.type = 'session';
+  if (directSessionsInstalled(client)) wrapper[DIRECT_OPEN] = true;
   const localId = internals._chanMgr.add!(wrapper);
   if (localId === -1) {
     done(new Error('No free channels available'));

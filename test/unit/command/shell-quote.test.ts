@@ -26,6 +26,15 @@ describe('shell quoting', () => {
     expect(build`ls ${$.raw('*.log')}`.text).toBe('ls *.log');
   });
 
+  it('keeps $.raw() text as it was checked: nothing on the value can change what is inserted', () => {
+    const text = $.raw('ls');
+    expect(Object.getOwnPropertySymbols(text)).toEqual([]);
+    expect(Object.keys(text)).toEqual([]);
+    expect(String(text)).toBe('ls');
+    // An object that only looks like one is an object, which cannot be interpolated.
+    expect(() => build`${{ toString: () => 'rm -rf /' }}`).toThrow(InvalidArgumentError);
+  });
+
   it('masks every interpolated value, raw ones included, in the template', () => {
     expect(build`rm -rf ${'/tmp/x'} ${$.raw('--force')}`.template).toBe('rm -rf ? ?');
   });
