@@ -301,6 +301,12 @@ export class DirectSession extends DirectOutput implements CommandChannel {
       return;
     }
     const unsent = this.#unsent;
+    if (unsent && outgoing.packetSize < 1) {
+      // A server that takes no bytes per packet would have us send empty packets forever.
+      this.#stopWriting();
+      this.close();
+      return;
+    }
     if (unsent) {
       while (unsent.length > 0 && outgoing.window > 0) {
         const chunk = unsent[0]!;

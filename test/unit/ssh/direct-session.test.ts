@@ -240,3 +240,37 @@ describe('a direct session', () => {
     expect(directSessionsInstalled(client)).toBe(false);
   });
 });
+
+describe('a direct session facing a hostile server', () => {
+  /** A session over a protocol that records what would go out, with the server's window and packet size given. */
+  function fakeSession(window: number, packetSize: number) {
+    const sent: Array<{ call: string; bytes?: number }> = [];
+    const protocol = {
+      channelData: (_id: number, data: Buffer) => sent.push({ call: 'data', bytes: data.length }),
+      channelEOF: () => sent.push({ call: 'eof' }),
+      channelClose: () => sent.push({ call: 'close' }),
+      channelWindowAdjust: () => sent.push({ call: 'adjust' }),
+    };
+    const session = new DirectSession(new Client(), { recipient: 0, sender: 7, window, packetSize }, protocol);
+    return { session, sent };
+  }
+
+  it('closes the channel instead of sending empty packets forever when the server allows 0 bytes per packet', () => {
+    const { session, sent } = fakeSession(1024, 0);
+    expect(session.write('abc')).toBe(true);
+    expect(sent).toEqual([{ call: 'close' }]);
+    expect(session.writable).toBe(false);
+  });
+
+  it('splits stdin into the server\'s packet size and waits for window beyond it', () => {
+    const { session, sent } = fakeSession(10, 4);
+    session.end('0123456789abcdef');
+    expect(sent).toEqual([{ call: 'data', bytes: 4 }, { call: 'data', bytes: 4 }, { call: 'data', bytes: 2 }]);
+    expect(session._waitWindow).toBe(true);
+    // What ssh2's WINDOW_ADJUST handler does: grow the window, then call back.
+    session.outgoing.window += 100;
+    session._waitWindow = false;
+    session._chunkcb!();
+    expect(sent.slice(3)).toEqual([{ call: 'data', bytes: 4 }, { call: 'data', bytes: 2 }, { call: 'eof' }]);
+  });
+});
