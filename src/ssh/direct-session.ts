@@ -21,9 +21,9 @@ interface Entry {
 const NO_ENTRIES: readonly Entry[] = Object.freeze([]);
 
 /**
- * Listeners of one stream. Copied on change, never on emit: a listener that removes listeners
- * (a command's close handler does) cannot make an emit skip one, and emits, which run per
- * packet, allocate nothing.
+ * Listeners of one stream. The list is copied on change, never on emit: a listener that removes
+ * listeners (a command's close handler does) cannot make an emit skip one, and emits, which run
+ * per packet, do not copy it.
  */
 class Listeners {
   #entries: readonly Entry[] = NO_ENTRIES;
@@ -301,13 +301,13 @@ export class DirectSession extends DirectOutput implements CommandChannel {
       return;
     }
     const unsent = this.#unsent;
-    if (unsent && outgoing.packetSize < 1) {
-      // A server that takes no bytes per packet would have us send empty packets forever.
-      this.#stopWriting();
-      this.close();
-      return;
-    }
     if (unsent) {
+      if (outgoing.packetSize < 1) {
+        // A server that takes no bytes per packet would have us send empty packets forever.
+        this.#stopWriting();
+        this.close();
+        return;
+      }
       while (unsent.length > 0 && outgoing.window > 0) {
         const chunk = unsent[0]!;
         const size = Math.min(chunk.length, outgoing.window, outgoing.packetSize);

@@ -33,10 +33,6 @@ export interface RequestProtocol {
   openssh_agentForward?: (channelId: number, wantReply: boolean) => void;
 }
 
-/** ssh2's own window and packet size for the channels it opens (lib/Channel.js): a prepared one behaves the same. */
-const MAX_WINDOW = DIRECT_SESSION_WINDOW;
-const PACKET_SIZE = DIRECT_SESSION_PACKET_SIZE;
-
 /** A pending open as ssh2's channel table holds it. */
 interface PendingOpen {
   (error: Error | undefined, channel?: CommandChannel): void;
@@ -92,7 +88,8 @@ export function openPreparedSession(client: Client, done: (error: Error | undefi
     done(new Error('No free channels available'));
     return;
   }
-  internals._protocol.session!(localId, MAX_WINDOW, PACKET_SIZE);
+  // ssh2's own window and packet size for the sessions it opens: a prepared one behaves the same.
+  internals._protocol.session!(localId, DIRECT_SESSION_WINDOW, DIRECT_SESSION_PACKET_SIZE);
 }
 
 /**
