@@ -205,7 +205,8 @@ interface OpenConfirmation {
  * built, each chunk buffered and emitted, `end` and `close` a tick later) is left out: for short
  * commands that was a large share of the client's instructions.
  * Invariants: data is delivered in order, never after `end`; `close` is emitted once, after
- * both outputs ended; nothing is written after EOF or close.
+ * stdout ended (ssh2 decides when, as for its `Channel`: stderr may still hold output for a
+ * paused reader, and ends once that is read); nothing is written after EOF or close.
  */
 export class DirectSession extends DirectOutput implements CommandChannel {
   readonly type = 'session';

@@ -300,16 +300,25 @@ export function runChannel(host: ChannelHost, channel: CommandChannel, request: 
   });
   channel.once('close', () => {
     closed = true;
-    // Nothing follows a close. The channel may outlive its command in the young generation's
-    // view (ssh2's channel table keeps old references to it), and its listeners would keep
-    // this command's state alive with it, to be promoted and collected by a full GC.
-    channel.off('data', onStdout);
-    channel.stderr.off('data', onStderr);
-    channel.off('exit', onExit);
     markKillSent?.();
     stopWatchingConnection();
-    finish(host.usable ? 'closed' : 'connection-lost');
     markFreed();
+    // The server's close ended the command; whether the connection still stood is decided now,
+    // not once a slow reader has taken the output.
+    const ending = host.usable ? 'closed' : 'connection-lost';
+    const over = (): void => {
+      // Nothing more arrives. The channel may outlive its command in the young generation's
+      // view (ssh2's channel table keeps old references to it), and its listeners would keep
+      // this command's state alive with it, to be promoted and collected by a full GC.
+      channel.off('data', onStdout);
+      channel.stderr.off('data', onStderr);
+      channel.off('exit', onExit);
+      finish(ending);
+    };
+    // ssh2 emits close once stdout has ended, but stderr may still hold output for a paused
+    // reader (a full stdout sink pauses both): it is the command's too, so the end waits for it.
+    if (channel.stderr.readable === true) channel.stderr.once('end', over);
+    else over();
   });
 
   if (request.cancel.aborted) onCancel();

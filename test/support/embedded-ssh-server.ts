@@ -254,17 +254,74 @@ export class EmbeddedSshServer {
         const channel: ServerChannel = acceptExec();
         this.#options.onExec?.(channel, info.command);
         child = spawn('/bin/sh', ['-c', info.command], { cwd: this.#home ?? '/', env: { HOME: this.#home ?? '/', PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
-        child.stdout!.pipe(channel, { end: false });
-        child.stderr!.pipe(channel.stderr, { end: false });
+        const relay = relayOutput(child, channel);
         channel.pipe(child.stdin!);
         child.stdin!.on('error', () => {});
 
         child.on('close', (code, signal) => {
-          if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '');
-          else channel.exit(code ?? 0);
-          channel.end();
+          relay.whenSent(() => {
+            if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '');
+            else channel.exit(code ?? 0);
+            channel.end();
+          });
         });
       });
     });
   }
+}
+
+/** The fields ssh2's server channel keeps for a write waiting for window (lib/Channel.js). */
+interface ChannelWriteSlots {
+  _chunk?: Buffer | undefined;
+  _chunkcb?: (() => void) | undefined;
+  _chunkErr?: Buffer | undefined;
+  _chunkcbErr?: (() => void) | undefined;
+}
+
+/**
+ * Sends a child's stdout and stderr on its channel one write at a time, in the order they came.
+ * ssh2's server channel has one "waiting for window" flag for both, serves only one of them
+ * per WINDOW_ADJUST, and never clears a finished write's slot (lib/Channel.js, lib/server.js):
+ * with both outputs blocked it re-sent old stdout bytes and left stderr stuck, and once EOF is
+ * sent it drops stderr still queued. One write at a time, slots cleared, avoids all three.
+ */
+function relayOutput(child: ReturnType<typeof spawn>, channel: ServerChannel): { whenSent(then: () => void): void } {
+  const slots = channel as unknown as ChannelWriteSlots;
+  const queue: Array<{ chunk: Buffer; toStderr: boolean; source: NodeJS.ReadableStream }> = [];
+  let writing = false;
+  let sent: (() => void) | undefined;
+  const next = (): void => {
+    if (writing) return;
+    const item = queue.shift();
+    if (!item) {
+      const then = sent;
+      sent = undefined;
+      then?.();
+      return;
+    }
+    writing = true;
+    slots._chunk = slots._chunkcb = slots._chunkErr = slots._chunkcbErr = undefined;
+    const done = (): void => {
+      writing = false;
+      item.source.resume();
+      next();
+    };
+    if (item.toStderr) channel.stderr.write(item.chunk, done);
+    else channel.write(item.chunk, done);
+  };
+  const take = (source: NodeJS.ReadableStream, toStderr: boolean): void => {
+    source.on('data', (chunk: Buffer) => {
+      source.pause();
+      queue.push({ chunk, toStderr, source });
+      next();
+    });
+  };
+  take(child.stdout!, false);
+  take(child.stderr!, true);
+  return {
+    whenSent(then) {
+      if (!writing && queue.length === 0) then();
+      else sent = then;
+    },
+  };
 }

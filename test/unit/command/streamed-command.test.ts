@@ -7,11 +7,17 @@ import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
 import { until } from '../../support/until.js';
 
 let server: EmbeddedSshServer;
+/** Resolves once the server has closed the latest exec channel (the command ended on its side). */
+let lastExecClosed: Promise<void> = Promise.resolve();
 let pool: SSHConnectionPool;
 let ssh: ReturnType<typeof $.ssh>;
 
 beforeAll(async () => {
-  server = await new EmbeddedSshServer().start();
+  server = await new EmbeddedSshServer({
+    onExec: (channel) => {
+      lastExecClosed = new Promise((resolve) => channel.once('close', () => resolve()));
+    },
+  }).start();
   pool = new SSHConnectionPool();
   ssh = $.ssh({ host: server.host, port: server.port, username: server.username, privateKey: server.privateKey, hostKey: 'off', pool });
 });
@@ -139,6 +145,20 @@ describe('streamed commands (embedded server)', () => {
     expect(error).toBeInstanceOf(AbortedError);
     expect(((error as AbortedError).cause as Error).message).toContain('a stdin() stream gave number, not bytes or text');
     await until(() => pool.getStats().openChannels === 0, 10_000, 'the channel closed');
+  });
+});
+
+describe('output held for a slow reader', () => {
+  it('stderr kept in the result is whole when the reader of stdout was behind as the command ended (regression: what stderr still held at the close was dropped)', async () => {
+    const cmd = ssh`head -c 1000000 /dev/zero; yes e | head -c 100000 >&2`;
+    const chunks = cmd.stdout[Symbol.asyncIterator]();
+    let stdoutBytes = ((await chunks.next()).value as Buffer).length;
+    // The reader falls behind: the rest of stdout and all of stderr wait in the client while the
+    // command ends and the server closes the channel.
+    await lastExecClosed;
+    for (let chunk = await chunks.next(); !chunk.done; chunk = await chunks.next()) stdoutBytes += (chunk.value as Buffer).length;
+    const result = await cmd;
+    expect({ stdoutBytes, stderrBytes: result.stderr.length, exitCode: result.exitCode }).toEqual({ stdoutBytes: 1_000_000, stderrBytes: 100_000, exitCode: 0 });
   });
 });
 

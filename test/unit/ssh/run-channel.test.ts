@@ -44,4 +44,25 @@ describe('runChannel', () => {
     // Writes racing the close may still fail on the channel: that stays harmless.
     expect(channel.listenerCount('error')).toBe(1);
   });
+
+  it('keeps stderr that arrives after the close, until stderr ends; the channel counts as freed at the close', async () => {
+    const channel = new StandInChannel();
+    // ssh2 closes a channel once stdout ended; a paused stderr may still hold output then.
+    const stderr = Object.assign(channel.stderr, { readable: true });
+    const running = runChannel(host, channel as unknown as ClientChannel, { stdin: undefined, maxBuffer: 1024, cancel: new CancelSource(), reportsProcessGroup: false });
+    let settled = false;
+    void running.outcome.then(() => (settled = true));
+    channel.emit('exit', 0);
+    channel.emit('close');
+    await running.freed;
+    stderr.emit('data', Buffer.from('late'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    stderr.readable = false;
+    stderr.emit('end');
+    const outcome = await running.outcome;
+    expect(outcome).toMatchObject({ exitCode: 0, ending: 'closed', bytesReceived: 4 });
+    expect(outcome.stderr.toString()).toBe('late');
+    expect(stderr.listenerCount('data')).toBe(0);
+  });
 });
