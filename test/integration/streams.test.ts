@@ -136,6 +136,23 @@ describe('readable output', () => {
     expect(result).toMatchObject({ ok: true, stdout: '', stderr: '', streamed: { stdout: true, stderr: true } });
   }, 60_000);
 
+  it('stderr kept in the result is whole when the reader of stdout was behind as the command ended (regression: what stderr still held at the close was dropped)', async () => {
+    const pool = newPool();
+    const ssh = sshOn({}, pool);
+    const cmd = ssh`head -c 1000000 /dev/zero; yes e | head -c 100000 >&2; : behind-reader`;
+    const chunks = cmd.stdout[Symbol.asyncIterator]();
+    let stdoutBytes = ((await chunks.next()).value as Buffer).length;
+    // The reader falls behind: the command ends on the server, and what it still had to say
+    // (stdout's rest, all of stderr, the exit status and the close) reaches the client before
+    // a second command's answers on the same connection do.
+    await untilGone('behind-reader');
+    await ssh`true`;
+    expect(pool.getStats().totalConnections).toBe(1);
+    for (let chunk = await chunks.next(); !chunk.done; chunk = await chunks.next()) stdoutBytes += (chunk.value as Buffer).length;
+    const result = await cmd;
+    expect({ stdoutBytes, stderrBytes: result.stderr.length, exitCode: result.exitCode }).toEqual({ stdoutBytes: 1_000_000, stderrBytes: 100_000, exitCode: 0 });
+  }, 60_000);
+
   it('maxBuffer does not apply to a streamed output; the other stream is still kept', async () => {
     const ssh = sshOn();
     const cmd = ssh`head -c 5000000 /dev/zero; echo kept >&2`.maxBuffer(1000);
