@@ -153,6 +153,45 @@ describe('readable output', () => {
     expect({ stdoutBytes, stderrBytes: result.stderr.length, exitCode: result.exitCode }).toEqual({ stdoutBytes: 1_000_000, stderrBytes: 100_000, exitCode: 0 });
   }, 60_000);
 
+  it('interleaved stdout and stderr arrive whole and in order, whichever is streamed and however unevenly it is read', async () => {
+    const ssh = sshOn();
+    // Five rounds of both streams, of differing lengths; the expected bytes are computed here.
+    const seqText = (from: number, to: number): string => Array.from({ length: to - from + 1 }, (_, k) => `${from + k}\n`).join('');
+    const expected = { stdout: '', stderr: '' };
+    for (let i = 1; i <= 5; i++) {
+      expected.stdout += seqText(i, 40_000);
+      expected.stderr += seqText(i, 25_000);
+    }
+    // A reader that stops now and then, for up to 3 ms, in a repeatable pattern.
+    let seed = 7;
+    const pauseNow = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % 8 === 0 ? seed % 4 : -1);
+    const readUnevenly = async (stream: Readable): Promise<string> => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) {
+        chunks.push(chunk as Buffer);
+        const pause = pauseNow();
+        if (pause >= 0) await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+      return Buffer.concat(chunks).toString();
+    };
+    const command = () => ssh`for i in 1 2 3 4 5; do seq $i 40000; seq $i 25000 >&2; done`;
+
+    const stdoutStreamed = command();
+    const stdoutRead = await readUnevenly(stdoutStreamed.stdout);
+    const stdoutResult = await stdoutStreamed;
+    expect({ stdout: stdoutRead === expected.stdout, stderr: stdoutResult.stderr === expected.stderr }).toEqual({ stdout: true, stderr: true });
+
+    const stderrStreamed = command();
+    const stderrRead = await readUnevenly(stderrStreamed.stderr);
+    const stderrResult = await stderrStreamed;
+    expect({ stdout: stderrResult.stdout === expected.stdout, stderr: stderrRead === expected.stderr }).toEqual({ stdout: true, stderr: true });
+
+    const bothStreamed = command();
+    const [outRead, errRead] = await Promise.all([readUnevenly(bothStreamed.stdout), readUnevenly(bothStreamed.stderr)]);
+    expect((await bothStreamed).exitCode).toBe(0);
+    expect({ stdout: outRead === expected.stdout, stderr: errRead === expected.stderr }).toEqual({ stdout: true, stderr: true });
+  }, 60_000);
+
   it('maxBuffer does not apply to a streamed output; the other stream is still kept', async () => {
     const ssh = sshOn();
     const cmd = ssh`head -c 5000000 /dev/zero; echo kept >&2`.maxBuffer(1000);
