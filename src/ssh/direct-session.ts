@@ -9,6 +9,16 @@ export const DIRECT_SESSION_WINDOW = 2 * 1024 * 1024;
 export const DIRECT_SESSION_PACKET_SIZE = 32 * 1024;
 const WINDOW_THRESHOLD = DIRECT_SESSION_WINDOW / 2;
 
+/**
+ * Drops a queue's taken entries (those before `at`) once they are half of it, so that taking
+ * from the front costs O(1) per entry overall; returns the new index of its first live entry.
+ */
+function compacted(queue: unknown[], at: number): number {
+  if (at * 2 < queue.length) return at;
+  queue.splice(0, at);
+  return 0;
+}
+
 /** Any listener: each is called with what its event carries (see `CommandChannel`). */
 type AnyListener = (...args: never[]) => void;
 
@@ -65,7 +75,9 @@ class DirectOutput implements ChannelOutput {
   /** None: ssh2's close handler then goes by `readable`. */
   readonly _readableState = undefined;
   protected readonly listeners = new Listeners();
-  #held: Buffer[] | undefined;
+  /** Chunks held for a paused reader, from `#heldAt` on (bounded by bytes, so possibly many). */
+  #held: Array<Buffer | undefined> | undefined;
+  #heldAt = 0;
   #heldBytes = 0;
   /** As a Node stream: null until a `data` listener or `resume()`, false once paused. */
   #flowing: boolean | null = null;
@@ -146,13 +158,20 @@ class DirectOutput implements ChannelOutput {
   #flush(): void {
     const held = this.#held;
     if (held) {
-      while (this.#flowing === true && held.length > 0) {
-        const chunk = held.shift()!;
+      // An index, not shift(): shift() copies a large array per call, and a hold of small
+      // packets delivered that way took seconds (quadratic) in one synchronous run.
+      while (this.#flowing === true && this.#heldAt < held.length) {
+        const chunk = held[this.#heldAt]!;
+        held[this.#heldAt++] = undefined;
         this.#heldBytes -= chunk.length;
         this.listeners.emit('data', [chunk]);
       }
-      if (held.length > 0) return;
+      if (this.#heldAt < held.length) {
+        this.#heldAt = compacted(held, this.#heldAt);
+        return;
+      }
       this.#held = undefined;
+      this.#heldAt = 0;
     }
     if (this.#ending) this.#end();
     else this.onDrained();
@@ -232,7 +251,9 @@ export class DirectSession extends DirectOutput implements CommandChannel {
   /** Called by ssh2's WINDOW_ADJUST handler while `_waitWindow`: sends what waits for window. */
   _chunkcb: (() => void) | undefined = undefined;
   readonly #protocol: SessionProtocol;
-  #unsent: Buffer[] | undefined;
+  /** Written and not yet sent (the server's window is spent), from `#unsentAt` on. */
+  #unsent: Array<Buffer | undefined> | undefined;
+  #unsentAt = 0;
   #unsentBytes = 0;
   #needDrain = false;
   #ending = false;
@@ -309,21 +330,25 @@ export class DirectSession extends DirectOutput implements CommandChannel {
         this.close();
         return;
       }
-      while (unsent.length > 0 && outgoing.window > 0) {
-        const chunk = unsent[0]!;
+      // An index, not shift(), as for held output: many small writes queued behind a spent
+      // window were sent in quadratic time inside ssh2's WINDOW_ADJUST handler.
+      while (this.#unsentAt < unsent.length && outgoing.window > 0) {
+        const chunk = unsent[this.#unsentAt]!;
         const size = Math.min(chunk.length, outgoing.window, outgoing.packetSize);
         this.#protocol.channelData(outgoing.id, size === chunk.length ? chunk : chunk.subarray(0, size));
         outgoing.window -= size;
         this.#unsentBytes -= size;
-        if (size === chunk.length) unsent.shift();
-        else unsent[0] = chunk.subarray(size);
+        if (size === chunk.length) unsent[this.#unsentAt++] = undefined;
+        else unsent[this.#unsentAt] = chunk.subarray(size);
       }
-      if (unsent.length > 0) {
+      if (this.#unsentAt < unsent.length) {
+        this.#unsentAt = compacted(unsent, this.#unsentAt);
         this._waitWindow = true;
         this._chunkcb = this.#send;
         return;
       }
       this.#unsent = undefined;
+      this.#unsentAt = 0;
     }
     if (this.#needDrain) {
       this.#needDrain = false;
@@ -339,6 +364,7 @@ export class DirectSession extends DirectOutput implements CommandChannel {
   #stopWriting(): void {
     this.writable = false;
     this.#unsent = undefined;
+    this.#unsentAt = 0;
     this.#unsentBytes = 0;
     this._chunkcb = undefined;
   }

@@ -292,11 +292,18 @@ export function runChannel(host: ChannelHost, channel: CommandChannel, request: 
   // Writes racing a closing channel surface here; the close event tells the real story.
   channel.on('error', ignore);
   channel.stderr.on('error', ignore);
+  // The server closed the channel before the connection went: the command ended, and what it
+  // said (exit status included) is all in the client, some perhaps held for a slow reader.
+  let closedByServer = false;
   const stopWatchingConnection = host.onClose(() => {
     closed = true;
     markKillSent?.();
-    finish('connection-lost');
     markFreed();
+    // ssh2 marks the server's CLOSE on the channel as it parses it, while `close` waits for
+    // stdout's reader; it tells its client's listeners of the loss (this one) before it closes
+    // the channels still open, which marks them too.
+    if (serverClosed(channel)) closedByServer = true;
+    else finish('connection-lost');
   });
   channel.once('close', () => {
     closed = true;
@@ -305,7 +312,7 @@ export function runChannel(host: ChannelHost, channel: CommandChannel, request: 
     markFreed();
     // The server's close ended the command; whether the connection still stood is decided now,
     // not once a slow reader has taken the output.
-    const ending = host.usable ? 'closed' : 'connection-lost';
+    const ending = closedByServer || host.usable ? 'closed' : 'connection-lost';
     const over = (): void => {
       // Nothing more arrives. The channel may outlive its command in the young generation's
       // view (ssh2's channel table keeps old references to it), and its listeners would keep
@@ -326,6 +333,12 @@ export function runChannel(host: ChannelHost, channel: CommandChannel, request: 
 
   if (!settled && !sudo) sendInput();
   return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
+}
+
+/** Whether ssh2 has parsed the server's CLOSE of this channel (see `CommandChannel.incoming`). */
+function serverClosed(channel: CommandChannel): boolean {
+  const incoming = channel.incoming as { state?: unknown } | null | undefined;
+  return typeof incoming === 'object' && incoming !== null && incoming.state === 'closed';
 }
 
 interface ChannelInternals {

@@ -28,16 +28,16 @@ function sshOn(target: Partial<SSHTarget> = {}, pool = newPool()) {
 }
 
 /** Command lines of the server's processes that contain `needle` (the image has no pgrep). */
-async function remoteProcesses(needle: string): Promise<string[]> {
-  const { stdout } = await server.exec(['sh', '-c', 'for f in /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done']);
+async function remoteProcesses(needle: string, on: SshdServer = server): Promise<string[]> {
+  const { stdout } = await on.exec(['sh', '-c', 'for f in /proc/[0-9]*/cmdline; do cat "$f" 2>/dev/null; echo; done']);
   return stdout.split('\n').map((line) => line.replaceAll('\0', ' ').trim()).filter((line) => line.includes(needle) && !line.includes('/proc/'));
 }
 
 /** Waits (with a generous deadline) until no process on the server mentions `needle`. */
-async function untilGone(needle: string): Promise<void> {
+async function untilGone(needle: string, on: SshdServer = server): Promise<void> {
   const started = performance.now();
   for (;;) {
-    const left = await remoteProcesses(needle);
+    const left = await remoteProcesses(needle, on);
     if (left.length === 0) return;
     if (performance.now() - started > 15_000) throw new Error(`still running on the server: ${left.join(' | ')}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -438,6 +438,28 @@ describe('limits and failures', () => {
       await limited.remove();
     }
   }, 180_000);
+
+  it('a command that ended before its server died keeps all its output and its exit status for a reader that was behind (regression: ConnectionLostError, the held output dropped)', async () => {
+    const dying = await startSshd();
+    try {
+      const pool = newPool();
+      const ssh = $.ssh(sshdTarget(dying, pool));
+      const cmd = ssh`head -c 1000000 /dev/zero; : ended-before-death`;
+      const chunks = cmd.stdout[Symbol.asyncIterator]();
+      let stdoutBytes = ((await chunks.next()).value as Buffer).length;
+      // The command ends and everything it said reaches the client before a second command's
+      // answers on the same connection do; then the server dies under the slow reader.
+      await untilGone('ended-before-death', dying);
+      await ssh`true`;
+      await dying.kill();
+      await until(() => pool.getStats().totalConnections === 0, 15_000, 'the pool saw the connection go');
+      for (let chunk = await chunks.next(); !chunk.done; chunk = await chunks.next()) stdoutBytes += (chunk.value as Buffer).length;
+      const result = await cmd;
+      expect({ stdoutBytes, ok: result.ok, exitCode: result.exitCode }).toEqual({ stdoutBytes: 1_000_000, ok: true, exitCode: 0 });
+    } finally {
+      await dying.remove();
+    }
+  }, 60_000);
 
   it('a server that dies mid-stream: the iteration throws ConnectionLostError, await rejects with it, nothrow() resolves', async () => {
     const dying = await startSshd();

@@ -8,6 +8,7 @@ import type { CommandChannel } from '../../../src/ssh/command-channel.js';
 import { DIRECT_SESSION_WINDOW, DirectSession, directSessionsInstalled } from '../../../src/ssh/direct-session.js';
 import { execOnPreparedSession, openPreparedSession } from '../../../src/ssh/prepared-session.js';
 import { EmbeddedSshServer } from '../../support/embedded-ssh-server.js';
+import { plainClient, withClient } from '../../support/plain-ssh2-client.js';
 import { until } from '../../support/until.js';
 
 let server: EmbeddedSshServer;
@@ -19,23 +20,6 @@ afterAll(async () => {
   await server.stop();
 });
 
-async function plainClient(): Promise<Client> {
-  const client = new Client();
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', resolve).once('error', reject);
-    client.connect({ host: server.host, port: server.port, username: server.username, password: server.password });
-  });
-  return client;
-}
-
-async function withClient(test: (client: Client) => Promise<void>): Promise<void> {
-  const client = await plainClient();
-  try {
-    await test(client);
-  } finally {
-    client.end();
-  }
-}
 
 function openSession(client: Client): Promise<CommandChannel> {
   return new Promise((resolve, reject) => openPreparedSession(client, (error, channel) => (error ? reject(error) : resolve(channel!))));
@@ -74,7 +58,7 @@ function gather(channel: CommandChannel): Promise<Gathered> {
 
 describe('a direct session', () => {
   it('is what a prepared session is once ssh2 routes its packets here', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = await openSession(client);
       expect(channel).toBeInstanceOf(DirectSession);
       expect(directSessionsInstalled(client)).toBe(true);
@@ -83,7 +67,7 @@ describe('a direct session', () => {
   });
 
   it('delivers stdout, stderr and the exit status, then closes once', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = await exec(client, 'printf out; printf err >&2; exit 3');
       channel.end();
       const result = await gather(channel);
@@ -95,7 +79,7 @@ describe('a direct session', () => {
   });
 
   it('reports a command ended by a signal with the signal name', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = await exec(client, 'kill -TERM $$');
       channel.end();
       const result = await gather(channel);
@@ -105,7 +89,7 @@ describe('a direct session', () => {
   });
 
   it('receives an output several times its window, topping the window up as it is read', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const bytes = 3 * DIRECT_SESSION_WINDOW + 12_345;
       const channel = await exec(client, `head -c ${bytes} /dev/zero`);
       channel.end();
@@ -116,7 +100,7 @@ describe('a direct session', () => {
   });
 
   it('holds output while paused, stops the server once its hold is full, and delivers the rest in order once resumed', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const lines = 1_000_000; // about 6.9 MB, more than a full hold and a window
       const channel = (await exec(client, `seq 1 ${lines}`)) as DirectSession;
       channel.pause();
@@ -137,7 +121,7 @@ describe('a direct session', () => {
   });
 
   it('delivers held output a tick after resume(), as a Node stream: a close listener attached right after the data listener hears it', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = await exec(client, 'echo held');
       channel.end();
       // Not flowing yet: the output, EOF and close arrive and wait for a reader.
@@ -153,7 +137,7 @@ describe('a direct session', () => {
   });
 
   it('stops the flow for a reader that pauses inside its data listener, until it resumes', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = (await exec(client, 'seq 1 200000')) as DirectSession;
       let pauses = 0;
       let text = '';
@@ -181,7 +165,7 @@ describe('a direct session', () => {
   });
 
   it('sends stdin larger than the server\'s window, then EOF, and says when it drained', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = await exec(client, 'wc -c');
       const pending = gather(channel);
       const big = Buffer.alloc(3 * DIRECT_SESSION_WINDOW, 0x61);
@@ -199,7 +183,7 @@ describe('a direct session', () => {
   });
 
   it('closes once, without throwing, when the connection is lost mid-command', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       client.on('error', () => {});
       const channel = await exec(client, 'sleep 30');
       const pending = gather(channel);
@@ -213,7 +197,7 @@ describe('a direct session', () => {
   });
 
   it('is closed from our side and ends with the server\'s close', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const channel = await exec(client, 'sleep 30');
       const pending = gather(channel);
       channel.close();
@@ -223,7 +207,7 @@ describe('a direct session', () => {
   });
 
   it('leaves every other channel of the client to ssh2', async () => {
-    await withClient(async (client) => {
+    await withClient(server, async (client) => {
       const direct = await exec(client, 'echo direct');
       direct.end();
       const ssh2Channel = await new Promise<CommandChannel>((resolve, reject) => client.exec('echo ssh2', (error, channel) => (error ? reject(error) : resolve(channel))));
