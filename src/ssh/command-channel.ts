@@ -39,10 +39,4 @@ export interface CommandChannel extends ChannelOutput {
   end(data: string | Uint8Array): unknown;
   /** Closes our side of the channel. */
   close(): unknown;
-  /**
-   * ssh2's record of the server's side (`{ state }`, unknown to ssh2's types): its state is
-   * 'closed' once the server's CLOSE was parsed; `close` is emitted later, once stdout's reader
-   * has taken what was held.
-   */
-  readonly incoming?: unknown;
 }

@@ -1,4 +1,5 @@
 import type { Client } from 'ssh2';
+import { ChunkQueue } from '../core/chunk-queue.js';
 import type { ChannelOutput, CommandChannel } from './command-channel.js';
 
 /**
@@ -8,16 +9,6 @@ import type { ChannelOutput, CommandChannel } from './command-channel.js';
 export const DIRECT_SESSION_WINDOW = 2 * 1024 * 1024;
 export const DIRECT_SESSION_PACKET_SIZE = 32 * 1024;
 const WINDOW_THRESHOLD = DIRECT_SESSION_WINDOW / 2;
-
-/**
- * Drops a queue's taken entries (those before `at`) once they are half of it, so that taking
- * from the front costs O(1) per entry overall; returns the new index of its first live entry.
- */
-function compacted(queue: unknown[], at: number): number {
-  if (at * 2 < queue.length) return at;
-  queue.splice(0, at);
-  return 0;
-}
 
 /** Any listener: each is called with what its event carries (see `CommandChannel`). */
 type AnyListener = (...args: never[]) => void;
@@ -75,10 +66,8 @@ class DirectOutput implements ChannelOutput {
   /** None: ssh2's close handler then goes by `readable`. */
   readonly _readableState = undefined;
   protected readonly listeners = new Listeners();
-  /** Chunks held for a paused reader, from `#heldAt` on (bounded by bytes, so possibly many). */
-  #held: Array<Buffer | undefined> | undefined;
-  #heldAt = 0;
-  #heldBytes = 0;
+  /** Output held for a paused reader (bounded by bytes, so possibly many chunks); none: undefined. */
+  #held: ChunkQueue | undefined;
   /** As a Node stream: null until a `data` listener or `resume()`, false once paused. */
   #flowing: boolean | null = null;
   #ending = false;
@@ -95,7 +84,7 @@ class DirectOutput implements ChannelOutput {
   }
 
   get readableLength(): number {
-    return this.#heldBytes;
+    return this.#held?.bytes ?? 0;
   }
 
   /** ssh2 calls this with each data packet, and with null at EOF and close. False: hold is full. */
@@ -110,9 +99,8 @@ class DirectOutput implements ChannelOutput {
       this.listeners.emit('data', [chunk]);
       return true;
     }
-    (this.#held ??= []).push(chunk);
-    this.#heldBytes += chunk.length;
-    return this.#heldBytes < DIRECT_SESSION_WINDOW;
+    (this.#held ??= new ChunkQueue()).push(chunk);
+    return this.#held.bytes < DIRECT_SESSION_WINDOW;
   }
 
   pause(): this {
@@ -158,20 +146,9 @@ class DirectOutput implements ChannelOutput {
   #flush(): void {
     const held = this.#held;
     if (held) {
-      // An index, not shift(): shift() copies a large array per call, and a hold of small
-      // packets delivered that way took seconds (quadratic) in one synchronous run.
-      while (this.#flowing === true && this.#heldAt < held.length) {
-        const chunk = held[this.#heldAt]!;
-        held[this.#heldAt++] = undefined;
-        this.#heldBytes -= chunk.length;
-        this.listeners.emit('data', [chunk]);
-      }
-      if (this.#heldAt < held.length) {
-        this.#heldAt = compacted(held, this.#heldAt);
-        return;
-      }
+      while (this.#flowing === true && !held.isEmpty) this.listeners.emit('data', [held.shift()]);
+      if (!held.isEmpty) return;
       this.#held = undefined;
-      this.#heldAt = 0;
     }
     if (this.#ending) this.#end();
     else this.onDrained();
@@ -251,10 +228,8 @@ export class DirectSession extends DirectOutput implements CommandChannel {
   /** Called by ssh2's WINDOW_ADJUST handler while `_waitWindow`: sends what waits for window. */
   _chunkcb: (() => void) | undefined = undefined;
   readonly #protocol: SessionProtocol;
-  /** Written and not yet sent (the server's window is spent), from `#unsentAt` on. */
-  #unsent: Array<Buffer | undefined> | undefined;
-  #unsentAt = 0;
-  #unsentBytes = 0;
+  /** Written and not yet sent (the server's window is spent); none: undefined. */
+  #unsent: ChunkQueue | undefined;
   #needDrain = false;
   #ending = false;
 
@@ -277,11 +252,10 @@ export class DirectSession extends DirectOutput implements CommandChannel {
     if (!this.writable || this.#ending) return false;
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     if (bytes.length > 0) {
-      (this.#unsent ??= []).push(bytes);
-      this.#unsentBytes += bytes.length;
+      (this.#unsent ??= new ChunkQueue()).push(bytes);
       this.#send();
     }
-    if (this.#unsentBytes < DIRECT_SESSION_WINDOW) return true;
+    if ((this.#unsent?.bytes ?? 0) < DIRECT_SESSION_WINDOW) return true;
     this.#needDrain = true;
     return false;
   }
@@ -330,25 +304,19 @@ export class DirectSession extends DirectOutput implements CommandChannel {
         this.close();
         return;
       }
-      // An index, not shift(), as for held output: many small writes queued behind a spent
-      // window were sent in quadratic time inside ssh2's WINDOW_ADJUST handler.
-      while (this.#unsentAt < unsent.length && outgoing.window > 0) {
-        const chunk = unsent[this.#unsentAt]!;
+      while (!unsent.isEmpty && outgoing.window > 0) {
+        const chunk = unsent.peek();
         const size = Math.min(chunk.length, outgoing.window, outgoing.packetSize);
         this.#protocol.channelData(outgoing.id, size === chunk.length ? chunk : chunk.subarray(0, size));
         outgoing.window -= size;
-        this.#unsentBytes -= size;
-        if (size === chunk.length) unsent[this.#unsentAt++] = undefined;
-        else unsent[this.#unsentAt] = chunk.subarray(size);
+        unsent.consume(size);
       }
-      if (this.#unsentAt < unsent.length) {
-        this.#unsentAt = compacted(unsent, this.#unsentAt);
+      if (!unsent.isEmpty) {
         this._waitWindow = true;
         this._chunkcb = this.#send;
         return;
       }
       this.#unsent = undefined;
-      this.#unsentAt = 0;
     }
     if (this.#needDrain) {
       this.#needDrain = false;
@@ -364,8 +332,6 @@ export class DirectSession extends DirectOutput implements CommandChannel {
   #stopWriting(): void {
     this.writable = false;
     this.#unsent = undefined;
-    this.#unsentAt = 0;
-    this.#unsentBytes = 0;
     this._chunkcb = undefined;
   }
 

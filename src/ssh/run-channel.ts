@@ -335,13 +335,16 @@ export function runChannel(host: ChannelHost, channel: CommandChannel, request: 
   return { outcome, freed, killSent, killConfirmed: () => killConfirmed };
 }
 
-/** Whether ssh2 has parsed the server's CLOSE of this channel (see `CommandChannel.incoming`). */
+/**
+ * Whether ssh2 has parsed the server's CLOSE of this channel: it marks its `incoming` end
+ * closed then (ssh2's Channel and a DirectSession alike), while `close` waits for stdout's reader.
+ */
 function serverClosed(channel: CommandChannel): boolean {
-  const incoming = channel.incoming as { state?: unknown } | null | undefined;
-  return typeof incoming === 'object' && incoming !== null && incoming.state === 'closed';
+  return (channel as unknown as ChannelInternals).incoming?.state === 'closed';
 }
 
 interface ChannelInternals {
+  incoming?: { state?: string };
   outgoing?: { id?: number; state?: string };
   _client?: { _protocol?: { signal?: (id: number, name: string) => void } };
 }

@@ -129,6 +129,29 @@ class FakeSink implements OutputSink {
   }
 }
 
+/**
+ * Times the same work on ssh2's Channel, then on a DirectSession: `prepare` sets a fresh channel
+ * up and returns the step to time and the condition that says the work is done.
+ */
+async function timeOnBoth(
+  client: Client,
+  prepare: (channel: CommandChannel, feed: ReturnType<typeof rig>) => { go: () => void; done: () => boolean },
+): Promise<{ ssh2Ms: number; directMs: number }> {
+  const time = async (kind: 'direct' | 'ssh2'): Promise<number> => {
+    const channel = await open(client, kind);
+    expect(channel instanceof DirectSession).toBe(kind === 'direct');
+    const { go, done } = prepare(channel, rig(client, channel));
+    const started = performance.now();
+    go();
+    await until(done, 120_000, `the work done on the ${kind} channel`);
+    const took = performance.now() - started;
+    channel.close();
+    return took;
+  };
+  const ssh2Ms = await time('ssh2');
+  return { ssh2Ms, directMs: await time('direct') };
+}
+
 describe('regressions', () => {
   it('regression: a hold of many small packets took seconds to deliver (quadratic), in one synchronous run; it takes about what ssh2\'s Channel takes', async () => {
     await withClient(server, async (client) => {
@@ -136,24 +159,14 @@ describe('regressions', () => {
       // that writes line by line, a slow reader) that is a great many, bounded by bytes only.
       const count = 200_000;
       const packet = Buffer.from('ab\n');
-      const timeFlush = async (kind: 'direct' | 'ssh2'): Promise<number> => {
-        const channel = await open(client, kind);
-        expect(channel instanceof DirectSession).toBe(kind === 'direct');
-        const feed = rig(client, channel);
+      const { ssh2Ms, directMs } = await timeOnBoth(client, (channel, feed) => {
         let got = 0;
         channel.pause();
         channel.on('data', (chunk: Buffer) => (got += chunk.length));
         for (let i = 0; i < count; i++) feed.data(packet);
         expect(channel.readableLength).toBe(count * packet.length);
-        const started = performance.now();
-        channel.resume();
-        await until(() => got === count * packet.length, 120_000, 'the hold delivered');
-        const took = performance.now() - started;
-        channel.close();
-        return took;
-      };
-      const ssh2Ms = await timeFlush('ssh2');
-      const directMs = await timeFlush('direct');
+        return { go: () => channel.resume(), done: () => got === count * packet.length };
+      });
       // Before the fix: 2,000-15,000 ms for the DirectSession against ~50 ms for ssh2's Channel,
       // in one synchronous run (the event loop, every connection of the process, waited). The
       // bound is a same-run ratio with a wide margin: it tells quadratic from linear, no more.
@@ -165,23 +178,14 @@ describe('regressions', () => {
     await withClient(server, async (client) => {
       const count = 150_000;
       const line = Buffer.from('0123456789abcdef\n');
-      const timeSend = async (kind: 'direct' | 'ssh2'): Promise<number> => {
-        const channel = await open(client, kind);
-        const feed = rig(client, channel);
+      const { ssh2Ms, directMs } = await timeOnBoth(client, (channel, feed) => {
         // The command does not read yet: the server's window is spent, the writes wait.
         feed.internals.outgoing.window = 0;
         for (let i = 0; i < count; i++) channel.write(line);
         const sentBytes = (): number => feed.sent.reduce((sum, entry) => sum + (entry.startsWith('data:') ? Number(entry.slice(5)) : 0), 0);
         expect(sentBytes()).toBe(0);
-        const started = performance.now();
-        feed.windowAdjust(count * line.length);
-        await until(() => sentBytes() === count * line.length, 120_000, 'everything sent');
-        const took = performance.now() - started;
-        channel.close();
-        return took;
-      };
-      const ssh2Ms = await timeSend('ssh2');
-      const directMs = await timeSend('direct');
+        return { go: () => feed.windowAdjust(count * line.length), done: () => sentBytes() === count * line.length };
+      });
       // Before the fix: 500-2,000 ms for the DirectSession, in one synchronous run inside
       // ssh2's WINDOW_ADJUST handler, against 20-40 ms for ssh2's Channel (wide margin as above).
       expect(directMs, `DirectSession ${directMs.toFixed(0)} ms, ssh2 Channel ${ssh2Ms.toFixed(0)} ms`).toBeLessThan(Math.max(300, 10 * ssh2Ms));
